@@ -1,0 +1,250 @@
+#include "cgroup.h"
+#include "parse.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+static char *path_if_dir(const char *root, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s/%s", root, name);
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode) ? xstrdup(p) : NULL;
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+int cgroup_layout_detect(const char *root, struct cgroup_layout *L)
+{
+	*L = (struct cgroup_layout){0};
+	if (has_file(root, "cgroup.controllers")) {
+		L->v2 = true;
+		L->walk = xstrdup(root);
+		L->unified = xstrdup(root);
+		return 0;
+	}
+	L->cpuacct = path_if_dir(root, "cpuacct");
+	if (!L->cpuacct)
+		L->cpuacct = path_if_dir(root, "cpu,cpuacct");
+	L->memory = path_if_dir(root, "memory");
+	L->blkio = path_if_dir(root, "blkio");
+	L->unified = path_if_dir(root, "unified");
+	if (!L->cpuacct)
+		return -ENOENT;
+	L->walk = xstrdup(L->cpuacct);
+	return 0;
+}
+
+void cgroup_layout_free(struct cgroup_layout *L)
+{
+	free(L->walk);
+	free(L->cpuacct);
+	free(L->memory);
+	free(L->blkio);
+	free(L->unified);
+	*L = (struct cgroup_layout){0};
+}
+
+void pid_list_free(struct pid_list *l)
+{
+	free(l->v);
+	*l = (struct pid_list){0};
+}
+
+static void pid_list_add(struct pid_list *l, pid_t p)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = realloc(l->v, l->cap * sizeof *l->v);
+		if (!l->v)
+			abort();
+	}
+	l->v[l->n++] = p;
+}
+
+static ssize_t read_cg(const char *base, const char *rel, const char *file, char *buf, size_t size)
+{
+	char p[PATH_MAX];
+
+	if (!base)
+		return -ENOENT;
+	if ((size_t)snprintf(p, sizeof p, "%s%s/%s", base, rel, file) >= sizeof p)
+		return -ENAMETOOLONG;
+	return read_file(p, buf, size);
+}
+
+static void sample_cpu(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+{
+	char buf[1024];
+	uint64_t v;
+
+	if (L->v2) {
+		if (read_cg(L->unified, rel, "cpu.stat", buf, sizeof buf) < 0)
+			return;
+		if (kv_get_u64(buf, "usage_usec", &v) == 0)
+			metric_set(m, M_CPU_USAGE_USEC, (double)v);
+		if (kv_get_u64(buf, "user_usec", &v) == 0)
+			metric_set(m, M_CPU_USER_USEC, (double)v);
+		if (kv_get_u64(buf, "system_usec", &v) == 0)
+			metric_set(m, M_CPU_SYSTEM_USEC, (double)v);
+		return;
+	}
+	if (read_cg(L->cpuacct, rel, "cpuacct.usage", buf, sizeof buf) > 0 &&
+	    sscanf(buf, "%lu", &v) == 1)
+		metric_set(m, M_CPU_USAGE_USEC, (double)(v / 1000));
+	/* cpuacct.stat counts USER_HZ ticks. */
+	if (read_cg(L->cpuacct, rel, "cpuacct.stat", buf, sizeof buf) > 0) {
+		double tick_usec = 1e6 / (double)sysconf(_SC_CLK_TCK);
+
+		if (kv_get_u64(buf, "user", &v) == 0)
+			metric_set(m, M_CPU_USER_USEC, (double)v * tick_usec);
+		if (kv_get_u64(buf, "system", &v) == 0)
+			metric_set(m, M_CPU_SYSTEM_USEC, (double)v * tick_usec);
+	}
+}
+
+static void sample_blkio(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+{
+	char buf[16384];
+	uint64_t r, w;
+
+	if (L->v2) {
+		struct blk_counters c;
+
+		if (read_cg(L->unified, rel, "io.stat", buf, sizeof buf) >= 0 &&
+		    iostat_v2_parse(buf, &c) == 0) {
+			metric_set(m, M_IO_READ_BYTES, (double)c.read_bytes);
+			metric_set(m, M_IO_WRITE_BYTES, (double)c.write_bytes);
+			metric_set(m, M_IO_READ_OPS, (double)c.read_ops);
+			metric_set(m, M_IO_WRITE_OPS, (double)c.write_ops);
+		}
+		return;
+	}
+	/* The throttle files count every bio whatever the I/O scheduler; the
+	 * _recursive variants include child cgroups (nested containers). */
+	if ((read_cg(L->blkio, rel, "blkio.throttle.io_service_bytes_recursive", buf, sizeof buf) >= 0 ||
+	     read_cg(L->blkio, rel, "blkio.throttle.io_service_bytes", buf, sizeof buf) >= 0) &&
+	    blkio_v1_parse(buf, &r, &w) == 0) {
+		metric_set(m, M_IO_READ_BYTES, (double)r);
+		metric_set(m, M_IO_WRITE_BYTES, (double)w);
+	}
+	if ((read_cg(L->blkio, rel, "blkio.throttle.io_serviced_recursive", buf, sizeof buf) >= 0 ||
+	     read_cg(L->blkio, rel, "blkio.throttle.io_serviced", buf, sizeof buf) >= 0) &&
+	    blkio_v1_parse(buf, &r, &w) == 0) {
+		metric_set(m, M_IO_READ_OPS, (double)r);
+		metric_set(m, M_IO_WRITE_OPS, (double)w);
+	}
+}
+
+static void sample_memory(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+{
+	char buf[8192];
+	uint64_t v;
+
+	if (L->v2) {
+		if (read_cg(L->unified, rel, "memory.stat", buf, sizeof buf) >= 0 &&
+		    kv_get_u64(buf, "pgmajfault", &v) == 0)
+			metric_set(m, M_MAJFLT_TOTAL, (double)v);
+		return;
+	}
+	/* total_pgmajfault includes child cgroups; pgmajfault alone does not. */
+	if (read_cg(L->memory, rel, "memory.stat", buf, sizeof buf) >= 0 &&
+	    (kv_get_u64(buf, "total_pgmajfault", &v) == 0 || kv_get_u64(buf, "pgmajfault", &v) == 0))
+		metric_set(m, M_MAJFLT_TOTAL, (double)v);
+}
+
+static void sample_psi(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+{
+	char buf[512];
+	double avg10;
+	uint64_t total;
+
+	if (read_cg(L->unified, rel, "cpu.pressure", buf, sizeof buf) >= 0 &&
+	    psi_parse(buf, "some", &avg10, &total) == 0)
+		metric_set(m, M_SCHED_PRESSURE_SOME_AVG10, avg10);
+	/* Without delay accounting, PSI io stall time stands in for blkio delay. */
+	if (!metric_has(m, M_IO_DELAY_USEC) &&
+	    read_cg(L->unified, rel, "io.pressure", buf, sizeof buf) >= 0 &&
+	    psi_parse(buf, "some", &avg10, &total) == 0)
+		metric_set(m, M_IO_DELAY_USEC, (double)total);
+}
+
+void cgroup_sample(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+{
+	sample_cpu(L, rel, m);
+	sample_blkio(L, rel, m);
+	sample_memory(L, rel, m);
+	sample_psi(L, rel, m);
+}
+
+/* Read one pid-per-line file into l. */
+static void read_pids(int dirfd, const char *file, struct pid_list *l)
+{
+	_cleanup_close_ int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+	_cleanup_fclose_ FILE *f = NULL;
+	long v;
+
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "r");
+	if (!f)
+		return;
+	fd = -1;
+	while (fscanf(f, "%ld", &v) == 1)
+		if (v > 0 && v <= INT_MAX)
+			pid_list_add(l, (pid_t)v);
+}
+
+static void list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_list *pids, int depth)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	read_pids(dirfd, v2 ? "cgroup.threads" : "tasks", tids);
+	if (pids)
+		read_pids(dirfd, "cgroup.procs", pids);
+	if (depth >= 16)
+		return;
+	fd = dup(dirfd);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int sub = -1;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub >= 0)
+			list_tasks_at(sub, v2, tids, pids, depth + 1);
+	}
+}
+
+int cgroup_list_tasks(const struct cgroup_layout *L, const char *rel,
+		      struct pid_list *tids, struct pid_list *pids)
+{
+	char p[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+
+	snprintf(p, sizeof p, "%s%s", L->walk, rel);
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	list_tasks_at(fd, L->v2, tids, pids, 0);
+	return 0;
+}

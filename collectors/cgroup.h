@@ -1,0 +1,33 @@
+/* cgroup v1 and v2: where the controllers are, and a container cgroup's counters. */
+#pragma once
+
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct cgroup_layout {
+	bool v2;		/* pure cgroup2 at the root */
+	char *walk;		/* hierarchy discovery walks (v1: cpuacct, v2: root) */
+	char *cpuacct;		/* v1 controller mounts, NULL where absent */
+	char *memory;
+	char *blkio;
+	char *unified;		/* cgroup2 tree (PSI); the root itself on pure v2 */
+};
+
+int cgroup_layout_detect(const char *root, struct cgroup_layout *L);
+void cgroup_layout_free(struct cgroup_layout *L);
+
+struct pid_list {
+	pid_t *v;
+	size_t n, cap;
+};
+void pid_list_free(struct pid_list *l);
+
+/* Counters of the cgroup at rel (relative to each hierarchy, leading '/'):
+ * cpu, block I/O, major faults, PSI. Absent files leave metrics out. */
+void cgroup_sample(const struct cgroup_layout *L, const char *rel, struct metric_set *m);
+/* Every thread (tids) and process (pids) in the subtree at rel. */
+int cgroup_list_tasks(const struct cgroup_layout *L, const char *rel,
+		      struct pid_list *tids, struct pid_list *pids);

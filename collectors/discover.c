@@ -1,0 +1,176 @@
+#include "discover.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sys/inotify.h>
+
+#define WALK_MAX_DEPTH 10
+#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE_SELF)
+
+/* runc/crun containers live at any cgroupsPath: their state dirs say where. */
+struct runtime_entry {
+	char *rel;
+	char *name;
+	const char *engine;
+};
+
+struct walk_ctx {
+	const struct cgroup_layout *L;
+	const struct config *cfg;
+	int inotify_fd;
+	struct found_list *out;
+	struct runtime_entry *rt;
+	size_t n_rt;
+};
+
+void found_list_free(struct found_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].rel);
+		free(l->v[i].name);
+	}
+	free(l->v);
+	*l = (struct found_list){0};
+}
+
+static void found_add(struct found_list *l, const char *rel, char *name, const char *engine)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 32;
+		l->v = realloc(l->v, l->cap * sizeof *l->v);
+		if (!l->v)
+			abort();
+	}
+	l->v[l->n++] = (struct found){ xstrdup(rel), name, engine };
+}
+
+static void watch(int ifd, const char *path, uint32_t mask)
+{
+	if (ifd >= 0)
+		inotify_add_watch(ifd, path, mask | IN_ONLYDIR);
+}
+
+/* The cgroup path of a runtime container, relative to the walked hierarchy. */
+static char *runtime_rel(const struct cgroup_layout *L, json_t *state, const char *engine)
+{
+	if (strcmp(engine, "crun") == 0) {
+		const char *p = json_string_value(json_object_get(state, "cgroup-path"));
+
+		return p ? xstrdup(p[0] == '/' ? p : "/") : NULL;
+	}
+	json_t *paths = json_object_get(state, "cgroup_paths"), *v;
+	const char *key;
+	size_t wl = strlen(L->walk);
+
+	json_object_foreach(paths, key, v) {
+		const char *p = json_string_value(v);
+
+		if (p && strncmp(p, L->walk, wl) == 0 && p[wl] == '/')
+			return xstrdup(p + wl);
+	}
+	return NULL;
+}
+
+static void runtime_scan(struct walk_ctx *w, const char *engine, const char *file)
+{
+	char dir[1024];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(dir, sizeof dir, "%s/%s", w->cfg->run_root, engine);
+	d = opendir(dir);
+	if (!d)
+		return;
+	watch(w->inotify_fd, dir, WATCH_MASK);
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		json_t *state;
+		char *rel;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		/* state.json is written after the cgroup exists: watch for it. */
+		watch(w->inotify_fd, path, WATCH_MASK | IN_CLOSE_WRITE);
+		snprintf(path, sizeof path, "%s/%s/%s", dir, de->d_name, file);
+		state = json_load_file(path, 0, NULL);
+		rel = state ? runtime_rel(w->L, state, engine) : NULL;
+		json_decref(state);
+		if (!rel)
+			continue;
+		w->rt = realloc(w->rt, (w->n_rt + 1) * sizeof *w->rt);
+		if (!w->rt)
+			abort();
+		w->rt[w->n_rt++] = (struct runtime_entry){ rel, xstrdup(de->d_name), engine };
+	}
+}
+
+static const char *match(struct walk_ctx *w, const char *rel, const char *parent,
+			 const char *dir, char **name)
+{
+	const char *engine;
+
+	for (size_t i = 0; i < w->n_rt; i++)
+		if (strcmp(w->rt[i].rel, rel) == 0) {
+			*name = xstrdup(w->rt[i].name);
+			return w->rt[i].engine;
+		}
+	engine = engine_match(parent, dir, name);
+	if (engine)
+		return engine;
+	for (size_t i = 0; i < w->cfg->n_patterns; i++)
+		if (fnmatch(w->cfg->patterns[i], rel, FNM_PATHNAME) == 0) {
+			*name = xstrdup(dir);
+			return "cgroup";
+		}
+	return NULL;
+}
+
+static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *parent, int depth)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(path, sizeof path, "%s%s", w->L->walk, rel);
+	d = opendir(path);
+	if (!d)
+		return;
+	watch(w->inotify_fd, path, WATCH_MASK);
+	while ((de = readdir(d))) {
+		size_t nl = strlen(de->d_name);
+		const char *engine;
+		char *name;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' || rel_len + 1 + nl >= PATH_MAX)
+			continue;
+		rel[rel_len] = '/';
+		memcpy(rel + rel_len + 1, de->d_name, nl + 1);
+		engine = match(w, rel, parent, de->d_name, &name);
+		if (engine)
+			found_add(w->out, rel, name, engine);
+		else if (depth < WALK_MAX_DEPTH)
+			walk(w, rel, rel_len + 1 + nl, de->d_name, depth + 1);
+		rel[rel_len] = '\0';
+	}
+}
+
+int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
+			int inotify_fd, struct found_list *out)
+{
+	struct walk_ctx w = { L, cfg, inotify_fd, out, NULL, 0 };
+	char rel[PATH_MAX] = "";
+
+	runtime_scan(&w, "runc", "state.json");
+	runtime_scan(&w, "crun", "status");
+	walk(&w, rel, 0, NULL, 0);
+	for (size_t i = 0; i < w.n_rt; i++) {
+		free(w.rt[i].rel);
+		free(w.rt[i].name);
+	}
+	free(w.rt);
+	return 0;
+}

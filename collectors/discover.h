@@ -1,0 +1,31 @@
+/* Container discovery: walk the cgroup tree and recognise each engine's
+ * layout (LXC, docker, containerd, podman, systemd-nspawn, runc/crun state,
+ * configured patterns). Watches what it walks with inotify so the sampler
+ * wakes when a cgroup appears or goes. */
+#pragma once
+
+#include "cgroup.h"
+#include "config.h"
+
+struct found {
+	char *rel;		/* cgroup path relative to the hierarchy, leading '/' */
+	char *name;		/* engine's name for it */
+	const char *engine;
+};
+
+struct found_list {
+	struct found *v;
+	size_t n, cap;
+};
+
+/* Fill out with every container now present. inotify_fd < 0: no watches. */
+int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
+			int inotify_fd, struct found_list *out);
+void found_list_free(struct found_list *l);
+
+/* Engine naming rules, exposed for tests: classify one cgroup directory by
+ * its parent's and its own name. Returns the engine or NULL; *name is
+ * malloc'd. */
+const char *engine_match(const char *parent, const char *dir, char **name);
+/* "machine-foo\x2dbar.scope" style unescaping (systemd unit names). */
+void systemd_unescape(char *s);

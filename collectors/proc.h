@@ -1,0 +1,38 @@
+/* Per-thread figures from /proc: thread count and states, run-queue wait,
+ * block I/O delay, and network counters seen from a workload's namespace. */
+#pragma once
+
+#include "cgroup.h"
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct tid_value {
+	pid_t tid;
+	uint64_t wait_ns;
+	uint64_t blkio_ticks;
+};
+
+/* Threads come and go; their past wait must not vanish from a counter that
+ * promises to be monotonic. The carry remembers each thread's last figures
+ * and banks those of threads that exited. */
+struct task_carry {
+	struct tid_value *v;
+	size_t n;
+	uint64_t dead_wait_ns;
+	uint64_t dead_blkio_ticks;
+};
+void task_carry_free(struct task_carry *c);
+
+/* threads.total/running, sched_wait.wait_usec and (with delayacct) io delay. */
+void proc_sample_tasks(const char *proc_root, const struct pid_list *tids, bool delayacct,
+		       struct task_carry *carry, struct metric_set *m);
+
+/* net rx/tx of the first process in pids that has its own network namespace
+ * (a workload sharing the host's namespace has no net figures of its own). */
+void proc_sample_net(const char *proc_root, const struct pid_list *pids, ino_t host_netns,
+		     struct metric_set *m);
+
+ino_t proc_netns_inode(const char *proc_root, pid_t pid);
+bool proc_delayacct_enabled(const char *proc_root);

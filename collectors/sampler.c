@@ -1,0 +1,368 @@
+#include "sampler.h"
+#include "cgroup.h"
+#include "classify.h"
+#include "discover.h"
+#include "events.h"
+#include "host.h"
+#include "kvm.h"
+#include "log.h"
+#include "proc.h"
+#include "snapshot.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/inotify.h>
+
+/* A workload as the sampler follows it between sweeps. */
+struct tracked {
+	uint64_t id;
+	char *rel;
+	char *dirname;
+	const char *engine;
+	struct metric_set last;		/* as published */
+	uint64_t last_usec;
+	bool sampled;
+	struct class_state cls;
+	struct task_carry carry;
+};
+
+struct sampler {
+	struct config cfg;
+	struct config pending;
+	bool have_pending;
+	bool stop;
+	pthread_mutex_t lock;		/* guards pending and stop */
+	int wake[2];			/* pipe: reload or stop */
+	int inotify_fd;
+	pthread_t thread;
+
+	struct cgroup_layout layout;
+	bool delayacct;
+	bool kvm;
+	ino_t host_netns;
+	uint64_t next_id;
+	struct tracked **tr;		/* sorted by rel */
+	size_t n_tr;
+	struct metric_set host_last;
+	uint64_t host_usec;
+	uint64_t seq;
+};
+
+static struct sampler S = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = { -1, -1 }, .inotify_fd = -1 };
+
+static const char *const reserved_names[] = { "host", "hosts", "events", "metrics.prom" };
+
+void workload_name_sanitize(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (in[0] == '.' || in[0] == '\0')
+		out[o++] = '_';
+	for (const char *p = in; *p && o + 1 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  strchr("._+@:=-", c);
+
+		out[o++] = ok && c ? (char)c : '_';
+	}
+	out[o] = '\0';
+}
+
+static bool name_taken(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(reserved_names); i++)
+		if (strcmp(name, reserved_names[i]) == 0)
+			return true;
+	for (size_t i = 0; i < S.n_tr; i++)
+		if (S.tr[i]->dirname && strcmp(S.tr[i]->dirname, name) == 0)
+			return true;
+	return false;
+}
+
+/* Two workloads with one name get NAME.ENGINE; reserved names too. */
+static char *assign_dirname(const char *engine_name, const char *engine, uint64_t id)
+{
+	char safe[200], buf[256];
+
+	workload_name_sanitize(engine_name, safe, sizeof safe);
+	if (!name_taken(safe))
+		return xstrdup(safe);
+	snprintf(buf, sizeof buf, "%s.%s", safe, engine);
+	if (!name_taken(buf))
+		return xstrdup(buf);
+	snprintf(buf, sizeof buf, "%s.%s.%llu", safe, engine, (unsigned long long)id);
+	return xstrdup(buf);
+}
+
+static void tracked_free(struct tracked *t)
+{
+	free(t->rel);
+	free(t->dirname);
+	task_carry_free(&t->carry);
+	free(t);
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+	return strcmp(((const struct found *)a)->rel, ((const struct found *)b)->rel);
+}
+
+static int cmp_tracked(const void *a, const void *b)
+{
+	return strcmp((*(struct tracked *const *)a)->rel, (*(struct tracked *const *)b)->rel);
+}
+
+/* Merge the discovered set into the tracked one: keep the known, add the new,
+ * drop the gone. Both sides are sorted by cgroup path. */
+static void reconcile(struct found_list *found)
+{
+	struct tracked **next = xcalloc(found->n, sizeof *next);
+	size_t i = 0, j = 0, n = 0;
+
+	qsort(found->v, found->n, sizeof *found->v, cmp_found);
+	while (i < S.n_tr || j < found->n) {
+		int c = i == S.n_tr ? 1 : j == found->n ? -1 : strcmp(S.tr[i]->rel, found->v[j].rel);
+
+		if (c < 0) {
+			events_add(S.tr[i]->dirname, "disappeared");
+			tracked_free(S.tr[i]);
+			S.tr[i++] = NULL;
+		} else if (c == 0) {
+			next[n++] = S.tr[i];
+			S.tr[i++] = NULL;
+			j++;
+		} else {
+			j++;
+		}
+	}
+	/* New ones are named after the survivors so they never steal a name. */
+	free(S.tr);
+	S.tr = next;
+	S.n_tr = n;
+	for (j = 0; j < found->n; j++) {
+		struct found *f = &found->v[j];
+		struct tracked key = { .rel = f->rel }, *kp = &key;
+
+		if (bsearch(&kp, S.tr, n, sizeof *S.tr, cmp_tracked))
+			continue;
+		struct tracked *t = xcalloc(1, sizeof *t);
+		t->id = ++S.next_id;
+		t->rel = xstrdup(f->rel);
+		t->engine = f->engine;
+		t->dirname = assign_dirname(f->name, f->engine, t->id);
+		S.tr = realloc(S.tr, (S.n_tr + 1) * sizeof *S.tr);
+		if (!S.tr)
+			abort();
+		S.tr[S.n_tr++] = t;
+		events_add(t->dirname, "appeared (container %s, cgroup %s)", t->engine, t->rel);
+	}
+	qsort(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
+}
+
+static void discover(void)
+{
+	struct found_list found = {0};
+
+	discover_containers(&S.layout, &S.cfg, S.inotify_fd, &found);
+	reconcile(&found);
+	found_list_free(&found);
+}
+
+static void sample_one(struct tracked *t, uint64_t now)
+{
+	struct metric_set m = {0};
+	struct pid_list tids = {0}, pids = {0};
+
+	cgroup_list_tasks(&S.layout, t->rel, &tids, &pids);
+	proc_sample_tasks(S.cfg.proc_root, &tids, S.delayacct, &t->carry, &m);
+	cgroup_sample(&S.layout, t->rel, &m);
+	proc_sample_net(S.cfg.proc_root, &pids, S.host_netns, &m);
+	pid_list_free(&tids);
+	pid_list_free(&pids);
+
+	if (t->sampled) {
+		metrics_derive_rates(wl_metrics, M_WL_COUNT, &t->last, &m, now - t->last_usec);
+		classify_update(&t->cls, &S.cfg.class, &m);
+	}
+	t->last = m;
+	t->last_usec = now;
+	t->sampled = true;
+}
+
+static void sample_host(uint64_t now)
+{
+	struct metric_set m = {0};
+
+	host_sample(S.cfg.proc_root, &m);
+	if (S.host_usec)
+		metrics_derive_rates(host_metrics, H_COUNT, &S.host_last, &m, now - S.host_usec);
+	S.host_last = m;
+	S.host_usec = now;
+}
+
+/* full: sample everything; else only workloads new since the last sweep
+ * (a discovery wake-up must not shorten everyone's rate interval). */
+static void sweep(bool full)
+{
+	uint64_t now = now_usec();
+	struct snapshot *s = snapshot_new(S.n_tr);
+
+	if (full)
+		sample_host(now);
+	for (size_t i = 0; i < S.n_tr; i++) {
+		struct tracked *t = S.tr[i];
+		struct wl_view *v = &s->wl[i];
+
+		if (full || !t->sampled)
+			sample_one(t, now);
+		*v = (struct wl_view){
+			.id = t->id,
+			.name = xstrdup(t->dirname),
+			.engine = t->engine,
+			.class = t->cls.current,
+			.recommend_vm = classify_recommend_vm(&S.cfg.class, t->cls.current, S.kvm),
+			.m = t->last,
+		};
+	}
+	s->host = S.host_last;
+	s->seq = ++S.seq;
+	s->wall_usec = wall_usec();
+	s->interval_usec = (uint64_t)(S.cfg.interval * 1e6);
+	snapshot_index(s);
+	snapshot_publish(s);
+}
+
+static int apply_config(void)
+{
+	cgroup_layout_free(&S.layout);
+	if (cgroup_layout_detect(S.cfg.cgroup_root, &S.layout) < 0)
+		log_warn("no cgroup hierarchy found under %s: no containers will be discovered",
+			 S.cfg.cgroup_root);
+	S.delayacct = proc_delayacct_enabled(S.cfg.proc_root);
+	S.host_netns = proc_netns_inode(S.cfg.proc_root, 0);
+	return 0;
+}
+
+static bool drain_inotify(void)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+
+	while (read(S.inotify_fd, buf, sizeof buf) > 0)
+		any = true;
+	return any;
+}
+
+static void *sampler_main(void *arg)
+{
+	uint64_t next_full = now_usec() + (uint64_t)(S.cfg.interval * 1e6);
+	uint64_t next_rescan = now_usec() + (uint64_t)(S.cfg.rescan_interval * 1e6);
+
+	(void)arg;
+	for (;;) {
+		struct pollfd pfd[2] = { { S.wake[0], POLLIN, 0 }, { S.inotify_fd, POLLIN, 0 } };
+		uint64_t now = now_usec();
+		int timeout = next_full > now ? (int)((next_full - now + 999) / 1000) : 0;
+		bool rediscover = false;
+
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN) {
+			char c;
+
+			while (read(S.wake[0], &c, 1) > 0)
+				;
+		}
+		pthread_mutex_lock(&S.lock);
+		if (S.stop) {
+			pthread_mutex_unlock(&S.lock);
+			break;
+		}
+		if (S.have_pending) {
+			config_free(&S.cfg);
+			S.cfg = S.pending;
+			S.have_pending = false;
+			apply_config();
+			rediscover = true;
+			events_add("adaptfs", "configuration reloaded from %s",
+				   S.cfg.path ? S.cfg.path : "defaults");
+		}
+		pthread_mutex_unlock(&S.lock);
+		if (pfd[1].revents & POLLIN)
+			rediscover |= drain_inotify();
+
+		now = now_usec();
+		if (now >= next_rescan) {
+			rediscover = true;
+			next_rescan = now + (uint64_t)(S.cfg.rescan_interval * 1e6);
+		}
+		if (rediscover)
+			discover();
+		if (now >= next_full) {
+			sweep(true);
+			next_full += (uint64_t)(S.cfg.interval * 1e6);
+			if (next_full < now)	/* fell behind: don't burst to catch up */
+				next_full = now + (uint64_t)(S.cfg.interval * 1e6);
+		} else if (rediscover) {
+			sweep(false);
+		}
+	}
+	return NULL;
+}
+
+int sampler_start(struct config *cfg)
+{
+	int r;
+
+	S.cfg = *cfg;
+	if (pipe2(S.wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	S.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (S.inotify_fd < 0)
+		log_warn("inotify unavailable (%s): discovery falls back to rescans", strerror(errno));
+	apply_config();
+	S.kvm = kvm_usable();
+	log_info("hardware virtualization %s", S.kvm ? "usable" : "not usable: VMs would run under TCG");
+	discover();
+	sweep(true);
+	r = pthread_create(&S.thread, NULL, sampler_main, NULL);
+	return -r;
+}
+
+void sampler_reload(struct config *cfg)
+{
+	pthread_mutex_lock(&S.lock);
+	if (S.have_pending)
+		config_free(&S.pending);
+	S.pending = *cfg;
+	S.have_pending = true;
+	pthread_mutex_unlock(&S.lock);
+	if (write(S.wake[1], "r", 1) < 0)
+		log_warn("cannot wake the sampler: %s", strerror(errno));
+}
+
+void sampler_stop(void)
+{
+	pthread_mutex_lock(&S.lock);
+	S.stop = true;
+	pthread_mutex_unlock(&S.lock);
+	if (write(S.wake[1], "s", 1) < 0)
+		log_warn("cannot wake the sampler: %s", strerror(errno));
+	pthread_join(S.thread, NULL);
+	for (size_t i = 0; i < S.n_tr; i++)
+		tracked_free(S.tr[i]);
+	free(S.tr);
+	S.tr = NULL;
+	S.n_tr = 0;
+	if (S.have_pending)
+		config_free(&S.pending);
+	config_free(&S.cfg);
+	cgroup_layout_free(&S.layout);
+	close(S.wake[0]);
+	close(S.wake[1]);
+	if (S.inotify_fd >= 0)
+		close(S.inotify_fd);
+}

@@ -1,0 +1,57 @@
+/* Immutable snapshots of every workload and the host. The sampler builds one
+ * per interval and publishes it with one pointer swap; readers take a
+ * reference, render from it, and drop it. Nothing in a published snapshot
+ * changes except its lazily rendered caches. */
+#pragma once
+
+#include "metrics.h"
+#include "strbuf.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wl_class { CLASS_IDLE, CLASS_CPU, CLASS_IO, CLASS_NET, CLASS_MEMORY, CLASS_COUNT };
+
+struct wl_view {
+	uint64_t id;		/* stable for the workload's life, never reused */
+	char *name;		/* directory name, unique in the snapshot */
+	const char *engine;	/* lxc, docker, ... (static string) */
+	bool vm;
+	enum wl_class class;
+	bool recommend_vm;
+	struct metric_set m;
+};
+
+struct snapshot {
+	atomic_uint refs;
+	uint64_t seq;
+	uint64_t wall_usec;		/* when it was taken */
+	uint64_t interval_usec;		/* time the rates are over */
+	size_t n;
+	struct wl_view *wl;		/* sorted by name */
+	uint32_t *by_name, *by_id;	/* open addressing: index + 1, 0 = empty */
+	size_t hmask;
+	struct metric_set host;
+
+	pthread_mutex_t cache_lock;	/* guards prom, rendered once on first use */
+	struct strbuf prom;
+	bool prom_ready;
+};
+
+struct snapshot *snapshot_new(size_t n);
+/* Sort by name and build the lookup tables; call once before publishing. */
+void snapshot_index(struct snapshot *s);
+
+struct snapshot *snapshot_get(void);
+void snapshot_put(struct snapshot *s);
+/* Make s current. The publish hook runs after the swap with both snapshots. */
+void snapshot_publish(struct snapshot *s);
+void snapshot_set_publish_hook(void (*hook)(const struct snapshot *old, const struct snapshot *cur));
+
+const struct wl_view *snapshot_find_name(const struct snapshot *s, const char *name);
+const struct wl_view *snapshot_find_id(const struct snapshot *s, uint64_t id);
+
+const char *class_name(enum wl_class c);

@@ -1,0 +1,286 @@
+/* adaptfs(8): option parsing, mounting, signals, and the FUSE loop. */
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "ops.h"
+#include "sampler.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#ifndef ADAPTFS_VERSION
+#define ADAPTFS_VERSION "0.1"
+#endif
+
+struct options {
+	const char *mountpoint;
+	const char *config;
+	const char *pidfile;
+	double interval;
+	bool foreground, debug, single_thread;
+	struct strbuf fuse_opts;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adaptfs [OPTIONS] MOUNTPOINT\n"
+		"Mount the adaptfs control filesystem: every container and VM a directory\n"
+		"of live metric files.\n\n"
+		"  -f, --foreground      stay in the foreground, log to stderr\n"
+		"  -d, --debug           foreground and print every FUSE request\n"
+		"  -s, --single-thread   serve requests on one thread\n"
+		"  -o OPT[,OPT...]       mount options passed to FUSE\n"
+		"  -c, --config FILE     configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+		"  -i, --interval SEC    seconds between snapshots (overrides the config)\n"
+		"  -p, --pidfile FILE    write the daemon's pid to FILE\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n\n"
+		"Signals: SIGTERM/SIGINT unmount and exit, SIGHUP reloads the configuration.\n"
+		"See adaptfs(8), adaptfs(5) and adaptfs.conf(5).\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "single-thread", no_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "fdso:c:i:p:hV", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'd':
+			o->foreground = o->debug = true;
+			break;
+		case 's':
+			o->single_thread = true;
+			break;
+		case 'o':
+			strbuf_printf(&o->fuse_opts, ",%s", optarg);
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'i':
+			o->interval = strtod(optarg, &end);
+			if (*end || end == optarg || !(o->interval >= 0.05 && o->interval <= 3600)) {
+				fprintf(stderr, "adaptfs: --interval: '%s' is not a number of seconds "
+						"between 0.05 and 3600\n", optarg);
+				return -1;
+			}
+			break;
+		case 'p':
+			o->pidfile = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("adaptfs %s\n", ADAPTFS_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "adaptfs: %s\n", optind >= argc ? "missing MOUNTPOINT" : "too many arguments");
+		usage(stderr);
+		return -1;
+	}
+	o->mountpoint = argv[optind];
+	return 0;
+}
+
+/* Refuse a second instance on a mount point an adaptfs already serves. */
+static bool already_mounted(const char *mountpoint)
+{
+	char real[PATH_MAX], line[4096];
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
+
+	if (!f || !realpath(mountpoint, real))
+		return false;
+	while (fgets(line, sizeof line, f)) {
+		char dev[256], dir[PATH_MAX], type[64];
+
+		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) == 3 &&
+		    strcmp(dir, real) == 0 && strcmp(type, "fuse.adaptfs") == 0)
+			return true;
+	}
+	return false;
+}
+
+static int check_mountpoint(const char *mp)
+{
+	struct stat st;
+
+	if (stat(mp, &st) < 0) {
+		fprintf(stderr, "adaptfs: mount point %s: %s\n", mp, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "adaptfs: mount point %s: %s\n", mp, strerror(ENOTDIR));
+		return -1;
+	}
+	if (already_mounted(mp)) {
+		fprintf(stderr, "adaptfs: %s is already served by another adaptfs\n", mp);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_config(const struct options *o, struct config *cfg)
+{
+	char err[512];
+
+	if (config_load(cfg, o->config ? o->config : CONFIG_DEFAULT_PATH, o->config != NULL,
+			err, sizeof err) < 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	if (o->interval > 0)
+		cfg->interval = o->interval;
+	return 0;
+}
+
+/* SIGHUP is blocked everywhere and taken here, so reloading never runs in
+ * signal context. A bad file keeps the running configuration. */
+static void *reload_thread(void *arg)
+{
+	const struct options *o = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		struct config cfg;
+
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (load_config(o, &cfg) < 0) {
+			events_add("adaptfs", "configuration reload failed: keeping the running one");
+			continue;
+		}
+		sampler_reload(&cfg);
+	}
+	return NULL;
+}
+
+static void write_pidfile(const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "we");
+
+	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0)
+		log_warn("cannot write pid file %s: %s", path, strerror(errno));
+}
+
+static struct fuse_session *session_create(struct options *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se;
+	char opts[1024];
+
+	snprintf(opts, sizeof opts, "allow_other,default_permissions,fsname=adaptfs,subtype=adaptfs%s",
+		 o->fuse_opts.buf ? o->fuse_opts.buf : "");
+	if (fuse_opt_add_arg(&args, "adaptfs") < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
+	    fuse_opt_add_arg(&args, opts) < 0 || (o->debug && fuse_opt_add_arg(&args, "-d") < 0))
+		return NULL;
+	se = fuse_session_new(&args, &adaptfs_ops, sizeof adaptfs_ops, NULL);
+	fuse_opt_free_args(&args);
+	return se;
+}
+
+static int serve(struct fuse_session *se, const struct options *o)
+{
+	struct fuse_loop_config *lc;
+	int r;
+
+	if (o->single_thread)
+		return fuse_session_loop(se);
+	lc = fuse_loop_cfg_create();
+	if (!lc)
+		return -ENOMEM;
+	fuse_loop_cfg_set_max_threads(lc, 16);
+	fuse_loop_cfg_set_idle_threads(lc, 4);
+	r = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	struct fuse_session *se;
+	struct config cfg;
+	pthread_t reloader;
+	sigset_t hup;
+	int r = 1;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 1;
+	log_open(false);
+	if (load_config(&o, &cfg) < 0)
+		return 1;
+	if (check_mountpoint(o.mountpoint) < 0) {
+		config_free(&cfg);
+		return 1;
+	}
+	se = session_create(&o);
+	if (!se) {
+		config_free(&cfg);
+		return 1;
+	}
+	if (fuse_set_signal_handlers(se) < 0 || fuse_session_mount(se, o.mountpoint) < 0) {
+		log_err("cannot mount %s", o.mountpoint);
+		goto out_destroy;
+	}
+	if (fuse_daemonize(o.foreground) < 0)
+		goto out_unmount;
+	log_open(!o.foreground);
+	if (o.pidfile)
+		write_pidfile(o.pidfile);
+
+	/* Block SIGHUP before any thread exists so only the reloader takes it. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	ops_attach_session(se);
+	if (sampler_start(&cfg) < 0) {
+		log_err("cannot start the sampler");
+		goto out_unmount;
+	}
+	pthread_create(&reloader, NULL, reload_thread, &o);
+	pthread_detach(reloader);
+	events_add("adaptfs", "mounted at %s", o.mountpoint);
+	r = serve(se, &o) == 0 ? 0 : 1;
+	sampler_stop();
+	ops_detach_session();
+out_unmount:
+	fuse_session_unmount(se);
+out_destroy:
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	if (o.pidfile)
+		unlink(o.pidfile);
+	strbuf_free(&o.fuse_opts);
+	return r;
+}

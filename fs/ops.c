@@ -1,0 +1,413 @@
+#include "ops.h"
+#include "events.h"
+#include "nodes.h"
+#include "render.h"
+#include "snapshot.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+/* Names and attributes stay valid this long in the kernel; vanished
+ * workloads are invalidated explicitly, so this only bounds staleness. */
+#define ENTRY_TIMEOUT 1.0
+
+struct open_file {
+	struct node node;
+	struct strbuf text;
+	uint64_t events_seen;
+};
+
+static struct fuse_session *session;
+static pthread_mutex_t poll_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fuse_pollhandle *pollers[64];
+static size_t n_pollers;
+
+static void fill_attr(const struct node *n, struct stat *st)
+{
+	*st = (struct stat){0};
+	st->st_ino = node_ino(n);
+	if (node_is_dir(n)) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+	}
+}
+
+/* Does the node exist in snapshot s? Workload nodes come and go. */
+static bool node_exists(const struct snapshot *s, const struct node *n)
+{
+	if (n->kind != N_WL_DIR && n->kind != N_WL_FILE)
+		return true;
+	return s && snapshot_find_id(s, n->wid);
+}
+
+static void reply_entry(fuse_req_t req, const struct node *n)
+{
+	struct fuse_entry_param e = {
+		.ino = node_ino(n),
+		.attr_timeout = ENTRY_TIMEOUT,
+		.entry_timeout = ENTRY_TIMEOUT,
+	};
+
+	fill_attr(n, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static int lookup_in(const struct snapshot *s, const struct node *dir, const char *name,
+		     struct node *out)
+{
+	const struct wl_view *w;
+	int i;
+
+	switch (dir->kind) {
+	case N_ROOT:
+		if (strcmp(name, "events") == 0) {
+			*out = (struct node){ .kind = N_EVENTS };
+			return 0;
+		}
+		if (strcmp(name, "metrics.prom") == 0) {
+			*out = (struct node){ .kind = N_METRICS };
+			return 0;
+		}
+		if (strcmp(name, "host") == 0) {
+			*out = (struct node){ .kind = N_HOST_DIR };
+			return 0;
+		}
+		w = s ? snapshot_find_name(s, name) : NULL;
+		if (!w)
+			return -ENOENT;
+		*out = (struct node){ .kind = N_WL_DIR, .wid = w->id };
+		return 0;
+	case N_HOST_DIR:
+	case N_WL_DIR:
+		i = node_file_index(dir->kind, name);
+		if (i < 0)
+			return -ENOENT;
+		*out = (struct node){ .kind = dir->kind == N_HOST_DIR ? N_HOST_FILE : N_WL_FILE,
+				      .file = i, .wid = dir->wid };
+		return 0;
+	default:
+		return -ENOTDIR;
+	}
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct snapshot *s = snapshot_get();
+	struct node dir, n;
+	int r = -ENOENT;
+
+	if (node_from_ino(parent, &dir) && node_exists(s, &dir))
+		r = lookup_in(s, &dir, name, &n);
+	snapshot_put(s);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, &n);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct snapshot *s = snapshot_get();
+	struct node n;
+	struct stat st;
+	bool ok = node_from_ino(ino, &n) && node_exists(s, &n);
+
+	(void)fi;
+	snapshot_put(s);
+	if (!ok) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_attr(&n, &st);
+	fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
+}
+
+/* A directory listing is taken from one snapshot, held from opendir to
+ * releasedir, so that paging through it sees one consistent tree. */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct snapshot *s = snapshot_get();
+	struct node n;
+
+	if (!node_from_ino(ino, &n) || !node_is_dir(&n) || !node_exists(s, &n)) {
+		snapshot_put(s);
+		fuse_reply_err(req, node_is_dir(&n) ? ENOENT : ENOTDIR);
+		return;
+	}
+	fi->fh = (uintptr_t)s;
+	fuse_reply_open(req, fi);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	snapshot_put((struct snapshot *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* Entry i of directory dir in snapshot s; false past the end. */
+static bool dir_entry(const struct snapshot *s, const struct node *dir, size_t i,
+		      const char **name, struct node *n)
+{
+	static const char *const root_fixed[] = { "events", "metrics.prom", "host" };
+	static const enum node_kind root_kinds[] = { N_EVENTS, N_METRICS, N_HOST_DIR };
+
+	switch (dir->kind) {
+	case N_ROOT:
+		if (i < ARRAY_SIZE(root_fixed)) {
+			*name = root_fixed[i];
+			*n = (struct node){ .kind = root_kinds[i] };
+			return true;
+		}
+		i -= ARRAY_SIZE(root_fixed);
+		if (!s || i >= s->n)
+			return false;
+		*name = s->wl[i].name;
+		*n = (struct node){ .kind = N_WL_DIR, .wid = s->wl[i].id };
+		return true;
+	case N_HOST_DIR:
+		if (i >= HF_COUNT)
+			return false;
+		*name = host_file_names[i];
+		*n = (struct node){ .kind = N_HOST_FILE, .file = (int)i };
+		return true;
+	case N_WL_DIR:
+		if (i >= WF_COUNT)
+			return false;
+		*name = wl_file_names[i];
+		*n = (struct node){ .kind = N_WL_FILE, .file = (int)i, .wid = dir->wid };
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	const struct snapshot *s = (const struct snapshot *)(uintptr_t)fi->fh;
+	_cleanup_free_ char *buf = xmalloc(size);
+	size_t len = 0;
+	struct node dir, n;
+	const char *name;
+
+	node_from_ino(ino, &dir);
+	/* Offsets 0 and 1 are "." and ".."; entry i sits at offset i + 2. */
+	for (off_t i = off;; i++) {
+		struct stat st;
+		size_t need;
+
+		if (i == 0 || i == 1) {
+			name = i == 0 ? "." : "..";
+			n = i == 0 ? dir : (struct node){ .kind = N_ROOT };
+		} else if (!dir_entry(s, &dir, (size_t)i - 2, &name, &n)) {
+			break;
+		}
+		fill_attr(&n, &st);
+		need = fuse_add_direntry(req, buf + len, size - len, name, &st, i + 1);
+		if (need > size - len)
+			break;
+		len += need;
+	}
+	fuse_reply_buf(req, buf, len);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct snapshot *s = snapshot_get();
+	struct open_file *of;
+	struct node n;
+	bool ok = node_from_ino(ino, &n) && node_exists(s, &n);
+
+	snapshot_put(s);
+	if (!ok) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (node_is_dir(&n)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	of = xcalloc(1, sizeof *of);
+	of->node = n;
+	fi->fh = (uintptr_t)of;
+	/* Live text: every read at offset 0 re-renders, so no page cache. */
+	fi->direct_io = 1;
+	fi->nonseekable = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	/* Offset 0 renders from the current snapshot; later offsets slice the
+	 * same text so one read(2) loop sees one consistent file. */
+	if (off == 0 || !of->text.buf) {
+		struct snapshot *s = snapshot_get();
+		int r;
+
+		strbuf_reset(&of->text);
+		if (of->node.kind == N_EVENTS)
+			of->events_seen = events_seq();
+		r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
+		snapshot_put(s);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
+	if ((size_t)off >= of->text.len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	fuse_reply_buf(req, of->text.buf + off, of->text.len - (size_t)off < size ?
+				of->text.len - (size_t)off : size);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	strbuf_free(&of->text);
+	free(of);
+	fuse_reply_err(req, 0);
+}
+
+/* events supports poll(): readable once an event newer than the last read exists. */
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	unsigned revents = 0;
+
+	(void)ino;
+	if (of->node.kind != N_EVENTS || events_seq() > of->events_seen) {
+		revents = POLLIN | POLLRDNORM;
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+	} else if (ph) {
+		pthread_mutex_lock(&poll_lock);
+		if (n_pollers < ARRAY_SIZE(pollers)) {
+			pollers[n_pollers++] = ph;
+			ph = NULL;
+		}
+		pthread_mutex_unlock(&poll_lock);
+		if (ph) {	/* too many pollers: tell this one to read now */
+			fuse_pollhandle_destroy(ph);
+			revents = POLLIN | POLLRDNORM;
+		}
+	}
+	fuse_reply_poll(req, revents);
+}
+
+static void wake_pollers(void)
+{
+	pthread_mutex_lock(&poll_lock);
+	for (size_t i = 0; i < n_pollers; i++) {
+		fuse_lowlevel_notify_poll(pollers[i]);
+		fuse_pollhandle_destroy(pollers[i]);
+	}
+	n_pollers = 0;
+	pthread_mutex_unlock(&poll_lock);
+}
+
+/* Nothing in the tree is created, removed or renamed by users. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	(void)ino, (void)attr, (void)to_set, (void)fi;
+	fuse_reply_err(req, EACCES);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent, (void)name, (void)mode;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	(void)parent, (void)name, (void)mode, (void)fi;
+	fuse_reply_err(req, EPERM);
+}
+
+/* Tell the kernel to forget names of workloads that just vanished, so that a
+ * cached dentry never leads to a dead workload's inode. */
+static void on_publish(const struct snapshot *old, const struct snapshot *cur)
+{
+	for (size_t i = 0; i < old->n; i++) {
+		const struct wl_view *w = &old->wl[i];
+		const struct wl_view *now = snapshot_find_name(cur, w->name);
+
+		if (session && (!now || now->id != w->id))
+			fuse_lowlevel_notify_inval_entry(session, ROOT_INO, w->name, strlen(w->name));
+	}
+}
+
+void ops_attach_session(struct fuse_session *se)
+{
+	session = se;
+	snapshot_set_publish_hook(on_publish);
+	events_set_hook(wake_pollers);
+}
+
+void ops_detach_session(void)
+{
+	snapshot_set_publish_hook(NULL);
+	events_set_hook(NULL);
+	session = NULL;
+}
+
+const struct fuse_lowlevel_ops adaptfs_ops = {
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.poll = op_poll,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_unlink,
+	.rename = op_rename,
+	.create = op_create,
+};

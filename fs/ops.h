@@ -1,0 +1,12 @@
+/* The FUSE front: low-level operations over the node table and snapshots. */
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+extern const struct fuse_lowlevel_ops adaptfs_ops;
+
+/* Wire the session to snapshot publication and events: invalidates kernel
+ * dentries of vanished workloads and wakes poll()ers of events. */
+void ops_attach_session(struct fuse_session *se);
+void ops_detach_session(void);

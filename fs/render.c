@@ -1,0 +1,175 @@
+#include "render.h"
+#include "events.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void put_value(struct strbuf *out, enum metric_fmt fmt, double v)
+{
+	strbuf_printf(out, fmt == FMT_INT ? "%.0f" : "%.2f", v);
+}
+
+void render_flat(const struct metric_def *defs, int n, const struct metric_set *m,
+		 const char *file, struct strbuf *out)
+{
+	for (int i = 0; i < n; i++) {
+		if (!defs[i].file || strcmp(defs[i].file, file) != 0 || !metric_has(m, i))
+			continue;
+		strbuf_printf(out, "%s ", defs[i].key);
+		put_value(out, defs[i].fmt, m->v[i]);
+		strbuf_append(out, "\n", 1);
+	}
+}
+
+/* In stat, keys carry their file as prefix: cpu_usage_usec, io_read_bytes.
+ * sched_wait's keys already say "wait", so its prefix is just "sched". */
+static const char *stat_prefix(const char *file)
+{
+	return strcmp(file, "sched_wait") == 0 ? "sched" : file;
+}
+
+void render_stat(const struct metric_def *defs, int n, const struct metric_set *m,
+		 struct strbuf *out)
+{
+	for (int i = 0; i < n; i++) {
+		if (!defs[i].file || !metric_has(m, i))
+			continue;
+		strbuf_printf(out, "%s_%s ", stat_prefix(defs[i].file), defs[i].key);
+		put_value(out, defs[i].fmt, m->v[i]);
+		strbuf_append(out, "\n", 1);
+	}
+}
+
+static void put_prom_value(struct strbuf *out, const struct metric_def *d, double v)
+{
+	if (d->prom_scale != 1)
+		strbuf_printf(out, " %.6f\n", v * d->prom_scale);
+	else
+		strbuf_printf(out, d->fmt == FMT_INT ? " %.0f\n" : " %.2f\n", v);
+}
+
+static void put_prom_header(struct strbuf *out, const struct metric_def *d, const char *suffix)
+{
+	strbuf_printf(out, "# HELP adapt_%s%s %s\n# TYPE adapt_%s%s %s\n", d->prom, suffix, d->help,
+		      d->prom, suffix, d->counter ? "counter" : "gauge");
+}
+
+/* Label values are escaped as the text format demands: \\ \" \n. */
+static void put_label_value(struct strbuf *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			strbuf_printf(out, "\\%c", *v);
+		else if (*v == '\n')
+			strbuf_append(out, "\\n", 2);
+		else
+			strbuf_append(out, v, 1);
+	}
+}
+
+static void put_wl_labels(struct strbuf *out, const struct wl_view *w)
+{
+	strbuf_append(out, "{workload=\"", 11);
+	put_label_value(out, w->name);
+	strbuf_printf(out, "\",kind=\"%s\",engine=\"%s\"", w->vm ? "vm" : "container", w->engine);
+}
+
+void render_prom(const struct snapshot *s, struct strbuf *out)
+{
+	for (int i = 0; i < H_COUNT; i++) {
+		const struct metric_def *d = &host_metrics[i];
+		const char *suffix = d->counter ? "_total" : "";
+
+		if (!d->prom || !metric_has(&s->host, i))
+			continue;
+		put_prom_header(out, d, suffix);
+		strbuf_printf(out, "adapt_%s%s", d->prom, suffix);
+		put_prom_value(out, d, s->host.v[i]);
+	}
+	strbuf_printf(out, "# HELP adapt_workloads Workloads adaptfs shows.\n"
+			   "# TYPE adapt_workloads gauge\nadapt_workloads %zu\n", s->n);
+	for (int i = 0; i < M_WL_COUNT; i++) {
+		const struct metric_def *d = &wl_metrics[i];
+		const char *suffix = d->counter ? "_total" : "";
+		bool header = false;
+
+		if (!d->prom)
+			continue;
+		for (size_t k = 0; k < s->n; k++) {
+			if (!metric_has(&s->wl[k].m, i))
+				continue;
+			if (!header)
+				put_prom_header(out, d, suffix);
+			header = true;
+			strbuf_printf(out, "adapt_%s%s", d->prom, suffix);
+			put_wl_labels(out, &s->wl[k]);
+			strbuf_append(out, "}", 1);
+			put_prom_value(out, d, s->wl[k].m.v[i]);
+		}
+	}
+	if (s->n)
+		strbuf_printf(out, "# HELP adapt_class Dominant demand of the workload (1 for its class).\n"
+				   "# TYPE adapt_class gauge\n");
+	for (size_t k = 0; k < s->n; k++) {
+		strbuf_append(out, "adapt_class", 11);
+		put_wl_labels(out, &s->wl[k]);
+		strbuf_printf(out, ",class=\"%s\",mode=\"%s\"} 1\n", class_name(s->wl[k].class),
+			      s->wl[k].recommend_vm ? "vm" : "container");
+	}
+}
+
+static void render_wl_file(const struct snapshot *s, const struct wl_view *w, int file,
+			   struct strbuf *out)
+{
+	switch (file) {
+	case WF_KIND:
+		strbuf_printf(out, "%s %s\n", w->vm ? "vm" : "container", w->engine);
+		break;
+	case WF_CLASS:
+		strbuf_printf(out, "%s mode=%s\n", class_name(w->class),
+			      w->recommend_vm ? "vm" : "container");
+		break;
+	case WF_STAT:
+		render_stat(wl_metrics, M_WL_COUNT, &w->m, out);
+		strbuf_printf(out, "timestamp_usec %llu\ninterval_usec %llu\n",
+			      (unsigned long long)s->wall_usec, (unsigned long long)s->interval_usec);
+		break;
+	default:
+		render_flat(wl_metrics, M_WL_COUNT, &w->m, wl_file_names[file], out);
+	}
+}
+
+int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
+{
+	const struct wl_view *w;
+
+	switch (n->kind) {
+	case N_EVENTS:
+		events_render(out);
+		return 0;
+	case N_METRICS:
+		/* Rendered once per snapshot: scrapers of a big host share the work. */
+		pthread_mutex_lock(&s->cache_lock);
+		if (!s->prom_ready) {
+			render_prom(s, &s->prom);
+			s->prom_ready = true;
+		}
+		pthread_mutex_unlock(&s->cache_lock);
+		strbuf_append(out, s->prom.buf ? s->prom.buf : "", s->prom.len);
+		return 0;
+	case N_HOST_FILE:
+		if (n->file == HF_STAT)
+			render_stat(host_metrics, H_COUNT, &s->host, out);
+		else
+			render_flat(host_metrics, H_COUNT, &s->host, host_file_names[n->file], out);
+		return 0;
+	case N_WL_FILE:
+		w = snapshot_find_id(s, n->wid);
+		if (!w)
+			return -ENOENT;
+		render_wl_file(s, w, n->file, out);
+		return 0;
+	default:
+		return -EISDIR;
+	}
+}

@@ -1,0 +1,187 @@
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <sys/stat.h>
+
+struct parse_ctx {
+	struct config *cfg;
+	char reason[160];
+};
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+static int set_class(struct class_config *c, const char *name, const char *v)
+{
+	double d;
+
+	if (strcmp(name, "cpu_mode") == 0) {
+		if (strcmp(v, "auto") == 0)
+			c->cpu_mode = CPU_MODE_AUTO;
+		else if (strcmp(v, "vm") == 0)
+			c->cpu_mode = CPU_MODE_VM;
+		else if (strcmp(v, "container") == 0)
+			c->cpu_mode = CPU_MODE_CONTAINER;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	if (strcmp(name, "window") == 0) {
+		if (parse_double(v, 1, 600, &d) < 0 || d != floor(d))
+			return -ERANGE;
+		c->window = (unsigned)d;
+		return 0;
+	}
+	static const struct { const char *key; size_t off; double min, max; } keys[] = {
+		{ "hysteresis", offsetof(struct class_config, hysteresis), 1.0, 10.0 },
+		{ "cpu_percent", offsetof(struct class_config, cpu_percent), 0.01, 1e6 },
+		{ "io_bytes_per_sec", offsetof(struct class_config, io_bytes_per_sec), 1, 1e15 },
+		{ "io_wait_percent", offsetof(struct class_config, io_wait_percent), 0.01, 1e6 },
+		{ "net_bytes_per_sec", offsetof(struct class_config, net_bytes_per_sec), 1, 1e15 },
+		{ "major_faults_per_sec", offsetof(struct class_config, major_faults_per_sec), 0.01, 1e12 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(name, keys[i].key) == 0)
+			return parse_double(v, keys[i].min, keys[i].max,
+					    (double *)((char *)c + keys[i].off));
+	return -ENOENT;
+}
+
+static int set_key(struct config *cfg, const char *section, const char *name, const char *v)
+{
+	if (strcmp(section, "adaptfs") == 0) {
+		if (strcmp(name, "interval") == 0)
+			return parse_double(v, 0.05, 3600, &cfg->interval);
+		if (strcmp(name, "state_dir") == 0)
+			return *v == '/' ? (set_str(&cfg->state_dir, v), 0) : -EINVAL;
+		return -ENOENT;
+	}
+	if (strcmp(section, "discovery") == 0) {
+		if (strcmp(name, "rescan_interval") == 0)
+			return parse_double(v, 0.1, 86400, &cfg->rescan_interval);
+		if (strcmp(name, "pattern") == 0) {
+			if (*v != '/')
+				return -EINVAL;
+			cfg->patterns = realloc(cfg->patterns, (cfg->n_patterns + 1) * sizeof(char *));
+			if (!cfg->patterns)
+				abort();
+			cfg->patterns[cfg->n_patterns++] = xstrdup(v);
+			return 0;
+		}
+		static const struct { const char *key; size_t off; } paths[] = {
+			{ "cgroup_root", offsetof(struct config, cgroup_root) },
+			{ "proc_root", offsetof(struct config, proc_root) },
+			{ "run_root", offsetof(struct config, run_root) },
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+			if (strcmp(name, paths[i].key) == 0) {
+				if (*v != '/')
+					return -EINVAL;
+				set_str((char **)((char *)cfg + paths[i].off), v);
+				return 0;
+			}
+		return -ENOENT;
+	}
+	if (strcmp(section, "class") == 0)
+		return set_class(&cfg->class, name, v);
+	return -ENOENT;
+}
+
+static int config_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	int r;
+
+	if (!name)	/* a section header alone */
+		return 1;
+	r = set_key(ctx->cfg, section, name, value);
+	if (r == 0)
+		return 1;
+	if (!ctx->reason[0])
+		snprintf(ctx->reason, sizeof ctx->reason,
+			 r == -ENOENT ? "unknown key '%s' in section [%s]"
+				      : "bad value for key '%s' in section [%s]",
+			 name, section);
+	return 0;
+}
+
+static void config_defaults(struct config *cfg)
+{
+	*cfg = (struct config){
+		.interval = 1.0,
+		.rescan_interval = 10.0,
+		.cgroup_root = xstrdup("/sys/fs/cgroup"),
+		.proc_root = xstrdup("/proc"),
+		.run_root = xstrdup("/run"),
+		.state_dir = xstrdup("/var/lib/adaptfs"),
+		.class = {
+			.window = 5,
+			.hysteresis = 1.2,
+			.cpu_percent = 50.0,
+			.io_bytes_per_sec = 1048576,
+			.io_wait_percent = 20.0,
+			.net_bytes_per_sec = 1048576,
+			.major_faults_per_sec = 50.0,
+			.cpu_mode = CPU_MODE_AUTO,
+		},
+	};
+}
+
+int config_load(struct config *cfg, const char *path, bool required, char *err, size_t errlen)
+{
+	struct parse_ctx ctx = { .cfg = cfg };
+	_cleanup_fclose_ FILE *f = NULL;
+	int line;
+
+	config_defaults(cfg);
+	if (!path)
+		return 0;
+	cfg->path = xstrdup(path);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT && !required)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	line = ini_parse_file(f, config_ini_line, &ctx);
+	if (line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+			 ctx.reason[0] ? ctx.reason : "syntax error");
+		config_free(cfg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->path);
+	free(cfg->cgroup_root);
+	free(cfg->proc_root);
+	free(cfg->run_root);
+	free(cfg->state_dir);
+	for (size_t i = 0; i < cfg->n_patterns; i++)
+		free(cfg->patterns[i]);
+	free(cfg->patterns);
+	*cfg = (struct config){0};
+}

@@ -1,0 +1,38 @@
+/* adaptfs.conf(5): the daemon's INI configuration, loaded with libinih. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cpu_mode { CPU_MODE_AUTO, CPU_MODE_VM, CPU_MODE_CONTAINER };
+
+struct class_config {
+	unsigned window;		/* samples averaged before classifying */
+	double hysteresis;		/* a new class must beat the current by this factor */
+	double cpu_percent;		/* usage_percent that scores 1.0 for cpu */
+	double io_bytes_per_sec;	/* block read+write rate that scores 1.0 for io */
+	double io_wait_percent;		/* io.wait_percent that scores 1.0 for io */
+	double net_bytes_per_sec;	/* net rx+tx rate that scores 1.0 for net */
+	double major_faults_per_sec;	/* major fault rate that scores 1.0 for memory */
+	enum cpu_mode cpu_mode;		/* recommended mode for class cpu */
+};
+
+struct config {
+	char *path;
+	double interval;		/* seconds between snapshots */
+	double rescan_interval;		/* seconds between full discovery walks */
+	char *cgroup_root;
+	char *proc_root;
+	char *run_root;
+	char *state_dir;
+	char **patterns;		/* extra cgroup globs, relative to the hierarchy */
+	size_t n_patterns;
+	struct class_config class;
+};
+
+#define CONFIG_DEFAULT_PATH "/etc/adaptfs/adaptfs.conf"
+
+/* Defaults, then the file at path if given. A missing file is an error only
+ * when required. On error, err holds "FILE:LINE: reason" for the user. */
+int config_load(struct config *cfg, const char *path, bool required, char *err, size_t errlen);
+void config_free(struct config *cfg);

@@ -1,0 +1,16 @@
+/* The /adapt/events log: a bounded ring of one-line events, newest last. */
+#pragma once
+
+#include "strbuf.h"
+
+#include <stdint.h>
+
+#define EVENTS_MAX 512
+
+/* Append "TIMESTAMP SUBJECT: message". Thread-safe; also logged. */
+void events_add(const char *subject, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void events_render(struct strbuf *sb);
+/* Sequence number of the newest event; grows by one per event. */
+uint64_t events_seq(void);
+/* Called (outside the events lock) after each event, e.g. to wake poll()ers. */
+void events_set_hook(void (*hook)(void));

@@ -1,0 +1,28 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static bool use_syslog;
+
+void log_open(bool to_syslog)
+{
+	use_syslog = to_syslog;
+	if (use_syslog)
+		openlog("adaptfs", LOG_PID, LOG_DAEMON);
+}
+
+void log_msg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (use_syslog) {
+		vsyslog(prio, fmt, ap);
+	} else {
+		fputs("adaptfs: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}

@@ -1,0 +1,12 @@
+/* Logging: stderr in the foreground, syslog (journald) as a daemon. */
+#pragma once
+
+#include <stdbool.h>
+#include <syslog.h>
+
+void log_open(bool to_syslog);
+void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -1,0 +1,39 @@
+/* Small helpers shared by every module: cleanup attributes, time, string checks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+#define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define USEC_PER_SEC 1000000ULL
+
+/* CLOCK_MONOTONIC in microseconds: the sampler's time base for rates. */
+uint64_t now_usec(void);
+/* CLOCK_REALTIME in microseconds: for timestamps users read. */
+uint64_t wall_usec(void);
+
+/* Read a whole small file into buf (NUL-terminated). Returns length or -errno.
+ * A file longer than the buffer is -EFBIG: callers size buffers for the format. */
+ssize_t read_file(const char *path, char *buf, size_t size);
+ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size);
+
+bool startswith(const char *s, const char *prefix);
+bool endswith(const char *s, const char *suffix);
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+char *xstrdup(const char *s);
