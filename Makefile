@@ -8,6 +8,12 @@ MOUNTPOINT ?= /adapt
 VERSION := 0.1
 
 PKGS := fuse3 inih jansson
+
+# Debian packages to build, test and benchmark (make deps installs them).
+DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev \
+	    libcmocka-dev bats bats-assert bats-support inotify-tools man-db valgrind \
+	    lxc lxc-templates busybox-static runc jq iproute2 procps util-linux \
+	    stress-ng nginx-light wrk prometheus lxcfs python3
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
@@ -72,7 +78,11 @@ run: adaptfs
 	./adaptfs --pidfile /run/adaptfs.pid $(MOUNTPOINT)
 	@echo "adaptfs mounted at $(MOUNTPOINT); stop with: kill \$$(cat /run/adaptfs.pid)"
 
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+
 clean:
 	rm -rf build build-asan adaptfs adaptfs-asan
 
-.PHONY: all unit bats test check-asan bench install run clean
+.PHONY: all deps unit bats test check-asan bench install run clean

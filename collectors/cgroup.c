@@ -130,17 +130,13 @@ static void sample_blkio(const struct cgroup_layout *L, const char *rel, struct 
 		}
 		return;
 	}
-	/* The throttle files count every bio whatever the I/O scheduler; the
-	 * _recursive variants include child cgroups (nested containers). */
-	if ((read_cg(L->blkio, rel, "blkio.throttle.io_service_bytes_recursive", buf, sizeof buf) >= 0 ||
-	     read_cg(L->blkio, rel, "blkio.throttle.io_service_bytes", buf, sizeof buf) >= 0) &&
-	    blkio_v1_parse(buf, &r, &w) == 0) {
-		metric_set(m, M_IO_READ_BYTES, (double)r);
-		metric_set(m, M_IO_WRITE_BYTES, (double)w);
-	}
+	/* v1 bytes come from /proc/PID/io (proc_sample_io): this kernel's
+	 * throttle files only count bios of cgroups that have a limit set.
+	 * Request counts have no per-process source: take them where the
+	 * throttle files list devices, else leave them out. */
 	if ((read_cg(L->blkio, rel, "blkio.throttle.io_serviced_recursive", buf, sizeof buf) >= 0 ||
 	     read_cg(L->blkio, rel, "blkio.throttle.io_serviced", buf, sizeof buf) >= 0) &&
-	    blkio_v1_parse(buf, &r, &w) == 0) {
+	    strchr(buf, ':') && blkio_v1_parse(buf, &r, &w) == 0) {
 		metric_set(m, M_IO_READ_OPS, (double)r);
 		metric_set(m, M_IO_WRITE_OPS, (double)w);
 	}

@@ -82,6 +82,36 @@ void proc_sample_tasks(const char *proc_root, const struct pid_list *tids, bool 
 						   (double)sysconf(_SC_CLK_TCK));
 }
 
+void proc_sample_io(const char *proc_root, const struct pid_list *pids, struct task_carry *carry,
+		    struct metric_set *m)
+{
+	static const char *const keys[2] = { "read_bytes:", "write_bytes:" };
+	static const int metric[2] = { M_IO_READ_BYTES, M_IO_WRITE_BYTES };
+	uint64_t sum[2] = { 0, 0 };
+	bool any = false;
+
+	for (size_t i = 0; i < pids->n; i++) {
+		char path[PATH_MAX], buf[512];
+		uint64_t v[2];
+
+		snprintf(path, sizeof path, "%s/%d/io", proc_root, pids->v[i]);
+		if (read_file(path, buf, sizeof buf) < 0 || kv_get_u64(buf, keys[0], &v[0]) < 0 ||
+		    kv_get_u64(buf, keys[1], &v[1]) < 0)
+			continue;
+		sum[0] += v[0];
+		sum[1] += v[1];
+		any = true;
+	}
+	if (!any)
+		return;
+	for (int k = 0; k < 2; k++) {
+		if (sum[k] + carry->io_offset[k] < carry->io_last[k])
+			carry->io_offset[k] = carry->io_last[k] - sum[k];
+		carry->io_last[k] = sum[k] + carry->io_offset[k];
+		metric_set(m, metric[k], (double)carry->io_last[k]);
+	}
+}
+
 ino_t proc_netns_inode(const char *proc_root, pid_t pid)
 {
 	char path[PATH_MAX];

@@ -22,12 +22,21 @@ struct task_carry {
 	size_t n;
 	uint64_t dead_wait_ns;
 	uint64_t dead_blkio_ticks;
+	/* Block I/O bytes: a process reaped outside the workload takes its
+	 * counts along; the offsets keep the sums from going backwards. */
+	uint64_t io_last[2], io_offset[2];
 };
 void task_carry_free(struct task_carry *c);
 
 /* threads.total/running, sched_wait.wait_usec and (with delayacct) io delay. */
 void proc_sample_tasks(const char *proc_root, const struct pid_list *tids, bool delayacct,
 		       struct task_carry *carry, struct metric_set *m);
+
+/* io read_bytes/write_bytes summed over the processes' /proc/PID/io (bytes
+ * they caused to be read from or sent to storage, direct I/O included). The
+ * counts of reaped children move to their parent, so the sum holds. */
+void proc_sample_io(const char *proc_root, const struct pid_list *pids, struct task_carry *carry,
+		    struct metric_set *m);
 
 /* net rx/tx of the first process in pids that has its own network namespace
  * (a workload sharing the host's namespace has no net figures of its own). */

@@ -178,6 +178,8 @@ static void sample_one(struct tracked *t, uint64_t now)
 
 	cgroup_list_tasks(&S.layout, t->rel, &tids, &pids);
 	proc_sample_tasks(S.cfg.proc_root, &tids, S.delayacct, &t->carry, &m);
+	if (!S.layout.v2)
+		proc_sample_io(S.cfg.proc_root, &pids, &t->carry, &m);
 	cgroup_sample(&S.layout, t->rel, &m);
 	proc_sample_net(S.cfg.proc_root, &pids, S.host_netns, &m);
 	pid_list_free(&tids);

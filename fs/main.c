@@ -271,7 +271,8 @@ int main(int argc, char **argv)
 	pthread_create(&reloader, NULL, reload_thread, &o);
 	pthread_detach(reloader);
 	events_add("adaptfs", "mounted at %s", o.mountpoint);
-	r = serve(se, &o) == 0 ? 0 : 1;
+	/* The loop returns the signal number after SIGTERM/SIGINT: a clean exit. */
+	r = serve(se, &o) < 0 ? 1 : 0;
 	sampler_stop();
 	ops_detach_session();
 out_unmount:

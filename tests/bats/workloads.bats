@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# Workloads in engines' cgroup layouts with real processes: discovery, naming,
+# and that every figure moves when the real thing happens.
+
+setup_file() {
+	load lib/mount
+	load lib/containers
+	adaptfs_mount --interval 0.5
+}
+
+teardown_file() {
+	load lib/containers
+	teardown_all
+	adaptfs_umount
+}
+
+setup() {
+	load lib/mount
+	load lib/containers
+}
+
+teardown() {
+	teardown_all
+}
+
+# key KEY FILE -> the value of KEY in flat-keyed FILE
+key() { awk -v k="$1" '$1 == k { print $2; found = 1 } END { exit !found }' "$2"; }
+
+# wl NAME: the workload directory of a cg_spawn'ed docker-layout cgroup (12-char id)
+wl() { echo "$ADAPTFS_MNT/$(cg_id "$1" | cut -c1-12)"; }
+
+# at_least A B: A >= B for decimals
+at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+between() { awk -v a="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(a + 0 >= lo + 0 && a + 0 <= hi + 0) }'; }
+key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
+
+@test "a docker-layout cgroup appears with every file, and goes when removed" {
+	cg_spawn idle sleep 1000
+	d=$(wl idle)
+	wait_for -t 2 test -d "$d"
+	for f in kind cpu io threads sched_wait major_faults class stat; do
+		[ -n "$(cat "$d/$f")" ]
+	done
+	[ "$(cat "$d/kind")" = "container docker" ]
+	key total "$d/threads"
+	grep -q "$(basename "$d"): appeared (container docker" "$ADAPTFS_MNT/events"
+	# an open file of a vanished workload reads ENOENT, not stale numbers
+	exec 5< "$d/cpu"
+	cg_kill idle
+	wait_for -t 2 test ! -e "$d"
+	run cat "$d/cpu"
+	[ "$status" -ne 0 ]
+	run bash -c 'cat <&5'
+	exec 5<&-
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"No such file or directory"* ]]
+	grep -q "$(basename "$d"): disappeared" "$ADAPTFS_MNT/events"
+}
+
+@test "discovery is event-driven: a new cgroup is listable well before the rescan" {
+	# rescan_interval is 10 s by default: appearing within 2 s proves inotify
+	cg_spawn fresh sleep 1000
+	wait_for -t 2 test -d "$(wl fresh)"
+}
+
+@test "podman and systemd-nspawn layouts are named by their engines" {
+	CG_PATH='/machine.slice/libpod-{id}.scope' cg_spawn pod sleep 1000
+	CG_PATH='/machine.slice/systemd-nspawn@box\x2done.service' cg_spawn nspawn sleep 1000
+	wait_for -t 2 test -d "$ADAPTFS_MNT/box-one"
+	[ "$(cat "$ADAPTFS_MNT/box-one/kind")" = "container systemd-nspawn" ]
+	pod=$ADAPTFS_MNT/$(cg_id pod | cut -c1-12)
+	wait_for -t 2 test -d "$pod"
+	[ "$(cat "$pod/kind")" = "container podman" ]
+}
+
+@test "one spinning process reads usage_percent 80-120 and parallelism near 1" {
+	cg_spawn spin bash -c 'while :; do :; done'
+	d=$(wl spin)
+	wait_for -t 2 test -d "$d"
+	# let a few full intervals pass, then take one consistent stat snapshot
+	wait_for -t 10 key_at_least usage_percent "$d/cpu" 80
+	stat=$(cat "$d/stat")
+	u=$(echo "$stat" | awk '$1 == "cpu_usage_percent" { print $2 }')
+	p=$(echo "$stat" | awk '$1 == "threads_parallelism" { print $2 }')
+	between "$u" 80 120
+	between "$p" 0.80 1.20
+	[ "$(key running "$d/threads")" -ge 0 ]
+}
+
+@test "two spinning tasks sharing one CPU show run-queue wait" {
+	cg_spawn crowd taskset -c 0 bash -c 'while :; do :; done & while :; do :; done'
+	d=$(wl crowd)
+	wait_for -t 2 test -d "$d"
+	wait_for -t 5 key_at_least wait_usec "$d/sched_wait" 100000
+	# each waits about half the time: about 100 percent of one thread in total
+	wait_for -t 5 key_at_least wait_percent "$d/sched_wait" 40
+	[ "$(key total "$d/threads")" -eq 2 ]
+}
+
+@test "an idle process is class idle" {
+	cg_spawn sleeper sleep 1000
+	d=$(wl sleeper)
+	wait_for -t 2 test -d "$d"
+	wait_for -t 3 grep -q usage_percent "$d/cpu"
+	[ "$(cat "$d/class")" = "idle mode=container" ]
+}
+
+@test "a CPU load (stress-ng) is class cpu" {
+	cg_spawn burner stress-ng --cpu 1 --timeout 60
+	d=$(wl burner)
+	wait_for -t 2 test -d "$d"
+	wait_for -t 8 grep -q '^cpu mode=' "$d/class"
+}
+
+@test "direct disk I/O raises io bytes and is class io" {
+	f=$BATS_FILE_TMPDIR/ddfile
+	cg_spawn disk bash -c "while :; do dd if=/dev/zero of=$f bs=1M count=32 oflag=direct status=none; dd if=$f of=/dev/null bs=1M iflag=direct status=none; done"
+	d=$(wl disk)
+	wait_for -t 2 test -d "$d"
+	wait_for -t 5 key_at_least write_bytes "$d/io" $((32 * 1024 * 1024))
+	wait_for -t 5 key_at_least read_bytes "$d/io" $((32 * 1024 * 1024))
+	wait_for -t 8 grep -q '^io mode=container' "$d/class"
+	cg_kill disk
+	rm -f "$f"
+}
+
+@test "metrics.prom parses and carries every workload" {
+	cg_spawn p1 sleep 1000
+	cg_spawn p2 sleep 1000
+	wait_for -t 2 test -d "$(wl p1)"
+	wait_for -t 2 test -d "$(wl p2)"
+	for n in $(ls "$ADAPTFS_MNT"); do
+		case $n in events|host|metrics.prom) continue ;; esac
+		wait_for -t 2 grep -q "^adapt_class{workload=\"$n\"" "$ADAPTFS_MNT/metrics.prom"
+	done
+	grep -q "^adapt_cpu_usage_seconds_total{workload=\"$(basename "$(wl p1)")\",kind=\"container\",engine=\"docker\"} " "$ADAPTFS_MNT/metrics.prom"
+	if command -v promtool >/dev/null; then
+		promtool check metrics < "$ADAPTFS_MNT/metrics.prom"
+	fi
+}
+
+@test "events supports poll(): a reader is woken by a new workload" {
+	command -v python3 || skip "python3 not installed"
+	python3 - "$ADAPTFS_MNT/events" > "$BATS_TEST_TMPDIR/poll.out" 2>&1 3>&- <<'PY' &
+import select, sys
+with open(sys.argv[1], 'rb', buffering=0) as f:
+    f.read()
+    p = select.poll()
+    p.register(f, select.POLLIN)
+    print("ready", flush=True)
+    ev = p.poll(10000)
+    print("woken" if ev else "timeout", flush=True)
+PY
+	poller=$!
+	wait_for -t 5 grep -q ready "$BATS_TEST_TMPDIR/poll.out"
+	cg_spawn pollme sleep 1000
+	wait "$poller"
+	grep -q woken "$BATS_TEST_TMPDIR/poll.out"
+}
