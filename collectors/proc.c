@@ -88,7 +88,7 @@ void proc_sample_io(const char *proc_root, const struct pid_list *pids, struct t
 	static const char *const keys[2] = { "read_bytes:", "write_bytes:" };
 	static const int metric[2] = { M_IO_READ_BYTES, M_IO_WRITE_BYTES };
 	uint64_t sum[2] = { 0, 0 };
-	bool any = false;
+	bool any = pids->n == 0;	/* no process has done no I/O */
 
 	for (size_t i = 0; i < pids->n; i++) {
 		char path[PATH_MAX], buf[512];
