@@ -4,6 +4,7 @@
 #include "log.h"
 #include "ops.h"
 #include "sampler.h"
+#include "snapshot.h"
 #include "util.h"
 
 #include <errno.h>
@@ -274,6 +275,7 @@ int main(int argc, char **argv)
 	/* The loop returns the signal number after SIGTERM/SIGINT: a clean exit. */
 	r = serve(se, &o) < 0 ? 1 : 0;
 	sampler_stop();
+	snapshot_release_all();
 	ops_detach_session();
 out_unmount:
 	fuse_session_unmount(se);

@@ -2,6 +2,7 @@
 #include "events.h"
 #include "nodes.h"
 #include "render.h"
+#include "sizes.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -19,6 +20,9 @@ struct open_file {
 	struct node node;
 	struct strbuf text;
 	uint64_t events_seen;
+	bool cached;		/* served through the page cache (see sizes.h) */
+	bool fresh;		/* text rendered at open, not yet read */
+	pthread_mutex_t lock;	/* the kernel may read one open file from several threads */
 };
 
 static struct fuse_session *session;
@@ -39,6 +43,25 @@ static void fill_attr(const struct node *n, struct stat *st)
 	}
 }
 
+/* Attributes of a file carry the length of its text in snapshot s, which is
+ * remembered as what the kernel now believes. */
+static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
+{
+	struct strbuf text = {0};
+	int r;
+
+	fill_attr(n, st);
+	if (node_is_dir(n) || n->kind == N_EVENTS)
+		return 0;	/* events grows between stat and read: always direct */
+	r = render_node(s, n, &text);
+	if (r == 0) {
+		st->st_size = (off_t)text.len;
+		sizes_told(st->st_ino, text.len, s->seq);
+	}
+	strbuf_free(&text);
+	return r;
+}
+
 /* Does the node exist in snapshot s? Workload nodes come and go. */
 static bool node_exists(const struct snapshot *s, const struct node *n)
 {
@@ -47,16 +70,19 @@ static bool node_exists(const struct snapshot *s, const struct node *n)
 	return s && snapshot_find_id(s, n->wid);
 }
 
-static void reply_entry(fuse_req_t req, const struct node *n)
+static void reply_entry(fuse_req_t req, struct snapshot *s, const struct node *n)
 {
 	struct fuse_entry_param e = {
 		.ino = node_ino(n),
 		.attr_timeout = ENTRY_TIMEOUT,
 		.entry_timeout = ENTRY_TIMEOUT,
 	};
+	int r = file_attr(s, n, &e.attr);
 
-	fill_attr(n, &e.attr);
-	fuse_reply_entry(req, &e);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
 }
 
 static int lookup_in(const struct snapshot *s, const struct node *dir, const char *name,
@@ -105,11 +131,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (node_from_ino(parent, &dir) && node_exists(s, &dir))
 		r = lookup_in(s, &dir, name, &n);
-	snapshot_put(s);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		reply_entry(req, &n);
+		reply_entry(req, s, &n);
+	snapshot_put(s);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -119,14 +145,28 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	bool ok = node_from_ino(ino, &n) && node_exists(s, &n);
 
+	int r = ok ? file_attr(s, &n, &st) : -ENOENT;
+
 	(void)fi;
 	snapshot_put(s);
-	if (!ok) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	fill_attr(&n, &st);
-	fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	(void)nlookup;
+	sizes_forget(ino);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		sizes_forget(forgets[i].ino);
+	fuse_reply_none(req);
 }
 
 /* A directory listing is taken from one snapshot, held from opendir to
@@ -224,65 +264,105 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct snapshot *s = snapshot_get();
 	struct open_file *of;
 	struct node n;
-	bool ok = node_from_ino(ino, &n) && node_exists(s, &n);
+	size_t told_len;
+	uint64_t told_seq;
+	int r = -ENOENT;
 
-	snapshot_put(s);
-	if (!ok) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (node_is_dir(&n)) {
-		fuse_reply_err(req, EISDIR);
-		return;
-	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EACCES);
+	if (node_from_ino(ino, &n) && node_exists(s, &n))
+		r = node_is_dir(&n) ? -EISDIR :
+		    (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) ? -EACCES : 0;
+	if (r < 0) {
+		snapshot_put(s);
+		fuse_reply_err(req, -r);
 		return;
 	}
 	of = xcalloc(1, sizeof *of);
 	of->node = n;
+	pthread_mutex_init(&of->lock, NULL);
+	if (n.kind == N_EVENTS)
+		of->events_seen = events_seq();
+	r = render_node(s, &n, &of->text);
+	snapshot_put(s);
+	if (r < 0) {
+		pthread_mutex_destroy(&of->lock);
+		strbuf_free(&of->text);
+		free(of);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	of->fresh = true;
+	/* Through the page cache only when the kernel's size is this text's. */
+	of->cached = n.kind != N_EVENTS && sizes_lookup(ino, &told_len, &told_seq) &&
+		     told_len == of->text.len;
+	if (of->cached)
+		sizes_cached_open(ino, +1);
+	fi->direct_io = !of->cached;
+	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)of;
-	/* Live text: every read at offset 0 re-renders, so no page cache. */
-	fi->direct_io = 1;
-	fi->nonseekable = 0;
 	fuse_reply_open(req, fi);
+}
+
+/* Render n again for a read at offset 0. Through the page cache the text must
+ * keep the length the kernel was told: if the current snapshot changed it,
+ * render from the snapshot that length came from. */
+static int rerender(struct open_file *of, fuse_ino_t ino)
+{
+	struct snapshot *s = snapshot_get();
+	size_t told_len;
+	uint64_t told_seq;
+	int r;
+
+	strbuf_reset(&of->text);
+	if (of->node.kind == N_EVENTS)
+		of->events_seen = events_seq();
+	r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
+	snapshot_put(s);
+	if (r < 0 || !of->cached || !sizes_lookup(ino, &told_len, &told_seq) ||
+	    of->text.len == told_len)
+		return r;
+	s = snapshot_get_seq(told_seq);
+	if (s) {
+		strbuf_reset(&of->text);
+		r = render_node(s, &of->node, &of->text);
+		snapshot_put(s);
+	}
+	/* Still another length: the kernel will learn it from this short or
+	 * long read; trust no remembered size until it asks again. */
+	if (r == 0 && of->text.len != told_len)
+		sizes_forget(ino);
+	return r;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	int r = 0;
 
-	(void)ino;
-	/* Offset 0 renders from the current snapshot; later offsets slice the
-	 * same text so one read(2) loop sees one consistent file. */
-	if (off == 0 || !of->text.buf) {
-		struct snapshot *s = snapshot_get();
-		int r;
-
-		strbuf_reset(&of->text);
-		if (of->node.kind == N_EVENTS)
-			of->events_seen = events_seq();
-		r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
-		snapshot_put(s);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-	}
-	if ((size_t)off >= of->text.len) {
+	pthread_mutex_lock(&of->lock);
+	/* Offset 0 renders from the current snapshot (the first read uses the
+	 * text rendered at open); later offsets slice the same text so one
+	 * read(2) loop sees one consistent file. */
+	if (off == 0 && !of->fresh)
+		r = rerender(of, ino);
+	of->fresh = false;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if ((size_t)off >= of->text.len)
 		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	fuse_reply_buf(req, of->text.buf + off, of->text.len - (size_t)off < size ?
-				of->text.len - (size_t)off : size);
+	else
+		fuse_reply_buf(req, of->text.buf + off, of->text.len - (size_t)off < size ?
+					of->text.len - (size_t)off : size);
+	pthread_mutex_unlock(&of->lock);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
-	(void)ino;
+	if (of->cached)
+		sizes_cached_open(ino, -1);
+	pthread_mutex_destroy(&of->lock);
 	strbuf_free(&of->text);
 	free(of);
 	fuse_reply_err(req, 0);
@@ -370,6 +450,16 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
  * cached dentry never leads to a dead workload's inode. */
 static void on_publish(const struct snapshot *old, const struct snapshot *cur)
 {
+	uint64_t inos[256];
+	size_t n;
+
+	/* Files held open through the page cache: drop their pages and size so
+	 * a reader re-reading at offset 0 gets the new snapshot. */
+	if (session) {
+		n = sizes_cached_inodes(inos, ARRAY_SIZE(inos));
+		for (size_t i = 0; i < n; i++)
+			fuse_lowlevel_notify_inval_inode(session, inos[i], 0, 0);
+	}
 	for (size_t i = 0; i < old->n; i++) {
 		const struct wl_view *w = &old->wl[i];
 		const struct wl_view *now = snapshot_find_name(cur, w->name);
@@ -395,6 +485,8 @@ void ops_detach_session(void)
 
 const struct fuse_lowlevel_ops adaptfs_ops = {
 	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.opendir = op_opendir,

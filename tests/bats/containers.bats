@@ -40,7 +40,7 @@ key_at_least() { local v; v=$(key "$1" "$2") && awk -v a="$v" -v b="$3" 'BEGIN {
 
 all_files_present() {
 	for f in kind cpu io threads sched_wait major_faults class stat; do
-		[ -n "$(cat "$1/$f")" ] || { echo "empty: $1/$f" >&2; return 1; }
+		wait_for -t 2 grep -q . "$1/$f" || { echo "empty: $1/$f" >&2; return 1; }
 	done
 }
 

@@ -38,8 +38,9 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 	cg_spawn idle sleep 1000
 	d=$(wl idle)
 	wait_for -t 2 test -d "$d"
+	# the cgroup's controllers appear one by one: its figures follow within an interval
 	for f in kind cpu io threads sched_wait major_faults class stat; do
-		[ -n "$(cat "$d/$f")" ]
+		wait_for -t 2 grep -q . "$d/$f"
 	done
 	[ "$(cat "$d/kind")" = "container docker" ]
 	key total "$d/threads"
@@ -156,4 +157,31 @@ PY
 	cg_spawn pollme sleep 1000
 	wait "$poller"
 	grep -q woken "$BATS_TEST_TMPDIR/poll.out"
+}
+
+@test "reads across fast snapshot swaps are never torn, and a kept-open file stays live" {
+	cg_spawn churn bash -c 'while :; do :; done'
+	d=$(wl churn)
+	wait_for -t 2 test -d "$d"
+	wait_for -t 3 grep -q usage_percent "$d/cpu"
+	# 0.5 s interval here: 3000 reads span several swaps; digits roll over often
+	for i in $(seq 1 3000); do
+		out=$(cat "$d/cpu")
+		[ "$(echo "$out" | grep -Ec '^(usage_percent [0-9]+\.[0-9]{2}|(usage|user|system)_usec [0-9]+)$')" -eq 4 ] || {
+			echo "torn read $i: $out"; return 1; }
+	done
+	# a reader that keeps the file open sees new snapshots at offset 0
+	python3 - "$d/cpu" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+def usec():
+    text = os.pread(fd, 4096, 0).decode()
+    return int(dict(l.split() for l in text.splitlines())["usage_usec"])
+first = usec()
+deadline = time.time() + 5
+while usec() == first:
+    if time.time() > deadline:
+        sys.exit("usage_usec did not move on a kept-open file")
+    time.sleep(0.05)
+PY
 }
