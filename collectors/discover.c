@@ -29,14 +29,14 @@ struct walk_ctx {
 void found_list_free(struct found_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].rel);
+		free(l->v[i].key);
 		free(l->v[i].name);
 	}
 	free(l->v);
 	*l = (struct found_list){0};
 }
 
-static void found_add(struct found_list *l, const char *rel, char *name, const char *engine)
+void found_add(struct found_list *l, const char *key, char *name, const char *engine, bool vm)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 32;
@@ -44,7 +44,7 @@ static void found_add(struct found_list *l, const char *rel, char *name, const c
 		if (!l->v)
 			abort();
 	}
-	l->v[l->n++] = (struct found){ xstrdup(rel), name, engine };
+	l->v[l->n++] = (struct found){ xstrdup(key), name, engine, vm };
 }
 
 static void watch(int ifd, const char *path, uint32_t mask)
@@ -151,7 +151,7 @@ static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *pare
 		memcpy(rel + rel_len + 1, de->d_name, nl + 1);
 		engine = match(w, rel, parent, de->d_name, &name);
 		if (engine)
-			found_add(w->out, rel, name, engine);
+			found_add(w->out, rel, name, engine, false);
 		else if (depth < WALK_MAX_DEPTH)
 			walk(w, rel, rel_len + 1 + nl, de->d_name, depth + 1);
 		rel[rel_len] = '\0';

@@ -7,10 +7,15 @@
 #include "cgroup.h"
 #include "config.h"
 
+#include <stdbool.h>
+
+/* A workload as a backend finds it. */
 struct found {
-	char *rel;		/* cgroup path relative to the hierarchy, leading '/' */
+	char *key;		/* unique within its backend: a cgroup path relative to
+				 * the hierarchy (leading '/'), or "PID" for a VM process */
 	char *name;		/* engine's name for it */
 	const char *engine;
+	bool vm;
 };
 
 struct found_list {
@@ -22,6 +27,8 @@ struct found_list {
 int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
 			int inotify_fd, struct found_list *out);
 void found_list_free(struct found_list *l);
+/* Append a copy of key; takes ownership of name. */
+void found_add(struct found_list *l, const char *key, char *name, const char *engine, bool vm);
 
 /* Engine naming rules, exposed for tests: classify one cgroup directory by
  * its parent's and its own name. Returns the engine or NULL; *name is

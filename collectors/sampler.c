@@ -1,7 +1,6 @@
 #include "sampler.h"
-#include "cgroup.h"
+#include "backend.h"
 #include "classify.h"
-#include "discover.h"
 #include "events.h"
 #include "host.h"
 #include "kvm.h"
@@ -16,17 +15,20 @@
 #include <pthread.h>
 #include <sys/inotify.h>
 
+static const struct backend *const backends[] = { &container_backend };
+#define N_BACKENDS ARRAY_SIZE(backends)
+
 /* A workload as the sampler follows it between sweeps. */
 struct tracked {
 	uint64_t id;
-	char *rel;
+	unsigned backend;
+	struct found ref;		/* key, engine's name, engine, vm */
 	char *dirname;
-	const char *engine;
+	void *state;			/* the backend's per-workload scratch */
 	struct metric_set last;		/* as published */
 	uint64_t last_usec;
 	bool sampled;
 	struct class_state cls;
-	struct task_carry carry;
 };
 
 struct sampler {
@@ -39,10 +41,9 @@ struct sampler {
 	int inotify_fd;
 	pthread_t thread;
 
-	struct cgroup_layout layout;
-	bool delayacct;
+	struct backend_env env;
+	bool active[N_BACKENDS];
 	bool kvm;
-	ino_t host_netns;
 	uint64_t next_id;
 	struct tracked **tr;		/* sorted by rel */
 	size_t n_tr;
@@ -99,32 +100,50 @@ static char *assign_dirname(const char *engine_name, const char *engine, uint64_
 
 static void tracked_free(struct tracked *t)
 {
-	free(t->rel);
+	backends[t->backend]->state_free(t->state);
+	free(t->ref.key);
+	free(t->ref.name);
 	free(t->dirname);
-	task_carry_free(&t->carry);
 	free(t);
 }
 
-static int cmp_found(const void *a, const void *b)
+/* Discovered workloads carry their backend index in found_list order; the
+ * sampler orders everything by (backend, key). */
+struct keyed {
+	unsigned backend;
+	struct found *f;
+};
+
+static int cmp_key(unsigned ba, const char *ka, unsigned bb, const char *kb)
 {
-	return strcmp(((const struct found *)a)->rel, ((const struct found *)b)->rel);
+	return ba != bb ? (ba > bb) - (ba < bb) : strcmp(ka, kb);
+}
+
+static int cmp_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+
+	return cmp_key(x->backend, x->f->key, y->backend, y->f->key);
 }
 
 static int cmp_tracked(const void *a, const void *b)
 {
-	return strcmp((*(struct tracked *const *)a)->rel, (*(struct tracked *const *)b)->rel);
+	const struct tracked *x = *(struct tracked *const *)a, *y = *(struct tracked *const *)b;
+
+	return cmp_key(x->backend, x->ref.key, y->backend, y->ref.key);
 }
 
 /* Merge the discovered set into the tracked one: keep the known, add the new,
- * drop the gone. Both sides are sorted by cgroup path. */
-static void reconcile(struct found_list *found)
+ * drop the gone. Both sides are sorted by (backend, key). */
+static void reconcile(struct keyed *found, size_t n_found)
 {
-	struct tracked **next = xcalloc(found->n, sizeof *next);
+	struct tracked **next = xcalloc(n_found, sizeof *next);
 	size_t i = 0, j = 0, n = 0;
 
-	qsort(found->v, found->n, sizeof *found->v, cmp_found);
-	while (i < S.n_tr || j < found->n) {
-		int c = i == S.n_tr ? 1 : j == found->n ? -1 : strcmp(S.tr[i]->rel, found->v[j].rel);
+	qsort(found, n_found, sizeof *found, cmp_keyed);
+	while (i < S.n_tr || j < n_found) {
+		int c = i == S.n_tr ? 1 : j == n_found ? -1 :
+			cmp_key(S.tr[i]->backend, S.tr[i]->ref.key, found[j].backend, found[j].f->key);
 
 		if (c < 0) {
 			events_add(S.tr[i]->dirname, "disappeared");
@@ -133,7 +152,7 @@ static void reconcile(struct found_list *found)
 		} else if (c == 0) {
 			next[n++] = S.tr[i];
 			S.tr[i++] = NULL;
-			j++;
+			found[j++].f = NULL;	/* known: not new */
 		} else {
 			j++;
 		}
@@ -142,49 +161,54 @@ static void reconcile(struct found_list *found)
 	free(S.tr);
 	S.tr = next;
 	S.n_tr = n;
-	for (j = 0; j < found->n; j++) {
-		struct found *f = &found->v[j];
-		struct tracked key = { .rel = f->rel }, *kp = &key;
+	for (j = 0; j < n_found; j++) {
+		struct found *f = found[j].f;
+		struct tracked *t;
 
-		if (bsearch(&kp, S.tr, n, sizeof *S.tr, cmp_tracked))
+		if (!f)
 			continue;
-		struct tracked *t = xcalloc(1, sizeof *t);
+		t = xcalloc(1, sizeof *t);
 		t->id = ++S.next_id;
-		t->rel = xstrdup(f->rel);
-		t->engine = f->engine;
+		t->backend = found[j].backend;
+		t->ref = (struct found){ xstrdup(f->key), xstrdup(f->name), f->engine, f->vm };
 		t->dirname = assign_dirname(f->name, f->engine, t->id);
 		S.tr = realloc(S.tr, (S.n_tr + 1) * sizeof *S.tr);
 		if (!S.tr)
 			abort();
 		S.tr[S.n_tr++] = t;
-		events_add(t->dirname, "appeared (container %s, cgroup %s)", t->engine, t->rel);
+		events_add(t->dirname, "appeared (%s %s, %s)", f->vm ? "vm" : "container", f->engine,
+			   f->key);
 	}
 	qsort(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
 }
 
 static void discover(void)
 {
-	struct found_list found = {0};
+	struct found_list lists[N_BACKENDS] = {0};
+	struct keyed *all;
+	size_t n = 0;
 
-	discover_containers(&S.layout, &S.cfg, S.inotify_fd, &found);
-	reconcile(&found);
-	found_list_free(&found);
+	for (unsigned b = 0; b < N_BACKENDS; b++)
+		if (S.active[b])
+			backends[b]->discover(&S.env, &lists[b]);
+	for (unsigned b = 0; b < N_BACKENDS; b++)
+		n += lists[b].n;
+	all = xcalloc(n, sizeof *all);
+	n = 0;
+	for (unsigned b = 0; b < N_BACKENDS; b++)
+		for (size_t i = 0; i < lists[b].n; i++)
+			all[n++] = (struct keyed){ b, &lists[b].v[i] };
+	reconcile(all, n);
+	free(all);
+	for (unsigned b = 0; b < N_BACKENDS; b++)
+		found_list_free(&lists[b]);
 }
 
 static void sample_one(struct tracked *t, uint64_t now)
 {
 	struct metric_set m = {0};
-	struct pid_list tids = {0}, pids = {0};
 
-	cgroup_list_tasks(&S.layout, t->rel, &tids, &pids);
-	proc_sample_tasks(S.cfg.proc_root, &tids, S.delayacct, &t->carry, &m);
-	if (!S.layout.v2)
-		proc_sample_io(S.cfg.proc_root, &pids, &t->carry, &m);
-	cgroup_sample(&S.layout, t->rel, &m);
-	proc_sample_net(S.cfg.proc_root, &pids, S.host_netns, &m);
-	pid_list_free(&tids);
-	pid_list_free(&pids);
-
+	backends[t->backend]->sample(&S.env, &t->ref, &t->state, &m);
 	if (t->sampled) {
 		metrics_derive_rates(wl_metrics, M_WL_COUNT, &t->last, &m, now - t->last_usec);
 		classify_update(&t->cls, &S.cfg.class, &m);
@@ -223,7 +247,8 @@ static void sweep(bool full)
 		*v = (struct wl_view){
 			.id = t->id,
 			.name = xstrdup(t->dirname),
-			.engine = t->engine,
+			.engine = t->ref.engine,
+			.vm = t->ref.vm,
 			.class = t->cls.current,
 			.recommend_vm = classify_recommend_vm(&S.cfg.class, t->cls.current, S.kvm),
 			.m = t->last,
@@ -237,15 +262,26 @@ static void sweep(bool full)
 	snapshot_publish(s);
 }
 
-static int apply_config(void)
+static void backends_fini(void)
 {
-	cgroup_layout_free(&S.layout);
-	if (cgroup_layout_detect(S.cfg.cgroup_root, &S.layout) < 0)
-		log_warn("no cgroup hierarchy found under %s: no containers will be discovered",
-			 S.cfg.cgroup_root);
-	S.delayacct = proc_delayacct_enabled(S.cfg.proc_root);
-	S.host_netns = proc_netns_inode(S.cfg.proc_root, 0);
-	return 0;
+	for (unsigned b = 0; b < N_BACKENDS; b++)
+		if (S.active[b])
+			backends[b]->fini();
+}
+
+/* (Re)start every backend for the current configuration. Workloads of a
+ * backend that is no longer active vanish at the next discovery. */
+static void apply_config(void)
+{
+	backends_fini();
+	S.env = (struct backend_env){
+		.cfg = &S.cfg,
+		.inotify_fd = S.inotify_fd,
+		.host_netns = proc_netns_inode(S.cfg.proc_root, 0),
+		.delayacct = proc_delayacct_enabled(S.cfg.proc_root),
+	};
+	for (unsigned b = 0; b < N_BACKENDS; b++)
+		S.active[b] = backends[b]->init(&S.env) == 0;
 }
 
 static bool drain_inotify(void)
@@ -361,8 +397,8 @@ void sampler_stop(void)
 	S.n_tr = 0;
 	if (S.have_pending)
 		config_free(&S.pending);
+	backends_fini();
 	config_free(&S.cfg);
-	cgroup_layout_free(&S.layout);
 	close(S.wake[0]);
 	close(S.wake[1]);
 	if (S.inotify_fd >= 0)

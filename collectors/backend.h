@@ -1,0 +1,35 @@
+/* Collector backends: one per kind of workload source, behind one interface
+ * (oomd-style plugins). The sampler discovers and samples through this table
+ * and knows nothing about cgroups or hypervisors. */
+#pragma once
+
+#include "config.h"
+#include "discover.h"
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct backend_env {
+	const struct config *cfg;
+	int inotify_fd;		/* backends watch what they walk; < 0: none */
+	ino_t host_netns;	/* the host's network namespace inode */
+	bool delayacct;		/* kernel.task_delayacct is on */
+};
+
+struct backend {
+	const char *name;
+	/* Set up for env->cfg. < 0: not available on this host, skipped (the
+	 * backend logs one line saying why). */
+	int (*init)(const struct backend_env *env);
+	void (*fini)(void);
+	/* Append every workload present now. */
+	void (*discover)(const struct backend_env *env, struct found_list *out);
+	/* Sample one workload; *state is the backend's per-workload scratch,
+	 * NULL on the first call, released with state_free. */
+	void (*sample)(const struct backend_env *env, const struct found *w, void **state,
+		       struct metric_set *m);
+	void (*state_free)(void *state);
+};
+
+extern const struct backend container_backend;
