@@ -19,12 +19,14 @@ struct backend_env {
 
 struct backend {
 	const char *name;
-	/* Set up for env->cfg. < 0: not available on this host, skipped (the
-	 * backend logs one line saying why). */
+	/* Set up for env->cfg (optional). < 0: not available on this host,
+	 * skipped (the backend logs one line saying why). */
 	int (*init)(const struct backend_env *env);
-	void (*fini)(void);
+	void (*fini)(void);		/* optional */
 	/* Append every workload present now. */
 	void (*discover)(const struct backend_env *env, struct found_list *out);
+	/* No change notification exists (processes): discover on every sweep. */
+	bool discover_every_sweep;
 	/* Sample one workload; *state is the backend's per-workload scratch,
 	 * NULL on the first call, released with state_free. */
 	void (*sample)(const struct backend_env *env, const struct found *w, void **state,
@@ -33,3 +35,4 @@ struct backend {
 };
 
 extern const struct backend container_backend;
+extern const struct backend qemu_backend;

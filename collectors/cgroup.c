@@ -61,7 +61,7 @@ void pid_list_free(struct pid_list *l)
 	*l = (struct pid_list){0};
 }
 
-static void pid_list_add(struct pid_list *l, pid_t p)
+void pid_list_add(struct pid_list *l, pid_t p)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 16;

@@ -24,6 +24,7 @@ struct pid_list {
 	size_t n, cap;
 };
 void pid_list_free(struct pid_list *l);
+void pid_list_add(struct pid_list *l, pid_t p);
 
 /* Counters of the cgroup at rel (relative to each hierarchy, leading '/'):
  * cpu, block I/O, major faults, PSI. Absent files leave metrics out. */

@@ -41,6 +41,8 @@ static void containers_sample(const struct backend_env *env, const struct found 
 	if (!layout.v2)
 		proc_sample_io(env->cfg->proc_root, &pids, carry, m);
 	cgroup_sample(&layout, w->key, m);
+	if (metric_has(m, M_CPU_USAGE_USEC))	/* every thread of a container counts */
+		metric_set(m, M_PARALLEL_USEC, m->v[M_CPU_USAGE_USEC]);
 	proc_sample_net(env->cfg->proc_root, &pids, env->host_netns, m);
 	pid_list_free(&tids);
 	pid_list_free(&pids);

@@ -11,6 +11,24 @@
 
 #define PROBE_DEADLINE_MSEC 2000
 
+/* A guest kernel needs at least SSE2 and SSE3 in CPUID leaf 1. Nested
+ * setups can offer KVM with a CPUID so bare that a hlt guest runs while
+ * every real guest hangs early in boot (seen on these test machines). */
+static bool cpuid_usable(int kvm)
+{
+	struct {
+		struct kvm_cpuid2 head;
+		struct kvm_cpuid_entry2 e[128];
+	} c = { .head.nent = 128 };
+
+	if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &c) < 0)
+		return false;
+	for (unsigned i = 0; i < c.head.nent; i++)
+		if (c.e[i].function == 1)
+			return (c.e[i].edx & (1U << 26)) && (c.e[i].ecx & 1U);
+	return false;
+}
+
 /* In the child: real-mode guest at 0x1000 executing hlt. Exit 0 on KVM_EXIT_HLT. */
 static int probe_child(void)
 {
@@ -22,7 +40,7 @@ static int probe_child(void)
 	uint8_t *mem;
 	int run_size;
 
-	if (kvm < 0 || ioctl(kvm, KVM_GET_API_VERSION, 0) != 12)
+	if (kvm < 0 || ioctl(kvm, KVM_GET_API_VERSION, 0) != 12 || !cpuid_usable(kvm))
 		return 1;
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0)

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
-/* Runs a one-instruction (hlt) guest through /dev/kvm in a child process with
- * a deadline: /dev/kvm can exist while guests hang, so opening it proves nothing. */
+/* Checks the CPUID KVM offers guests and runs a one-instruction (hlt) guest
+ * in a child process with a deadline: /dev/kvm can exist while guests hang,
+ * so opening it proves nothing. */
 bool kvm_usable(void);

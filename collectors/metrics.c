@@ -45,8 +45,9 @@ const struct metric_def wl_metrics[M_WL_COUNT] = {
 		"threads", false, 1, "Threads in the workload." },
 	[M_THREADS_RUNNING] = { "threads", "running", FMT_INT, NORATE,
 		"threads_running", false, 1, "Threads runnable (state R) at the sample." },
-	[M_THREADS_PARALLELISM] = { "threads", "parallelism", FMT_DEC2, RATE(M_CPU_USAGE_USEC, 1e-6),
+	[M_THREADS_PARALLELISM] = { "threads", "parallelism", FMT_DEC2, RATE(M_PARALLEL_USEC, 1e-6),
 		"parallelism", false, 1, "CPU time per wall time over the last interval, 2 = two CPUs busy." },
+	[M_PARALLEL_USEC] = { NULL, "parallel_usec", FMT_INT, NORATE, NULL, false, 1, NULL },
 	[M_SCHED_WAIT_PERCENT] = { "sched_wait", "wait_percent", FMT_DEC2, RATE(M_SCHED_WAIT_USEC, 1e-4),
 		"sched_wait_percent", false, 1, "Run-queue wait over the last interval, 100 = one thread waiting." },
 	[M_SCHED_WAIT_USEC] = { "sched_wait", "wait_usec", FMT_INT, NORATE,
@@ -57,6 +58,8 @@ const struct metric_def wl_metrics[M_WL_COUNT] = {
 		"major_faults", true, 1, "Major page faults (page-ins from disk or swap)." },
 	[M_MAJFLT_PER_SEC] = { "major_faults", "per_sec", FMT_DEC2, RATE(M_MAJFLT_TOTAL, 1),
 		NULL, false, 1, NULL },
+	[M_MAJFLT_GUEST_TOTAL] = { "major_faults", "guest_total", FMT_INT, NORATE,
+		"guest_major_faults", true, 1, "Major faults inside the guest (virtio-balloon statistics)." },
 };
 
 const struct metric_def host_metrics[H_COUNT] = {

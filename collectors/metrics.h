@@ -27,11 +27,14 @@ enum wl_metric {
 	M_THREADS_TOTAL,
 	M_THREADS_RUNNING,
 	M_THREADS_PARALLELISM,
+	M_PARALLEL_USEC,		/* hidden: CPU time of the threads that count for
+					 * parallelism (a VM's vCPUs; all of a container) */
 	M_SCHED_WAIT_PERCENT,
 	M_SCHED_WAIT_USEC,
 	M_SCHED_PRESSURE_SOME_AVG10,
 	M_MAJFLT_TOTAL,
 	M_MAJFLT_PER_SEC,
+	M_MAJFLT_GUEST_TOTAL,
 	M_WL_COUNT
 };
 

@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <sys/inotify.h>
 
-static const struct backend *const backends[] = { &container_backend };
+static const struct backend *const backends[] = { &container_backend, &qemu_backend };
 #define N_BACKENDS ARRAY_SIZE(backends)
 
 /* A workload as the sampler follows it between sweeps. */
@@ -133,11 +133,12 @@ static int cmp_tracked(const void *a, const void *b)
 	return cmp_key(x->backend, x->ref.key, y->backend, y->ref.key);
 }
 
-/* Merge the discovered set into the tracked one: keep the known, add the new,
- * drop the gone. Both sides are sorted by (backend, key). */
-static void reconcile(struct keyed *found, size_t n_found)
+/* Merge the set the backends in mask discovered into the tracked one: keep
+ * the known, add the new, drop the gone (only of those backends). Both sides
+ * are sorted by (backend, key). */
+static void reconcile(struct keyed *found, size_t n_found, unsigned mask)
 {
-	struct tracked **next = xcalloc(n_found, sizeof *next);
+	struct tracked **next = xcalloc(n_found + S.n_tr, sizeof *next);
 	size_t i = 0, j = 0, n = 0;
 
 	qsort(found, n_found, sizeof *found, cmp_keyed);
@@ -145,7 +146,10 @@ static void reconcile(struct keyed *found, size_t n_found)
 		int c = i == S.n_tr ? 1 : j == n_found ? -1 :
 			cmp_key(S.tr[i]->backend, S.tr[i]->ref.key, found[j].backend, found[j].f->key);
 
-		if (c < 0) {
+		if (c < 0 && !(mask & (1U << S.tr[i]->backend))) {
+			next[n++] = S.tr[i];	/* not looked for this time */
+			S.tr[i++] = NULL;
+		} else if (c < 0) {
 			events_add(S.tr[i]->dirname, "disappeared");
 			tracked_free(S.tr[i]);
 			S.tr[i++] = NULL;
@@ -182,14 +186,17 @@ static void reconcile(struct keyed *found, size_t n_found)
 	qsort(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
 }
 
-static void discover(void)
+#define ALL_BACKENDS ((1U << N_BACKENDS) - 1)
+
+/* Discover with the backends in mask. */
+static void discover(unsigned mask)
 {
 	struct found_list lists[N_BACKENDS] = {0};
 	struct keyed *all;
 	size_t n = 0;
 
 	for (unsigned b = 0; b < N_BACKENDS; b++)
-		if (S.active[b])
+		if (S.active[b] && (mask & (1U << b)))
 			backends[b]->discover(&S.env, &lists[b]);
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		n += lists[b].n;
@@ -198,7 +205,7 @@ static void discover(void)
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		for (size_t i = 0; i < lists[b].n; i++)
 			all[n++] = (struct keyed){ b, &lists[b].v[i] };
-	reconcile(all, n);
+	reconcile(all, n, mask);
 	free(all);
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		found_list_free(&lists[b]);
@@ -265,8 +272,18 @@ static void sweep(bool full)
 static void backends_fini(void)
 {
 	for (unsigned b = 0; b < N_BACKENDS; b++)
-		if (S.active[b])
+		if (S.active[b] && backends[b]->fini)
 			backends[b]->fini();
+}
+
+static unsigned every_sweep_mask(void)
+{
+	unsigned mask = 0;
+
+	for (unsigned b = 0; b < N_BACKENDS; b++)
+		if (backends[b]->discover_every_sweep)
+			mask |= 1U << b;
+	return mask;
 }
 
 /* (Re)start every backend for the current configuration. Workloads of a
@@ -281,7 +298,7 @@ static void apply_config(void)
 		.delayacct = proc_delayacct_enabled(S.cfg.proc_root),
 	};
 	for (unsigned b = 0; b < N_BACKENDS; b++)
-		S.active[b] = backends[b]->init(&S.env) == 0;
+		S.active[b] = !backends[b]->init || backends[b]->init(&S.env) == 0;
 }
 
 static bool drain_inotify(void)
@@ -338,8 +355,10 @@ static void *sampler_main(void *arg)
 			next_rescan = now + (uint64_t)(S.cfg.rescan_interval * 1e6);
 		}
 		if (rediscover)
-			discover();
+			discover(ALL_BACKENDS);
 		if (now >= next_full) {
+			if (!rediscover)
+				discover(every_sweep_mask());
 			sweep(true);
 			next_full += (uint64_t)(S.cfg.interval * 1e6);
 			if (next_full < now)	/* fell behind: don't burst to catch up */
@@ -364,7 +383,7 @@ int sampler_start(struct config *cfg)
 	apply_config();
 	S.kvm = kvm_usable();
 	log_info("hardware virtualization %s", S.kvm ? "usable" : "not usable: VMs would run under TCG");
-	discover();
+	discover(ALL_BACKENDS);
 	sweep(true);
 	r = pthread_create(&S.thread, NULL, sampler_main, NULL);
 	return -r;

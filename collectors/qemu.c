@@ -1,0 +1,379 @@
+/* The QEMU backend: every qemu-system-* process is a VM workload ("vm qemu",
+ * or "vm libvirt" when libvirt started it). Figures come from the host side:
+ * the process and its vCPU threads in /proc, QMP for block I/O and balloon
+ * statistics, the tap devices for network. */
+#include "qemu.h"
+#include "backend.h"
+#include "log.h"
+#include "parse.h"
+#include "proc.h"
+#include "qmp.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+
+#define QMP_TIMEOUT_MS 50
+#define QMP_RETRY_USEC (10 * USEC_PER_SEC)
+
+/* Value of key=VALUE in a comma-separated option string, copied to out. */
+static int opt_get(const char *opts, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = opts; p; p = strchr(p, ','), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t n = strcspn(p + kl + 1, ",");
+
+			if (n >= size)
+				return -ENAMETOOLONG;
+			memcpy(out, p + kl + 1, n);
+			out[n] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void copy_field(char *out, size_t size, const char *s, size_t n)
+{
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* "unix:PATH,server,nowait" or "unix:path=PATH,..." */
+static void parse_qmp_arg(const char *v, struct qemu_cmdline *c)
+{
+	if (!startswith(v, "unix:"))
+		return;
+	v += 5;
+	if (opt_get(v, "path", c->qmp, sizeof c->qmp) == 0)
+		return;
+	copy_field(c->qmp, sizeof c->qmp, v, strcspn(v, ","));
+}
+
+int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *c)
+{
+	const char *args[512];
+	size_t n = 0;
+	/* -chardev socket,id=X,path=P + -mon chardev=X,mode=control is QMP too */
+	char chardev_ids[8][64], chardev_paths[8][256];
+	size_t n_chardevs = 0;
+
+	*c = (struct qemu_cmdline){0};
+	for (size_t off = 0; off < len && n < ARRAY_SIZE(args);) {
+		const char *a = argv + off;
+		size_t l = strnlen(a, len - off);
+
+		if (off + l >= len && argv[len - 1] != '\0')
+			return -EINVAL;	/* truncated: last argument not terminated */
+		args[n++] = a;
+		off += l + 1;
+	}
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 1; i + 1 < n; i++) {
+		const char *o = args[i], *v = args[i + 1];
+		char buf[256];
+
+		if (o[0] == '-' && o[1] == '-')
+			o++;	/* QEMU accepts --name as -name */
+		if (strcmp(o, "-name") == 0) {
+			if (opt_get(v, "guest", c->name, sizeof c->name) == 0)
+				c->libvirt = 1;
+			else
+				copy_field(c->name, sizeof c->name, v, strcspn(v, ","));
+		} else if (strcmp(o, "-qmp") == 0) {
+			parse_qmp_arg(v, c);
+		} else if (strcmp(o, "-chardev") == 0 && startswith(v, "socket,") &&
+			   n_chardevs < ARRAY_SIZE(chardev_ids) &&
+			   opt_get(v, "id", chardev_ids[n_chardevs], sizeof chardev_ids[0]) == 0 &&
+			   opt_get(v, "path", chardev_paths[n_chardevs], sizeof chardev_paths[0]) == 0) {
+			n_chardevs++;
+		} else if (strcmp(o, "-mon") == 0 && opt_get(v, "mode", buf, sizeof buf) == 0 &&
+			   strcmp(buf, "control") == 0 && opt_get(v, "chardev", buf, sizeof buf) == 0) {
+			for (size_t k = 0; k < n_chardevs; k++)
+				if (strcmp(chardev_ids[k], buf) == 0 && !c->qmp[0])
+					copy_field(c->qmp, sizeof c->qmp, chardev_paths[k],
+						   strlen(chardev_paths[k]));
+		} else if ((strcmp(o, "-netdev") == 0 && startswith(v, "tap,")) ||
+			   (strcmp(o, "-net") == 0 && startswith(v, "tap,"))) {
+			if (c->n_taps < QEMU_MAX_TAPS &&
+			    opt_get(v, "ifname", c->taps[c->n_taps], sizeof c->taps[0]) == 0)
+				c->n_taps++;
+		} else if (strcmp(o, "-device") == 0 && startswith(v, "virtio-balloon")) {
+			opt_get(v, "id", c->balloon, sizeof c->balloon);
+		}
+	}
+	return 0;
+}
+
+struct qemu_state {
+	struct qemu_cmdline cmd;
+	bool parsed;
+	struct qmp qmp;
+	uint64_t qmp_retry_at;	/* after a failure, leave the socket alone until then */
+	bool balloon_polling;
+	struct task_carry carry;
+};
+
+static bool is_qemu_comm(const char *comm)
+{
+	return startswith(comm, "qemu-system-") || startswith(comm, "qemu-kvm");
+}
+
+static ssize_t read_cmdline(const char *proc_root, pid_t pid, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/%d/cmdline", proc_root, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size);
+	return n < 0 ? -errno : n;
+}
+
+static void qemu_discover(const struct backend_env *env, struct found_list *out)
+{
+	_cleanup_closedir_ DIR *d = opendir(env->cfg->proc_root);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX], buf[512], key[16];
+		struct qemu_cmdline c;
+		struct proc_stat ps;
+		static char args[65536];
+		ssize_t n;
+		pid_t pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		snprintf(path, sizeof path, "%s/%d/comm", env->cfg->proc_root, pid);
+		if (read_file(path, buf, sizeof buf) < 0 || !is_qemu_comm(buf))
+			continue;
+		/* A guest that quit may linger as a zombie: it is gone. */
+		snprintf(path, sizeof path, "%s/%d/stat", env->cfg->proc_root, pid);
+		if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0 ||
+		    ps.state == 'Z' || ps.state == 'X')
+			continue;
+		n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
+		if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
+			continue;
+		snprintf(key, sizeof key, "%d", pid);
+		if (c.name[0])
+			found_add(out, key, xstrdup(c.name), c.libvirt ? "libvirt" : "qemu", true);
+		else {
+			snprintf(buf, sizeof buf, "qemu-%d", pid);
+			found_add(out, key, xstrdup(buf), "qemu", true);
+		}
+	}
+}
+
+/* vCPU threads are named "CPU n/KVM" or "CPU n/TCG" with debug-threads=on. */
+static void list_threads(const char *proc_root, pid_t pid, struct pid_list *vcpus,
+			 struct pid_list *all)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(path, sizeof path, "%s/%d/task", proc_root, pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char comm[64];
+		pid_t tid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		tid = (pid_t)atoi(de->d_name);
+		pid_list_add(all, tid);
+		snprintf(path, sizeof path, "%s/%d/task/%d/comm", proc_root, pid, tid);
+		if (read_file(path, comm, sizeof comm) > 0 && startswith(comm, "CPU ") && strchr(comm, '/'))
+			pid_list_add(vcpus, tid);
+	}
+}
+
+/* CPU time of threads, in usec, from their stat files. */
+static double threads_cpu_usec(const char *proc_root, pid_t pid, const struct pid_list *tids)
+{
+	double tick = 1e6 / (double)sysconf(_SC_CLK_TCK), sum = 0;
+
+	for (size_t i = 0; i < tids->n; i++) {
+		char path[PATH_MAX], buf[1024];
+		struct proc_stat ps;
+
+		snprintf(path, sizeof path, "%s/%d/task/%d/stat", proc_root, pid, tids->v[i]);
+		if (read_file(path, buf, sizeof buf) > 0 && proc_stat_parse(buf, &ps) == 0)
+			sum += (double)(ps.utime + ps.stime) * tick;
+	}
+	return sum;
+}
+
+static void sample_process(const char *proc_root, pid_t pid, struct metric_set *m)
+{
+	double tick = 1e6 / (double)sysconf(_SC_CLK_TCK);
+	char path[PATH_MAX], buf[1024];
+	struct proc_stat ps;
+
+	snprintf(path, sizeof path, "%s/%d/stat", proc_root, pid);
+	if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0)
+		return;
+	metric_set(m, M_CPU_USER_USEC, (double)ps.utime * tick);
+	metric_set(m, M_CPU_SYSTEM_USEC, (double)ps.stime * tick);
+	metric_set(m, M_CPU_USAGE_USEC, (double)(ps.utime + ps.stime) * tick);
+	metric_set(m, M_MAJFLT_TOTAL, (double)ps.majflt);
+}
+
+/* Guest network as the guest sees it: what the tap sends, the guest receives. */
+static void sample_taps(const struct qemu_cmdline *c, struct metric_set *m)
+{
+	for (size_t i = 0; i < c->n_taps; i++) {
+		char path[PATH_MAX], buf[64];
+		uint64_t rx, tx;
+
+		snprintf(path, sizeof path, "/sys/class/net/%s/statistics/tx_bytes", c->taps[i]);
+		if (read_file(path, buf, sizeof buf) < 0 || sscanf(buf, "%lu", &rx) != 1)
+			continue;
+		snprintf(path, sizeof path, "/sys/class/net/%s/statistics/rx_bytes", c->taps[i]);
+		if (read_file(path, buf, sizeof buf) < 0 || sscanf(buf, "%lu", &tx) != 1)
+			continue;
+		metric_add(m, M_IO_NET_RX_BYTES, (double)rx);
+		metric_add(m, M_IO_NET_TX_BYTES, (double)tx);
+	}
+}
+
+static int sample_blockstats(struct qemu_state *st, struct metric_set *m)
+{
+	json_t *ret = NULL, *dev;
+	size_t i;
+	int r = qmp_execute(&st->qmp, "query-blockstats", NULL, &ret, QMP_TIMEOUT_MS);
+
+	if (r < 0)
+		return r;
+	json_array_foreach(ret, i, dev) {
+		json_t *s = json_object_get(dev, "stats");
+
+		metric_add(m, M_IO_READ_BYTES, (double)json_integer_value(json_object_get(s, "rd_bytes")));
+		metric_add(m, M_IO_WRITE_BYTES, (double)json_integer_value(json_object_get(s, "wr_bytes")));
+		metric_add(m, M_IO_READ_OPS, (double)json_integer_value(json_object_get(s, "rd_operations")));
+		metric_add(m, M_IO_WRITE_OPS, (double)json_integer_value(json_object_get(s, "wr_operations")));
+	}
+	json_decref(ret);
+	return 0;
+}
+
+/* The guest's own major faults from virtio-balloon statistics. */
+static int sample_balloon(struct qemu_state *st, struct metric_set *m)
+{
+	char path[128];
+	json_t *ret = NULL, *v;
+	int r;
+
+	snprintf(path, sizeof path, "/machine/peripheral/%s", st->cmd.balloon);
+	if (!st->balloon_polling) {
+		json_t *args = json_pack("{s:s,s:s,s:i}", "path", path,
+					 "property", "guest-stats-polling-interval", "value", 1);
+
+		r = qmp_execute(&st->qmp, "qom-set", args, NULL, QMP_TIMEOUT_MS);
+		json_decref(args);
+		if (r < 0)
+			return r;
+		st->balloon_polling = true;
+	}
+	json_t *args = json_pack("{s:s,s:s}", "path", path, "property", "guest-stats");
+	r = qmp_execute(&st->qmp, "qom-get", args, &ret, QMP_TIMEOUT_MS);
+	json_decref(args);
+	if (r < 0)
+		return r;
+	v = json_object_get(json_object_get(ret, "stats"), "stat-major-faults");
+	/* 2^64 - 1 (seen as -1) until the guest's first report */
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		metric_set(m, M_MAJFLT_GUEST_TOTAL, (double)json_integer_value(v));
+	json_decref(ret);
+	return 0;
+}
+
+/* QMP figures, or host-side process I/O where no QMP socket answers. A socket
+ * that fails or times out is left alone for QMP_RETRY_USEC. */
+static void sample_qmp(struct qemu_state *st, const char *proc_root, pid_t pid, struct metric_set *m)
+{
+	uint64_t now = now_usec();
+	int r = -ENOTCONN;
+
+	if (st->cmd.qmp[0] && now >= st->qmp_retry_at) {
+		if (st->qmp.fd < 0)
+			r = qmp_open(&st->qmp, st->cmd.qmp, QMP_TIMEOUT_MS);
+		if (st->qmp.fd >= 0)
+			r = sample_blockstats(st, m);
+		if (r == 0 && st->cmd.balloon[0] && sample_balloon(st, m) == -ETIMEDOUT)
+			r = -ETIMEDOUT;
+		if (r < 0 && r != -EREMOTEIO) {
+			qmp_close(&st->qmp);
+			st->qmp_retry_at = now + QMP_RETRY_USEC;
+		}
+	}
+	if (!metric_has(m, M_IO_READ_BYTES)) {
+		struct pid_list self = { .v = &pid, .n = 1 };
+
+		proc_sample_io(proc_root, &self, &st->carry, m);
+	}
+}
+
+static void qemu_sample(const struct backend_env *env, const struct found *w, void **state,
+			struct metric_set *m)
+{
+	struct qemu_state *st = *state;
+	const char *proc = env->cfg->proc_root;
+	pid_t pid = (pid_t)atoi(w->key);
+	struct pid_list vcpus = {0}, all = {0};
+
+	if (!st) {
+		static char args[65536];
+		ssize_t n = read_cmdline(proc, pid, args, sizeof args);
+
+		*state = st = xcalloc(1, sizeof *st);
+		st->qmp = (struct qmp)QMP_INIT;
+		st->parsed = n > 0 && qemu_cmdline_parse(args, (size_t)n, &st->cmd) == 0;
+	}
+	list_threads(proc, pid, &vcpus, &all);
+	/* Without named vCPU threads, every thread stands in for them. */
+	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
+	proc_sample_tasks(proc, cpus, false, &st->carry, m);
+	metric_set(m, M_PARALLEL_USEC, threads_cpu_usec(proc, pid, cpus));
+	sample_process(proc, pid, m);
+	sample_taps(&st->cmd, m);
+	sample_qmp(st, proc, pid, m);
+	pid_list_free(&vcpus);
+	pid_list_free(&all);
+}
+
+static void qemu_state_free(void *state)
+{
+	struct qemu_state *st = state;
+
+	if (!st)
+		return;
+	qmp_close(&st->qmp);
+	task_carry_free(&st->carry);
+	free(st);
+}
+
+const struct backend qemu_backend = {
+	.name = "qemu",
+	.discover = qemu_discover,
+	.discover_every_sweep = true,
+	.sample = qemu_sample,
+	.state_free = qemu_state_free,
+};
