@@ -22,9 +22,45 @@ static void rates_are_counter_deltas_per_second_times_scale(void **state)
 	metrics_derive_rates(wl_metrics, M_WL_COUNT, &prev, &cur, 500000);	/* ... in 0.5 s */
 	assert_true(metric_has(&cur, M_CPU_USAGE_PERCENT));
 	assert_float_equal(cur.v[M_CPU_USAGE_PERCENT], 150.0, 1e-9);
-	assert_float_equal(cur.v[M_THREADS_PARALLELISM], 1.5, 1e-9);
 	assert_float_equal(cur.v[M_IO_READ_BYTES_PER_SEC], 4.0 * 1048576, 1e-6);
 	assert_float_equal(cur.v[M_MAJFLT_PER_SEC], 40.0, 1e-9);
+}
+
+/* Whatever counter the catalogue derives each rate from. */
+static void check_every_rate(const struct metric_def *defs, int n)
+{
+	for (int m = 0; m < n; m++) {
+		struct metric_set prev = {0}, cur = {0};
+		int c = defs[m].rate_of;
+
+		if (c < 0)
+			continue;
+		metric_set(&prev, c, 1000);
+		metric_set(&cur, c, 1000 + 3000000);
+		metrics_derive_rates(defs, n, &prev, &cur, 2000000);
+		assert_true(metric_has(&cur, m));
+		assert_float_equal(cur.v[m], 1500000.0 * defs[m].rate_scale, 1e-9);
+	}
+}
+
+static void every_rate_is_its_counters_delta_per_second_times_scale(void **state)
+{
+	(void)state;
+	check_every_rate(wl_metrics, M_WL_COUNT);
+	check_every_rate(host_metrics, H_COUNT);
+}
+
+static void parallelism_of_two_busy_cpus_is_two(void **state)
+{
+	struct metric_set prev = {0}, cur = {0};
+	int c = wl_metrics[M_THREADS_PARALLELISM].rate_of;
+
+	(void)state;
+	assert_true(c >= 0);
+	metric_set(&prev, c, 0);
+	metric_set(&cur, c, 2000000);	/* usec of CPU in one second */
+	metrics_derive_rates(wl_metrics, M_WL_COUNT, &prev, &cur, 1000000);
+	assert_float_equal(cur.v[M_THREADS_PARALLELISM], 2.0, 1e-9);
 }
 
 static void a_counter_that_did_not_move_gives_a_zero_rate(void **state)
@@ -137,6 +173,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rates_are_counter_deltas_per_second_times_scale),
+		cmocka_unit_test(every_rate_is_its_counters_delta_per_second_times_scale),
+		cmocka_unit_test(parallelism_of_two_busy_cpus_is_two),
 		cmocka_unit_test(a_counter_that_did_not_move_gives_a_zero_rate),
 		cmocka_unit_test(a_counter_reset_gives_no_rate),
 		cmocka_unit_test(absent_counters_give_no_rate),
