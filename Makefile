@@ -11,17 +11,24 @@ PKGS := fuse3 inih jansson
 
 # Debian packages to build, test and benchmark (make deps installs them).
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev \
-	    libcmocka-dev bats bats-assert bats-support inotify-tools man-db valgrind \
+	    libcmocka-dev libxen-dev bats bats-assert bats-support inotify-tools man-db valgrind \
 	    lxc lxc-templates busybox-static runc jq iproute2 procps util-linux \
 	    stress-ng nginx-light wrk prometheus lxcfs python3
 CC ?= cc
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
+BUILD_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
 	  -Ilib -Icollectors -Ifs $(shell pkg-config --cflags $(PKGS))
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lpthread
 
+# The Xen backend is built where libxenstat is (Debian: libxen-dev).
+HAVE_XENSTAT := $(shell pkg-config --exists xenstat && echo 1)
+ifeq ($(HAVE_XENSTAT),1)
+PKGS += xenstat
+BUILD_CFLAGS += -DHAVE_XENSTAT
+endif
+
 LIB_SRC := $(wildcard lib/*.c)
-COLLECTOR_SRC := $(wildcard collectors/*.c)
+COLLECTOR_SRC := $(filter-out $(if $(HAVE_XENSTAT),,collectors/xen.c),$(wildcard collectors/*.c))
 FS_SRC := $(filter-out fs/main.c,$(wildcard fs/*.c))
 CORE_SRC := $(LIB_SRC) $(COLLECTOR_SRC) $(FS_SRC)
 
@@ -32,18 +39,18 @@ all: adaptfs
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h collectors/*.h fs/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -c $< -o $@
 
 adaptfs: $(CORE_OBJ) $(BUILD)/fs/main.o
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # Unit tests (cmocka): each tests/unit/test_*.c links against the core objects.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DFIXTURES='"$(CURDIR)/tests/fixtures"' $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -DFIXTURES='"$(CURDIR)/tests/fixtures"' $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do echo "== $$t"; $$t || exit 1; done
@@ -60,7 +67,7 @@ check-asan:
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan bats --print-output-on-failure tests/bats
 
 adaptfs-asan: $(CORE_OBJ) $(BUILD)/fs/main.o
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
 
 bench: adaptfs
 	QUICK=1 bash bench/latency/run.sh

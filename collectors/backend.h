@@ -36,3 +36,6 @@ struct backend {
 
 extern const struct backend container_backend;
 extern const struct backend qemu_backend;
+#ifdef HAVE_XENSTAT
+extern const struct backend xen_backend;
+#endif

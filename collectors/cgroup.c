@@ -9,11 +9,21 @@
 
 static char *path_if_dir(const char *root, const char *name)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], t[NAME_MAX + 1];
 	struct stat st;
+	ssize_t n;
 
 	snprintf(p, sizeof p, "%s/%s", root, name);
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode) ? xstrdup(p) : NULL;
+	if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+		return NULL;
+	/* cpuacct is often a symlink to the co-mounted cpu,cpuacct, which is
+	 * the path runc and others record: name the mount by its target. */
+	n = readlink(p, t, sizeof t - 1);
+	if (n > 0 && !memchr(t, '/', (size_t)n)) {
+		t[n] = '\0';
+		snprintf(p, sizeof p, "%s/%s", root, t);
+	}
+	return xstrdup(p);
 }
 
 static bool has_file(const char *dir, const char *name)
@@ -142,20 +152,26 @@ static void sample_blkio(const struct cgroup_layout *L, const char *rel, struct 
 	}
 }
 
+/* A limit this large means "no limit" (v1 reports PAGE_COUNTER_MAX pages). */
+#define NO_LIMIT (1ULL << 60)
+
 static void sample_memory(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
 {
+	const char *base = L->v2 ? L->unified : L->memory;
 	char buf[8192];
 	uint64_t v;
 
-	if (L->v2) {
-		if (read_cg(L->unified, rel, "memory.stat", buf, sizeof buf) >= 0 &&
-		    kv_get_u64(buf, "pgmajfault", &v) == 0)
-			metric_set(m, M_MAJFLT_TOTAL, (double)v);
+	if (read_cg(base, rel, L->v2 ? "memory.current" : "memory.usage_in_bytes", buf, sizeof buf) > 0 &&
+	    sscanf(buf, "%lu", &v) == 1)
+		metric_set(m, M_MEM_CURRENT_BYTES, (double)v);
+	if (read_cg(base, rel, L->v2 ? "memory.max" : "memory.limit_in_bytes", buf, sizeof buf) > 0 &&
+	    sscanf(buf, "%lu", &v) == 1 && v < NO_LIMIT)
+		metric_set(m, M_MEM_LIMIT_BYTES, (double)v);
+	if (read_cg(base, rel, "memory.stat", buf, sizeof buf) < 0)
 		return;
-	}
-	/* total_pgmajfault includes child cgroups; pgmajfault alone does not. */
-	if (read_cg(L->memory, rel, "memory.stat", buf, sizeof buf) >= 0 &&
-	    (kv_get_u64(buf, "total_pgmajfault", &v) == 0 || kv_get_u64(buf, "pgmajfault", &v) == 0))
+	/* v1: total_pgmajfault includes child cgroups; pgmajfault alone does not. */
+	if ((!L->v2 && kv_get_u64(buf, "total_pgmajfault", &v) == 0) ||
+	    kv_get_u64(buf, "pgmajfault", &v) == 0)
 		metric_set(m, M_MAJFLT_TOTAL, (double)v);
 }
 

@@ -49,7 +49,19 @@ enum wl_class classify_update(struct class_state *st, const struct class_config 
 	for (int k = 0; k < CLASS_COUNT; k++)
 		st->smoothed[k] = st->samples ? st->smoothed[k] + alpha * (s[k] - st->smoothed[k]) : s[k];
 	st->samples++;
-	st->current = classify_decide(c, st->current, st->smoothed);
+	/* One outlier sample can move the EWMA past any threshold; a switch
+	 * also needs the same winner on half a window of samples in a row. */
+	enum wl_class next = classify_decide(c, st->current, st->smoothed);
+	if (next == st->current) {
+		st->streak = 0;
+	} else {
+		st->streak = next == st->challenger ? st->streak + 1 : 1;
+		st->challenger = next;
+		if (st->streak >= (c->window + 1) / 2) {
+			st->current = next;
+			st->streak = 0;
+		}
+	}
 	return st->current;
 }
 

@@ -10,6 +10,8 @@ struct class_state {
 	double smoothed[CLASS_COUNT];	/* EWMA of each class's score */
 	unsigned samples;
 	enum wl_class current;
+	enum wl_class challenger;	/* class that beat current on the last samples ... */
+	unsigned streak;		/* ... and on how many in a row */
 };
 
 /* Score of each class for one sample: the metric divided by its threshold,

@@ -109,6 +109,18 @@ static char *unit_name(const char *dir, const char *prefix, const char *suffix)
 	return n;
 }
 
+/* libvirt names its guests' scopes machine-qemu\x2dN\x2dNAME.scope. */
+static bool is_libvirt_qemu_scope(const char *dir)
+{
+	const char *p = dir + strlen("machine-qemu\\x2d");
+
+	if (!startswith(dir, "machine-qemu\\x2d") || !isdigit((unsigned char)*p))
+		return false;
+	while (isdigit((unsigned char)*p))
+		p++;
+	return startswith(p, "\\x2d");
+}
+
 const char *engine_match(const char *parent, const char *dir, char **name)
 {
 	char *id;
@@ -142,7 +154,7 @@ const char *engine_match(const char *parent, const char *dir, char **name)
 	if ((*name = unit_name(dir, "systemd-nspawn@", ".service")))
 		return "systemd-nspawn";
 	/* machine-qemu\x2d... scopes are libvirt guests, not containers. */
-	if (!startswith(dir, "machine-qemu") && (*name = unit_name(dir, "machine-", ".scope")))
+	if (!is_libvirt_qemu_scope(dir) && (*name = unit_name(dir, "machine-", ".scope")))
 		return "systemd-nspawn";
 	return NULL;
 }

@@ -34,6 +34,10 @@ const struct metric_def wl_metrics[M_WL_COUNT] = {
 		"net_rx_bytes", true, 1, "Bytes received on the workload's network interfaces." },
 	[M_IO_NET_TX_BYTES] = { "io", "net_tx_bytes", FMT_INT, NORATE,
 		"net_tx_bytes", true, 1, "Bytes sent on the workload's network interfaces." },
+	[M_IO_NET_RX_PACKETS] = { "io", "net_rx_packets", FMT_INT, NORATE,
+		"net_rx_packets", true, 1, "Packets received on the workload's network interfaces." },
+	[M_IO_NET_TX_PACKETS] = { "io", "net_tx_packets", FMT_INT, NORATE,
+		"net_tx_packets", true, 1, "Packets sent on the workload's network interfaces." },
 	[M_IO_NET_RX_BYTES_PER_SEC] = { "io", "net_rx_bytes_per_sec", FMT_DEC2, RATE(M_IO_NET_RX_BYTES, 1),
 		NULL, false, 1, NULL },
 	[M_IO_NET_TX_BYTES_PER_SEC] = { "io", "net_tx_bytes_per_sec", FMT_DEC2, RATE(M_IO_NET_TX_BYTES, 1),
@@ -60,6 +64,10 @@ const struct metric_def wl_metrics[M_WL_COUNT] = {
 		NULL, false, 1, NULL },
 	[M_MAJFLT_GUEST_TOTAL] = { "major_faults", "guest_total", FMT_INT, NORATE,
 		"guest_major_faults", true, 1, "Major faults inside the guest (virtio-balloon statistics)." },
+	[M_MEM_CURRENT_BYTES] = { "memory", "current_bytes", FMT_INT, NORATE,
+		"memory_current_bytes", false, 1, "Memory the workload uses now." },
+	[M_MEM_LIMIT_BYTES] = { "memory", "limit_bytes", FMT_INT, NORATE,
+		"memory_limit_bytes", false, 1, "Memory limit of the workload, where one is set." },
 };
 
 const struct metric_def host_metrics[H_COUNT] = {

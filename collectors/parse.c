@@ -52,6 +52,22 @@ static int parse_u64(const char *s, const char **end, uint64_t *out)
 	return 0;
 }
 
+/* n unsigned decimals separated by blanks, each ending at a blank, newline or
+ * NUL: sscanf's %llu would take "-5" and overflow silently. */
+static int scan_u64s(const char *s, uint64_t *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *e;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (parse_u64(s, &e, &v[i]) < 0 || !(token_end(e) || *e == '\t'))
+			return -EINVAL;
+		s = e;
+	}
+	return 0;
+}
+
 int kv_get_u64(const char *text, const char *key, uint64_t *out)
 {
 	const char *v = line_value(text, key, ' '), *e;
@@ -153,16 +169,17 @@ static int blkio_line(const char *line, size_t len, void *ud)
 {
 	struct rw_sum *s = ud;
 	char buf[128], op[16];
-	unsigned long long v;
+	uint64_t v;
 	unsigned maj, min;
+	int off = 0;
 
 	if (len >= sizeof buf)
 		return -EINVAL;
 	memcpy(buf, line, len);
 	buf[len] = '\0';
-	if (sscanf(buf, "Total %llu", &v) == 1)
-		return 0;
-	if (sscanf(buf, "%u:%u %15s %llu", &maj, &min, op, &v) != 4)
+	if (strncmp(buf, "Total ", 6) == 0)
+		return scan_u64s(buf + 6, &v, 1);
+	if (sscanf(buf, "%u:%u %15s%n", &maj, &min, op, &off) != 3 || scan_u64s(buf + off, &v, 1) < 0)
 		return -EINVAL;
 	if (strcmp(op, "Read") == 0)
 		s->read += v;
@@ -203,8 +220,11 @@ static int iostat_line(const char *line, size_t len, void *ud)
 			size_t kl = strlen(keys[i].key);
 			uint64_t v;
 
-			if ((size_t)(end - p) > kl && strncmp(p, keys[i].key, kl) == 0) {
-				if (parse_u64(p + kl, NULL, &v) < 0)
+			if ((size_t)(end - p) >= kl && strncmp(p, keys[i].key, kl) == 0) {
+				const char *e;
+
+				/* "rbytes=" with no number: a line cut short. */
+				if (parse_u64(p + kl, &e, &v) < 0 || !token_end(e))
 					return -EINVAL;
 				*(uint64_t *)((char *)c + keys[i].off) += v;
 			}
@@ -231,7 +251,8 @@ int netdev_parse(const char *text, uint64_t *rx, uint64_t *tx)
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		char buf[512], ifname[64];
-		unsigned long long f[9];
+		uint64_t f[9];
+		int off = 0;
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 
 		if (len >= sizeof buf)
@@ -246,8 +267,7 @@ int netdev_parse(const char *text, uint64_t *rx, uint64_t *tx)
 			if (!colon)
 				return -EINVAL;
 			*colon = ' ';
-			if (sscanf(buf, "%63s %llu %llu %llu %llu %llu %llu %llu %llu %llu", ifname,
-				   &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8]) != 10)
+			if (sscanf(buf, "%63s%n", ifname, &off) != 1 || scan_u64s(buf + off, f, 9) < 0)
 				return -EINVAL;
 			if (strcmp(ifname, "lo") != 0) {
 				*rx += f[0];
@@ -280,11 +300,9 @@ int psi_parse(const char *text, const char *which, double *avg10, uint64_t *tota
 
 int proc_cpu_parse(const char *text, struct proc_cpu *c)
 {
-	unsigned long long f[8];
+	uint64_t f[8];
 
-	if (strncmp(text, "cpu ", 4) != 0 ||
-	    sscanf(text + 4, "%llu %llu %llu %llu %llu %llu %llu %llu",
-		   &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7]) != 8)
+	if (strncmp(text, "cpu ", 4) != 0 || scan_u64s(text + 4, f, 8) < 0)
 		return -EINVAL;
 	*c = (struct proc_cpu){ f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7] };
 	return 0;
@@ -292,10 +310,13 @@ int proc_cpu_parse(const char *text, struct proc_cpu *c)
 
 int loadavg_parse(const char *text, struct loadavg *l)
 {
-	unsigned long long running, threads;
+	uint64_t running, threads;
+	const char *e;
+	int off = 0;
 
-	if (sscanf(text, "%lf %lf %lf %llu/%llu", &l->load1, &l->load5, &l->load15,
-		   &running, &threads) != 5)
+	if (sscanf(text, "%lf %lf %lf %n", &l->load1, &l->load5, &l->load15, &off) != 3 || !off ||
+	    parse_u64(text + off, &e, &running) < 0 || *e != '/' ||
+	    parse_u64(e + 1, &e, &threads) < 0 || !token_end(e))
 		return -EINVAL;
 	l->running = running;
 	l->threads = threads;

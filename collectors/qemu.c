@@ -234,6 +234,12 @@ static void sample_process(const char *proc_root, pid_t pid, struct metric_set *
 	metric_set(m, M_CPU_SYSTEM_USEC, (double)ps.stime * tick);
 	metric_set(m, M_CPU_USAGE_USEC, (double)(ps.utime + ps.stime) * tick);
 	metric_set(m, M_MAJFLT_TOTAL, (double)ps.majflt);
+	/* Guest RAM the host holds for it now. */
+	snprintf(path, sizeof path, "%s/%d/status", proc_root, pid);
+	uint64_t rss;
+	char status[4096];
+	if (read_file(path, status, sizeof status) > 0 && meminfo_get_bytes(status, "VmRSS", &rss) == 0)
+		metric_set(m, M_MEM_CURRENT_BYTES, (double)rss);
 }
 
 /* Guest network as the guest sees it: what the tap sends, the guest receives. */

@@ -15,7 +15,13 @@
 #include <pthread.h>
 #include <sys/inotify.h>
 
-static const struct backend *const backends[] = { &container_backend, &qemu_backend };
+static const struct backend *const backends[] = {
+	&container_backend,
+	&qemu_backend,
+#ifdef HAVE_XENSTAT
+	&xen_backend,
+#endif
+};
 #define N_BACKENDS ARRAY_SIZE(backends)
 
 /* A workload as the sampler follows it between sweeps. */
@@ -60,7 +66,9 @@ void workload_name_sanitize(const char *in, char *out, size_t size)
 {
 	size_t o = 0;
 
-	if (in[0] == '.' || in[0] == '\0')
+	if (size == 0)
+		return;
+	if ((in[0] == '.' || in[0] == '\0') && size > 1)
 		out[o++] = '_';
 	for (const char *p = in; *p && o + 1 < size; p++) {
 		unsigned char c = (unsigned char)*p;

@@ -164,6 +164,13 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 		return -errno;
 	}
 	line = ini_parse_file(f, config_ini_line, &ctx);
+	if (line == 0 && ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		config_free(cfg);
+		return -e;
+	}
 	if (line != 0) {
 		snprintf(err, errlen, "%s:%d: %s", path, line,
 			 ctx.reason[0] ? ctx.reason : "syntax error");

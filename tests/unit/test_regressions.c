@@ -1,0 +1,148 @@
+/* Regressions: each test proves a bug once found in the code (truncated and
+ * signed numbers, a single spike flipping the class, an unreadable config,
+ * co-mounted cpu,cpuacct hiding runc containers, a tiny sanitize buffer, an
+ * nspawn machine named qemu*). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "cgroup.h"
+#include "classify.h"
+#include "config.h"
+#include "discover.h"
+#include "parse.h"
+#include "sampler.h"
+#include "testutil.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* BUG 1 (parse.c): a value cut off after "key=" in io.stat, and negative or
+ * trailing-garbage numbers in the sscanf-based parsers, are accepted. */
+static void truncated_and_signed_numbers_are_einval(void **state)
+{
+	struct blk_counters c;
+	struct proc_cpu pc;
+	struct loadavg l;
+	uint64_t r, w;
+
+	(void)state;
+	assert_int_equal(iostat_v2_parse("8:0 rbytes=\n", &c), -EINVAL);
+	assert_int_equal(iostat_v2_parse("8:0 rbytes=1 wbytes=", &c), -EINVAL);
+	assert_int_equal(iostat_v2_parse("8:0 rbytes=12x\n", &c), -EINVAL);
+	assert_int_equal(blkio_v1_parse("8:0 Read -5\n", &r, &w), -EINVAL);
+	assert_int_equal(blkio_v1_parse("8:0 Read 12x\n", &r, &w), -EINVAL);
+	assert_int_equal(netdev_parse("a\nb\n eth0: -1 2 3 4 5 6 7 8 9 10\n", &r, &w), -EINVAL);
+	assert_int_equal(proc_cpu_parse("cpu  -1 2 3 4 5 6 7 8\n", &pc), -EINVAL);
+	assert_int_equal(loadavg_parse("0.5 0.4 0.3 -1/5 6\n", &l), -EINVAL);
+}
+
+/* BUG 2 (classify.c): one large spike flips the class (EWMA of an unbounded
+ * score: alpha * score beats hysteresis * 1.0 as soon as score > 3.6). */
+static void one_large_spike_does_not_flip_an_idle_workload(void **state)
+{
+	const struct class_config cc = { .window = 5, .hysteresis = 1.2, .cpu_percent = 50,
+					 .io_bytes_per_sec = 1048576, .io_wait_percent = 20,
+					 .net_bytes_per_sec = 1048576, .major_faults_per_sec = 50 };
+	struct class_state st = {0};
+	struct metric_set idle = {0}, spike = {0};
+
+	(void)state;
+	metric_set(&idle, M_CPU_USAGE_PERCENT, 1);
+	metric_set(&spike, M_CPU_USAGE_PERCENT, 800);	/* 8 CPUs busy for one interval */
+	for (int i = 0; i < 20; i++)
+		classify_update(&st, &cc, &idle);
+	assert_int_equal(classify_update(&st, &cc, &spike), CLASS_IDLE);
+}
+
+/* BUG 3 (config.c): a config path that cannot be read (here: a directory)
+ * silently loads the defaults. */
+static void unreadable_config_is_an_error(void **state)
+{
+	char *dir = tu_tmpdir();
+	struct config cfg;
+	char err[256] = "";
+	int rc;
+
+	(void)state;
+	rc = config_load(&cfg, dir, true, err, sizeof err);
+	config_free(&cfg);
+	tu_rm_rf(dir);
+	free(dir);
+	assert_true(rc < 0);
+}
+
+/* BUG 4 (cgroup.c/discover.c): on hosts that co-mount cpu,cpuacct with
+ * cpuacct a symlink (Debian, Ubuntu, Fedora in hybrid mode), runc records
+ * /sys/fs/cgroup/cpu,cpuacct/... but discovery walks .../cpuacct, so no
+ * runc container is ever matched to its state. */
+static void runc_state_matches_through_comounted_cpuacct_symlink(void **state)
+{
+	char *tmp = tu_tmpdir(), root[PATH_MAX / 2], run[PATH_MAX / 2], link[PATH_MAX], json[4 * PATH_MAX];
+	struct cgroup_layout L;
+	struct config cfg;
+	struct found_list out = {0};
+
+	(void)state;
+	snprintf(root, sizeof root, "%s/cg", tmp);
+	snprintf(run, sizeof run, "%s/run", tmp);
+	tu_write("9\n", "%s/cpu,cpuacct/ctr9/tasks", root);
+	tu_mkdirs("%s/memory/ctr9", root);
+	snprintf(link, sizeof link, "%s/cpuacct", root);
+	assert_int_equal(symlink("cpu,cpuacct", link), 0);
+	snprintf(link, sizeof link, "%s/cpu", root);
+	assert_int_equal(symlink("cpu,cpuacct", link), 0);
+	snprintf(json, sizeof json,
+		 "{\"id\":\"ctr9\",\"cgroup_paths\":{\"cpu\":\"%s/cpu,cpuacct/ctr9\","
+		 "\"cpuacct\":\"%s/cpu,cpuacct/ctr9\",\"memory\":\"%s/memory/ctr9\"}}",
+		 root, root, root);
+	tu_write(json, "%s/runc/ctr9/state.json", run);
+	assert_int_equal(cgroup_layout_detect(root, &L), 0);
+	cfg = (struct config){ .cgroup_root = root, .run_root = run };
+	assert_int_equal(discover_containers(&L, &cfg, -1, &out), 0);
+	size_t n = out.n;
+	found_list_free(&out);
+	cgroup_layout_free(&L);
+	tu_rm_rf(tmp);
+	free(tmp);
+	assert_int_equal(n, 1);
+}
+
+/* BUG 5 (sampler.c): workload_name_sanitize writes past out when size < 2
+ * and the name starts with '.' or is empty (run under valgrind/ASan). */
+static void sanitize_never_writes_past_a_tiny_buffer(void **state)
+{
+	char *out = malloc(1);
+
+	(void)state;
+	workload_name_sanitize(".", out, 1);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+/* BUG 6 (engines.c, minor): an nspawn machine whose name starts with "qemu"
+ * is taken for a libvirt guest; libvirt's scopes are machine-qemu\x2dN\x2d. */
+static void nspawn_machine_named_qemu_something_is_a_container(void **state)
+{
+	char *name = NULL;
+	const char *e = engine_match("machine.slice", "machine-qemubox.scope", &name);
+
+	(void)state;
+	assert_non_null(e);
+	assert_string_equal(name, "qemubox");
+	free(name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(truncated_and_signed_numbers_are_einval),
+		cmocka_unit_test(one_large_spike_does_not_flip_an_idle_workload),
+		cmocka_unit_test(unreadable_config_is_an_error),
+		cmocka_unit_test(runc_state_matches_through_comounted_cpuacct_symlink),
+		cmocka_unit_test(sanitize_never_writes_past_a_tiny_buffer),
+		cmocka_unit_test(nspawn_machine_named_qemu_something_is_a_container),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
