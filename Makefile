@@ -3,6 +3,8 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 DESTDIR ?=
 MOUNTPOINT ?= /adapt
 VERSION := 0.1
@@ -11,7 +13,7 @@ PKGS := fuse3 inih jansson
 
 # Debian packages to build, test and benchmark (make deps installs them).
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev \
-	    libcmocka-dev libxen-dev bats bats-assert bats-support inotify-tools man-db valgrind \
+	    libcmocka-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
 	    lxc lxc-templates busybox-static runc jq iproute2 procps util-linux \
 	    stress-ng nginx-light wrk prometheus lxcfs python3
 CC ?= cc
@@ -25,6 +27,12 @@ HAVE_XENSTAT := $(shell pkg-config --exists xenstat && echo 1)
 ifeq ($(HAVE_XENSTAT),1)
 PKGS += xenstat
 BUILD_CFLAGS += -DHAVE_XENSTAT
+endif
+
+# sd_notify(READY=1) for systemd Type=notify where libsystemd is (Debian: libsystemd-dev).
+ifeq ($(shell pkg-config --exists libsystemd && echo 1),1)
+PKGS += libsystemd
+BUILD_CFLAGS += -DHAVE_SYSTEMD
 endif
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -78,6 +86,9 @@ install: adaptfs
 	install -D -m 0644 man/adaptfs.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.5
 	install -D -m 0644 man/adaptfs.conf.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.conf.5
 	install -D -m 0644 etc/adaptfs.conf $(DESTDIR)$(SYSCONFDIR)/adaptfs/adaptfs.conf.example
+	install -D -m 0644 etc/adaptfs.service $(DESTDIR)$(UNITDIR)/adaptfs.service
+	sed -i 's|/usr/sbin/adaptfs|$(SBINDIR)/adaptfs|' $(DESTDIR)$(UNITDIR)/adaptfs.service
+	install -D -m 0644 etc/adaptfs.tmpfiles $(DESTDIR)$(TMPFILESDIR)/adaptfs.conf
 
 # Build and mount at $(MOUNTPOINT) as a background daemon (pid in /run/adaptfs.pid).
 run: adaptfs

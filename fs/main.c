@@ -13,6 +13,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #ifndef ADAPTFS_VERSION
 #define ADAPTFS_VERSION "0.1"
@@ -181,7 +184,13 @@ static void *reload_thread(void *arg)
 			events_add("adaptfs", "configuration reload failed: keeping the running one");
 			continue;
 		}
+#ifdef HAVE_SYSTEMD
+		sd_notify(0, "RELOADING=1");
+#endif
 		sampler_reload(&cfg);
+#ifdef HAVE_SYSTEMD
+		sd_notify(0, "READY=1");
+#endif
 	}
 	return NULL;
 }
@@ -272,6 +281,10 @@ int main(int argc, char **argv)
 	pthread_create(&reloader, NULL, reload_thread, &o);
 	pthread_detach(reloader);
 	events_add("adaptfs", "mounted at %s", o.mountpoint);
+#ifdef HAVE_SYSTEMD
+	/* The first snapshot is published and the mount is up: ready. */
+	sd_notify(0, "READY=1");
+#endif
 	/* The loop returns the signal number after SIGTERM/SIGINT: a clean exit. */
 	r = serve(se, &o) < 0 ? 1 : 0;
 	sampler_stop();
