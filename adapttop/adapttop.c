@@ -1,0 +1,195 @@
+/* adapttop(1): a live viewer of an adaptfs mount, one row per container and VM. Options,
+ * the first read of the mount, and batch mode; the curses screen is in screen.c. */
+#include "format.h"
+#include "sample.h"
+#include "screen.h"
+#include "sort.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#ifndef ADAPTFS_VERSION
+#define ADAPTFS_VERSION "0.1"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: adapttop [OPTIONS]\n"
+		"Show every container and VM of an adaptfs mount live, one row each.\n\n"
+		"  -m, --mount DIR       the adaptfs mount (default /adapt)\n"
+		"  -d, --delay SECONDS   seconds between refreshes (default 1)\n"
+		"  -b, --batch           print plain text frames instead of the screen\n"
+		"  -n, --iterations N    batch mode: stop after N frames (default: run on)\n"
+		"  -s, --sort KEY        sort by c(pu) p(arallelism) w(ait) i(o) n(et) f(aults)\n"
+		"                        m(emory) or N(ame) (default c)\n"
+		"  -r, --reverse         reverse the order\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n\n"
+		"Keys: c p w i n f m N sort, r reverse, arrows/j/k select, P toggle prefetch,\n"
+		"M cycle mode, q quit. See adapttop(1).\n");
+}
+
+static int parse_args(int argc, char **argv, struct view_options *o, bool *batch, long *count)
+{
+	static const struct option longopts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ "delay", required_argument, NULL, 'd' },
+		{ "batch", no_argument, NULL, 'b' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c, k;
+
+	while ((c = getopt_long(argc, argv, "m:d:bn:s:rhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->mount = optarg;
+			break;
+		case 'd':
+			errno = 0;
+			o->delay = strtod(optarg, &end);
+			if (errno || *end || !isfinite(o->delay) || o->delay < 0.1 || o->delay > 3600) {
+				fprintf(stderr, "adapttop: -d %s: give seconds from 0.1 to 3600\n", optarg);
+				return -1;
+			}
+			break;
+		case 'b':
+			*batch = true;
+			break;
+		case 'n':
+			errno = 0;
+			*count = strtol(optarg, &end, 10);
+			if (errno || *end || *count < 1) {
+				fprintf(stderr, "adapttop: -n %s: give a count of 1 or more\n", optarg);
+				return -1;
+			}
+			break;
+		case 's':
+			k = strlen(optarg) == 1 ? sort_key_from_char(optarg[0]) : -1;
+			if (k < 0) {
+				fprintf(stderr, "adapttop: -s %s: one of c p w i n f m N\n", optarg);
+				return -1;
+			}
+			o->sort = (enum sort_key)k;
+			break;
+		case 'r':
+			o->reverse = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("adapttop " ADAPTFS_VERSION "\n");
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "adapttop: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Say why MOUNT cannot be read, in the terms of the user's likely mistake. */
+static void report_mount_error(const char *mount, int err)
+{
+	struct stat st;
+
+	if (err == -ENOENT && stat(mount, &st) == 0)
+		fprintf(stderr, "adapttop: %s is not an adaptfs mount (no %s/host/stat); "
+				"is adaptfs running? Use -m to name its mount point\n", mount, mount);
+	else if (err == -ENOTCONN)
+		fprintf(stderr, "adapttop: %s: %s (the adaptfs daemon has exited)\n", mount,
+			strerror(-err));
+	else
+		fprintf(stderr, "adapttop: cannot read the adaptfs mount %s: %s\n", mount,
+			strerror(-err));
+}
+
+static void batch_print(const struct view_options *o, const struct frame *f)
+{
+	char line[2048];
+	struct layout l;
+
+	screen_title(o, f, line, sizeof(line));
+	puts(line);
+	format_host(&f->host, line, sizeof(line));
+	puts(line);
+	putchar('\n');
+	layout_fit(&l, f, 0);
+	format_header(&l, line, sizeof(line));
+	puts(line);
+	for (size_t i = 0; i < f->n; i++) {
+		format_row(&l, &f->rows[i], line, sizeof(line));
+		puts(line);
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void sleep_seconds(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Frames like top -b: title, host line, blank, column titles, rows, blank. */
+static int batch_run(const struct view_options *o, long count)
+{
+	struct frame f = { 0 };
+	int r;
+
+	for (long i = 0; count == 0 || i < count; i++) {
+		if (i)
+			sleep_seconds(o->delay);
+		r = sample_read(o->mount, &f);
+		if (r < 0) {
+			report_mount_error(o->mount, r);
+			return 1;
+		}
+		sort_rows(f.rows, f.n, o->sort, o->reverse);
+		batch_print(o, &f);
+	}
+	frame_free(&f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct view_options o = { .mount = "/adapt", .delay = 1, .sort = SORT_CPU };
+	struct frame f = { 0 };
+	bool batch = false;
+	long count = 0;
+	int r;
+
+	if (parse_args(argc, argv, &o, &batch, &count) < 0)
+		return 2;
+	if (batch)
+		return batch_run(&o, count);
+	/* before curses takes the terminal: a wrong mount is a plain message and status 1 */
+	r = sample_read(o.mount, &f);
+	frame_free(&f);
+	if (r < 0) {
+		report_mount_error(o.mount, r);
+		return 1;
+	}
+	return screen_run(&o);
+}

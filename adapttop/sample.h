@@ -1,0 +1,53 @@
+/* One frame of adapttop: the host line and one row per workload, read from an adaptfs mount. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Figures of a row, read from the workload's stat file (one consistent snapshot). */
+enum field {
+	F_CPU,		/* cpu_usage_percent */
+	F_PAR,		/* threads_parallelism */
+	F_WAIT,		/* sched_wait_percent */
+	F_IO_R,		/* io_read_bytes_per_sec */
+	F_IO_W,		/* io_write_bytes_per_sec */
+	F_NET_RX,	/* io_net_rx_bytes_per_sec */
+	F_NET_TX,	/* io_net_tx_bytes_per_sec */
+	F_MAJFLT,	/* major_faults_per_sec */
+	F_MEM,		/* memory_current_bytes */
+	F_COUNT
+};
+
+enum host_field { H_CORES, H_CPU, H_LOAD1, H_LOAD5, H_LOAD15, H_MEM_TOTAL, H_MEM_AVAIL, H_COUNT };
+
+/* Text fields are "" when their file or key is missing; the viewer prints "-". */
+struct row {
+	char name[256];
+	char kind[64];		/* "container/docker", "vm/qemu" */
+	char class[16];		/* "cpu" */
+	char mode[16];		/* current choice of the mode file */
+	char placement[128];	/* "HOST/CPUS" from "host=HOST cpus=CPUS" */
+	char prefetch[16];	/* current choice of the prefetch file */
+	double v[F_COUNT];
+	unsigned have;		/* bit (1 << field) set when v[field] was read */
+};
+
+struct host {
+	double v[H_COUNT];
+	unsigned have;
+};
+
+struct frame {
+	struct host host;
+	struct row *rows;
+	size_t n;
+};
+
+static inline bool row_has(const struct row *r, enum field f) { return r->have & (1u << f); }
+static inline bool host_has(const struct host *h, enum host_field f) { return h->have & (1u << f); }
+
+/* Read every workload of the adaptfs mount MOUNT into F (previous contents freed).
+ * A workload that vanishes while it is read is left out. Returns 0, or -errno when MOUNT is
+ * not a readable adaptfs mount (no host/stat): then F is empty. */
+int sample_read(const char *mount, struct frame *f);
+void frame_free(struct frame *f);

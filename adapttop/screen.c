@@ -1,0 +1,255 @@
+#include "screen.h"
+
+#include "control.h"
+#include "format.h"
+#include "util.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Long names are cut on screen so the figures stay in view (batch mode never cuts). */
+#define SCREEN_MAX_W 32
+/* How often keys and finished writes are looked at between reads of the mount. */
+#define KEY_POLL_MS 100
+
+#define HELP_LINE "c/p/w/i/n/f/m/N sort  r reverse  j/k/arrows select  P prefetch  M mode  q quit"
+
+struct screen {
+	struct view_options o;
+	struct frame frame;
+	int sample_err;			/* last sample_read() result */
+	size_t sel, top;		/* selected row, first row shown */
+	char sel_name[256];		/* the selection follows its workload across re-sorts */
+	char status[512];
+	struct control_job job;
+};
+
+void screen_title(const struct view_options *o, const struct frame *f, char *buf, size_t size)
+{
+	char when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+	snprintf(buf, size, "adapttop - %s - %s - %zu workloads - sort: %s%s", o->mount, when, f->n,
+		 sort_key_name(o->sort), o->reverse ? " (reversed)" : "");
+}
+
+static void screen_select_name(struct screen *s)
+{
+	if (s->sel < s->frame.n)
+		snprintf(s->sel_name, sizeof(s->sel_name), "%s", s->frame.rows[s->sel].name);
+}
+
+/* Re-sort and find the selected workload again; if it has gone, stay at its position. */
+static void screen_resort(struct screen *s)
+{
+	sort_rows(s->frame.rows, s->frame.n, s->o.sort, s->o.reverse);
+	for (size_t i = 0; i < s->frame.n; i++)
+		if (strcmp(s->frame.rows[i].name, s->sel_name) == 0) {
+			s->sel = i;
+			return;
+		}
+	if (s->sel >= s->frame.n)
+		s->sel = s->frame.n ? s->frame.n - 1 : 0;
+	screen_select_name(s);
+}
+
+static void screen_sample(struct screen *s)
+{
+	s->sample_err = sample_read(s->o.mount, &s->frame);
+	screen_resort(s);
+}
+
+static void screen_draw(struct screen *s)
+{
+	char line[1024];
+	struct layout l;
+	size_t rows_h, i;
+	int y;
+
+	erase();
+	screen_title(&s->o, &s->frame, line, sizeof(line));
+	mvaddnstr(0, 0, line, COLS);
+	if (s->sample_err < 0)
+		snprintf(line, sizeof(line), "%s: %s (is adaptfs running?)", s->o.mount,
+			 strerror(-s->sample_err));
+	else
+		format_host(&s->frame.host, line, sizeof(line));
+	mvaddnstr(1, 0, line, COLS);
+	mvaddnstr(2, 0, s->status, COLS);
+
+	layout_fit(&l, &s->frame, SCREEN_MAX_W);
+	format_header(&l, line, sizeof(line));
+	attron(A_BOLD);
+	mvaddnstr(3, 0, line, COLS);
+	attroff(A_BOLD);
+
+	rows_h = LINES > 5 ? (size_t)LINES - 5 : 1;
+	if (s->sel < s->top)
+		s->top = s->sel;
+	if (s->sel >= s->top + rows_h)
+		s->top = s->sel - rows_h + 1;
+	for (i = s->top, y = 4; i < s->frame.n && i < s->top + rows_h; i++, y++) {
+		format_row(&l, &s->frame.rows[i], line, sizeof(line));
+		if (i == s->sel)
+			attron(A_REVERSE);
+		mvaddnstr(y, 0, line, COLS);
+		if (i == s->sel) {
+			/* the bar spans the screen, as in top and htop */
+			for (int x = (int)strlen(line); x < COLS; x++)
+				addch(' ');
+			attroff(A_REVERSE);
+		}
+	}
+	mvaddnstr(LINES - 1, 0, HELP_LINE, COLS);
+	refresh();
+}
+
+/* P and M: write the selected workload's control file in the background. */
+static void screen_control(struct screen *s, const char *file)
+{
+	const struct row *r;
+	const char *value;
+	int err;
+
+	if (s->sel >= s->frame.n) {
+		snprintf(s->status, sizeof(s->status), "no workload selected");
+		return;
+	}
+	r = &s->frame.rows[s->sel];
+	value = strcmp(file, "prefetch") == 0 ? control_toggle_prefetch(r->prefetch)
+					      : control_next_mode(r->mode);
+	err = control_start(&s->job, s->o.mount, r->name, file, value);
+	if (err == -EBUSY)
+		snprintf(s->status, sizeof(s->status), "%s: %s %s: still running, wait for it",
+			 s->job.name, s->job.file, s->job.value);
+	else if (err < 0)
+		snprintf(s->status, sizeof(s->status), "%s: %s %s failed: %s", r->name, file, value,
+			 strerror(-err));
+	else
+		snprintf(s->status, sizeof(s->status), "%s: %s %s ...", r->name, file, value);
+}
+
+static bool screen_control_done(struct screen *s)
+{
+	int err;
+
+	if (!control_poll(&s->job, &err))
+		return false;
+	if (err < 0)
+		snprintf(s->status, sizeof(s->status), "%s: %s %s failed: %s", s->job.name,
+			 s->job.file, s->job.value, strerror(-err));
+	else
+		snprintf(s->status, sizeof(s->status), "%s: %s %s: done", s->job.name, s->job.file,
+			 s->job.value);
+	return true;
+}
+
+static void screen_move(struct screen *s, long delta)
+{
+	long n = (long)s->frame.n, to = (long)s->sel + delta;
+
+	if (n == 0)
+		return;
+	s->sel = (size_t)(to < 0 ? 0 : to >= n ? n - 1 : to);
+	screen_select_name(s);
+}
+
+/* Returns false when the key quits. */
+static bool screen_key(struct screen *s, int ch)
+{
+	int k;
+	long page = LINES > 6 ? LINES - 6 : 1;
+
+	switch (ch) {
+	case 'q':
+		return false;
+	case KEY_UP: case 'k':
+		screen_move(s, -1);
+		break;
+	case KEY_DOWN: case 'j':
+		screen_move(s, 1);
+		break;
+	case KEY_PPAGE:
+		screen_move(s, -page);
+		break;
+	case KEY_NPAGE: case ' ':
+		screen_move(s, page);
+		break;
+	case KEY_HOME: case 'g':
+		screen_move(s, -(long)s->frame.n);
+		break;
+	case KEY_END: case 'G':
+		screen_move(s, (long)s->frame.n);
+		break;
+	case 'r':
+		s->o.reverse = !s->o.reverse;
+		screen_resort(s);
+		break;
+	case 'P':
+		screen_control(s, "prefetch");
+		break;
+	case 'M':
+		screen_control(s, "mode");
+		break;
+	case 'h': case '?':
+		snprintf(s->status, sizeof(s->status), "%s", HELP_LINE);
+		break;
+	default:
+		k = sort_key_from_char(ch);
+		if (k >= 0) {
+			s->o.sort = (enum sort_key)k;
+			screen_resort(s);
+		}
+	}
+	return true;
+}
+
+int screen_run(const struct view_options *o)
+{
+	/* on the heap: a write still in flight at quit may finish into it while we exit */
+	struct screen *s = xcalloc(1, sizeof(*s));
+	uint64_t next = 0, now;
+	bool dirty = true;
+	int ch;
+
+	s->o = *o;
+	initscr();
+	cbreak();
+	noecho();
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	timeout(KEY_POLL_MS);
+	for (;;) {
+		now = now_usec();
+		if (now >= next) {
+			screen_sample(s);
+			next = now + (uint64_t)(s->o.delay * 1e6);
+			dirty = true;
+		}
+		if (screen_control_done(s)) {
+			/* show the new state of what was just written */
+			screen_sample(s);
+			dirty = true;
+		}
+		if (dirty)
+			screen_draw(s);
+		dirty = false;
+		ch = getch();
+		if (ch == ERR)
+			continue;
+		if (!screen_key(s, ch))
+			break;
+		dirty = true;
+	}
+	endwin();
+	if (atomic_load(&s->job.state) != CONTROL_RUNNING) {
+		frame_free(&s->frame);
+		free(s);
+	}
+	return 0;
+}
