@@ -15,7 +15,8 @@ PKGS := fuse3 inih jansson
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev \
 	    libcmocka-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
 	    lxc lxc-templates busybox-static runc jq iproute2 procps util-linux \
-	    stress-ng nginx-light wrk prometheus lxcfs python3
+	    stress-ng nginx-light wrk prometheus lxcfs python3 \
+	    libncurses-dev tmux debhelper prometheus-node-exporter curl
 CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
@@ -43,7 +44,7 @@ CORE_SRC := $(LIB_SRC) $(COLLECTOR_SRC) $(FS_SRC)
 BUILD ?= build
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
-all: adaptfs
+all: adaptfs adapttop
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h collectors/*.h fs/*.h)
 	@mkdir -p $(dir $@)
@@ -51,6 +52,17 @@ $(BUILD)/%.o: %.c $(wildcard lib/*.h collectors/*.h fs/*.h)
 
 adaptfs: $(CORE_OBJ) $(BUILD)/fs/main.o
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
+
+# adapttop(1): a curses viewer, a client of the mounted files (binary adapttop/adapttop).
+BINDIR ?= $(PREFIX)/bin
+ADAPTTOP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard adapttop/*.c))
+$(ADAPTTOP_OBJ): BUILD_CFLAGS += $(shell pkg-config --cflags ncursesw)
+$(ADAPTTOP_OBJ): $(wildcard adapttop/*.h)
+
+adapttop: adapttop/adapttop
+
+adapttop/adapttop: $(ADAPTTOP_OBJ) $(BUILD)/lib/util.o
+	$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs ncursesw) -lpthread -lm
 
 # Unit tests (cmocka): each tests/unit/test_*.c links against the core objects.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -80,12 +92,14 @@ adaptfs-asan: $(CORE_OBJ) $(BUILD)/fs/main.o
 bench: adaptfs
 	QUICK=1 bash bench/latency/run.sh
 
-install: adaptfs
+install: adaptfs adapttop
 	install -D -m 0755 adaptfs $(DESTDIR)$(SBINDIR)/adaptfs
 	install -D -m 0644 man/adaptfs.8 $(DESTDIR)$(MANDIR)/man8/adaptfs.8
 	install -D -m 0644 man/adaptfs.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.5
 	install -D -m 0644 man/adaptfs.conf.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.conf.5
 	install -D -m 0644 etc/adaptfs.conf $(DESTDIR)$(SYSCONFDIR)/adaptfs/adaptfs.conf.example
+	install -D -m 0755 adapttop/adapttop $(DESTDIR)$(BINDIR)/adapttop
+	install -D -m 0644 man/adapttop.1 $(DESTDIR)$(MANDIR)/man1/adapttop.1
 	install -D -m 0644 etc/adaptfs.service $(DESTDIR)$(UNITDIR)/adaptfs.service
 	sed -i 's|/usr/sbin/adaptfs|$(SBINDIR)/adaptfs|' $(DESTDIR)$(UNITDIR)/adaptfs.service
 	install -D -m 0644 etc/adaptfs.tmpfiles $(DESTDIR)$(TMPFILESDIR)/adaptfs.conf
@@ -103,4 +117,8 @@ deps:
 clean:
 	rm -rf build build-asan adaptfs adaptfs-asan
 
-.PHONY: all deps unit bats test check-asan bench install run clean
+clean: clean-adapttop
+clean-adapttop:
+	rm -f adapttop/adapttop
+
+.PHONY: all deps adapttop clean-adapttop unit bats test check-asan bench install run clean
