@@ -20,7 +20,7 @@ DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson
 CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
-	  -Ilib -Icollectors -Ifs $(shell pkg-config --cflags $(PKGS))
+	  -Ilib -Icollectors -Iactuators -Ifs $(shell pkg-config --cflags $(PKGS))
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # The Xen backend is built where libxenstat is (Debian: libxen-dev).
@@ -38,15 +38,16 @@ endif
 
 LIB_SRC := $(wildcard lib/*.c)
 COLLECTOR_SRC := $(filter-out $(if $(HAVE_XENSTAT),,collectors/xen.c),$(wildcard collectors/*.c))
+ACTUATOR_SRC := $(wildcard actuators/*.c)
 FS_SRC := $(filter-out fs/main.c,$(wildcard fs/*.c))
-CORE_SRC := $(LIB_SRC) $(COLLECTOR_SRC) $(FS_SRC)
+CORE_SRC := $(LIB_SRC) $(COLLECTOR_SRC) $(ACTUATOR_SRC) $(FS_SRC)
 
 BUILD ?= build
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
 all: adaptfs adapttop
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h collectors/*.h fs/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h collectors/*.h actuators/*.h fs/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -c $< -o $@
 

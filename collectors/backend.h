@@ -32,6 +32,9 @@ struct backend {
 	void (*sample)(const struct backend_env *env, const struct found *w, void **state,
 		       struct metric_set *m);
 	void (*state_free)(void *state);
+	/* The CPUs the workload may run on now, as a cpuset list (optional;
+	 * cheap: called on every sweep so a placement change shows at once). */
+	int (*cpus)(const struct backend_env *env, const struct found *w, char *buf, size_t size);
 };
 
 extern const struct backend container_backend;

@@ -49,6 +49,7 @@ int cgroup_layout_detect(const char *root, struct cgroup_layout *L)
 	L->memory = path_if_dir(root, "memory");
 	L->blkio = path_if_dir(root, "blkio");
 	L->unified = path_if_dir(root, "unified");
+	L->cpuset = path_if_dir(root, "cpuset");
 	if (!L->cpuacct)
 		return -ENOENT;
 	L->walk = xstrdup(L->cpuacct);
@@ -62,6 +63,7 @@ void cgroup_layout_free(struct cgroup_layout *L)
 	free(L->memory);
 	free(L->blkio);
 	free(L->unified);
+	free(L->cpuset);
 	*L = (struct cgroup_layout){0};
 }
 
@@ -189,6 +191,35 @@ static void sample_psi(const struct cgroup_layout *L, const char *rel, struct me
 	    read_cg(L->unified, rel, "io.pressure", buf, sizeof buf) >= 0 &&
 	    psi_parse(buf, "some", &avg10, &total) == 0)
 		metric_set(m, M_IO_DELAY_USEC, (double)total);
+}
+
+int cgroup_effective_cpus(const struct cgroup_layout *L, const char *rel, char *buf, size_t size)
+{
+	const char *base = L->v2 ? L->unified : L->cpuset;
+	const char *file = L->v2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus";
+	char path[PATH_MAX];
+	size_t len;
+
+	if (!base)
+		return -ENOENT;
+	snprintf(path, sizeof path, "%s%s", base, rel);
+	len = strlen(path);
+	for (;;) {
+		char p[PATH_MAX + 32];
+		ssize_t n;
+
+		snprintf(p, sizeof p, "%.*s/%s", (int)len, path, file);
+		n = read_file(p, buf, size);
+		if (n > 0) {
+			buf[strcspn(buf, "\n")] = '\0';
+			return 0;
+		}
+		if (len <= strlen(base))
+			return -ENOENT;
+		while (len > strlen(base) && path[len - 1] != '/')
+			len--;
+		len--;	/* drop the '/' */
+	}
 }
 
 void cgroup_sample(const struct cgroup_layout *L, const char *rel, struct metric_set *m)

@@ -14,6 +14,7 @@ struct cgroup_layout {
 	char *memory;
 	char *blkio;
 	char *unified;		/* cgroup2 tree (PSI); the root itself on pure v2 */
+	char *cpuset;		/* v1 cpuset hierarchy; NULL on pure v2 */
 };
 
 int cgroup_layout_detect(const char *root, struct cgroup_layout *L);
@@ -29,6 +30,9 @@ void pid_list_add(struct pid_list *l, pid_t p);
 /* Counters of the cgroup at rel (relative to each hierarchy, leading '/'):
  * cpu, block I/O, major faults, PSI. Absent files leave metrics out. */
 void cgroup_sample(const struct cgroup_layout *L, const char *rel, struct metric_set *m);
+/* Effective CPUs of the cgroup at rel (of its nearest ancestor that has a
+ * cpuset cgroup), as a cpuset list. */
+int cgroup_effective_cpus(const struct cgroup_layout *L, const char *rel, char *buf, size_t size);
 /* Every thread (tids) and process (pids) in the subtree at rel. */
 int cgroup_list_tasks(const struct cgroup_layout *L, const char *rel,
 		      struct pid_list *tids, struct pid_list *pids);

@@ -55,6 +55,13 @@ static void containers_state_free(void *state)
 	free(state);
 }
 
+static int containers_cpus(const struct backend_env *env, const struct found *w, char *buf,
+			   size_t size)
+{
+	(void)env;
+	return cgroup_effective_cpus(&layout, w->key, buf, size);
+}
+
 const struct backend container_backend = {
 	.name = "containers",
 	.init = containers_init,
@@ -62,4 +69,5 @@ const struct backend container_backend = {
 	.discover = containers_discover,
 	.sample = containers_sample,
 	.state_free = containers_state_free,
+	.cpus = containers_cpus,
 };

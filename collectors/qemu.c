@@ -4,6 +4,7 @@
  * statistics, the tap devices for network. */
 #include "qemu.h"
 #include "backend.h"
+#include "cpulist.h"
 #include "log.h"
 #include "parse.h"
 #include "proc.h"
@@ -376,10 +377,37 @@ static void qemu_state_free(void *state)
 	free(st);
 }
 
+/* A VM runs where its vCPU threads may run: the union of their affinities. */
+static int qemu_cpus(const struct backend_env *env, const struct found *w, char *buf, size_t size)
+{
+	struct pid_list vcpus = {0}, all = {0};
+	cpu_set_t any;
+	int found = 0;
+
+	CPU_ZERO(&any);
+	list_threads(env->cfg->proc_root, (pid_t)atoi(w->key), &vcpus, &all);
+	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
+	for (size_t i = 0; i < cpus->n; i++) {
+		cpu_set_t set;
+
+		if (sched_getaffinity(cpus->v[i], sizeof set, &set) == 0) {
+			CPU_OR(&any, &any, &set);
+			found = 1;
+		}
+	}
+	pid_list_free(&vcpus);
+	pid_list_free(&all);
+	if (!found)
+		return -ENOENT;
+	cpulist_format(&any, buf, size);
+	return 0;
+}
+
 const struct backend qemu_backend = {
 	.name = "qemu",
 	.discover = qemu_discover,
 	.discover_every_sweep = true,
 	.sample = qemu_sample,
 	.state_free = qemu_state_free,
+	.cpus = qemu_cpus,
 };

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/inotify.h>
+#include <time.h>
 
 static const struct backend *const backends[] = {
 	&container_backend,
@@ -42,7 +43,11 @@ struct sampler {
 	struct config pending;
 	bool have_pending;
 	bool stop;
-	pthread_mutex_t lock;		/* guards pending and stop */
+	/* Writers wait for a snapshot taken after their change: each takes a
+	 * ticket; a sweep started after ticket t was taken serves it. */
+	uint64_t tickets, served;
+	pthread_mutex_t lock;		/* guards pending, stop, tickets, served */
+	pthread_cond_t published_cond;
 	int wake[2];			/* pipe: reload or stop */
 	int inotify_fd;
 	pthread_t thread;
@@ -58,7 +63,12 @@ struct sampler {
 	uint64_t seq;
 };
 
-static struct sampler S = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = { -1, -1 }, .inotify_fd = -1 };
+static struct sampler S = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.published_cond = PTHREAD_COND_INITIALIZER,
+	.wake = { -1, -1 },
+	.inotify_fd = -1,
+};
 
 static const char *const reserved_names[] = { "host", "hosts", "events", "metrics.prom" };
 
@@ -246,7 +256,7 @@ static void sample_host(uint64_t now)
 
 /* full: sample everything; else only workloads new since the last sweep
  * (a discovery wake-up must not shorten everyone's rate interval). */
-static void sweep(bool full)
+static void sweep(bool full, uint64_t serves)
 {
 	uint64_t now = now_usec();
 	struct snapshot *s = snapshot_new(S.n_tr);
@@ -259,9 +269,15 @@ static void sweep(bool full)
 
 		if (full || !t->sampled)
 			sample_one(t, now);
+		char cpus[1024];
+		const struct backend *be = backends[t->backend];
+
 		*v = (struct wl_view){
 			.id = t->id,
 			.name = xstrdup(t->dirname),
+			.key = xstrdup(t->ref.key),
+			.cpus = be->cpus && be->cpus(&S.env, &t->ref, cpus, sizeof cpus) == 0 ?
+					xstrdup(cpus) : NULL,
 			.engine = t->ref.engine,
 			.vm = t->ref.vm,
 			.class = t->cls.current,
@@ -275,6 +291,11 @@ static void sweep(bool full)
 	s->interval_usec = (uint64_t)(S.cfg.interval * 1e6);
 	snapshot_index(s);
 	snapshot_publish(s);
+	pthread_mutex_lock(&S.lock);
+	if (serves > S.served)
+		S.served = serves;
+	pthread_cond_broadcast(&S.published_cond);
+	pthread_mutex_unlock(&S.lock);
 }
 
 static void backends_fini(void)
@@ -344,6 +365,8 @@ static void *sampler_main(void *arg)
 			pthread_mutex_unlock(&S.lock);
 			break;
 		}
+		uint64_t serves = S.tickets;
+		bool refresh = serves > S.served;
 		if (S.have_pending) {
 			config_free(&S.cfg);
 			S.cfg = S.pending;
@@ -367,12 +390,12 @@ static void *sampler_main(void *arg)
 		if (now >= next_full) {
 			if (!rediscover)
 				discover(every_sweep_mask());
-			sweep(true);
+			sweep(true, serves);
 			next_full += (uint64_t)(S.cfg.interval * 1e6);
 			if (next_full < now)	/* fell behind: don't burst to catch up */
 				next_full = now + (uint64_t)(S.cfg.interval * 1e6);
-		} else if (rediscover) {
-			sweep(false);
+		} else if (rediscover || refresh) {
+			sweep(false, serves);
 		}
 	}
 	return NULL;
@@ -392,7 +415,7 @@ int sampler_start(struct config *cfg)
 	S.kvm = kvm_usable();
 	log_info("hardware virtualization %s", S.kvm ? "usable" : "not usable: VMs would run under TCG");
 	discover(ALL_BACKENDS);
-	sweep(true);
+	sweep(true, 0);
 	r = pthread_create(&S.thread, NULL, sampler_main, NULL);
 	return -r;
 }
@@ -407,6 +430,31 @@ void sampler_reload(struct config *cfg)
 	pthread_mutex_unlock(&S.lock);
 	if (write(S.wake[1], "r", 1) < 0)
 		log_warn("cannot wake the sampler: %s", strerror(errno));
+}
+
+int sampler_refresh(int timeout_ms)
+{
+	struct timespec deadline;
+	uint64_t ticket;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&S.lock);
+	ticket = ++S.tickets;
+	pthread_mutex_unlock(&S.lock);
+	if (write(S.wake[1], "f", 1) < 0)
+		return -errno;
+	pthread_mutex_lock(&S.lock);
+	while (S.served < ticket && r == 0)
+		r = pthread_cond_timedwait(&S.published_cond, &S.lock, &deadline);
+	pthread_mutex_unlock(&S.lock);
+	return r ? -ETIMEDOUT : 0;
 }
 
 void sampler_stop(void)

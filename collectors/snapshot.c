@@ -91,8 +91,11 @@ const struct wl_view *snapshot_find_id(const struct snapshot *s, uint64_t id)
 
 static void snapshot_free(struct snapshot *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		free(s->wl[i].name);
+		free(s->wl[i].key);
+		free(s->wl[i].cpus);
+	}
 	free(s->wl);
 	free(s->by_name);
 	free(s->by_id);

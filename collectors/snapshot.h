@@ -19,6 +19,8 @@ struct wl_view {
 	uint64_t id;		/* stable for the workload's life, never reused */
 	char *name;		/* directory name, unique in the snapshot */
 	const char *engine;	/* lxc, docker, ... (static string) */
+	char *key;		/* its backend's key: cgroup path, or a VM's pid */
+	char *cpus;		/* CPUs it may run on (cpuset list), NULL if unknown */
 	bool vm;
 	enum wl_class class;
 	bool recommend_vm;

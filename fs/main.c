@@ -1,6 +1,8 @@
 /* adaptfs(8): option parsing, mounting, signals, and the FUSE loop. */
 #include "config.h"
+#include "control.h"
 #include "events.h"
+#include "prefetch.h"
 #include "log.h"
 #include "ops.h"
 #include "sampler.h"
@@ -9,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -274,6 +277,13 @@ int main(int argc, char **argv)
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	ops_attach_session(se);
+	if (cfg.group)
+		ops_set_control_group(getgrnam(cfg.group)->gr_gid);
+	if (control_start(cfg.host_name, cfg.cgroup_root) < 0 ||
+	    prefetch_start(&cfg.prefetch, cfg.cgroup_root) < 0) {
+		log_err("cannot start the actuators");
+		goto out_unmount;
+	}
 	if (sampler_start(&cfg) < 0) {
 		log_err("cannot start the sampler");
 		goto out_unmount;
@@ -287,6 +297,8 @@ int main(int argc, char **argv)
 #endif
 	/* The loop returns the signal number after SIGTERM/SIGINT: a clean exit. */
 	r = serve(se, &o) < 0 ? 1 : 0;
+	control_stop();
+	prefetch_stop();
 	sampler_stop();
 	snapshot_release_all();
 	ops_detach_session();

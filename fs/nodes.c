@@ -16,7 +16,8 @@ const char *const host_file_names[HF_COUNT] = {
 const char *const wl_file_names[WF_COUNT] = {
 	[WF_KIND] = "kind", [WF_CPU] = "cpu", [WF_IO] = "io", [WF_THREADS] = "threads",
 	[WF_SCHED_WAIT] = "sched_wait", [WF_MAJOR_FAULTS] = "major_faults", [WF_MEMORY] = "memory",
-	[WF_CLASS] = "class", [WF_STAT] = "stat",
+	[WF_CLASS] = "class", [WF_STAT] = "stat", [WF_PLACEMENT] = "placement", [WF_MODE] = "mode",
+	[WF_PREFETCH] = "prefetch",
 };
 
 _Static_assert(WF_COUNT < WL_STRIDE, "workload files must fit the inode stride");
@@ -78,6 +79,11 @@ bool node_from_ino(uint64_t ino, struct node *n)
 bool node_is_dir(const struct node *n)
 {
 	return n->kind == N_ROOT || n->kind == N_HOST_DIR || n->kind == N_WL_DIR;
+}
+
+bool node_is_control(const struct node *n)
+{
+	return n->kind == N_WL_FILE && n->file >= WF_PLACEMENT;
 }
 
 int node_file_index(enum node_kind dir, const char *name)

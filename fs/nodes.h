@@ -10,7 +10,7 @@ enum node_kind { N_ROOT, N_EVENTS, N_METRICS, N_HOST_DIR, N_HOST_FILE, N_WL_DIR,
 
 enum host_file { HF_CORES, HF_CPU, HF_LOAD, HF_MEMORY, HF_PRESSURE, HF_STAT, HF_COUNT };
 enum wl_file { WF_KIND, WF_CPU, WF_IO, WF_THREADS, WF_SCHED_WAIT, WF_MAJOR_FAULTS, WF_MEMORY,
-	       WF_CLASS, WF_STAT, WF_COUNT };
+	       WF_CLASS, WF_STAT, WF_PLACEMENT, WF_MODE, WF_PREFETCH, WF_COUNT };
 
 struct node {
 	enum node_kind kind;
@@ -26,5 +26,7 @@ extern const char *const wl_file_names[WF_COUNT];
 uint64_t node_ino(const struct node *n);
 bool node_from_ino(uint64_t ino, struct node *n);
 bool node_is_dir(const struct node *n);
+/* placement, mode, prefetch: the files users write to. */
+bool node_is_control(const struct node *n);
 /* A file name in a directory of the given kind, or -1. */
 int node_file_index(enum node_kind dir, const char *name);

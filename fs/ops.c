@@ -1,4 +1,5 @@
 #include "ops.h"
+#include "control.h"
 #include "events.h"
 #include "nodes.h"
 #include "render.h"
@@ -26,6 +27,7 @@ struct open_file {
 };
 
 static struct fuse_session *session;
+static gid_t control_gid;	/* group allowed to write control files; 0: root only */
 static pthread_mutex_t poll_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fuse_pollhandle *pollers[64];
 static size_t n_pollers;
@@ -37,10 +39,19 @@ static void fill_attr(const struct node *n, struct stat *st)
 	if (node_is_dir(n)) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
+	} else if (node_is_control(n)) {
+		st->st_mode = S_IFREG | (control_gid ? 0664 : 0644);
+		st->st_gid = control_gid;
+		st->st_nlink = 1;
 	} else {
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
 	}
+}
+
+void ops_set_control_group(gid_t gid)
+{
+	control_gid = gid;
 }
 
 /* Attributes of a file carry the length of its text in snapshot s, which is
@@ -51,8 +62,10 @@ static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 	int r;
 
 	fill_attr(n, st);
-	if (node_is_dir(n) || n->kind == N_EVENTS)
-		return 0;	/* events grows between stat and read: always direct */
+	/* events grows between stat and read, control files change on write:
+	 * both are always read directly. */
+	if (node_is_dir(n) || n->kind == N_EVENTS || node_is_control(n))
+		return 0;
 	r = render_node(s, n, &text);
 	if (r == 0) {
 		st->st_size = (off_t)text.len;
@@ -270,7 +283,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (node_from_ino(ino, &n) && node_exists(s, &n))
 		r = node_is_dir(&n) ? -EISDIR :
-		    (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) ? -EACCES : 0;
+		    !node_is_control(&n) && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) ?
+			    -EACCES : 0;
 	if (r < 0) {
 		snapshot_put(s);
 		fuse_reply_err(req, -r);
@@ -292,8 +306,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	of->fresh = true;
 	/* Through the page cache only when the kernel's size is this text's. */
-	of->cached = n.kind != N_EVENTS && sizes_lookup(ino, &told_len, &told_seq) &&
-		     told_len == of->text.len;
+	of->cached = n.kind != N_EVENTS && !node_is_control(&n) &&
+		     sizes_lookup(ino, &told_len, &told_seq) && told_len == of->text.len;
 	if (of->cached)
 		sizes_cached_open(ino, +1);
 	fi->direct_io = !of->cached;
@@ -406,12 +420,72 @@ static void wake_pollers(void)
 	pthread_mutex_unlock(&poll_lock);
 }
 
-/* Nothing in the tree is created, removed or renamed by users. */
+/* Nothing in the tree is created, removed or renamed by users. Control
+ * files accept the truncation that "echo x > file" asks for (each write is
+ * a whole command; there is nothing to truncate). */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	(void)ino, (void)attr, (void)to_set, (void)fi;
+	struct node n;
+	struct stat st;
+
+	(void)fi;
+	if (node_from_ino(ino, &n) && node_is_control(&n) && to_set == FUSE_SET_ATTR_SIZE &&
+	    attr->st_size == 0) {
+		fill_attr(&n, &st);
+		fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
+		return;
+	}
 	fuse_reply_err(req, EACCES);
+}
+
+struct pending_write {
+	fuse_req_t req;
+	size_t size;
+};
+
+/* The outcome of a queued action: the write returns only now. */
+static void write_done(void *ctx, int err)
+{
+	struct pending_write *pw = ctx;
+
+	if (err < 0)
+		fuse_reply_err(pw->req, -err);
+	else
+		fuse_reply_write(pw->req, pw->size);
+	free(pw);
+}
+
+static const enum control_file control_of[WF_COUNT] = {
+	[WF_PLACEMENT] = CTL_PLACEMENT, [WF_MODE] = CTL_MODE, [WF_PREFETCH] = CTL_PREFETCH,
+};
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct snapshot *s = snapshot_get();
+	const struct wl_view *w = s ? snapshot_find_id(s, of->node.wid) : NULL;
+	struct pending_write *pw;
+	int r;
+
+	(void)ino, (void)off;
+	if (!node_is_control(&of->node) || !w) {
+		snapshot_put(s);
+		fuse_reply_err(req, w ? EACCES : ENOENT);
+		return;
+	}
+	pw = xmalloc(sizeof *pw);
+	*pw = (struct pending_write){ req, size };
+	r = control_write(w, control_of[of->node.file], buf, size, write_done, pw);
+	snapshot_put(s);
+	if (r != 0) {
+		free(pw);
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			fuse_reply_write(req, size);
+	}
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -494,6 +568,7 @@ const struct fuse_lowlevel_ops adaptfs_ops = {
 	.releasedir = op_releasedir,
 	.open = op_open,
 	.read = op_read,
+	.write = op_write,
 	.release = op_release,
 	.poll = op_poll,
 	.mknod = op_mknod,

@@ -10,3 +10,5 @@ extern const struct fuse_lowlevel_ops adaptfs_ops;
  * dentries of vanished workloads and wakes poll()ers of events. */
 void ops_attach_session(struct fuse_session *se);
 void ops_detach_session(void);
+/* Members of gid may write control files too (0664); 0: root only (0644). */
+void ops_set_control_group(gid_t gid);

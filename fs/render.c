@@ -1,7 +1,10 @@
 #include "render.h"
+#include "control.h"
 #include "events.h"
+#include "prefetch.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 static void put_value(struct strbuf *out, enum metric_fmt fmt, double v)
@@ -74,6 +77,8 @@ static void put_wl_labels(struct strbuf *out, const struct wl_view *w)
 	strbuf_printf(out, "\",kind=\"%s\",engine=\"%s\"", w->vm ? "vm" : "container", w->engine);
 }
 
+static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out);
+
 void render_prom(const struct snapshot *s, struct strbuf *out)
 {
 	for (int i = 0; i < H_COUNT; i++) {
@@ -107,6 +112,7 @@ void render_prom(const struct snapshot *s, struct strbuf *out)
 			put_prom_value(out, d, s->wl[k].m.v[i]);
 		}
 	}
+	render_prefetch_prom(s, out);
 	if (s->n)
 		strbuf_printf(out, "# HELP adapt_class Dominant demand of the workload (1 for its class).\n"
 				   "# TYPE adapt_class gauge\n");
@@ -115,6 +121,54 @@ void render_prom(const struct snapshot *s, struct strbuf *out)
 		put_wl_labels(out, &s->wl[k]);
 		strbuf_printf(out, ",class=\"%s\",mode=\"%s\"} 1\n", class_name(s->wl[k].class),
 			      s->wl[k].recommend_vm ? "vm" : "container");
+	}
+}
+
+static const struct {
+	const char *key;
+	size_t off;
+	const char *help;
+} prefetch_keys[] = {
+	{ "triggers", offsetof(struct prefetch_stats, triggers), "Page-ins that started a sibling prefetch." },
+	{ "bytes", offsetof(struct prefetch_stats, bytes), "Swapped-out bytes of siblings asked back." },
+	{ "skipped_budget", offsetof(struct prefetch_stats, skipped_budget), "Prefetches cut short or skipped for lack of headroom." },
+	{ "skipped_cooldown", offsetof(struct prefetch_stats, skipped_cooldown), "Page-ins too soon after a prefetch." },
+	{ "skipped_thrash", offsetof(struct prefetch_stats, skipped_thrash), "Page-ins skipped while the container thrashed." },
+	{ "sibling_faults", offsetof(struct prefetch_stats, sibling_faults), "Siblings' major faults within the window after a trigger." },
+};
+
+/* Prefetch counters, in stat, of containers that ever had prefetch on. */
+static void render_prefetch_stats(const struct wl_view *w, struct strbuf *out)
+{
+	struct prefetch_stats st;
+
+	if (!prefetch_get_stats(w->id, &st))
+		return;
+	for (size_t i = 0; i < sizeof prefetch_keys / sizeof prefetch_keys[0]; i++)
+		strbuf_printf(out, "prefetch_%s %lu\n", prefetch_keys[i].key,
+			      *(const uint64_t *)((const char *)&st + prefetch_keys[i].off));
+}
+
+static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out)
+{
+	for (size_t i = 0; i < sizeof prefetch_keys / sizeof prefetch_keys[0]; i++) {
+		bool header = false;
+
+		for (size_t k = 0; k < s->n; k++) {
+			struct prefetch_stats st;
+
+			if (!prefetch_get_stats(s->wl[k].id, &st))
+				continue;
+			if (!header)
+				strbuf_printf(out, "# HELP adapt_prefetch_%s_total %s\n"
+						   "# TYPE adapt_prefetch_%s_total counter\n",
+					      prefetch_keys[i].key, prefetch_keys[i].help, prefetch_keys[i].key);
+			header = true;
+			strbuf_printf(out, "adapt_prefetch_%s_total", prefetch_keys[i].key);
+			put_wl_labels(out, &s->wl[k]);
+			strbuf_printf(out, "} %lu\n",
+				      *(const uint64_t *)((const char *)&st + prefetch_keys[i].off));
+		}
 	}
 }
 
@@ -129,8 +183,18 @@ static void render_wl_file(const struct snapshot *s, const struct wl_view *w, in
 		strbuf_printf(out, "%s mode=%s\n", class_name(w->class),
 			      w->recommend_vm ? "vm" : "container");
 		break;
+	case WF_PLACEMENT:
+		control_render(w, CTL_PLACEMENT, out);
+		break;
+	case WF_MODE:
+		control_render(w, CTL_MODE, out);
+		break;
+	case WF_PREFETCH:
+		control_render(w, CTL_PREFETCH, out);
+		break;
 	case WF_STAT:
 		render_stat(wl_metrics, M_WL_COUNT, &w->m, out);
+		render_prefetch_stats(w, out);
 		strbuf_printf(out, "timestamp_usec %llu\ninterval_usec %llu\n",
 			      (unsigned long long)s->wall_usec, (unsigned long long)s->interval_usec);
 		break;

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <math.h>
 #include <sys/stat.h>
@@ -66,6 +67,46 @@ static int set_class(struct class_config *c, const char *name, const char *v)
 	return -ENOENT;
 }
 
+static void add_pattern(char ***list, size_t *n, const char *v)
+{
+	*list = realloc(*list, (*n + 1) * sizeof(char *));
+	if (!*list)
+		abort();
+	(*list)[(*n)++] = xstrdup(v);
+}
+
+static int set_prefetch(struct prefetch_config *p, const char *name, const char *v)
+{
+	static const struct { const char *key; size_t off; double min, max; } keys[] = {
+		{ "margin_bytes", offsetof(struct prefetch_config, margin_bytes), 0, 1e15 },
+		{ "cooldown_ms", offsetof(struct prefetch_config, cooldown_ms), 0, 3600e3 },
+		{ "max_bytes_per_sec", offsetof(struct prefetch_config, max_bytes_per_sec), 4096, 1e15 },
+		{ "poll_ms", offsetof(struct prefetch_config, poll_ms), 1, 10000 },
+		{ "window_ms", offsetof(struct prefetch_config, window_ms), 1, 600e3 },
+		{ "thrash_full_avg10", offsetof(struct prefetch_config, thrash_full_avg10), 0, 100 },
+	};
+
+	if (strcmp(name, "default") == 0) {
+		if (strcmp(v, "on") == 0)
+			p->enabled = true;
+		else if (strcmp(v, "off") == 0)
+			p->enabled = false;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	if (strcmp(name, "pattern") == 0) {
+		if (!*v)
+			return -EINVAL;
+		add_pattern(&p->patterns, &p->n_patterns, v);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(name, keys[i].key) == 0)
+			return parse_double(v, keys[i].min, keys[i].max, (double *)((char *)p + keys[i].off));
+	return -ENOENT;
+}
+
 static int set_key(struct config *cfg, const char *section, const char *name, const char *v)
 {
 	if (strcmp(section, "adaptfs") == 0) {
@@ -73,6 +114,19 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 			return parse_double(v, 0.05, 3600, &cfg->interval);
 		if (strcmp(name, "state_dir") == 0)
 			return *v == '/' ? (set_str(&cfg->state_dir, v), 0) : -EINVAL;
+		if (strcmp(name, "group") == 0) {
+			if (!getgrnam(v))
+				return -EINVAL;	/* a group that does not exist */
+			set_str(&cfg->group, v);
+			return 0;
+		}
+		if (strcmp(name, "host_name") == 0) {
+			if (!*v || strlen(v) > 63 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+					"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(v))
+				return -EINVAL;
+			set_str(&cfg->host_name, v);
+			return 0;
+		}
 		return -ENOENT;
 	}
 	if (strcmp(section, "discovery") == 0) {
@@ -81,10 +135,7 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 		if (strcmp(name, "pattern") == 0) {
 			if (*v != '/')
 				return -EINVAL;
-			cfg->patterns = realloc(cfg->patterns, (cfg->n_patterns + 1) * sizeof(char *));
-			if (!cfg->patterns)
-				abort();
-			cfg->patterns[cfg->n_patterns++] = xstrdup(v);
+			add_pattern(&cfg->patterns, &cfg->n_patterns, v);
 			return 0;
 		}
 		static const struct { const char *key; size_t off; } paths[] = {
@@ -103,6 +154,8 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 	}
 	if (strcmp(section, "class") == 0)
 		return set_class(&cfg->class, name, v);
+	if (strcmp(section, "prefetch") == 0)
+		return set_prefetch(&cfg->prefetch, name, v);
 	return -ENOENT;
 }
 
@@ -126,6 +179,9 @@ static int config_ini_line(void *user, const char *section, const char *name, co
 
 static void config_defaults(struct config *cfg)
 {
+	char host[64] = "localhost";
+
+	gethostname(host, sizeof host - 1);
 	*cfg = (struct config){
 		.interval = 1.0,
 		.rescan_interval = 10.0,
@@ -133,6 +189,15 @@ static void config_defaults(struct config *cfg)
 		.proc_root = xstrdup("/proc"),
 		.run_root = xstrdup("/run"),
 		.state_dir = xstrdup("/var/lib/adaptfs"),
+		.host_name = xstrdup(host),
+		.prefetch = {
+			.margin_bytes = 16 << 20,
+			.cooldown_ms = 200,
+			.max_bytes_per_sec = 1024.0 * 1024 * 1024,
+			.poll_ms = 10,
+			.window_ms = 2000,
+			.thrash_full_avg10 = 20,
+		},
 		.class = {
 			.window = 5,
 			.hysteresis = 1.2,
@@ -187,6 +252,11 @@ void config_free(struct config *cfg)
 	free(cfg->proc_root);
 	free(cfg->run_root);
 	free(cfg->state_dir);
+	free(cfg->host_name);
+	free(cfg->group);
+	for (size_t i = 0; i < cfg->prefetch.n_patterns; i++)
+		free(cfg->prefetch.patterns[i]);
+	free(cfg->prefetch.patterns);
 	for (size_t i = 0; i < cfg->n_patterns; i++)
 		free(cfg->patterns[i]);
 	free(cfg->patterns);

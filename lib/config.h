@@ -17,8 +17,22 @@ struct class_config {
 	enum cpu_mode cpu_mode;		/* recommended mode for class cpu */
 };
 
+struct prefetch_config {
+	bool enabled;			/* default for containers */
+	char **patterns;		/* workload names that default to on */
+	size_t n_patterns;
+	double margin_bytes;		/* headroom kept free below the limit */
+	double cooldown_ms;		/* per container, between two prefetches */
+	double max_bytes_per_sec;	/* per container rate limit */
+	double poll_ms;			/* fault detection period */
+	double window_ms;		/* faults this soon after a trigger follow it */
+	double thrash_full_avg10;	/* PSI memory full above this: thrashing */
+};
+
 struct config {
 	char *path;
+	char *host_name;		/* this host in placement (default: hostname) */
+	char *group;			/* may write control files too; NULL: root only */
 	double interval;		/* seconds between snapshots */
 	double rescan_interval;		/* seconds between full discovery walks */
 	char *cgroup_root;
@@ -28,6 +42,7 @@ struct config {
 	char **patterns;		/* extra cgroup globs, relative to the hierarchy */
 	size_t n_patterns;
 	struct class_config class;
+	struct prefetch_config prefetch;
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/adaptfs/adaptfs.conf"

@@ -1,0 +1,167 @@
+/* The control-file write path: parse, validate, then act (at once for
+ * settings, on a worker for actions that touch the kernel). */
+#include "control.h"
+#include "cpulist.h"
+#include "events.h"
+#include "jobs.h"
+#include "placement.h"
+#include "prefetch.h"
+#include "sampler.h"
+#include "util.h"
+
+#include <errno.h>
+
+static char host_name[64];
+
+static const char *const file_names[] = {
+	[CTL_PLACEMENT] = "placement", [CTL_MODE] = "mode", [CTL_PREFETCH] = "prefetch",
+};
+
+/* Refuse a write: say why in events, return the errno. */
+static int refuse(const struct wl_view *w, enum control_file f, const char *line, int err,
+		  const char *why)
+{
+	events_add(w->name, "%s: '%.64s' refused: %s (%s)", file_names[f], line, strerror(-err), why);
+	return err;
+}
+
+struct pin_arg {
+	struct wl_view view;	/* copy of what the job needs: key, engine, vm */
+	char key[256];
+	char engine[32];
+	char name[256];
+	cpu_set_t cpus;
+};
+
+static int run_pin(struct job *job)
+{
+	struct pin_arg *a = job->arg;
+	char list[1024];
+	int r = placement_pin(&a->view, &a->cpus);
+
+	cpulist_format(&a->cpus, list, sizeof list);
+	if (r < 0) {
+		events_add(a->name, "placement: pinning to cpus %s failed: %s; placement unchanged",
+			   list, strerror(-r));
+		return r;
+	}
+	events_add(a->name, "placement: pinned to cpus %s", list);
+	/* Return only once a read of placement shows it. */
+	sampler_refresh(2000);
+	return 0;
+}
+
+static int write_placement(const struct wl_view *w, const char *line, control_done_fn done, void *ctx)
+{
+	struct placement_req req;
+	cpu_set_t online, outside;
+	struct pin_arg *a;
+	int r = control_parse_placement(line, &req);
+
+	if (r == -ERANGE)
+		return refuse(w, CTL_PLACEMENT, line, r, "CPU number out of range");
+	if (r < 0)
+		return refuse(w, CTL_PLACEMENT, line, r, "expected host=NAME cpus=LIST, either alone");
+	if (req.has_host && strcmp(req.host, host_name) != 0)
+		return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: no peer hosts configured");
+	if (!req.has_cpus)
+		return 1;	/* host=this host: already there */
+	if (placement_online_cpus(&online) < 0)
+		return refuse(w, CTL_PLACEMENT, line, -EIO, "cannot read the online CPUs");
+	CPU_AND(&outside, &req.cpus, &online);
+	if (!CPU_EQUAL(&outside, &req.cpus))
+		return refuse(w, CTL_PLACEMENT, line, -ERANGE, "CPU not online on this host");
+	if (w->vm && strcmp(w->engine, "qemu") != 0 && strcmp(w->engine, "libvirt") != 0)
+		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, "cannot pin this engine's guests");
+
+	a = xcalloc(1, sizeof *a);
+	snprintf(a->key, sizeof a->key, "%s", w->key);
+	snprintf(a->engine, sizeof a->engine, "%s", w->engine);
+	snprintf(a->name, sizeof a->name, "%s", w->name);
+	a->view = (struct wl_view){ .id = w->id, .name = a->name, .key = a->key, .engine = a->engine,
+				    .vm = w->vm };
+	a->cpus = req.cpus;
+	r = jobs_submit(&(struct job){ .wid = w->id, .run = run_pin, .done = done, .ctx = ctx, .arg = a });
+	if (r < 0) {
+		free(a);
+		return refuse(w, CTL_PLACEMENT, line, r, "another action on this workload is running");
+	}
+	return 0;
+}
+
+/* Discovered workloads run in the mode their engine gave them: writing that
+ * mode is a no-op, switching needs a recipe (managed workloads). */
+static int write_mode(const struct wl_view *w, const char *line)
+{
+	enum mode m;
+
+	if (control_parse_mode(line, &m) < 0)
+		return refuse(w, CTL_MODE, line, -EINVAL, "expected container, vm or auto");
+	if (m == (w->vm ? MODE_VM : MODE_CONTAINER))
+		return 1;
+	return refuse(w, CTL_MODE, line, -EOPNOTSUPP,
+		      "discovered workloads cannot switch mode; give it a recipe in workloads.d");
+}
+
+static int write_prefetch(const struct wl_view *w, const char *line)
+{
+	bool on;
+
+	if (control_parse_prefetch(line, &on) < 0)
+		return refuse(w, CTL_PREFETCH, line, -EINVAL, "expected on or off");
+	if (w->vm)
+		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP, "sibling prefetch is for containers");
+	if (prefetch_enabled(w) != on)
+		events_add(w->name, "prefetch: %s", on ? "on" : "off");
+	prefetch_set(w, on);
+	return 1;
+}
+
+int control_write(const struct wl_view *w, enum control_file f, const char *buf, size_t len,
+		  control_done_fn done, void *ctx)
+{
+	char line[CONTROL_MAX_LINE + 1];
+
+	if (control_line(buf, len, line, sizeof line) < 0)
+		return refuse(w, f, "", -EINVAL, "one line of at most 4096 bytes, no NUL bytes");
+	switch (f) {
+	case CTL_PLACEMENT:
+		return write_placement(w, line, done, ctx);
+	case CTL_MODE:
+		return write_mode(w, line);
+	case CTL_PREFETCH:
+		return write_prefetch(w, line);
+	}
+	return -EINVAL;
+}
+
+void control_render(const struct wl_view *w, enum control_file f, struct strbuf *out)
+{
+	switch (f) {
+	case CTL_PLACEMENT:
+		if (w->cpus)
+			strbuf_printf(out, "host=%s cpus=%s\n", host_name, w->cpus);
+		else
+			strbuf_printf(out, "host=%s\n", host_name);
+		break;
+	case CTL_MODE:
+		strbuf_printf(out, w->vm ? "container [vm] auto\n" : "[container] vm auto\n");
+		break;
+	case CTL_PREFETCH:
+		strbuf_printf(out, prefetch_enabled(w) ? "[on] off\n" : "on [off]\n");
+		break;
+	}
+}
+
+int control_start(const char *host, const char *cgroup_root)
+{
+	snprintf(host_name, sizeof host_name, "%s", host);
+	placement_init(cgroup_root);
+	return jobs_start(2);
+}
+
+void control_stop(void)
+{
+	jobs_stop();
+	placement_fini();
+}

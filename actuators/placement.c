@@ -1,0 +1,184 @@
+#include "placement.h"
+#include "cgroup.h"
+#include "cpulist.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+static struct cgroup_layout layout;
+
+int placement_init(const char *cgroup_root)
+{
+	cgroup_layout_free(&layout);
+	return cgroup_layout_detect(cgroup_root, &layout);
+}
+
+void placement_fini(void)
+{
+	cgroup_layout_free(&layout);
+}
+
+int placement_online_cpus(cpu_set_t *set)
+{
+	char buf[1024];
+	ssize_t n = read_file("/sys/devices/system/cpu/online", buf, sizeof buf);
+
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	return cpulist_parse(buf, strcspn(buf, "\n"), set);
+}
+
+static int write_str(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A new v1 cpuset cgroup takes no task until it has CPUs and memory nodes:
+ * give each level created here those of its parent. */
+static int cpuset_mkdir(const char *dir)
+{
+	char parent[PATH_MAX], buf[1024], path[PATH_MAX + 32];
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	char *slash;
+	int r;
+
+	if (access(dir, F_OK) == 0)
+		return 0;
+	snprintf(parent, sizeof parent, "%s", dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return -EINVAL;
+	*slash = '\0';
+	r = cpuset_mkdir(parent);
+	if (r < 0)
+		return r;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof path, "%s/%s", parent, files[i]);
+		if (read_file(path, buf, sizeof buf) < 0)
+			return -EIO;
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		r = write_str(path, buf);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int pin_container_v1(const struct wl_view *w, const char *list)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], old[1024] = "";
+	struct pid_list tids = {0};
+	int r;
+
+	if (!layout.cpuset)
+		return -EOPNOTSUPP;
+	snprintf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
+	r = cpuset_mkdir(dir);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof path, "%s/cpuset.cpus", dir);
+	read_file(path, old, sizeof old);
+	/* Threads the engine left in an ancestor's cpuset join the workload's. */
+	cgroup_list_tasks(&layout, w->key, &tids, NULL);
+	snprintf(path, sizeof path, "%s/tasks", dir);
+	for (size_t i = 0; i < tids.n; i++) {
+		char tid[16];
+
+		snprintf(tid, sizeof tid, "%d", tids.v[i]);
+		write_str(path, tid);	/* a thread may have exited meanwhile */
+	}
+	pid_list_free(&tids);
+	snprintf(path, sizeof path, "%s/cpuset.cpus", dir);
+	r = write_str(path, list);
+	if (r < 0 && old[0])
+		write_str(path, old);
+	return r;
+}
+
+static int pin_container_v2(const struct wl_view *w, const char *list)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s%s/cpuset.cpus", layout.unified, w->key);
+	if (access(path, F_OK) < 0)
+		return -EOPNOTSUPP;	/* the cpuset controller is not enabled there */
+	return write_str(path, list);
+}
+
+static void vm_threads(pid_t pid, struct pid_list *vcpus, struct pid_list *all)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char comm[64];
+		pid_t tid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		tid = (pid_t)atoi(de->d_name);
+		pid_list_add(all, tid);
+		snprintf(path, sizeof path, "/proc/%d/task/%d/comm", pid, tid);
+		if (read_file(path, comm, sizeof comm) > 0 && startswith(comm, "CPU ") && strchr(comm, '/'))
+			pid_list_add(vcpus, tid);
+	}
+}
+
+/* Pin every vCPU thread; on any failure restore the ones already moved. */
+static int pin_vm(const struct wl_view *w, const cpu_set_t *cpus)
+{
+	struct pid_list vcpus = {0}, all = {0};
+	const struct pid_list *t;
+	cpu_set_t *saved;
+	size_t done = 0;
+	int r = 0;
+
+	vm_threads((pid_t)atoi(w->key), &vcpus, &all);
+	t = vcpus.n ? &vcpus : &all;
+	if (t->n == 0) {
+		pid_list_free(&vcpus);
+		pid_list_free(&all);
+		return -ESRCH;
+	}
+	saved = xcalloc(t->n, sizeof *saved);
+	for (; done < t->n; done++) {
+		if (sched_getaffinity(t->v[done], sizeof saved[done], &saved[done]) < 0 ||
+		    sched_setaffinity(t->v[done], sizeof *cpus, cpus) < 0) {
+			r = -errno;
+			break;
+		}
+	}
+	if (r < 0)
+		while (done-- > 0)
+			sched_setaffinity(t->v[done], sizeof saved[done], &saved[done]);
+	free(saved);
+	pid_list_free(&vcpus);
+	pid_list_free(&all);
+	return r;
+}
+
+int placement_pin(const struct wl_view *w, const cpu_set_t *cpus)
+{
+	char list[1024];
+
+	if (w->vm)
+		return strcmp(w->engine, "qemu") == 0 || strcmp(w->engine, "libvirt") == 0 ?
+			       pin_vm(w, cpus) : -EOPNOTSUPP;
+	cpulist_format(cpus, list, sizeof list);
+	return layout.v2 ? pin_container_v2(w, list) : pin_container_v1(w, list);
+}
