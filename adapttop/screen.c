@@ -15,7 +15,7 @@
 /* How often keys and finished writes are looked at between reads of the mount. */
 #define KEY_POLL_MS 100
 
-#define HELP_LINE "c/p/w/i/n/f/m/N sort  r reverse  j/k/arrows select  P prefetch  M mode  q quit"
+#define HELP_LINE "c/p/w/i/n/f/m/N sort  r reverse  j/k/arrows select  / find  P prefetch  M mode  q quit"
 
 struct screen {
 	struct view_options o;
@@ -24,6 +24,8 @@ struct screen {
 	size_t sel, top;		/* selected row, first row shown */
 	char sel_name[256];		/* the selection follows its workload across re-sorts */
 	char status[512];
+	bool finding;			/* '/' typed: keys edit FIND until Enter or Esc */
+	char find[64];
 	struct control_job job;
 };
 
@@ -159,12 +161,61 @@ static void screen_move(struct screen *s, long delta)
 	screen_select_name(s);
 }
 
+/* Select the first workload at or after the selection whose name contains FIND. */
+static void screen_find(struct screen *s)
+{
+	size_t n = s->frame.n;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (s->sel + i) % n;
+
+		if (strstr(s->frame.rows[k].name, s->find)) {
+			s->sel = k;
+			screen_select_name(s);
+			s->status[0] = '\0';
+			return;
+		}
+	}
+	snprintf(s->status, sizeof(s->status), "no workload name contains '%s'", s->find);
+}
+
+/* A key while finding: the line editor of the status line. */
+static void screen_find_key(struct screen *s, int ch)
+{
+	size_t len = strlen(s->find);
+
+	switch (ch) {
+	case '\n': case '\r': case KEY_ENTER:
+		s->finding = false;
+		screen_find(s);
+		return;
+	case 27: /* Esc */
+		s->finding = false;
+		s->status[0] = '\0';
+		return;
+	case KEY_BACKSPACE: case 127: case 8:
+		if (len)
+			s->find[len - 1] = '\0';
+		break;
+	default:
+		if (ch >= 32 && ch < 127 && len + 1 < sizeof(s->find)) {
+			s->find[len] = (char)ch;
+			s->find[len + 1] = '\0';
+		}
+	}
+	snprintf(s->status, sizeof(s->status), "find: %s", s->find);
+}
+
 /* Returns false when the key quits. */
 static bool screen_key(struct screen *s, int ch)
 {
 	int k;
 	long page = LINES > 6 ? LINES - 6 : 1;
 
+	if (s->finding) {
+		screen_find_key(s, ch);
+		return true;
+	}
 	switch (ch) {
 	case 'q':
 		return false;
@@ -196,6 +247,11 @@ static bool screen_key(struct screen *s, int ch)
 	case 'M':
 		screen_control(s, "mode");
 		break;
+	case '/':
+		s->finding = true;
+		s->find[0] = '\0';
+		snprintf(s->status, sizeof(s->status), "find: ");
+		break;
 	case 'h': case '?':
 		snprintf(s->status, sizeof(s->status), "%s", HELP_LINE);
 		break;
@@ -224,6 +280,7 @@ int screen_run(const struct view_options *o)
 	keypad(stdscr, TRUE);
 	curs_set(0);
 	timeout(KEY_POLL_MS);
+	set_escdelay(25);
 	for (;;) {
 		now = now_usec();
 		if (now >= next) {

@@ -1,0 +1,242 @@
+#!/usr/bin/env bats
+# adapttop(1) against a real mount and real workloads: the screen under tmux (send-keys,
+# capture-pane) and batch mode.
+#
+# Screen lines (capture-pane, 1-based): 1 title, 2 host, 3 status, 4 column titles, 5.. rows.
+# A row splits on blanks into NAME KIND CPU% PAR WAIT% IO NET MAJFLT/s MEM CLASS MODE
+# PLACEMENT PREFETCH.
+
+setup_file() {
+	load lib/mount
+	load lib/containers
+	_adapt_need tmux
+	: "${ADAPTTOP_BIN:=$_ADAPT_REPO_ROOT/adapttop/adapttop}"
+	[[ -x $ADAPTTOP_BIN ]] || { echo "$ADAPTTOP_BIN is not built (make adapttop)" >&2; return 1; }
+	export ADAPTTOP_BIN
+	adaptfs_mount --interval 0.5
+}
+
+teardown_file() {
+	load lib/containers
+	teardown_all
+	adaptfs_umount
+}
+
+setup() {
+	load lib/mount
+	load lib/containers
+	TMUX_SOCK=$BATS_TEST_TMPDIR/tmux.sock
+}
+
+teardown() {
+	top_stop
+	teardown_all
+}
+
+# ---------------------------------------------------------------- helpers -----------------
+
+tm() { tmux -S "$TMUX_SOCK" "$@"; }
+
+# top_start [ADAPTTOP ARGS...]: adapttop on our mount in a detached 200x40 tmux session "top"
+top_start() {
+	local cmd
+	cmd=$(printf '%q ' exec "$ADAPTTOP_BIN" -m "$ADAPTFS_MNT" -d 0.5 "$@")
+	# the tmux server must not hold bats' fd 3, or bats waits for it at the end of the file
+	tm -f /dev/null new-session -d -s top -x 200 -y 40 "$cmd" </dev/null >/dev/null 2>&1 3>&-
+	TMUX_SERVER_PID=$(tm display-message -p -t top '#{pid}')
+	wait_for -t 5 screen_has "adapttop - $ADAPTFS_MNT"
+}
+
+# The server is ours (own socket, its pid recorded at start): stop it and wait for it.
+top_stop() {
+	[[ -n ${TMUX_SERVER_PID:-} ]] || return 0
+	tm kill-server >/dev/null 2>&1 || true
+	wait_for -t 5 _adapt_pid_gone "$TMUX_SERVER_PID" || kill -KILL "$TMUX_SERVER_PID" 2>/dev/null || true
+	TMUX_SERVER_PID=
+}
+
+screen() { tm capture-pane -p -t top; }
+screen_has() { screen | grep -qF -- "$1"; }
+status_line() { screen | sed -n 3p; }
+keys() { tm send-keys -t top "$@"; }
+
+# row_field NAME N: field N of NAME's row on screen
+row_field() { screen | awk -v n="$1" -v f="$2" 'NR > 4 && $1 == n { print $f; ok = 1 } END { exit !ok }'; }
+row_shown() { row_field "$1" 1 >/dev/null; }
+row_gone() { ! row_shown "$1"; }
+# row_line NAME: NAME's line on screen
+row_line() { screen | awk -v n="$1" 'NR > 4 && $1 == n { print NR; ok = 1 } END { exit !ok }'; }
+# row_above A B: A's row is shown above B's
+row_above() { local a b; a=$(row_line "$1") && b=$(row_line "$2") && ((a < b)); }
+cpu_above() { local v; v=$(row_field "$1" 3) && awk -v v="$v" -v x="$2" 'BEGIN { exit !(v + 0 > x) }'; }
+# the selection bar is drawn in reverse video: ESC[7m right before the name
+row_selected() { tm capture-pane -e -p -t top | grep -q $'\e\\[7m'"$1 "; }
+
+# select NAME: the viewer's find ('/' NAME Enter), then check the bar is on NAME's row
+select_row() {
+	keys /
+	keys -l "$1"
+	keys Enter
+	wait_for -t 3 row_selected "$1"
+}
+
+# wl NAME: the directory of a cg_spawn'ed docker-layout workload (named by its 12-char id)
+wl_name() { cg_id "$1" | cut -c1-12; }
+
+# a workload named NAME (systemd-nspawn layout: named by its machine name)
+spawn_named() {
+	local name=$1
+	shift
+	CG_PATH="/machine.slice/systemd-nspawn@$name.service" cg_spawn "$name" "$@"
+	wait_for -t 3 test -d "$ADAPTFS_MNT/$name"
+}
+
+# ---------------------------------------------------------------- tests -------------------
+
+@test "a spinning workload's row appears with CPU% above 50" {
+	cg_spawn busy bash -c 'while :; do :; done'
+	name=$(wl_name busy)
+	wait_for -t 3 test -d "$ADAPTFS_MNT/$name"
+	top_start
+	wait_for -t 5 row_shown "$name"
+	[ "$(row_field "$name" 2)" = container/docker ]
+	wait_for -t 5 cpu_above "$name" 50
+	# the host line carries the host's figures
+	screen | sed -n 2p | grep -Eq '^host: cores [0-9]+  cpu [0-9.]+%  load [0-9.]+ [0-9.]+ [0-9.]+  memory '
+}
+
+@test "sorting by name and by cpu reorders two workloads" {
+	spawn_named adt_a_idle sleep 1000
+	spawn_named adt_z_busy bash -c 'while :; do :; done'
+	top_start
+	wait_for -t 5 cpu_above adt_z_busy 50
+	keys N
+	wait_for -t 3 screen_has "sort: name"
+	wait_for -t 3 row_above adt_a_idle adt_z_busy
+	keys c
+	wait_for -t 3 screen_has "sort: cpu"
+	wait_for -t 3 row_above adt_z_busy adt_a_idle
+	# r reverses the name order
+	keys N r
+	wait_for -t 3 screen_has "sort: name (reversed)"
+	wait_for -t 3 row_above adt_z_busy adt_a_idle
+}
+
+@test "q quits the viewer and ends its tmux session" {
+	top_start
+	pid=$(tm display-message -p -t top '#{pane_pid}')
+	_adapt_pid_alive "$pid"
+	keys q
+	wait_for -t 3 _adapt_pid_gone "$pid"
+	run tm has-session -t top
+	[ "$status" -ne 0 ]
+}
+
+@test "a workload that goes away disappears from the screen" {
+	spawn_named adt_gone sleep 1000
+	top_start
+	wait_for -t 5 row_shown adt_gone
+	cg_kill adt_gone
+	wait_for -t 5 row_gone adt_gone
+}
+
+@test "P writes the selected workload's prefetch and shows the outcome in the status line" {
+	spawn_named adt_pf sleep 1000
+	pf=$ADAPTFS_MNT/adt_pf/prefetch
+	top_start
+	wait_for -t 5 row_shown adt_pf
+	select_row adt_pf
+	before_status=$(status_line)
+	before_file=$(cat "$pf" 2>/dev/null) || before_file=ABSENT
+	keys P
+	wait_for -t 10 bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t top | sed -n 3p | grep -Eq ': done\$|failed: '"
+	after_status=$(status_line)
+	echo "status before: '$before_status' after: '$after_status'"
+	[ "$after_status" != "$before_status" ]
+	[[ $after_status == "adt_pf: prefetch on"* || $after_status == "adt_pf: prefetch off"* ]]
+	if [[ $after_status == *": done" ]]; then
+		# the control file exists and took the value: its content changed
+		[ -e "$pf" ]
+		[ "$(cat "$pf")" != "$before_file" ]
+	elif [[ ! -e $pf ]]; then
+		# no prefetch file in this adaptfs yet: the write's own error, word for word
+		[[ $after_status == *"failed: No such file or directory" ]]
+	else
+		# the file exists but refused: the status shows what the same write from a shell says
+		value=$(sed -E 's/^adt_pf: prefetch (on|off).*/\1/' <<<"$after_status")
+		run bash -c "echo $value > '$pf'"
+		[ "$status" -ne 0 ]
+		reason=${output##*: }
+		[[ $after_status == *"failed: $reason" ]]
+	fi
+}
+
+@test "batch mode prints COUNT parseable frames" {
+	cg_spawn busy bash -c 'while :; do :; done'
+	name=$(wl_name busy)
+	wait_for -t 3 test -d "$ADAPTFS_MNT/$name"
+	# let the spinning workload's rate cover a whole interval
+	wait_for -t 5 awk '$1 == "cpu_usage_percent" && $2 > 50 { ok = 1 } END { exit !ok }' "$ADAPTFS_MNT/$name/stat"
+	run "$ADAPTTOP_BIN" -b -n 3 -d 0.3 -m "$ADAPTFS_MNT"
+	[ "$status" -eq 0 ]
+	# frames: title, host, empty, titles, rows..., empty
+	[ "$(grep -c "^adapttop - $ADAPTFS_MNT - " <<<"$output")" -eq 3 ]
+	[ "$(grep -c '^host: cores ' <<<"$output")" -eq 3 ]
+	[ "$(grep -c '^NAME  *KIND  *CPU%  *PAR  *WAIT%  *IO r/w  *NET rx/tx  *MAJFLT/s  *MEM  *CLASS  *MODE  *PLACEMENT  *PREFETCH$' <<<"$output")" -eq 3 ]
+	# every row has 13 one-word fields, and numbers (or "-") where figures belong
+	awk '
+		/^NAME / { inrows = 1; next }
+		/^$/ { inrows = 0; next }
+		inrows {
+			rows++
+			if (NF != 13) { print "bad row: " $0; bad = 1 }
+			for (i = 3; i <= 5; i++) if ($i != "-" && $i !~ /^[0-9]+\.[0-9][0-9]$/) { print "bad field " i ": " $0; bad = 1 }
+		}
+		END { exit bad || rows < 3 }
+	' <<<"$output"
+	# the spinning workload, in each frame, above 50%
+	[ "$(awk -v n="$name" '$1 == n && $2 == "container/docker" && $3 > 50' <<<"$output" | wc -l)" -eq 3 ]
+}
+
+@test "batch mode -s sorts, -r reverses" {
+	spawn_named adt_a_idle sleep 1000
+	spawn_named adt_z_idle sleep 1000
+	run "$ADAPTTOP_BIN" -b -n 1 -s N -m "$ADAPTFS_MNT"
+	[ "$status" -eq 0 ]
+	a=$(grep -n '^adt_a_idle ' <<<"$output" | cut -d: -f1)
+	z=$(grep -n '^adt_z_idle ' <<<"$output" | cut -d: -f1)
+	((a < z))
+	run "$ADAPTTOP_BIN" -b -n 1 -s N -r -m "$ADAPTFS_MNT"
+	a=$(grep -n '^adt_a_idle ' <<<"$output" | cut -d: -f1)
+	z=$(grep -n '^adt_z_idle ' <<<"$output" | cut -d: -f1)
+	((z < a))
+}
+
+@test "workloads coming and going while batch mode reads never break a frame" {
+	# churn: a workload appears and is removed every few tenths of a second
+	(
+		for i in $(seq 1 12); do
+			spawn_named "adt_churn$((i % 3))" sleep 1000 || exit 1
+			cg_kill "adt_churn$((i % 3))" || exit 1
+		done
+	) 3>&- &
+	churn=$!
+	run "$ADAPTTOP_BIN" -b -n 25 -d 0.1 -m "$ADAPTFS_MNT"
+	wait "$churn"
+	[ "$status" -eq 0 ]
+	grep -q '^adt_churn' <<<"$output"
+	# a row is either whole (kind read) or not there at all
+	awk '/^NAME / { r = 1; next } /^$/ { r = 0; next } r && (NF != 13 || $2 == "-") { print; bad = 1 } END { exit bad }' <<<"$output"
+}
+
+@test "a missing mount is one clear message and exit status 1" {
+	run "$ADAPTTOP_BIN" -b -n 1 -m "$BATS_TEST_TMPDIR/nonexistent"
+	[ "$status" -eq 1 ]
+	[[ $output == *"nonexistent: No such file or directory"* ]]
+	mkdir "$BATS_TEST_TMPDIR/plain"
+	run "$ADAPTTOP_BIN" -m "$BATS_TEST_TMPDIR/plain"
+	[ "$status" -eq 1 ]
+	[[ $output == *"is not an adaptfs mount"* ]]
+	run "$ADAPTTOP_BIN" -b -n 0
+	[ "$status" -eq 2 ]
+}
