@@ -12,10 +12,8 @@ teardown_file() {
 	load lib/containers
 	teardown_all
 	adaptfs_umount
-	if [ -f "$BATS_FILE_TMPDIR/swapfile" ]; then
-		swapoff "$BATS_FILE_TMPDIR/swapfile" || true
-		rm -f "$BATS_FILE_TMPDIR/swapfile"
-	fi
+	load lib/swap
+	swap_release
 }
 
 setup() {
@@ -116,16 +114,9 @@ CONF
 	wait_for -t 10 grep -q '^net mode=container' "$d/class"
 }
 
-swap_on() {
-	[ -n "$(swapon --show --noheadings)" ] && return 0
-	dd if=/dev/zero of="$BATS_FILE_TMPDIR/swapfile" bs=1M count=1024 status=none
-	chmod 600 "$BATS_FILE_TMPDIR/swapfile"
-	mkswap "$BATS_FILE_TMPDIR/swapfile" > /dev/null
-	swapon "$BATS_FILE_TMPDIR/swapfile"
-}
-
 @test "a process paging back swapped-out memory raises major_faults and is class memory" {
-	swap_on
+	load lib/swap
+	swap_ensure
 	# 200 MiB touched over and over inside a 64 MiB limit: it lives by swapping
 	cg_spawn thrash stress-ng --vm 1 --vm-bytes 200M --vm-keep --timeout 60
 	echo $((64 * 1024 * 1024)) > "$(cg_dir thrash memory)/memory.limit_in_bytes"
