@@ -77,8 +77,10 @@ select_row() {
 	keys /
 	keys -l "$1"
 	keys Enter
+	wait_for -t 3 not_finding
 	wait_for -t 3 row_selected "$1"
 }
+not_finding() { ! status_line | grep -q '^find:'; }
 
 # wl NAME: the directory of a cg_spawn'ed docker-layout workload (named by its 12-char id)
 wl_name() { cg_id "$1" | cut -c1-12; }
@@ -140,35 +142,50 @@ spawn_named() {
 	wait_for -t 5 row_gone adt_gone
 }
 
-@test "P writes the selected workload's prefetch and shows the outcome in the status line" {
-	spawn_named adt_pf sleep 1000
-	pf=$ADAPTFS_MNT/adt_pf/prefetch
-	top_start
-	wait_for -t 5 row_shown adt_pf
-	select_row adt_pf
+# press KEY on NAME's row and check the status line reports the write to NAME/FILE exactly:
+# success, and then the file reads differently; or the write's error, the same one a shell's
+# write of that value gets (ENOENT while this adaptfs has no such control file).
+control_key_outcome() {
+	local key=$1 name=$2 file=$3 path before_status after_status before_file value reason
+	path=$ADAPTFS_MNT/$name/$file
+	select_row "$name"
 	before_status=$(status_line)
-	before_file=$(cat "$pf" 2>/dev/null) || before_file=ABSENT
-	keys P
-	wait_for -t 10 bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t top | sed -n 3p | grep -Eq ': done\$|failed: '"
+	before_file=$(cat "$path" 2>/dev/null) || before_file=ABSENT
+	keys "$key"
+	wait_for -t 30 bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t top | sed -n 3p | grep -Eq ': done\$|failed: '"
 	after_status=$(status_line)
-	echo "status before: '$before_status' after: '$after_status'"
+	echo "$key: status before: '$before_status' after: '$after_status'"
 	[ "$after_status" != "$before_status" ]
-	[[ $after_status == "adt_pf: prefetch on"* || $after_status == "adt_pf: prefetch off"* ]]
+	[[ $after_status =~ ^$name:\ $file\ ([a-z]+) ]]
+	value=${BASH_REMATCH[1]}
 	if [[ $after_status == *": done" ]]; then
-		# the control file exists and took the value: its content changed
-		[ -e "$pf" ]
-		[ "$(cat "$pf")" != "$before_file" ]
-	elif [[ ! -e $pf ]]; then
-		# no prefetch file in this adaptfs yet: the write's own error, word for word
+		[ -e "$path" ]
+		[ "$(cat "$path")" != "$before_file" ]
+		grep -q "\[$value\]" "$path"
+	elif [[ ! -e $path ]]; then
 		[[ $after_status == *"failed: No such file or directory" ]]
 	else
-		# the file exists but refused: the status shows what the same write from a shell says
-		value=$(sed -E 's/^adt_pf: prefetch (on|off).*/\1/' <<<"$after_status")
-		run bash -c "echo $value > '$pf'"
+		run bash -c "echo $value > '$path'"
 		[ "$status" -ne 0 ]
 		reason=${output##*: }
 		[[ $after_status == *"failed: $reason" ]]
 	fi
+}
+
+@test "P writes the selected workload's prefetch and shows the outcome in the status line" {
+	spawn_named adt_pf sleep 1000
+	top_start
+	wait_for -t 5 row_shown adt_pf
+	control_key_outcome P adt_pf prefetch
+	# and back: the other value, the status line follows
+	control_key_outcome P adt_pf prefetch
+}
+
+@test "M writes the next mode of the selected workload and shows the outcome" {
+	spawn_named adt_mode sleep 1000
+	top_start
+	wait_for -t 5 row_shown adt_mode
+	control_key_outcome M adt_mode mode
 }
 
 @test "batch mode prints COUNT parseable frames" {
