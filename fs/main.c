@@ -52,6 +52,16 @@ static void usage(FILE *out)
 		"See adaptfs(8), adaptfs(5) and adaptfs.conf(5).\n");
 }
 
+static const char *absolute(const char *path)
+{
+	static char cwd[PATH_MAX];
+	char *abs;
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof cwd) || asprintf(&abs, "%s/%s", cwd, path) < 0)
+		return path;
+	return abs;	/* lives as long as the daemon */
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -114,6 +124,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return -1;
 	}
 	o->mountpoint = argv[optind];
+	/* The daemon runs in / after it forks: make paths absolute now. */
+	o->config = o->config ? absolute(o->config) : NULL;
+	o->pidfile = o->pidfile ? absolute(o->pidfile) : NULL;
 	return 0;
 }
 
@@ -277,8 +290,15 @@ int main(int argc, char **argv)
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	ops_attach_session(se);
-	if (cfg.group)
-		ops_set_control_group(getgrnam(cfg.group)->gr_gid);
+	if (cfg.group) {
+		struct group *g = getgrnam(cfg.group);
+
+		if (!g) {
+			log_err("group %s no longer exists", cfg.group);
+			goto out_unmount;
+		}
+		ops_set_control_group(g->gr_gid);
+	}
 	if (control_start(cfg.host_name, cfg.cgroup_root) < 0 ||
 	    prefetch_start(&cfg.prefetch, cfg.cgroup_root) < 0) {
 		log_err("cannot start the actuators");

@@ -304,7 +304,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	of->fresh = true;
+	/* events is re-read at every offset 0: a poll() may have woken the
+	 * reader for an event newer than this open's text. */
+	of->fresh = n.kind != N_EVENTS;
 	/* Through the page cache only when the kernel's size is this text's. */
 	of->cached = n.kind != N_EVENTS && !node_is_control(&n) &&
 		     sizes_lookup(ino, &told_len, &told_seq) && told_len == of->text.len;
@@ -513,6 +515,18 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fuse_reply_err(req, EPERM);
 }
 
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
@@ -577,4 +591,6 @@ const struct fuse_lowlevel_ops adaptfs_ops = {
 	.rmdir = op_unlink,
 	.rename = op_rename,
 	.create = op_create,
+	.symlink = op_symlink,
+	.link = op_link,
 };
