@@ -13,7 +13,7 @@ PKGS := fuse3 inih jansson
 
 # Debian packages to build, test and benchmark (make deps installs them).
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev \
-	    libcmocka-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
+	    libcmocka-dev clang libclang-rt-14-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
 	    lxc lxc-templates busybox-static runc jq iproute2 procps util-linux \
 	    stress-ng nginx-light wrk prometheus lxcfs python3 \
 	    libncurses-dev tmux debhelper prometheus-node-exporter curl
@@ -90,6 +90,21 @@ check-asan:
 adaptfs-asan: $(CORE_OBJ) $(BUILD)/fs/main.o
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
 
+# libFuzzer over every parser of outside input (clang, libclang-rt-14-dev).
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz CFLAGS="$(FUZZ_FLAGS)" build-fuzz/fuzz_inputs
+	mkdir -p build-fuzz/corpus
+	printf '\000cpus=0-3 host=a\n' > build-fuzz/corpus/seed-placement
+	printf '\001123 (CPU 0/TCG) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18\n' > build-fuzz/corpus/seed-stat
+	printf '\003{"return": {}}\r\n' > build-fuzz/corpus/seed-qmp
+	build-fuzz/fuzz_inputs -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=5 \
+		-rss_limit_mb=1024 build-fuzz/corpus
+
+build-fuzz/fuzz_inputs: tests/fuzz/fuzz_inputs.c $(CORE_OBJ)
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
 bench: adaptfs
 	QUICK=1 bash bench/latency/run.sh
 
@@ -116,7 +131,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 
 clean:
-	rm -rf build build-asan adaptfs adaptfs-asan
+	rm -rf build build-asan build-fuzz adaptfs adaptfs-asan
 
 clean: clean-adapttop
 clean-adapttop:

@@ -16,16 +16,17 @@
  * every real guest hangs early in boot (seen on these test machines). */
 static bool cpuid_usable(int kvm)
 {
-	struct {
+	enum { MAX_ENTRIES = 128 };
+	union {
 		struct kvm_cpuid2 head;
-		struct kvm_cpuid_entry2 e[128];
-	} c = { .head.nent = 128 };
+		char bytes[sizeof(struct kvm_cpuid2) + MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2)];
+	} c = { .head.nent = MAX_ENTRIES };
 
 	if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &c) < 0)
 		return false;
 	for (unsigned i = 0; i < c.head.nent; i++)
-		if (c.e[i].function == 1)
-			return (c.e[i].edx & (1U << 26)) && (c.e[i].ecx & 1U);
+		if (c.head.entries[i].function == 1)
+			return (c.head.entries[i].edx & (1U << 26)) && (c.head.entries[i].ecx & 1U);
 	return false;
 }
 
