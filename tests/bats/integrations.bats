@@ -78,7 +78,7 @@ fake_mount() {
 	grep -Eq "^ALERT $name class=cpu major_faults_per_sec=[0-9.]+ reason=class\$" <<<"$output"
 	# not in the set and far below the threshold: no line for it
 	run sh "$EXAMPLES/alert.sh" "$ADAPTFS_MNT" 1000000 memory io
-	! grep -q "^ALERT $name " <<<"$output"
+	[[ $output != *"ALERT $name "* ]]
 }
 
 @test "alert.sh: faults above the threshold alert, below do not; exit status says if any did" {
@@ -199,7 +199,8 @@ node_exporter_scrape() {
 	line=$(grep 'adt_watch\.service: ' "$out")
 	# only the matching cgroup, once
 	[ "$(wc -l <<<"$line")" -eq 1 ]
-	! grep -q 'adt_watch_parent' "$out"
+	run grep -c 'adt_watch_parent' "$out"
+	[ "$output" = 0 ]
 	case $line in
 	*": adt_watch: prefetch on")
 		grep -q '\[on\]' "$ADAPTFS_MNT/adt_watch/prefetch" ;;
