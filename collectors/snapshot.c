@@ -3,7 +3,6 @@
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct snapshot *current;
-static struct snapshot *previous;	/* kept so a read can match a size told just before a swap */
 static void (*publish_hook)(const struct snapshot *, const struct snapshot *);
 
 static const char *const class_names[CLASS_COUNT] = {
@@ -124,21 +123,6 @@ void snapshot_put(struct snapshot *s)
 		snapshot_free(s);
 }
 
-struct snapshot *snapshot_get_seq(uint64_t seq)
-{
-	struct snapshot *s = NULL;
-
-	pthread_mutex_lock(&current_lock);
-	if (current && current->seq == seq)
-		s = current;
-	else if (previous && previous->seq == seq)
-		s = previous;
-	if (s)
-		atomic_fetch_add(&s->refs, 1);
-	pthread_mutex_unlock(&current_lock);
-	return s;
-}
-
 void snapshot_set_publish_hook(void (*hook)(const struct snapshot *, const struct snapshot *))
 {
 	publish_hook = hook;
@@ -146,23 +130,21 @@ void snapshot_set_publish_hook(void (*hook)(const struct snapshot *, const struc
 
 void snapshot_publish(struct snapshot *s)
 {
-	struct snapshot *old, *dropped;
+	struct snapshot *old;
 
 	pthread_mutex_lock(&current_lock);
-	dropped = previous;
-	old = previous = current;
+	old = current;
 	current = s;
 	pthread_mutex_unlock(&current_lock);
 	if (publish_hook && old)
 		publish_hook(old, s);
-	snapshot_put(dropped);
+	snapshot_put(old);
 }
 
 void snapshot_release_all(void)
 {
 	pthread_mutex_lock(&current_lock);
-	snapshot_put(previous);
 	snapshot_put(current);
-	previous = current = NULL;
+	current = NULL;
 	pthread_mutex_unlock(&current_lock);
 }

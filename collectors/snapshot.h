@@ -48,8 +48,6 @@ struct snapshot *snapshot_new(size_t n);
 void snapshot_index(struct snapshot *s);
 
 struct snapshot *snapshot_get(void);
-/* The current or the previous snapshot if it has that seq, else NULL. */
-struct snapshot *snapshot_get_seq(uint64_t seq);
 /* Drop the published snapshots (at exit). */
 void snapshot_release_all(void);
 void snapshot_put(struct snapshot *s);

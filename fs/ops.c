@@ -3,7 +3,6 @@
 #include "events.h"
 #include "nodes.h"
 #include "render.h"
-#include "sizes.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -21,7 +20,6 @@ struct open_file {
 	struct node node;
 	struct strbuf text;
 	uint64_t events_seen;
-	bool cached;		/* served through the page cache (see sizes.h) */
 	bool fresh;		/* text rendered at open, not yet read */
 	pthread_mutex_t lock;	/* the kernel may read one open file from several threads */
 };
@@ -54,8 +52,8 @@ void ops_set_control_group(gid_t gid)
 	control_gid = gid;
 }
 
-/* Attributes of a file carry the length of its text in snapshot s, which is
- * remembered as what the kernel now believes. */
+/* Attributes of a file carry the length of its text in snapshot s, for ls
+ * and test -s; reads never trust it (direct I/O, see op_open). */
 static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 {
 	struct strbuf text = {0};
@@ -67,10 +65,8 @@ static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 	if (node_is_dir(n) || n->kind == N_EVENTS || node_is_control(n))
 		return 0;
 	r = render_node(s, n, &text);
-	if (r == 0) {
+	if (r == 0)
 		st->st_size = (off_t)text.len;
-		sizes_told(st->st_ino, text.len, s->seq);
-	}
 	strbuf_free(&text);
 	return r;
 }
@@ -168,20 +164,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
 }
 
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
-{
-	(void)nlookup;
-	sizes_forget(ino);
-	fuse_reply_none(req);
-}
-
-static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
-{
-	for (size_t i = 0; i < count; i++)
-		sizes_forget(forgets[i].ino);
-	fuse_reply_none(req);
-}
-
 /* A directory listing is taken from one snapshot, held from opendir to
  * releasedir, so that paging through it sees one consistent tree. */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -277,8 +259,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct snapshot *s = snapshot_get();
 	struct open_file *of;
 	struct node n;
-	size_t told_len;
-	uint64_t told_seq;
 	int r = -ENOENT;
 
 	if (node_from_ino(ino, &n) && node_exists(s, &n))
@@ -307,25 +287,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* events is re-read at every offset 0: a poll() may have woken the
 	 * reader for an event newer than this open's text. */
 	of->fresh = n.kind != N_EVENTS;
-	/* Through the page cache only when the kernel's size is this text's. */
-	of->cached = n.kind != N_EVENTS && !node_is_control(&n) &&
-		     sizes_lookup(ino, &told_len, &told_seq) && told_len == of->text.len;
-	if (of->cached)
-		sizes_cached_open(ino, +1);
-	fi->direct_io = !of->cached;
+	/* Live text goes around the page cache: the kernel's cached size and
+	 * pages are shared by every opener, the text is per open and changes
+	 * with every snapshot, so a cached size could cut a text short. */
+	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)of;
 	fuse_reply_open(req, fi);
 }
 
-/* Render n again for a read at offset 0. Through the page cache the text must
- * keep the length the kernel was told: if the current snapshot changed it,
- * render from the snapshot that length came from. */
-static int rerender(struct open_file *of, fuse_ino_t ino)
+static int rerender(struct open_file *of)
 {
 	struct snapshot *s = snapshot_get();
-	size_t told_len;
-	uint64_t told_seq;
 	int r;
 
 	strbuf_reset(&of->text);
@@ -333,19 +306,6 @@ static int rerender(struct open_file *of, fuse_ino_t ino)
 		of->events_seen = events_seq();
 	r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
 	snapshot_put(s);
-	if (r < 0 || !of->cached || !sizes_lookup(ino, &told_len, &told_seq) ||
-	    of->text.len == told_len)
-		return r;
-	s = snapshot_get_seq(told_seq);
-	if (s) {
-		strbuf_reset(&of->text);
-		r = render_node(s, &of->node, &of->text);
-		snapshot_put(s);
-	}
-	/* Still another length: the kernel will learn it from this short or
-	 * long read; trust no remembered size until it asks again. */
-	if (r == 0 && of->text.len != told_len)
-		sizes_forget(ino);
 	return r;
 }
 
@@ -355,12 +315,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	int r = 0;
 
+	(void)ino;
 	pthread_mutex_lock(&of->lock);
 	/* Offset 0 renders from the current snapshot (the first read uses the
 	 * text rendered at open); later offsets slice the same text so one
 	 * read(2) loop sees one consistent file. */
 	if (off == 0 && !of->fresh)
-		r = rerender(of, ino);
+		r = rerender(of);
 	of->fresh = false;
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -376,8 +337,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
-	if (of->cached)
-		sizes_cached_open(ino, -1);
+	(void)ino;
 	pthread_mutex_destroy(&of->lock);
 	strbuf_free(&of->text);
 	free(of);
@@ -538,16 +498,6 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
  * cached dentry never leads to a dead workload's inode. */
 static void on_publish(const struct snapshot *old, const struct snapshot *cur)
 {
-	uint64_t inos[256];
-	size_t n;
-
-	/* Files held open through the page cache: drop their pages and size so
-	 * a reader re-reading at offset 0 gets the new snapshot. */
-	if (session) {
-		n = sizes_cached_inodes(inos, ARRAY_SIZE(inos));
-		for (size_t i = 0; i < n; i++)
-			fuse_lowlevel_notify_inval_inode(session, inos[i], 0, 0);
-	}
 	for (size_t i = 0; i < old->n; i++) {
 		const struct wl_view *w = &old->wl[i];
 		const struct wl_view *now = snapshot_find_name(cur, w->name);
@@ -573,8 +523,6 @@ void ops_detach_session(void)
 
 const struct fuse_lowlevel_ops adaptfs_ops = {
 	.lookup = op_lookup,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.opendir = op_opendir,

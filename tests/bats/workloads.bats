@@ -185,3 +185,20 @@ while usec() == first:
     time.sleep(0.05)
 PY
 }
+
+@test "concurrent readers of a big metrics.prom across snapshot swaps always get it whole" {
+	for i in 1 2 3 4 5 6; do cg_spawn "many$i" sleep 1000; done
+	wait_for -t 3 test -d "$(wl many6)"
+	reader() {
+		for n in $(seq 1 150); do
+			cat "$ADAPTFS_MNT/metrics.prom" > "$BATS_TEST_TMPDIR/r$1"
+			# whole: ends with a newline and with the last family's last line
+			[ "$(tail -c1 "$BATS_TEST_TMPDIR/r$1" | od -An -c | tr -d ' ')" = '\n' ] || return 1
+			tail -1 "$BATS_TEST_TMPDIR/r$1" | grep -Eq '^adapt_class\{.*\} 1$' || return 1
+		done
+	}
+	pids=()
+	for r in 1 2 3 4; do reader "$r" 3>&- & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p"; done
+	promtool check metrics < "$BATS_TEST_TMPDIR/r1"
+}
