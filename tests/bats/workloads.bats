@@ -110,7 +110,7 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 	cg_spawn burner stress-ng --cpu 1 --timeout 60
 	d=$(wl burner)
 	wait_for -t 2 test -d "$d"
-	wait_for -t 8 grep -q '^cpu mode=' "$d/class"
+	wait_for -t 15 grep -q '^cpu mode=' "$d/class"
 }
 
 @test "direct disk I/O raises io bytes and is class io" {
