@@ -51,14 +51,21 @@ static void set_kind(struct row *r, const char *text)
 			*p = '/';
 }
 
-/* "host=HOST cpus=CPUS" -> "HOST/CPUS"; anything else shown as its one line, blanks as ','. */
+/* "host=HOST cpus=CPUS" -> "HOST/CPUS", "host=HOST" (not pinned) -> "HOST"; anything else
+ * is shown as its one line with blanks as ',' so that it stays one word. */
 static void set_placement(struct row *r, const char *text)
 {
-	char line[sizeof(r->placement)], host[64] = "", cpus[64] = "";
+	char line[sizeof(r->placement)], host[64] = "", cpus[64] = "", extra;
+	int n;
 
 	flat_line(text, line, sizeof(line));
-	if (sscanf(line, "host=%63s cpus=%63s", host, cpus) == 2) {
+	n = sscanf(line, "host=%63s cpus=%63s %c", host, cpus, &extra);
+	if (n == 2) {
 		snprintf(r->placement, sizeof(r->placement), "%s/%s", host, cpus);
+		return;
+	}
+	if (n == 1 && sscanf(line, "host=%*s %c", &extra) < 1) {
+		snprintf(r->placement, sizeof(r->placement), "%s", host);
 		return;
 	}
 	for (char *p = line; *p; p++)

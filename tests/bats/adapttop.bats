@@ -56,6 +56,8 @@ top_stop() {
 }
 
 screen() { tm capture-pane -p -t top; }
+# wait_screen CMD...: wait_for CMD (3 s), printing the screen when it does not come true
+wait_screen() { wait_for -t "${WAIT_SCREEN:-3}" "$@" || { echo "screen:"; screen; false; }; }
 screen_has() { screen | grep -qF -- "$1"; }
 status_line() { screen | sed -n 3p; }
 keys() { tm send-keys -t top "$@"; }
@@ -76,11 +78,16 @@ row_selected() { tm capture-pane -e -p -t top | grep -q $'\e\\[7m'"$1 "; }
 select_row() {
 	keys /
 	keys -l "$1"
+	# the screen has taken the keys (else a status read next could be the previous one)
+	wait_screen status_is "find: $1"
 	keys Enter
-	wait_for -t 3 not_finding
-	wait_for -t 3 row_selected "$1"
+	wait_screen not_finding
+	wait_screen row_selected "$1"
 }
+status_is() { [ "$(status_line)" = "$1" ]; }
 not_finding() { ! status_line | grep -q '^find:'; }
+# the status line differs from $1 and tells the outcome of a write
+status_final() { local st; st=$(status_line) && [ "$st" != "$1" ] && grep -Eq ': done$|failed: ' <<<"$st"; }
 
 # wl NAME: the directory of a cg_spawn'ed docker-layout workload (named by its 12-char id)
 wl_name() { cg_id "$1" | cut -c1-12; }
@@ -113,15 +120,15 @@ spawn_named() {
 	top_start
 	wait_for -t 5 cpu_above adt_z_busy 50
 	keys N
-	wait_for -t 3 screen_has "sort: name"
-	wait_for -t 3 row_above adt_a_idle adt_z_busy
+	wait_screen screen_has "sort: name"
+	wait_screen row_above adt_a_idle adt_z_busy
 	keys c
-	wait_for -t 3 screen_has "sort: cpu"
-	wait_for -t 3 row_above adt_z_busy adt_a_idle
+	wait_screen screen_has "sort: cpu"
+	wait_screen row_above adt_z_busy adt_a_idle
 	# r reverses the name order
 	keys N r
-	wait_for -t 3 screen_has "sort: name (reversed)"
-	wait_for -t 3 row_above adt_z_busy adt_a_idle
+	wait_screen screen_has "sort: name (reversed)"
+	wait_screen row_above adt_z_busy adt_a_idle
 }
 
 @test "q quits the viewer and ends its tmux session" {
@@ -152,7 +159,7 @@ control_key_outcome() {
 	before_status=$(status_line)
 	before_file=$(cat "$path" 2>/dev/null) || before_file=ABSENT
 	keys "$key"
-	wait_for -t 30 bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t top | sed -n 3p | grep -Eq ': done\$|failed: '"
+	WAIT_SCREEN=30 wait_screen status_final "$before_status"
 	after_status=$(status_line)
 	echo "$key: status before: '$before_status' after: '$after_status'"
 	[ "$after_status" != "$before_status" ]

@@ -47,6 +47,7 @@ start_bg() {
 }
 
 wl_name() { cg_id "$1" | cut -c1-12; }
+workloads_listed() { grep -o 'workload="[^"]*"' "$ADAPTFS_MNT/metrics.prom" | sort -u; }
 class_is() { grep -q "^$2 " "$ADAPTFS_MNT/$1/class"; }
 
 # a fake mount: host/stat and workloads NAME=CLASS:FAULTS_PER_SEC...
@@ -147,16 +148,21 @@ node_exporter_scrape() {
 	command -v curl || skip "curl not installed"
 	cg_spawn spin bash -c 'while :; do :; done'
 	name=$(wl_name spin)
-	wait_for -t 3 grep -q "workload=\"$name\"" "$ADAPTFS_MNT/metrics.prom"
+	# rates come with the second sample after discovery
+	wait_for -t 5 grep -q "^adapt_cpu_usage_percent{.*workload=\"$name\"" "$ADAPTFS_MNT/metrics.prom"
 	# a directory holding a symlink adapt.prom -> MNT/metrics.prom: the collector reads *.prom
 	dir=$BATS_TEST_TMPDIR/textfile
 	mkdir -p "$dir"
 	ln -s "$ADAPTFS_MNT/metrics.prom" "$dir/adapt.prom"
+	before=$(workloads_listed)
 	node_exporter_scrape "$dir" >"$BATS_TEST_TMPDIR/metrics"
+	after=$(workloads_listed)
 	grep -q '^node_textfile_scrape_error 0$' "$BATS_TEST_TMPDIR/metrics"
-	grep -Eq "^adapt_cpu_usage_percent\\{.*workload=\"$name\".*\\} [0-9.e+]+\$" "$BATS_TEST_TMPDIR/metrics"
-	# every workload of the mount is there
-	for w in $(grep -o 'workload="[^"]*"' "$ADAPTFS_MNT/metrics.prom" | sort -u); do
+	grep -Eq "^adapt_cpu_usage_percent\\{.*workload=\"$name\".*\\} [0-9.e+-]+\$" "$BATS_TEST_TMPDIR/metrics" ||
+		{ grep "workload=\"$name\"" "$BATS_TEST_TMPDIR/metrics" | head; false; }
+	# every workload of the mount is there (other tests on this host add and remove theirs:
+	# those listed both before and after the scrape)
+	for w in $(comm -12 <(echo "$before") <(echo "$after")); do
 		grep -q "^adapt_cpu_usage_seconds_total{.*$w" "$BATS_TEST_TMPDIR/metrics" || { echo "missing $w"; false; }
 	done
 }

@@ -7,15 +7,24 @@
 # fails). Skip it locally with: bats --filter-tags '!slow' tests/bats
 # bats file_tags=slow
 
+# Why this host cannot run the file, or "" (bats 1.8 cannot skip from setup_file: each test
+# skips in setup with this reason).
+pkg_skip_reason() {
+	command -v dpkg-buildpackage >/dev/null || { echo "dpkg-buildpackage not installed (Debian package dpkg-dev)"; return; }
+	command -v dh >/dev/null || { echo "dh not installed (Debian package debhelper)"; return; }
+	command -v git >/dev/null || { echo "git not installed: the package is built from HEAD"; return; }
+	git -C "$_ADAPT_REPO_ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1 ||
+		{ echo "not a git checkout: the package is built from HEAD"; return; }
+	if dpkg-query -W -f '${Status}' adaptfs 2>/dev/null | grep -q 'install ok installed'; then
+		echo "an adaptfs package is already installed on this host: not replacing or purging it"
+	fi
+}
+
 setup_file() {
 	load lib/mount
-	command -v dpkg-buildpackage >/dev/null || skip "dpkg-buildpackage not installed (Debian package dpkg-dev)"
-	command -v dh >/dev/null || skip "dh not installed (Debian package debhelper)"
-	command -v git >/dev/null || skip "git not installed: the package is built from HEAD"
-	git -C "$_ADAPT_REPO_ROOT" rev-parse --verify -q HEAD >/dev/null || skip "not a git checkout: the package is built from HEAD"
-	if dpkg-query -W -f '${Status}' adaptfs 2>/dev/null | grep -q 'install ok installed'; then
-		skip "an adaptfs package is already installed on this host: not replacing or purging it"
-	fi
+	PKG_SKIP=$(pkg_skip_reason)
+	export PKG_SKIP
+	[[ -z $PKG_SKIP ]] || return 0
 	export PKG_DIR=$BATS_FILE_TMPDIR/pkg
 	mkdir -p "$PKG_DIR/src"
 	git -C "$_ADAPT_REPO_ROOT" archive HEAD | tar -x -C "$PKG_DIR/src"
@@ -35,6 +44,7 @@ teardown_file() {
 }
 
 setup() {
+	[[ -z $PKG_SKIP ]] || skip "$PKG_SKIP"
 	load lib/mount
 }
 
