@@ -30,10 +30,11 @@ static void usage(FILE *out)
 		"  -s, --sort KEY        sort by c(pu) p(arallelism) w(ait) i(o) n(et) f(aults)\n"
 		"                        m(emory) or N(ame) (default c)\n"
 		"  -r, --reverse         reverse the order\n"
+		"  -f, --filter TEXT     only workloads whose name contains TEXT\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n\n"
-		"Keys: c p w i n f m N sort, r reverse, arrows/j/k select, P toggle prefetch,\n"
-		"M cycle mode, q quit. See adapttop(1).\n");
+		"Keys: c p w i n f m N sort, r reverse, arrows/j/k select, / find, \\ filter,\n"
+		"P toggle prefetch, M cycle mode, q quit. See adapttop(1).\n");
 }
 
 static int parse_args(int argc, char **argv, struct view_options *o, bool *batch, long *count)
@@ -45,6 +46,7 @@ static int parse_args(int argc, char **argv, struct view_options *o, bool *batch
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "sort", required_argument, NULL, 's' },
 		{ "reverse", no_argument, NULL, 'r' },
+		{ "filter", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -52,7 +54,7 @@ static int parse_args(int argc, char **argv, struct view_options *o, bool *batch
 	char *end;
 	int c, k;
 
-	while ((c = getopt_long(argc, argv, "m:d:bn:s:rhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:d:bn:s:rf:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o->mount = optarg;
@@ -86,6 +88,9 @@ static int parse_args(int argc, char **argv, struct view_options *o, bool *batch
 			break;
 		case 'r':
 			o->reverse = true;
+			break;
+		case 'f':
+			o->filter = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -165,6 +170,7 @@ static int batch_run(const struct view_options *o, long count)
 			report_mount_error(o->mount, r);
 			return 1;
 		}
+		rows_filter(&f, o->filter);
 		sort_rows(f.rows, f.n, o->sort, o->reverse);
 		batch_print(o, &f);
 	}

@@ -162,6 +162,7 @@ int sample_read(const char *mount, struct frame *f)
 		frame_free(f);
 		return r;
 	}
+	f->n_all = f->n;
 	return 0;
 }
 

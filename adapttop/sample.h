@@ -40,7 +40,8 @@ struct host {
 struct frame {
 	struct host host;
 	struct row *rows;
-	size_t n;
+	size_t n;	/* rows shown */
+	size_t n_all;	/* workloads read, before any filter */
 };
 
 static inline bool row_has(const struct row *r, enum field f) { return r->have & (1u << f); }

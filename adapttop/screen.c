@@ -15,7 +15,7 @@
 /* How often keys and finished writes are looked at between reads of the mount. */
 #define KEY_POLL_MS 100
 
-#define HELP_LINE "c/p/w/i/n/f/m/N sort  r reverse  j/k/arrows select  / find  P prefetch  M mode  q quit"
+#define HELP_LINE "c/p/w/i/n/f/m/N sort  r reverse  j/k select  / find  \\ filter  P prefetch  M mode  q quit"
 
 struct screen {
 	struct view_options o;
@@ -24,8 +24,9 @@ struct screen {
 	size_t sel, top;		/* selected row, first row shown */
 	char sel_name[256];		/* the selection follows its workload across re-sorts */
 	char status[512];
-	bool finding;			/* '/' typed: keys edit FIND until Enter or Esc */
-	char find[64];
+	enum { PROMPT_NONE, PROMPT_FIND, PROMPT_FILTER } prompt; /* keys edit TEXT until Enter/Esc */
+	char text[64];
+	char filter[64];		/* only workloads whose name contains it ("": all) */
 	struct control_job job;
 };
 
@@ -36,7 +37,14 @@ void screen_title(const struct view_options *o, const struct frame *f, char *buf
 	struct tm tm;
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
-	snprintf(buf, size, "adapttop - %s - %s - %zu workloads - sort: %s%s", o->mount, when, f->n,
+	char shown[96];
+
+	if (o->filter && *o->filter)
+		snprintf(shown, sizeof(shown), "%zu of %zu workloads match '%s'", f->n, f->n_all,
+			 o->filter);
+	else
+		snprintf(shown, sizeof(shown), "%zu workloads", f->n);
+	snprintf(buf, size, "adapttop - %s - %s - %s - sort: %s%s", o->mount, when, shown,
 		 sort_key_name(o->sort), o->reverse ? " (reversed)" : "");
 }
 
@@ -63,6 +71,7 @@ static void screen_resort(struct screen *s)
 static void screen_sample(struct screen *s)
 {
 	s->sample_err = sample_read(s->o.mount, &s->frame);
+	rows_filter(&s->frame, s->filter);
 	screen_resort(s);
 }
 
@@ -74,6 +83,7 @@ static void screen_draw(struct screen *s)
 	int y;
 
 	erase();
+	s->o.filter = s->filter;
 	screen_title(&s->o, &s->frame, line, sizeof(line));
 	mvaddnstr(0, 0, line, COLS);
 	if (s->sample_err < 0)
@@ -161,7 +171,7 @@ static void screen_move(struct screen *s, long delta)
 	screen_select_name(s);
 }
 
-/* Select the first workload at or after the selection whose name contains FIND. */
+/* Select the first workload at or after the selection whose name contains TEXT. */
 static void screen_find(struct screen *s)
 {
 	size_t n = s->frame.n;
@@ -169,41 +179,59 @@ static void screen_find(struct screen *s)
 	for (size_t i = 0; i < n; i++) {
 		size_t k = (s->sel + i) % n;
 
-		if (strstr(s->frame.rows[k].name, s->find)) {
+		if (strstr(s->frame.rows[k].name, s->text)) {
 			s->sel = k;
 			screen_select_name(s);
 			s->status[0] = '\0';
 			return;
 		}
 	}
-	snprintf(s->status, sizeof(s->status), "no workload name contains '%s'", s->find);
+	snprintf(s->status, sizeof(s->status), "no workload name contains '%s'", s->text);
 }
 
-/* A key while finding: the line editor of the status line. */
-static void screen_find_key(struct screen *s, int ch)
+static const char *prompt_label(const struct screen *s)
 {
-	size_t len = strlen(s->find);
+	return s->prompt == PROMPT_FIND ? "find" : "filter";
+}
+
+/* A key while prompting: the line editor of the status line. Enter acts, Esc cancels. */
+static void screen_prompt_key(struct screen *s, int ch)
+{
+	size_t len = strlen(s->text);
 
 	switch (ch) {
 	case '\n': case '\r': case KEY_ENTER:
-		s->finding = false;
-		screen_find(s);
+		if (s->prompt == PROMPT_FIND) {
+			screen_find(s);
+		} else {
+			snprintf(s->filter, sizeof(s->filter), "%s", s->text);
+			s->status[0] = '\0';
+			screen_sample(s);
+		}
+		s->prompt = PROMPT_NONE;
 		return;
 	case 27: /* Esc */
-		s->finding = false;
+		s->prompt = PROMPT_NONE;
 		s->status[0] = '\0';
 		return;
 	case KEY_BACKSPACE: case 127: case 8:
 		if (len)
-			s->find[len - 1] = '\0';
+			s->text[len - 1] = '\0';
 		break;
 	default:
-		if (ch >= 32 && ch < 127 && len + 1 < sizeof(s->find)) {
-			s->find[len] = (char)ch;
-			s->find[len + 1] = '\0';
+		if (ch >= 32 && ch < 127 && len + 1 < sizeof(s->text)) {
+			s->text[len] = (char)ch;
+			s->text[len + 1] = '\0';
 		}
 	}
-	snprintf(s->status, sizeof(s->status), "find: %s", s->find);
+	snprintf(s->status, sizeof(s->status), "%s: %s", prompt_label(s), s->text);
+}
+
+static void screen_prompt(struct screen *s, int kind, const char *initial)
+{
+	s->prompt = kind;
+	snprintf(s->text, sizeof(s->text), "%s", initial);
+	snprintf(s->status, sizeof(s->status), "%s: %s", prompt_label(s), s->text);
 }
 
 /* Returns false when the key quits. */
@@ -212,8 +240,8 @@ static bool screen_key(struct screen *s, int ch)
 	int k;
 	long page = LINES > 6 ? LINES - 6 : 1;
 
-	if (s->finding) {
-		screen_find_key(s, ch);
+	if (s->prompt != PROMPT_NONE) {
+		screen_prompt_key(s, ch);
 		return true;
 	}
 	switch (ch) {
@@ -248,9 +276,10 @@ static bool screen_key(struct screen *s, int ch)
 		screen_control(s, "mode");
 		break;
 	case '/':
-		s->finding = true;
-		s->find[0] = '\0';
-		snprintf(s->status, sizeof(s->status), "find: ");
+		screen_prompt(s, PROMPT_FIND, "");
+		break;
+	case '\\':
+		screen_prompt(s, PROMPT_FILTER, s->filter);
 		break;
 	case 'h': case '?':
 		snprintf(s->status, sizeof(s->status), "%s", HELP_LINE);
@@ -274,6 +303,8 @@ int screen_run(const struct view_options *o)
 	int ch;
 
 	s->o = *o;
+	if (o->filter)
+		snprintf(s->filter, sizeof(s->filter), "%s", o->filter);
 	initscr();
 	cbreak();
 	noecho();

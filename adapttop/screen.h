@@ -9,6 +9,7 @@ struct view_options {
 	double delay;		/* seconds between reads of the mount */
 	enum sort_key sort;
 	bool reverse;
+	const char *filter;	/* show only workloads whose name contains it (NULL/"": all) */
 };
 
 /* Run until the user quits. Returns the process exit status. */

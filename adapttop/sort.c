@@ -97,3 +97,15 @@ void sort_rows(struct row *rows, size_t n, enum sort_key k, bool reverse)
 	if (n > 1)
 		qsort_r(rows, n, sizeof(*rows), cmp_rows, &by);
 }
+
+void rows_filter(struct frame *f, const char *substr)
+{
+	size_t kept = 0;
+
+	if (!substr || !*substr)
+		return;
+	for (size_t i = 0; i < f->n; i++)
+		if (strstr(f->rows[i].name, substr))
+			f->rows[kept++] = f->rows[i];
+	f->n = kept;
+}

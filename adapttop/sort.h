@@ -1,4 +1,5 @@
-/* Row order: one sort key per viewer key (c p w i n f m N), reversible. */
+/* Which rows and in what order: a name filter, and one sort key per viewer key
+ * (c p w i n f m N), reversible. */
 #pragma once
 
 #include "sample.h"
@@ -13,3 +14,6 @@ const char *sort_key_name(enum sort_key k);
 /* Figures sort largest first, names A to Z; REVERSE turns either round. Rows that lack the
  * figure go last either way; ties are broken by name. */
 void sort_rows(struct row *rows, size_t n, enum sort_key k, bool reverse);
+
+/* Keep only the rows whose name contains SUBSTR (all when SUBSTR is NULL or ""). */
+void rows_filter(struct frame *f, const char *substr);

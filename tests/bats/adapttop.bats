@@ -71,8 +71,13 @@ row_line() { screen | awk -v n="$1" 'NR > 4 && $1 == n { print NR; ok = 1 } END 
 # row_above A B: A's row is shown above B's
 row_above() { local a b; a=$(row_line "$1") && b=$(row_line "$2") && ((a < b)); }
 cpu_above() { local v; v=$(row_field "$1" 3) && awk -v v="$v" -v x="$2" 'BEGIN { exit !(v + 0 > x) }'; }
-# the selection bar is drawn in reverse video: ESC[7m right before the name
-row_selected() { tm capture-pane -e -p -t top | grep -q $'\e\\[7m'"$1 "; }
+# the selection bar is drawn in reverse video: an SGR with 7 (ESC[7m, ESC[0;7m) before the name
+row_selected() {
+	tm capture-pane -e -p -t top | awk -v n="$1 " '
+		{ p = index($0, n) }
+		p && substr($0, 1, p - 1) ~ /\033\[([0-9;]*;)?7m/ { ok = 1 }
+		END { exit !ok }'
+}
 
 # select NAME: the viewer's find ('/' NAME Enter), then check the bar is on NAME's row
 select_row() {
@@ -106,7 +111,8 @@ spawn_named() {
 	cg_spawn busy bash -c 'while :; do :; done'
 	name=$(wl_name busy)
 	wait_for -t 3 test -d "$ADAPTFS_MNT/$name"
-	top_start
+	# other tests on this host may have hundreds of workloads: show only ours
+	top_start -f "$name"
 	wait_for -t 5 row_shown "$name"
 	[ "$(row_field "$name" 2)" = container/docker ]
 	wait_for -t 5 cpu_above "$name" 50
@@ -117,8 +123,8 @@ spawn_named() {
 @test "sorting by name and by cpu reorders two workloads" {
 	spawn_named adt_a_idle sleep 1000
 	spawn_named adt_z_busy bash -c 'while :; do :; done'
-	top_start
-	wait_for -t 5 cpu_above adt_z_busy 50
+	top_start -f adt_
+	WAIT_SCREEN=5 wait_screen cpu_above adt_z_busy 50
 	keys N
 	wait_screen screen_has "sort: name"
 	wait_screen row_above adt_a_idle adt_z_busy
@@ -143,7 +149,7 @@ spawn_named() {
 
 @test "a workload that goes away disappears from the screen" {
 	spawn_named adt_gone sleep 1000
-	top_start
+	top_start -f adt_
 	wait_for -t 5 row_shown adt_gone
 	cg_kill adt_gone
 	wait_for -t 5 row_gone adt_gone
@@ -181,7 +187,7 @@ control_key_outcome() {
 
 @test "P writes the selected workload's prefetch and shows the outcome in the status line" {
 	spawn_named adt_pf sleep 1000
-	top_start
+	top_start -f adt_
 	wait_for -t 5 row_shown adt_pf
 	control_key_outcome P adt_pf prefetch
 	# and back: the other value, the status line follows
@@ -190,9 +196,28 @@ control_key_outcome() {
 
 @test "M writes the next mode of the selected workload and shows the outcome" {
 	spawn_named adt_mode sleep 1000
-	top_start
+	top_start -f adt_
 	wait_for -t 5 row_shown adt_mode
 	control_key_outcome M adt_mode mode
+}
+
+@test "the filter key shows only the workloads whose name contains the text" {
+	spawn_named adt_flt_one sleep 1000
+	spawn_named adt_flt_two sleep 1000
+	top_start -f adt_flt_
+	wait_screen row_shown adt_flt_one
+	wait_screen row_shown adt_flt_two
+	wait_screen screen_has "2 of "
+	keys -l '\'
+	wait_screen status_is "filter: adt_flt_"
+	keys BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace
+	keys -l adt_flt_tw
+	wait_screen status_is "filter: adt_flt_tw"
+	keys Enter
+	wait_screen row_gone adt_flt_one
+	wait_screen row_shown adt_flt_two
+	wait_screen screen_has "1 of "
+	wait_screen screen_has "workloads match 'adt_flt_tw'"
 }
 
 @test "batch mode prints COUNT parseable frames" {
@@ -227,6 +252,12 @@ control_key_outcome() {
 	spawn_named adt_z_idle sleep 1000
 	run "$ADAPTTOP_BIN" -b -n 1 -s N -m "$ADAPTFS_MNT"
 	[ "$status" -eq 0 ]
+	# -f: only the names that contain the text
+	run "$ADAPTTOP_BIN" -b -n 1 -f adt_z_ -m "$ADAPTFS_MNT"
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == *" - 1 of "*" workloads match 'adt_z_' - "* ]]
+	[ "$(awk '/^NAME /{r=1;next} r && NF' <<<"$output")" = "$(awk '/^NAME /{r=1;next} r && NF && $1 == "adt_z_idle"' <<<"$output")" ]
+	run "$ADAPTTOP_BIN" -b -n 1 -s N -m "$ADAPTFS_MNT"
 	a=$(grep -n '^adt_a_idle ' <<<"$output" | cut -d: -f1)
 	z=$(grep -n '^adt_z_idle ' <<<"$output" | cut -d: -f1)
 	((a < z))
