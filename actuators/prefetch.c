@@ -192,14 +192,15 @@ static uint64_t budget_now(struct pf_state *s, const char *rel)
 static pid_t scan_processes(struct pf_state *s, const char *rel, uint64_t now,
 			    struct prefetch_stats *d)
 {
-	struct pid_list pids = {0};
+	struct pid_list pids = {0}, tids = {0};
 	struct proc_seen next[MAX_PROCS];
 	bool next_followed[MAX_PROCS] = { false };
 	size_t n = 0;
 	uint64_t best = 0;
 	pid_t faulter = 0;
 
-	cgroup_list_tasks(&layout, rel, &(struct pid_list){0}, &pids);
+	cgroup_list_tasks(&layout, rel, &tids, &pids);
+	pid_list_free(&tids);
 	for (size_t i = 0; i < pids.n && n < MAX_PROCS; i++) {
 		char path[64], buf[1024];
 		struct proc_stat ps;

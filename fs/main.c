@@ -26,8 +26,8 @@
 
 struct options {
 	const char *mountpoint;
-	const char *config;
-	const char *pidfile;
+	char *config;		/* absolute paths, malloc'd */
+	char *pidfile;
 	double interval;
 	bool foreground, debug, single_thread;
 	struct strbuf fuse_opts;
@@ -52,14 +52,14 @@ static void usage(FILE *out)
 		"See adaptfs(8), adaptfs(5) and adaptfs.conf(5).\n");
 }
 
-static const char *absolute(const char *path)
+/* The daemon runs in / after it forks: keep paths absolute. */
+static char *absolute(const char *path)
 {
-	static char cwd[PATH_MAX];
-	char *abs;
+	char cwd[PATH_MAX], *abs;
 
 	if (path[0] == '/' || !getcwd(cwd, sizeof cwd) || asprintf(&abs, "%s/%s", cwd, path) < 0)
-		return path;
-	return abs;	/* lives as long as the daemon */
+		return xstrdup(path);
+	return abs;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -94,7 +94,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			strbuf_printf(&o->fuse_opts, ",%s", optarg);
 			break;
 		case 'c':
-			o->config = optarg;
+			free(o->config);
+			o->config = absolute(optarg);
 			break;
 		case 'i':
 			o->interval = strtod(optarg, &end);
@@ -105,7 +106,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'p':
-			o->pidfile = optarg;
+			free(o->pidfile);
+			o->pidfile = absolute(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -124,9 +126,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return -1;
 	}
 	o->mountpoint = argv[optind];
-	/* The daemon runs in / after it forks: make paths absolute now. */
-	o->config = o->config ? absolute(o->config) : NULL;
-	o->pidfile = o->pidfile ? absolute(o->pidfile) : NULL;
 	return 0;
 }
 
@@ -255,26 +254,24 @@ static int serve(struct fuse_session *se, const struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = {0};
-	struct fuse_session *se;
+	struct fuse_session *se = NULL;
 	struct config cfg;
+	bool have_cfg = false;	/* until the sampler owns it */
 	pthread_t reloader;
-	sigset_t hup;
+	sigset_t hup, stop;
 	int r = 1;
 
 	if (parse_args(argc, argv, &o) < 0)
-		return 1;
+		goto out_options;
 	log_open(false);
 	if (load_config(&o, &cfg) < 0)
-		return 1;
-	if (check_mountpoint(o.mountpoint) < 0) {
-		config_free(&cfg);
-		return 1;
-	}
+		goto out_options;
+	have_cfg = true;
+	if (check_mountpoint(o.mountpoint) < 0)
+		goto out_options;
 	se = session_create(&o);
-	if (!se) {
-		config_free(&cfg);
-		return 1;
-	}
+	if (!se)
+		goto out_options;
 	if (fuse_set_signal_handlers(se) < 0 || fuse_session_mount(se, o.mountpoint) < 0) {
 		log_err("cannot mount %s", o.mountpoint);
 		goto out_destroy;
@@ -285,10 +282,17 @@ int main(int argc, char **argv)
 	if (o.pidfile)
 		write_pidfile(o.pidfile);
 
-	/* Block SIGHUP before any thread exists so only the reloader takes it. */
+	/* Our threads never take signals: SIGHUP goes to the reloader (sigwait),
+	 * SIGTERM/SIGINT to FUSE's threads, whose blocked read() the signal must
+	 * interrupt for the loop to notice the exit. So block all three before
+	 * any thread exists, and unblock TERM/INT again just for the FUSE loop. */
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	ops_attach_session(se);
 	if (cfg.group) {
 		struct group *g = getgrnam(cfg.group);
@@ -308,6 +312,7 @@ int main(int argc, char **argv)
 		log_err("cannot start the sampler");
 		goto out_unmount;
 	}
+	have_cfg = false;
 	pthread_create(&reloader, NULL, reload_thread, &o);
 	pthread_detach(reloader);
 	events_add("adaptfs", "mounted at %s", o.mountpoint);
@@ -315,6 +320,7 @@ int main(int argc, char **argv)
 	/* The first snapshot is published and the mount is up: ready. */
 	sd_notify(0, "READY=1");
 #endif
+	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 	/* The loop returns the signal number after SIGTERM/SIGINT: a clean exit. */
 	r = serve(se, &o) < 0 ? 1 : 0;
 	control_stop();
@@ -326,9 +332,15 @@ out_unmount:
 	fuse_session_unmount(se);
 out_destroy:
 	fuse_remove_signal_handlers(se);
-	fuse_session_destroy(se);
 	if (o.pidfile)
 		unlink(o.pidfile);
+out_options:
+	if (se)
+		fuse_session_destroy(se);
+	if (have_cfg)
+		config_free(&cfg);
 	strbuf_free(&o.fuse_opts);
+	free(o.config);
+	free(o.pidfile);
 	return r;
 }

@@ -9,8 +9,21 @@
 
 struct parse_ctx {
 	struct config *cfg;
+	FILE *f;
+	int lineno;		/* of the line inih is handling */
+	int err_line;		/* of the first key we refused */
 	char reason[160];
 };
+
+/* inih's reader, counting lines so that a refused key names its own line
+ * even after an earlier syntax error. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+
+	ctx->lineno++;
+	return fgets(str, num, ctx->f);
+}
 
 static int parse_double(const char *s, double min, double max, double *out)
 {
@@ -169,11 +182,13 @@ static int config_ini_line(void *user, const char *section, const char *name, co
 	r = set_key(ctx->cfg, section, name, value);
 	if (r == 0)
 		return 1;
-	if (!ctx->reason[0])
+	if (!ctx->reason[0]) {
+		ctx->err_line = ctx->lineno;
 		snprintf(ctx->reason, sizeof ctx->reason,
 			 r == -ENOENT ? "unknown key '%s' in section [%s]"
 				      : "bad value for key '%s' in section [%s]",
 			 name, section);
+	}
 	return 0;
 }
 
@@ -215,6 +230,7 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 {
 	struct parse_ctx ctx = { .cfg = cfg };
 	_cleanup_fclose_ FILE *f = NULL;
+	struct stat st;
 	int line;
 
 	config_defaults(cfg);
@@ -223,12 +239,23 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 	cfg->path = xstrdup(path);
 	f = fopen(path, "re");
 	if (!f) {
-		if (errno == ENOENT && !required)
+		int e = errno;
+
+		if (e == ENOENT && !required)
 			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		config_free(cfg);
+		return -e;
 	}
-	line = ini_parse_file(f, config_ini_line, &ctx);
+	/* It says which cgroups are acted on and who may act: anyone able to
+	 * rewrite it could act as root. */
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IWOTH)) {
+		snprintf(err, errlen, "%s: is world-writable: refusing it (chmod o-w)", path);
+		config_free(cfg);
+		return -EPERM;
+	}
+	ctx.f = f;
+	line = ini_parse_stream(read_line, &ctx, config_ini_line, &ctx);
 	if (line == 0 && ferror(f)) {
 		int e = errno ? errno : EIO;
 
@@ -237,8 +264,10 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 		return -e;
 	}
 	if (line != 0) {
-		snprintf(err, errlen, "%s:%d: %s", path, line,
-			 ctx.reason[0] ? ctx.reason : "syntax error");
+		bool ours = ctx.reason[0] && ctx.err_line <= line;
+
+		snprintf(err, errlen, "%s:%d: %s", path, ours ? ctx.err_line : line,
+			 ours ? ctx.reason : "syntax error");
 		config_free(cfg);
 		return -EINVAL;
 	}

@@ -109,6 +109,19 @@ teardown_file() {
 	run "$ADAPTFS_BIN" -f --config "$BATS_TEST_TMPDIR/missing.conf" "$BATS_TEST_TMPDIR"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"missing.conf: No such file or directory"* ]]
+	# a syntax error before a bad key: each error names its own line
+	printf '[adaptfs]\nnovalue\nfoo = 1\n' > "$cfg"
+	run "$ADAPTFS_BIN" -f --config "$cfg" "$BATS_TEST_TMPDIR"
+	[[ "$output" == *"$cfg:2: syntax error"* ]]
+}
+
+@test "a world-writable config is refused: whoever could write it could act as root" {
+	cfg=$BATS_TEST_TMPDIR/open.conf
+	printf '[adaptfs]\ninterval = 1\n' > "$cfg"
+	chmod 0666 "$cfg"
+	run "$ADAPTFS_BIN" -f --config "$cfg" "$BATS_TEST_TMPDIR"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$cfg: is world-writable: refusing it"* ]]
 }
 
 @test "a second adaptfs on the same mount point refuses" {
