@@ -100,7 +100,7 @@ static int write_mode(const struct wl_view *w, const char *line)
 	if (m == (w->vm ? MODE_VM : MODE_CONTAINER))
 		return 1;
 	return refuse(w, CTL_MODE, line, -EOPNOTSUPP,
-		      "discovered workloads cannot switch mode; give it a recipe in workloads.d");
+		      "a discovered workload runs in the mode its engine gave it");
 }
 
 static int write_prefetch(const struct wl_view *w, const char *line)
@@ -111,9 +111,8 @@ static int write_prefetch(const struct wl_view *w, const char *line)
 		return refuse(w, CTL_PREFETCH, line, -EINVAL, "expected on or off");
 	if (w->vm)
 		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP, "sibling prefetch is for containers");
-	if (prefetch_enabled(w) != on)
+	if (prefetch_set(w, on))
 		events_add(w->name, "prefetch: %s", on ? "on" : "off");
-	prefetch_set(w, on);
 	return 1;
 }
 

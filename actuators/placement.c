@@ -44,8 +44,9 @@ static int write_str(const char *path, const char *s)
 }
 
 /* A new v1 cpuset cgroup takes no task until it has CPUs and memory nodes:
- * give each level created here those of its parent. */
-static int cpuset_mkdir(const char *dir)
+ * give each level created here those of its parent. *created counts the
+ * levels made, deepest last in made[], so a failure can remove them. */
+static int cpuset_mkdir(const char *dir, char made[][PATH_MAX], int *created)
 {
 	char parent[PATH_MAX], buf[1024], path[PATH_MAX + 32];
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
@@ -56,14 +57,15 @@ static int cpuset_mkdir(const char *dir)
 		return 0;
 	snprintf(parent, sizeof parent, "%s", dir);
 	slash = strrchr(parent, '/');
-	if (!slash || slash == parent)
+	if (!slash || slash == parent || *created >= 8)
 		return -EINVAL;
 	*slash = '\0';
-	r = cpuset_mkdir(parent);
+	r = cpuset_mkdir(parent, made, created);
 	if (r < 0)
 		return r;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
+	if (mkdir(dir, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	snprintf(made[(*created)++], PATH_MAX, "%s", dir);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(path, sizeof path, "%s/%s", parent, files[i]);
 		if (read_file(path, buf, sizeof buf) < 0)
@@ -76,20 +78,46 @@ static int cpuset_mkdir(const char *dir)
 	return 0;
 }
 
-static int pin_container_v1(const struct wl_view *w, const char *list)
+/* The CPUs a cpuset cgroup may hand out: its parent's effective ones. */
+static bool within_parent(const char *dir, const cpu_set_t *cpus)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32], old[1024] = "";
+	char path[PATH_MAX + 32], buf[1024];
+	cpu_set_t parent, both;
+	const char *slash = strrchr(dir, '/');
+
+	snprintf(path, sizeof path, "%.*s/cpuset.effective_cpus", (int)(slash - dir), dir);
+	if (read_file(path, buf, sizeof buf) <= 0 || cpulist_parse(buf, strcspn(buf, "\n"), &parent) < 0)
+		return true;	/* cannot tell: let the kernel judge */
+	CPU_AND(&both, cpus, &parent);
+	return CPU_EQUAL(&both, cpus);
+}
+
+/* CPUs first, threads after: if the kernel refuses the CPUs nothing has
+ * moved, and cgroups made for it are removed again. */
+static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, const char *list)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], made[8][PATH_MAX];
 	struct pid_list tids = {0};
-	int r;
+	int created = 0, r;
 
 	if (!layout.cpuset)
 		return -EOPNOTSUPP;
 	snprintf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
-	r = cpuset_mkdir(dir);
-	if (r < 0)
-		return r;
-	snprintf(path, sizeof path, "%s/cpuset.cpus", dir);
-	read_file(path, old, sizeof old);
+	if (!within_parent(dir, cpus))
+		return -ERANGE;
+	r = cpuset_mkdir(dir, made, &created);
+	if (r == 0) {
+		snprintf(path, sizeof path, "%s/cpuset.cpus", dir);
+		r = write_str(path, list);
+	}
+	if (r < 0) {
+		while (created-- > 0)
+			rmdir(made[created]);
+		/* The kernel's own reasons, in this file's terms: CPUs it may not
+		 * have (EACCES) are out of range; CPUs a child cpuset holds (EBUSY)
+		 * or any other refusal are invalid here. */
+		return r == -EACCES ? -ERANGE : r == -EBUSY ? -EINVAL : r;
+	}
 	/* Threads the engine left in an ancestor's cpuset join the workload's. */
 	cgroup_list_tasks(&layout, w->key, &tids, NULL);
 	snprintf(path, sizeof path, "%s/tasks", dir);
@@ -100,11 +128,7 @@ static int pin_container_v1(const struct wl_view *w, const char *list)
 		write_str(path, tid);	/* a thread may have exited meanwhile */
 	}
 	pid_list_free(&tids);
-	snprintf(path, sizeof path, "%s/cpuset.cpus", dir);
-	r = write_str(path, list);
-	if (r < 0 && old[0])
-		write_str(path, old);
-	return r;
+	return 0;
 }
 
 static int pin_container_v2(const struct wl_view *w, const char *list)
@@ -180,5 +204,5 @@ int placement_pin(const struct wl_view *w, const cpu_set_t *cpus)
 		return strcmp(w->engine, "qemu") == 0 || strcmp(w->engine, "libvirt") == 0 ?
 			       pin_vm(w, cpus) : -EOPNOTSUPP;
 	cpulist_format(cpus, list, sizeof list);
-	return layout.v2 ? pin_container_v2(w, list) : pin_container_v1(w, list);
+	return layout.v2 ? pin_container_v2(w, list) : pin_container_v1(w, cpus, list);
 }

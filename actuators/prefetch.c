@@ -105,11 +105,20 @@ static struct pf_state *get_or_add(uint64_t wid, bool on)
 	return s;
 }
 
-void prefetch_set(const struct wl_view *w, bool on)
+/* Returns whether the setting changed. Counters start with the first "on". */
+bool prefetch_set(const struct wl_view *w, bool on)
 {
+	bool changed;
+
 	pthread_mutex_lock(&lock);
-	get_or_add(w->id, on)->on = on;
+	struct pf_state *s = find(w->id);
+	changed = (s ? s->on : default_on(w)) != on;
+	if (s)
+		s->on = on;
+	else if (on)
+		get_or_add(w->id, true);
 	pthread_mutex_unlock(&lock);
+	return changed;
 }
 
 bool prefetch_get_stats(uint64_t wid, struct prefetch_stats *out)

@@ -22,6 +22,7 @@ int prefetch_start(const struct prefetch_config *cfg, const char *cgroup_root);
 void prefetch_stop(void);
 
 bool prefetch_enabled(const struct wl_view *w);
-void prefetch_set(const struct wl_view *w, bool on);
+/* Returns whether the setting changed. */
+bool prefetch_set(const struct wl_view *w, bool on);
 /* false if the workload never had prefetch on. */
 bool prefetch_get_stats(uint64_t wid, struct prefetch_stats *out);

@@ -338,6 +338,11 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	/* The kernel may send RELEASE as soon as a READ's reply reached it,
+	 * while the replying thread is still returning from writev() with our
+	 * buffer: wait for it. No request for this handle can follow. */
+	pthread_mutex_lock(&of->lock);
+	pthread_mutex_unlock(&of->lock);
 	pthread_mutex_destroy(&of->lock);
 	strbuf_free(&of->text);
 	free(of);
