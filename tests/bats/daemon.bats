@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# Running as a daemon: pid file, signals, configuration reload, install.
+
+setup() {
+	load lib/mount
+	load lib/containers
+	MNT=$(mktemp -d /tmp/adaptfs-daemon.XXXXXX)
+	PIDFILE=$BATS_TEST_TMPDIR/adaptfs.pid
+}
+
+teardown() {
+	if [ -f "$PIDFILE" ]; then
+		kill "$(cat "$PIDFILE")" 2>/dev/null || true
+		wait_for -t 5 test ! -f "$PIDFILE" || true
+	fi
+	if adaptfs_mounted "$MNT"; then fusermount3 -u -z "$MNT"; fi
+	rmdir "$MNT" 2>/dev/null || true
+	teardown_all
+}
+
+@test "without -f it daemonizes, writes its pid file, and SIGTERM unmounts cleanly" {
+	run "$ADAPTFS_BIN" --pidfile "$PIDFILE" --interval 0.5 "$MNT"
+	[ "$status" -eq 0 ]
+	wait_for -t 5 test -s "$PIDFILE"
+	pid=$(cat "$PIDFILE")
+	wait_for -t 5 test -e "$MNT/host/cores"
+	grep -q " $MNT fuse.adaptfs " /proc/mounts
+	grep -q "allow_other" <(grep " $MNT " /proc/mounts)
+	grep -q "default_permissions" <(grep " $MNT " /proc/mounts)
+	kill -TERM "$pid"
+	wait_for -t 5 _adapt_pid_gone "$pid"
+	! grep -q " $MNT " /proc/mounts
+	[ ! -e "$PIDFILE" ]
+}
+
+@test "SIGHUP reloads the config: a new discovery pattern takes effect" {
+	cfg=$BATS_TEST_TMPDIR/adaptfs.conf
+	printf '[discovery]\nrescan_interval = 600\n' > "$cfg"
+	"$ADAPTFS_BIN" --pidfile "$PIDFILE" --config "$cfg" --interval 0.5 "$MNT"
+	wait_for -t 5 test -e "$MNT/host/cores"
+	CG_PATH='/adapttest.slice/job-{id}' cg_spawn job sleep 1000
+	name=job-$(cg_id job)
+	# not an engine layout: not shown until a pattern says so
+	[ ! -e "$MNT/$name" ]
+	printf '[discovery]\nrescan_interval = 600\npattern = /adapttest.slice/job-*\n' > "$cfg"
+	kill -HUP "$(cat "$PIDFILE")"
+	wait_for -t 3 test -d "$MNT/$name"
+	[ "$(cat "$MNT/$name/kind")" = "container cgroup" ]
+	grep -q "configuration reloaded from $cfg" "$MNT/events"
+	# a broken file on reload keeps the running configuration and says so
+	printf '[discovery\n' > "$cfg"
+	kill -HUP "$(cat "$PIDFILE")"
+	wait_for -t 3 grep -q "configuration reload failed" "$MNT/events"
+	[ -d "$MNT/$name" ]
+}
+
+@test "-o passes mount options through to FUSE" {
+	"$ADAPTFS_BIN" --pidfile "$PIDFILE" -o ro "$MNT"
+	wait_for -t 5 test -e "$MNT/host/cores"
+	grep " $MNT " /proc/mounts | grep -q '[ ,]ro[ ,]'
+}
+
+@test "make install puts the daemon and man pages under DESTDIR" {
+	dest=$BATS_TEST_TMPDIR/root
+	make -C "$BATS_TEST_DIRNAME/../.." install DESTDIR="$dest" PREFIX=/usr > /dev/null
+	[ -x "$dest/usr/sbin/adaptfs" ]
+	[ -f "$dest/usr/share/man/man8/adaptfs.8" ]
+	[ -f "$dest/usr/share/man/man5/adaptfs.5" ]
+	[ -f "$dest/usr/share/man/man5/adaptfs.conf.5" ]
+	"$dest/usr/sbin/adaptfs" --version
+}
+
+@test "man pages render without warnings" {
+	command -v man || skip "man-db not installed"
+	for page in adaptfs.8 adaptfs.5 adaptfs.conf.5; do
+		out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$BATS_TEST_DIRNAME/../../man/$page" 2>&1 >/dev/null)
+		[ -z "$out" ] || { echo "$page: $out"; return 1; }
+	done
+}
+
+@test "tells systemd READY=1 once mounted, as Type=notify expects" {
+	command -v python3 || skip "python3 not installed"
+	sock=$BATS_TEST_TMPDIR/notify.sock
+	python3 - "$sock" > "$BATS_TEST_TMPDIR/notify.out" 3>&- <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+print(s.recv(4096).decode(), flush=True)
+PY
+	listener=$!
+	wait_for -t 5 test -S "$sock"
+	NOTIFY_SOCKET=$sock "$ADAPTFS_BIN" -f --pidfile "$PIDFILE" "$MNT" 3>&- 2>/dev/null &
+	wait "$listener"
+	grep -q "READY=1" "$BATS_TEST_TMPDIR/notify.out"
+	test -e "$MNT/host/cores"
+	grep -q 'Type=notify' "$BATS_TEST_DIRNAME/../../etc/adaptfs.service"
+}
