@@ -141,43 +141,93 @@ static ssize_t read_cmdline(const char *proc_root, pid_t pid, char *buf, size_t 
 	return n < 0 ? -errno : n;
 }
 
+/* Most processes are not QEMU, and the process table is walked every sweep:
+ * a process is looked at while young (a fork that is about to exec QEMU) and
+ * then again only every RECHECK_EVERY walks. */
+#define YOUNG_WALKS 3
+#define RECHECK_EVERY 10
+
+struct seen_pid {
+	pid_t pid;
+	unsigned first_walk;
+	bool guest;		/* was a guest at the last look: always looked at */
+};
+
+static struct seen_pid *seen;
+static size_t n_seen;
+static unsigned walks;
+
+static int cmp_seen(const void *a, const void *b)
+{
+	pid_t x = ((const struct seen_pid *)a)->pid, y = ((const struct seen_pid *)b)->pid;
+
+	return (x > y) - (x < y);
+}
+
+static bool worth_a_look(pid_t pid, struct seen_pid *now)
+{
+	struct seen_pid key = { .pid = pid };
+	const struct seen_pid *old = bsearch(&key, seen, n_seen, sizeof *seen, cmp_seen);
+
+	now->pid = pid;
+	now->first_walk = old ? old->first_walk : walks;
+	now->guest = old && old->guest;
+	return now->guest || walks - now->first_walk < YOUNG_WALKS || walks % RECHECK_EVERY == 0;
+}
+
+static bool add_guest(const struct backend_env *env, pid_t pid, struct found_list *out)
+{
+	char path[PATH_MAX], buf[512], key[16];
+	static char args[65536];
+	struct qemu_cmdline c;
+	struct proc_stat ps;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/%d/comm", env->cfg->proc_root, pid);
+	if (read_file(path, buf, sizeof buf) < 0 || !is_qemu_comm(buf))
+		return false;
+	/* A guest that quit may linger as a zombie: it is gone. */
+	snprintf(path, sizeof path, "%s/%d/stat", env->cfg->proc_root, pid);
+	if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0 ||
+	    ps.state == 'Z' || ps.state == 'X')
+		return false;
+	n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
+	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
+		return false;
+	snprintf(key, sizeof key, "%d", pid);
+	if (!c.name[0])
+		snprintf(c.name, sizeof c.name, "qemu-%d", pid);
+	found_add(out, key, xstrdup(c.name), c.libvirt ? "libvirt" : "qemu", true);
+	return true;
+}
+
 static void qemu_discover(const struct backend_env *env, struct found_list *out)
 {
 	_cleanup_closedir_ DIR *d = opendir(env->cfg->proc_root);
+	struct seen_pid *now = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
 
 	if (!d)
 		return;
+	walks++;
 	while ((de = readdir(d))) {
-		char path[PATH_MAX], buf[512], key[16];
-		struct qemu_cmdline c;
-		struct proc_stat ps;
-		static char args[65536];
-		ssize_t n;
-		pid_t pid;
-
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		pid = (pid_t)atoi(de->d_name);
-		snprintf(path, sizeof path, "%s/%d/comm", env->cfg->proc_root, pid);
-		if (read_file(path, buf, sizeof buf) < 0 || !is_qemu_comm(buf))
-			continue;
-		/* A guest that quit may linger as a zombie: it is gone. */
-		snprintf(path, sizeof path, "%s/%d/stat", env->cfg->proc_root, pid);
-		if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0 ||
-		    ps.state == 'Z' || ps.state == 'X')
-			continue;
-		n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
-		if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
-			continue;
-		snprintf(key, sizeof key, "%d", pid);
-		if (c.name[0])
-			found_add(out, key, xstrdup(c.name), c.libvirt ? "libvirt" : "qemu", true);
-		else {
-			snprintf(buf, sizeof buf, "qemu-%d", pid);
-			found_add(out, key, xstrdup(buf), "qemu", true);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			now = realloc(now, cap * sizeof *now);
+			if (!now)
+				abort();
 		}
+		if (worth_a_look((pid_t)atoi(de->d_name), &now[n]))
+			now[n].guest = add_guest(env, now[n].pid, out);
+		n++;
 	}
+	qsort(now, n, sizeof *now, cmp_seen);
+	free(seen);
+	seen = now;
+	n_seen = n;
 }
 
 /* vCPU threads are named "CPU n/KVM" or "CPU n/TCG" with debug-threads=on. */
@@ -403,8 +453,16 @@ static int qemu_cpus(const struct backend_env *env, const struct found *w, char 
 	return 0;
 }
 
+static void qemu_fini(void)
+{
+	free(seen);
+	seen = NULL;
+	n_seen = 0;
+}
+
 const struct backend qemu_backend = {
 	.name = "qemu",
+	.fini = qemu_fini,
 	.discover = qemu_discover,
 	.discover_every_sweep = true,
 	.sample = qemu_sample,
