@@ -51,7 +51,26 @@ static int run_pin(struct job *job)
 	return 0;
 }
 
-static int write_placement(const struct wl_view *w, const char *line, control_done_fn done, void *ctx)
+/* Peers exist ([host NAME]) but moving workloads to them is not built yet. */
+static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, const char *line,
+			     const char *host)
+{
+	for (size_t i = 0; i < s->n_peers; i++) {
+		const struct peer_view *p = &s->peers[i];
+
+		if (strcmp(p->name, host) != 0)
+			continue;
+		if (p->probed && !p->reachable)
+			return refuse(w, CTL_PLACEMENT, line, -EHOSTUNREACH,
+				      "the peer does not answer through its transport");
+		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP,
+			      "migration to peer hosts is not built yet");
+	}
+	return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: not a [host] in the config");
+}
+
+static int write_placement(const struct snapshot *s, const struct wl_view *w, const char *line,
+			   control_done_fn done, void *ctx)
 {
 	struct placement_req req;
 	cpu_set_t online, outside;
@@ -63,7 +82,7 @@ static int write_placement(const struct wl_view *w, const char *line, control_do
 	if (r < 0)
 		return refuse(w, CTL_PLACEMENT, line, r, "expected host=NAME cpus=LIST, either alone");
 	if (req.has_host && strcmp(req.host, host_name) != 0)
-		return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: no peer hosts configured");
+		return placement_to_peer(s, w, line, req.host);
 	if (!req.has_cpus)
 		return 1;	/* host=this host: already there */
 	if (placement_online_cpus(&online) < 0)
@@ -116,8 +135,8 @@ static int write_prefetch(const struct wl_view *w, const char *line)
 	return 1;
 }
 
-int control_write(const struct wl_view *w, enum control_file f, const char *buf, size_t len,
-		  control_done_fn done, void *ctx)
+int control_write(const struct snapshot *s, const struct wl_view *w, enum control_file f,
+		  const char *buf, size_t len, control_done_fn done, void *ctx)
 {
 	char line[CONTROL_MAX_LINE + 1];
 
@@ -125,7 +144,7 @@ int control_write(const struct wl_view *w, enum control_file f, const char *buf,
 		return refuse(w, f, "", -EINVAL, "one line of at most 4096 bytes, no NUL bytes");
 	switch (f) {
 	case CTL_PLACEMENT:
-		return write_placement(w, line, done, ctx);
+		return write_placement(s, w, line, done, ctx);
 	case CTL_MODE:
 		return write_mode(w, line);
 	case CTL_PREFETCH:

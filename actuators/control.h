@@ -34,8 +34,8 @@ typedef void (*control_done_fn)(void *ctx, int err);
 /* Act on a write of buf to file f of workload w (from snapshot s).
  * < 0: refused (nothing changed); 0: queued, done() follows from a worker;
  * 1: done at once. */
-int control_write(const struct wl_view *w, enum control_file f, const char *buf, size_t len,
-		  control_done_fn done, void *ctx);
+int control_write(const struct snapshot *s, const struct wl_view *w, enum control_file f,
+		  const char *buf, size_t len, control_done_fn done, void *ctx);
 
 /* The text of a control file: it reads back in the syntax it accepts. */
 void control_render(const struct wl_view *w, enum control_file f, struct strbuf *out);

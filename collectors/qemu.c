@@ -369,17 +369,17 @@ static void sample_qmp(struct qemu_state *st, const char *proc_root, pid_t pid, 
 	uint64_t now = now_usec();
 	int r = -ENOTCONN;
 
+	/* A QMP socket serves one client at a time: connect for the sample and
+	 * let go, so the guest's manager is never locked out by us. */
 	if (st->cmd.qmp[0] && now >= st->qmp_retry_at) {
-		if (st->qmp.fd < 0)
-			r = qmp_open(&st->qmp, st->cmd.qmp, QMP_TIMEOUT_MS);
-		if (st->qmp.fd >= 0)
+		r = qmp_open(&st->qmp, st->cmd.qmp, QMP_TIMEOUT_MS);
+		if (r == 0)
 			r = sample_blockstats(st, m);
 		if (r == 0 && st->cmd.balloon[0] && sample_balloon(st, m) == -ETIMEDOUT)
 			r = -ETIMEDOUT;
-		if (r < 0 && r != -EREMOTEIO) {
-			qmp_close(&st->qmp);
+		qmp_close(&st->qmp);
+		if (r < 0 && r != -EREMOTEIO)
 			st->qmp_retry_at = now + QMP_RETRY_USEC;
-		}
 	}
 	if (!metric_has(m, M_IO_READ_BYTES)) {
 		struct pid_list self = { .v = &pid, .n = 1 };

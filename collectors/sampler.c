@@ -5,6 +5,7 @@
 #include "host.h"
 #include "kvm.h"
 #include "log.h"
+#include "peers.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "util.h"
@@ -286,6 +287,7 @@ static void sweep(bool full, uint64_t serves)
 		};
 	}
 	s->host = S.host_last;
+	s->n_peers = peers_get(&s->peers);
 	s->seq = ++S.seq;
 	s->wall_usec = wall_usec();
 	s->interval_usec = (uint64_t)(S.cfg.interval * 1e6);
@@ -328,6 +330,7 @@ static void apply_config(void)
 	};
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		S.active[b] = !backends[b]->init || backends[b]->init(&S.env) == 0;
+	peers_configure(&S.cfg);
 }
 
 static bool drain_inotify(void)
@@ -473,6 +476,7 @@ void sampler_stop(void)
 	if (S.have_pending)
 		config_free(&S.pending);
 	backends_fini();
+	peers_stop();
 	config_free(&S.cfg);
 	close(S.wake[0]);
 	close(S.wake[1]);

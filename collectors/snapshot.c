@@ -98,6 +98,7 @@ static void snapshot_free(struct snapshot *s)
 	free(s->wl);
 	free(s->by_name);
 	free(s->by_id);
+	free(s->peers);
 	strbuf_free(&s->prom);
 	pthread_mutex_destroy(&s->cache_lock);
 	free(s);

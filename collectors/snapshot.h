@@ -27,6 +27,15 @@ struct wl_view {
 	struct metric_set m;
 };
 
+/* A peer host as last probed. */
+struct peer_view {
+	char name[64];
+	char address[128];
+	int cores;		/* 0 when unknown */
+	bool reachable;
+	bool probed;		/* false until the first probe finished */
+};
+
 struct snapshot {
 	atomic_uint refs;
 	uint64_t seq;
@@ -37,6 +46,8 @@ struct snapshot {
 	uint32_t *by_name, *by_id;	/* open addressing: index + 1, 0 = empty */
 	size_t hmask;
 	struct metric_set host;
+	struct peer_view *peers;	/* from the config, with probe results */
+	size_t n_peers;
 
 	pthread_mutex_t cache_lock;	/* guards prom, rendered once on first use */
 	struct strbuf prom;

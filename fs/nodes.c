@@ -2,9 +2,9 @@
 
 #include <string.h>
 
-/* Inode layout: 1 root, 2 events, 3 metrics.prom, 4 host/, 16+i host/FILE;
+/* Inode layout: 1 root, 2 events, 3 metrics.prom, 4 host/, 5 hosts, 16+i host/FILE;
  * workloads from WL_BASE up, WL_STRIDE inodes each (directory, then files). */
-enum { INO_EVENTS = 2, INO_METRICS = 3, INO_HOST = 4, INO_HOST_FILES = 16 };
+enum { INO_EVENTS = 2, INO_METRICS = 3, INO_HOST = 4, INO_HOSTS = 5, INO_HOST_FILES = 16 };
 #define WL_BASE 4096ULL
 #define WL_STRIDE 16ULL
 
@@ -33,6 +33,8 @@ uint64_t node_ino(const struct node *n)
 		return INO_METRICS;
 	case N_HOST_DIR:
 		return INO_HOST;
+	case N_HOSTS:
+		return INO_HOSTS;
 	case N_HOST_FILE:
 		return INO_HOST_FILES + (uint64_t)n->file;
 	case N_WL_DIR:
@@ -71,6 +73,9 @@ bool node_from_ino(uint64_t ino, struct node *n)
 		return true;
 	case INO_HOST:
 		n->kind = N_HOST_DIR;
+		return true;
+	case INO_HOSTS:
+		n->kind = N_HOSTS;
 		return true;
 	}
 	return false;

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum node_kind { N_ROOT, N_EVENTS, N_METRICS, N_HOST_DIR, N_HOST_FILE, N_WL_DIR, N_WL_FILE };
+enum node_kind { N_ROOT, N_EVENTS, N_METRICS, N_HOSTS, N_HOST_DIR, N_HOST_FILE, N_WL_DIR, N_WL_FILE };
 
 enum host_file { HF_CORES, HF_CPU, HF_LOAD, HF_MEMORY, HF_PRESSURE, HF_STAT, HF_COUNT };
 enum wl_file { WF_KIND, WF_CPU, WF_IO, WF_THREADS, WF_SCHED_WAIT, WF_MAJOR_FAULTS, WF_MEMORY,

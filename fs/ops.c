@@ -114,6 +114,10 @@ static int lookup_in(const struct snapshot *s, const struct node *dir, const cha
 			*out = (struct node){ .kind = N_HOST_DIR };
 			return 0;
 		}
+		if (strcmp(name, "hosts") == 0) {
+			*out = (struct node){ .kind = N_HOSTS };
+			return 0;
+		}
 		w = s ? snapshot_find_name(s, name) : NULL;
 		if (!w)
 			return -ENOENT;
@@ -191,8 +195,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static bool dir_entry(const struct snapshot *s, const struct node *dir, size_t i,
 		      const char **name, struct node *n)
 {
-	static const char *const root_fixed[] = { "events", "metrics.prom", "host" };
-	static const enum node_kind root_kinds[] = { N_EVENTS, N_METRICS, N_HOST_DIR };
+	static const char *const root_fixed[] = { "events", "metrics.prom", "host", "hosts" };
+	static const enum node_kind root_kinds[] = { N_EVENTS, N_METRICS, N_HOST_DIR, N_HOSTS };
 
 	switch (dir->kind) {
 	case N_ROOT:
@@ -444,7 +448,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	pw = xmalloc(sizeof *pw);
 	*pw = (struct pending_write){ req, size };
-	r = control_write(w, control_of[of->node.file], buf, size, write_done, pw);
+	r = control_write(s, w, control_of[of->node.file], buf, size, write_done, pw);
 	snapshot_put(s);
 	if (r != 0) {
 		free(pw);

@@ -221,6 +221,19 @@ int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 		pthread_mutex_unlock(&s->cache_lock);
 		strbuf_append(out, s->prom.buf ? s->prom.buf : "", s->prom.len);
 		return 0;
+	case N_HOSTS:
+		/* nested keyed, like io.stat: one peer per line */
+		for (size_t i = 0; i < s->n_peers; i++) {
+			const struct peer_view *p = &s->peers[i];
+
+			strbuf_printf(out, "%s address=%s", p->name, p->address);
+			if (p->cores)
+				strbuf_printf(out, " cores=%d", p->cores);
+			if (p->probed)
+				strbuf_printf(out, " reachable=%s", p->reachable ? "yes" : "no");
+			strbuf_append(out, "\n", 1);
+		}
+		return 0;
 	case N_HOST_FILE:
 		if (n->file == HF_STAT)
 			render_stat(host_metrics, H_COUNT, &s->host, out);

@@ -120,8 +120,45 @@ static int set_prefetch(struct prefetch_config *p, const char *name, const char 
 	return -ENOENT;
 }
 
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789._-") == n;
+}
+
+static int set_peer(struct config *cfg, const char *host, const char *name, const char *v)
+{
+	struct peer *p = NULL;
+
+	if (!valid_name(host))
+		return -EINVAL;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if (strcmp(cfg->peers[i].name, host) == 0)
+			p = &cfg->peers[i];
+	if (!p) {
+		cfg->peers = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof *cfg->peers);
+		if (!cfg->peers)
+			abort();
+		p = &cfg->peers[cfg->n_peers++];
+		*p = (struct peer){ .name = xstrdup(host) };
+	}
+	if (strcmp(name, "address") == 0 && *v) {
+		set_str(&p->address, v);
+		return 0;
+	}
+	if (strcmp(name, "transport") == 0 && *v) {
+		set_str(&p->transport, v);
+		return 0;
+	}
+	return *v ? -ENOENT : -EINVAL;
+}
+
 static int set_key(struct config *cfg, const char *section, const char *name, const char *v)
 {
+	if (strncmp(section, "host ", 5) == 0)
+		return set_peer(cfg, section + 5, name, v);
 	if (strcmp(section, "adaptfs") == 0) {
 		if (strcmp(name, "interval") == 0)
 			return parse_double(v, 0.05, 3600, &cfg->interval);
@@ -263,6 +300,13 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 		config_free(cfg);
 		return -e;
 	}
+	for (size_t i = 0; line == 0 && i < cfg->n_peers; i++)
+		if (!cfg->peers[i].address || !cfg->peers[i].transport) {
+			snprintf(err, errlen, "%s: [host %s] needs both address and transport", path,
+				 cfg->peers[i].name);
+			config_free(cfg);
+			return -EINVAL;
+		}
 	if (line != 0) {
 		bool ours = ctx.reason[0] && ctx.err_line <= line;
 
@@ -283,6 +327,12 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->host_name);
 	free(cfg->group);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		free(cfg->peers[i].name);
+		free(cfg->peers[i].address);
+		free(cfg->peers[i].transport);
+	}
+	free(cfg->peers);
 	for (size_t i = 0; i < cfg->prefetch.n_patterns; i++)
 		free(cfg->prefetch.patterns[i]);
 	free(cfg->prefetch.patterns);

@@ -29,6 +29,13 @@ struct prefetch_config {
 	double thrash_full_avg10;	/* PSI memory full above this: thrashing */
 };
 
+/* [host NAME]: a peer host placement may move workloads to. */
+struct peer {
+	char *name;
+	char *address;
+	char *transport;	/* command prefix that runs a command there */
+};
+
 struct config {
 	char *path;
 	char *host_name;		/* this host in placement (default: hostname) */
@@ -43,6 +50,8 @@ struct config {
 	size_t n_patterns;
 	struct class_config class;
 	struct prefetch_config prefetch;
+	struct peer *peers;
+	size_t n_peers;
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/adaptfs/adaptfs.conf"

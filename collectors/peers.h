@@ -1,0 +1,13 @@
+/* Peer hosts from the config ([host NAME]): whether each answers through its
+ * transport, and how many cores it has. Probed on a thread of its own, so a
+ * dead transport never stalls the sampler. */
+#pragma once
+
+#include "config.h"
+#include "snapshot.h"
+
+/* Start probing cfg's peers, or switch to a new list (SIGHUP). */
+void peers_configure(const struct config *cfg);
+void peers_stop(void);
+/* Copy of the latest results into out (malloc'd array); returns the count. */
+size_t peers_get(struct peer_view **out);
