@@ -16,7 +16,8 @@ DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson
 	    libcmocka-dev clang libclang-rt-14-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
 	    lxc lxc-templates busybox-static runc jq iproute2 procps util-linux \
 	    stress-ng nginx-light wrk prometheus lxcfs python3 \
-	    libncurses-dev tmux debhelper prometheus-node-exporter curl collectd-core gnuplot-nox
+	    libncurses-dev tmux debhelper prometheus-node-exporter curl collectd-core gnuplot-nox \
+	    qemu-system-x86 linux-image-amd64 cpio xz-utils
 CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
