@@ -88,7 +88,7 @@ test: unit bats
 # the bats files that drive the daemon's code paths.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANITIZE_BATS ?= tests/bats/mount.bats tests/bats/workloads.bats tests/bats/control.bats \
-		 tests/bats/prefetch.bats tests/bats/daemon.bats
+		 tests/bats/prefetch.bats tests/bats/daemon.bats tests/bats/group.bats tests/bats/hosts.bats
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit adaptfs-asan
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \
@@ -97,7 +97,7 @@ check-asan:
 # The same bats files with the daemon under valgrind (slow: a few minutes).
 check-valgrind: adaptfs
 	ADAPTFS_BIN=$(CURDIR)/tests/valgrind-adaptfs ADAPTFS_MOUNT_TIMEOUT=30 ADAPTFS_STOP_TIMEOUT=30 \
-		bats --print-output-on-failure tests/bats/mount.bats tests/bats/control.bats
+		bats --print-output-on-failure tests/bats/mount.bats tests/bats/control.bats tests/bats/group.bats
 
 adaptfs-asan: $(CORE_OBJ) $(BUILD)/fs/main.o
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)

@@ -127,22 +127,3 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 	[[ "$output" == *"Permission denied"* ]]
 	[ "$(cat "$d/prefetch")" = "on [off]" ]
 }
-
-@test "a configured group may write control files" {
-	adaptfs_umount
-	cfg=$BATS_TEST_TMPDIR/adaptfs.conf
-	printf '[adaptfs]\ngroup = nogroup\n' > "$cfg"
-	adaptfs_mount --interval 0.5 --config "$cfg"
-	cg_spawn g0 sleep 1000
-	d=$(wl g0)
-	wait_for -t 2 test -d "$d"
-	[ "$(stat -c '%a %G' "$d/prefetch")" = "664 nogroup" ]
-	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "echo on > '$d/prefetch'"
-	[ "$(cat "$d/prefetch")" = "[on] off" ]
-	run setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "echo x > '$d/cpu'"
-	[ "$status" -ne 0 ]
-	printf '[adaptfs]\ngroup = no-such-group-here\n' > "$cfg"
-	run "$ADAPTFS_BIN" -f --config "$cfg" "$BATS_TEST_TMPDIR"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"bad value for key 'group'"* ]]
-}
