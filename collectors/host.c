@@ -20,8 +20,9 @@ static void sample_cpu(const char *proc_root, struct metric_set *m)
 	metric_set(m, H_CPU_SYSTEM_USEC, (double)(c.system + c.irq + c.softirq) * tick);
 	metric_set(m, H_CPU_IOWAIT_USEC, (double)c.iowait * tick);
 	metric_set(m, H_CPU_STEAL_USEC, (double)c.steal * tick);
+	/* Steal is time the hypervisor gave to others: not this host's use. */
 	metric_set(m, H_CPU_USAGE_USEC,
-		   (double)(c.user + c.nice + c.system + c.irq + c.softirq + c.steal) * tick);
+		   (double)(c.user + c.nice + c.system + c.irq + c.softirq) * tick);
 }
 
 static void sample_load(const char *proc_root, struct metric_set *m)

@@ -35,6 +35,7 @@ struct tracked {
 	void *state;			/* the backend's per-workload scratch */
 	struct metric_set last;		/* as published */
 	uint64_t last_usec;
+	uint64_t rate_usec;		/* span of last's rates */
 	bool sampled;
 	struct class_state cls;
 };
@@ -61,6 +62,7 @@ struct sampler {
 	size_t n_tr;
 	struct metric_set host_last;
 	uint64_t host_usec;
+	uint64_t host_rate_usec;
 	uint64_t seq;
 };
 
@@ -236,7 +238,8 @@ static void sample_one(struct tracked *t, uint64_t now)
 
 	backends[t->backend]->sample(&S.env, &t->ref, &t->state, &m);
 	if (t->sampled) {
-		metrics_derive_rates(wl_metrics, M_WL_COUNT, &t->last, &m, now - t->last_usec);
+		t->rate_usec = now - t->last_usec;
+		metrics_derive_rates(wl_metrics, M_WL_COUNT, &t->last, &m, t->rate_usec);
 		classify_update(&t->cls, &S.cfg.class, &m);
 	}
 	t->last = m;
@@ -249,8 +252,10 @@ static void sample_host(uint64_t now)
 	struct metric_set m = {0};
 
 	host_sample(S.cfg.proc_root, &m);
-	if (S.host_usec)
-		metrics_derive_rates(host_metrics, H_COUNT, &S.host_last, &m, now - S.host_usec);
+	if (S.host_usec) {
+		S.host_rate_usec = now - S.host_usec;
+		metrics_derive_rates(host_metrics, H_COUNT, &S.host_last, &m, S.host_rate_usec);
+	}
 	S.host_last = m;
 	S.host_usec = now;
 }
@@ -283,6 +288,7 @@ static void sweep(bool full, uint64_t serves)
 			.vm = t->ref.vm,
 			.class = t->cls.current,
 			.recommend_vm = classify_recommend_vm(&S.cfg.class, t->cls.current, S.kvm),
+			.rate_usec = t->rate_usec,
 			.m = t->last,
 		};
 	}
@@ -290,7 +296,7 @@ static void sweep(bool full, uint64_t serves)
 	s->n_peers = peers_get(&s->peers);
 	s->seq = ++S.seq;
 	s->wall_usec = wall_usec();
-	s->interval_usec = (uint64_t)(S.cfg.interval * 1e6);
+	s->interval_usec = S.host_rate_usec;
 	snapshot_index(s);
 	snapshot_publish(s);
 	pthread_mutex_lock(&S.lock);

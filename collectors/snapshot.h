@@ -24,6 +24,7 @@ struct wl_view {
 	bool vm;
 	enum wl_class class;
 	bool recommend_vm;
+	uint64_t rate_usec;	/* time its rates are over; 0 before its second sample */
 	struct metric_set m;
 };
 
@@ -40,7 +41,7 @@ struct snapshot {
 	atomic_uint refs;
 	uint64_t seq;
 	uint64_t wall_usec;		/* when it was taken */
-	uint64_t interval_usec;		/* time the rates are over */
+	uint64_t interval_usec;		/* time the host's rates are over */
 	size_t n;
 	struct wl_view *wl;		/* sorted by name */
 	uint32_t *by_name, *by_id;	/* open addressing: index + 1, 0 = empty */

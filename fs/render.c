@@ -195,8 +195,9 @@ static void render_wl_file(const struct snapshot *s, const struct wl_view *w, in
 	case WF_STAT:
 		render_stat(wl_metrics, M_WL_COUNT, &w->m, out);
 		render_prefetch_stats(w, out);
-		strbuf_printf(out, "timestamp_usec %llu\ninterval_usec %llu\n",
-			      (unsigned long long)s->wall_usec, (unsigned long long)s->interval_usec);
+		strbuf_printf(out, "timestamp_usec %llu\n", (unsigned long long)s->wall_usec);
+		if (w->rate_usec)
+			strbuf_printf(out, "interval_usec %llu\n", (unsigned long long)w->rate_usec);
 		break;
 	default:
 		render_flat(wl_metrics, M_WL_COUNT, &w->m, wl_file_names[file], out);
@@ -235,8 +236,13 @@ int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 		}
 		return 0;
 	case N_HOST_FILE:
-		if (n->file == HF_STAT)
+		if (n->file == HF_STAT) {
 			render_stat(host_metrics, H_COUNT, &s->host, out);
+			strbuf_printf(out, "timestamp_usec %llu\n", (unsigned long long)s->wall_usec);
+			if (s->interval_usec)
+				strbuf_printf(out, "interval_usec %llu\n",
+					      (unsigned long long)s->interval_usec);
+		}
 		else
 			render_flat(host_metrics, H_COUNT, &s->host, host_file_names[n->file], out);
 		return 0;
