@@ -131,8 +131,9 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 	wait_for -t 2 test -d "$(wl p1)"
 	wait_for -t 2 test -d "$(wl p2)"
 	for n in $(ls "$ADAPTFS_MNT"); do
-		case $n in events|host|metrics.prom) continue ;; esac
-		wait_for -t 2 grep -q "^adapt_class{workload=\"$n\"" "$ADAPTFS_MNT/metrics.prom"
+		case $n in events|host|hosts|metrics.prom) continue ;; esac
+		# other workloads on the host may come and go meanwhile
+		wait_for -t 2 sh -c "! test -d '$ADAPTFS_MNT/$n' || grep -q '^adapt_class{workload=\"$n\"' '$ADAPTFS_MNT/metrics.prom'"
 	done
 	grep -q "^adapt_cpu_usage_seconds_total{workload=\"$(basename "$(wl p1)")\",kind=\"container\",engine=\"docker\"} " "$ADAPTFS_MNT/metrics.prom"
 	if command -v promtool >/dev/null; then
