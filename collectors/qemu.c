@@ -167,7 +167,7 @@ static int cmp_seen(const void *a, const void *b)
 static bool worth_a_look(pid_t pid, struct seen_pid *now)
 {
 	struct seen_pid key = { .pid = pid };
-	const struct seen_pid *old = bsearch(&key, seen, n_seen, sizeof *seen, cmp_seen);
+	const struct seen_pid *old = n_seen ? bsearch(&key, seen, n_seen, sizeof *seen, cmp_seen) : NULL;
 
 	now->pid = pid;
 	now->first_walk = old ? old->first_walk : walks;
