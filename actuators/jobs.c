@@ -91,6 +91,8 @@ int jobs_start(unsigned workers)
 	for (n_threads = 0; n_threads < workers && n_threads < ARRAY_SIZE(threads); n_threads++)
 		if (pthread_create(&threads[n_threads], NULL, worker, NULL) != 0)
 			return -EAGAIN;
+		else
+			pthread_setname_np(threads[n_threads], "adapt-jobs");
 	return 0;
 }
 

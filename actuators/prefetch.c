@@ -468,6 +468,8 @@ int prefetch_start(const struct prefetch_config *c, const char *cgroup_root)
 		events_add("prefetch", "no cgroup hierarchy under %s: prefetch cannot run", cgroup_root);
 	stopping = false;
 	running = pthread_create(&thread, NULL, engine, NULL) == 0;
+	if (running)
+		pthread_setname_np(thread, "adapt-prefetch");
 	return running ? 0 : -EAGAIN;
 }
 

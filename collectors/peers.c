@@ -134,6 +134,8 @@ void peers_configure(const struct config *cfg)
 	if (!running && n_probes) {
 		stopping = false;
 		running = pthread_create(&thread, NULL, prober, NULL) == 0;
+		if (running)
+			pthread_setname_np(thread, "adapt-peers");
 	}
 	pthread_mutex_unlock(&lock);
 }

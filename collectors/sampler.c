@@ -232,9 +232,11 @@ static void discover(unsigned mask)
 		found_list_free(&lists[b]);
 }
 
-static void sample_one(struct tracked *t, uint64_t now)
+static void sample_one(struct tracked *t)
 {
 	struct metric_set m = {0};
+	/* Each workload's own time: a long sweep must not skew its rates. */
+	uint64_t now = now_usec();
 
 	backends[t->backend]->sample(&S.env, &t->ref, &t->state, &m);
 	if (t->sampled) {
@@ -274,7 +276,7 @@ static void sweep(bool full, uint64_t serves)
 		struct wl_view *v = &s->wl[i];
 
 		if (full || !t->sampled)
-			sample_one(t, now);
+			sample_one(t);
 		char cpus[1024];
 		const struct backend *be = backends[t->backend];
 
@@ -426,6 +428,8 @@ int sampler_start(struct config *cfg)
 	discover(ALL_BACKENDS);
 	sweep(true, 0);
 	r = pthread_create(&S.thread, NULL, sampler_main, NULL);
+	if (r == 0)
+		pthread_setname_np(S.thread, "adapt-sampler");
 	return -r;
 }
 

@@ -313,7 +313,8 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	}
 	have_cfg = false;
-	pthread_create(&reloader, NULL, reload_thread, &o);
+	if (pthread_create(&reloader, NULL, reload_thread, &o) == 0)
+		pthread_setname_np(reloader, "adapt-reload");
 	pthread_detach(reloader);
 	events_add("adaptfs", "mounted at %s", o.mountpoint);
 #ifdef HAVE_SYSTEMD
