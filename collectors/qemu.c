@@ -19,31 +19,43 @@
 #define QMP_TIMEOUT_MS 50
 #define QMP_RETRY_USEC (10 * USEC_PER_SEC)
 
-/* Value of key=VALUE in a comma-separated option string, copied to out. */
+/* One element of a QEMU option string ("a=1,b=x,,y": elements are split by
+ * single commas, ",," is a literal comma) into out, unescaped and cut to
+ * size. Returns where the next element starts, or NULL after the last. */
+static const char *opt_next(const char *p, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *p; p++) {
+		if (*p == ',') {
+			if (p[1] != ',')
+				break;
+			p++;	/* ",," is one comma */
+		}
+		if (n + 1 < size)
+			out[n++] = *p;
+	}
+	out[n] = '\0';
+	return *p ? p + 1 : NULL;
+}
+
+/* Value of key=VALUE in an option string, copied to out. */
 static int opt_get(const char *opts, const char *key, char *out, size_t size)
 {
 	size_t kl = strlen(key);
 
-	for (const char *p = opts; p; p = strchr(p, ','), p = p ? p + 1 : NULL) {
-		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			size_t n = strcspn(p + kl + 1, ",");
+	for (const char *p = opts; p;) {
+		char elem[512];
 
-			if (n >= size)
+		p = opt_next(p, elem, sizeof elem);
+		if (strncmp(elem, key, kl) == 0 && elem[kl] == '=') {
+			if (strlen(elem + kl + 1) >= size)
 				return -ENAMETOOLONG;
-			memcpy(out, p + kl + 1, n);
-			out[n] = '\0';
+			strcpy(out, elem + kl + 1);
 			return 0;
 		}
 	}
 	return -ENOENT;
-}
-
-static void copy_field(char *out, size_t size, const char *s, size_t n)
-{
-	if (n >= size)
-		n = size - 1;
-	memcpy(out, s, n);
-	out[n] = '\0';
 }
 
 /* "unix:PATH,server,nowait" or "unix:path=PATH,..." */
@@ -54,7 +66,7 @@ static void parse_qmp_arg(const char *v, struct qemu_cmdline *c)
 	v += 5;
 	if (opt_get(v, "path", c->qmp, sizeof c->qmp) == 0)
 		return;
-	copy_field(c->qmp, sizeof c->qmp, v, strcspn(v, ","));
+	opt_next(v, c->qmp, sizeof c->qmp);
 }
 
 int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *c)
@@ -87,7 +99,7 @@ int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *c)
 			if (opt_get(v, "guest", c->name, sizeof c->name) == 0)
 				c->libvirt = 1;
 			else
-				copy_field(c->name, sizeof c->name, v, strcspn(v, ","));
+				opt_next(v, c->name, sizeof c->name);
 		} else if (strcmp(o, "-qmp") == 0) {
 			parse_qmp_arg(v, c);
 		} else if (strcmp(o, "-chardev") == 0 && startswith(v, "socket,") &&
@@ -99,8 +111,8 @@ int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *c)
 			   strcmp(buf, "control") == 0 && opt_get(v, "chardev", buf, sizeof buf) == 0) {
 			for (size_t k = 0; k < n_chardevs; k++)
 				if (strcmp(chardev_ids[k], buf) == 0 && !c->qmp[0])
-					copy_field(c->qmp, sizeof c->qmp, chardev_paths[k],
-						   strlen(chardev_paths[k]));
+					snprintf(c->qmp, sizeof c->qmp, "%.*s", (int)sizeof c->qmp - 1,
+						 chardev_paths[k]);
 		} else if ((strcmp(o, "-netdev") == 0 && startswith(v, "tap,")) ||
 			   (strcmp(o, "-net") == 0 && startswith(v, "tap,"))) {
 			if (c->n_taps < QEMU_MAX_TAPS &&

@@ -65,6 +65,24 @@ static void cmdline_understands_libvirt_and_chardev_monitors(void **state)
 	assert_string_equal(c.qmp, "/var/lib/libvirt/qemu/domain-1-db/monitor.sock");
 }
 
+/* QEMU doubles a comma inside an option value: libvirt names domains freely. */
+static void cmdline_unescapes_doubled_commas(void **state)
+{
+	static const char *const a1[] = { "qemu", "-name", "guest=db,,b,debug-threads=on", NULL };
+	static const char *const a2[] = { "qemu", "-name", "a,,b,,,debug-threads=on",
+					   "-qmp", "unix:/tmp/x,,y.sock,server=on", NULL };
+	char buf[256];
+	struct qemu_cmdline c;
+
+	(void)state;
+	assert_int_equal(qemu_cmdline_parse(buf, argv_blob(buf, sizeof buf, a1), &c), 0);
+	assert_string_equal(c.name, "db,b");
+	assert_true(c.libvirt);
+	assert_int_equal(qemu_cmdline_parse(buf, argv_blob(buf, sizeof buf, a2), &c), 0);
+	assert_string_equal(c.name, "a,b,");
+	assert_string_equal(c.qmp, "/tmp/x,y.sock");
+}
+
 static void cmdline_old_qmp_spelling_and_no_name(void **state)
 {
 	static const char *const args[] = {
@@ -151,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cmdline_gives_name_qmp_taps_and_balloon),
 		cmocka_unit_test(cmdline_understands_libvirt_and_chardev_monitors),
+		cmocka_unit_test(cmdline_unescapes_doubled_commas),
 		cmocka_unit_test(cmdline_old_qmp_spelling_and_no_name),
 		cmocka_unit_test(cmdline_rejects_truncated_and_empty),
 		cmocka_unit_test(qmp_message_parses_replies_and_events),
