@@ -17,7 +17,7 @@ DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson
 	    lxc lxc-templates busybox-static runc jq iproute2 procps util-linux \
 	    stress-ng nginx-light wrk prometheus lxcfs python3 \
 	    libncurses-dev tmux debhelper prometheus-node-exporter curl collectd-core gnuplot-nox \
-	    qemu-system-x86 linux-image-amd64 cpio xz-utils
+	    qemu-system-x86 linux-image-amd64 cpio xz-utils libvirt-daemon-system
 CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
