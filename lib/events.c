@@ -43,7 +43,11 @@ void events_add(const char *subject, const char *fmt, ...)
 	seq++;
 	pthread_mutex_unlock(&lock);
 
-	log_info("%s: %s", subject, msg);
+	/* The log already says "adaptfs:" in front of every line. */
+	if (strcmp(subject, "adaptfs") == 0)
+		log_info("%s", msg);
+	else
+		log_info("%s: %s", subject, msg);
 	if (hook)
 		hook();
 }
