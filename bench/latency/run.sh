@@ -617,5 +617,9 @@ cat "$tmp/report.md"
 if [[ $OUT != - ]]; then
 	cp "$tmp/report.md" "$OUT"
 	say "wrote $OUT"
+	# the median column as a bar chart beside the table (gnuplot-nox)
+	if command -v gnuplot >/dev/null; then
+		"$here/../plot.sh" "$OUT" median "${OUT%.md}.png" && say "wrote ${OUT%.md}.png"
+	fi
 fi
 exit "$rc"
