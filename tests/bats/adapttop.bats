@@ -115,7 +115,7 @@ spawn_named() {
 	top_start -f "$name"
 	wait_for -t 5 row_shown "$name"
 	[ "$(row_field "$name" 2)" = container/docker ]
-	wait_for -t 5 cpu_above "$name" 50
+	wait_for -t 15 cpu_above "$name" 50
 	# the host line carries the host's figures
 	screen | sed -n 2p | grep -Eq '^host: cores [0-9]+  cpu [0-9.]+%  load [0-9.]+ [0-9.]+ [0-9.]+  memory '
 }
@@ -124,7 +124,7 @@ spawn_named() {
 	spawn_named adt_a_idle sleep 1000
 	spawn_named adt_z_busy bash -c 'while :; do :; done'
 	top_start -f adt_
-	WAIT_SCREEN=5 wait_screen cpu_above adt_z_busy 50
+	WAIT_SCREEN=15 wait_screen cpu_above adt_z_busy 50
 	keys N
 	wait_screen screen_has "sort: name"
 	wait_screen row_above adt_a_idle adt_z_busy

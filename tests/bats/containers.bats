@@ -38,33 +38,33 @@ key_at_least() { local v; v=$(key "$1" "$2") && awk -v a="$v" -v b="$3" 'BEGIN {
 
 all_files_present() {
 	for f in kind cpu io threads sched_wait major_faults class stat; do
-		wait_for -t 2 grep -q . "$1/$f" || { echo "empty: $1/$f" >&2; return 1; }
+		wait_for -t 5 grep -q . "$1/$f" || { echo "empty: $1/$f" >&2; return 1; }
 	done
 }
 
 @test "an LXC container started after mount appears by its name, and goes when stopped" {
 	lxc_up adt-lxc1
-	wait_for -t 2 test -d "$ADAPTFS_MNT/adt-lxc1"
+	wait_for -t 5 test -d "$ADAPTFS_MNT/adt-lxc1"
 	[ "$(cat "$ADAPTFS_MNT/adt-lxc1/kind")" = "container lxc" ]
 	all_files_present "$ADAPTFS_MNT/adt-lxc1"
 	wait_for -t 3 key_at_least total "$ADAPTFS_MNT/adt-lxc1/threads" 1
 	lxc_down adt-lxc1
-	wait_for -t 2 test ! -e "$ADAPTFS_MNT/adt-lxc1"
+	wait_for -t 5 test ! -e "$ADAPTFS_MNT/adt-lxc1"
 }
 
 @test "a runc container is named from runc's state dir" {
 	runc_up adt-runc1
-	wait_for -t 2 test -d "$ADAPTFS_MNT/adt-runc1"
+	wait_for -t 5 test -d "$ADAPTFS_MNT/adt-runc1"
 	[ "$(cat "$ADAPTFS_MNT/adt-runc1/kind")" = "container runc" ]
 	all_files_present "$ADAPTFS_MNT/adt-runc1"
 	runc_down adt-runc1
-	wait_for -t 2 test ! -e "$ADAPTFS_MNT/adt-runc1"
+	wait_for -t 5 test ! -e "$ADAPTFS_MNT/adt-runc1"
 }
 
 @test "traffic over the container's veth raises its net bytes" {
 	runc_up adt-net1
 	d=$ADAPTFS_MNT/adt-net1
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 3 key net_rx_bytes "$d/io"
 	tx0=$(key net_tx_bytes "$d/io")
 	runc_exec_bg adt-net1 sh -c 'head -c 4194304 /dev/zero > /tmp/big; exec httpd -f -p 8080 -h /tmp'
@@ -121,7 +121,7 @@ CONF
 	cg_spawn thrash stress-ng --vm 1 --vm-bytes 200M --vm-keep --timeout 60
 	echo $((64 * 1024 * 1024)) > "$(cg_dir thrash memory)/memory.limit_in_bytes"
 	d=$ADAPTFS_MNT/$(cg_id thrash | cut -c1-12)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 10 key_at_least total "$d/major_faults" 1000
 	wait_for -t 5 key_at_least per_sec "$d/major_faults" 50
 	wait_for -t 10 grep -q '^memory mode=container' "$d/class"

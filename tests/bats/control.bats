@@ -33,7 +33,7 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 @test "placement reads host and effective CPUs and writes back what it reads" {
 	cg_spawn p0 sleep 1000
 	d=$(wl p0)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	all=$(cat /sys/devices/system/cpu/online)
 	[ "$(cat "$d/placement")" = "host=$(hostname) cpus=$all" ]
 	# what you read you can write back
@@ -45,7 +45,7 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
 	cg_spawn pin bash -c 'while :; do sleep 0.1; done'
 	d=$(wl pin)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	echo "cpus=1" > "$d/placement"
 	[ "$(cat "$d/placement")" = "host=$(hostname) cpus=1" ]
 	[ "$(cpus_allowed "$(cg_pid pin)")" = 1 ]
@@ -58,7 +58,7 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 @test "placement errors: syntax EINVAL, offline CPU ERANGE, unknown host EINVAL; nothing changes" {
 	cg_spawn perr sleep 1000
 	d=$(wl perr)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	before=$(cat "$d/placement")
 	run bash -c "echo 'cpus=3-1' > '$d/placement'"
 	[[ "$output" == *"Invalid argument"* ]]
@@ -82,7 +82,7 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 @test "mode reads [container]; rewriting it is a no-op, switching a discovered workload is EOPNOTSUPP" {
 	cg_spawn m0 sleep 1000
 	d=$(wl m0)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	[ "$(cat "$d/mode")" = "[container] vm auto" ]
 	echo container > "$d/mode"
 	run bash -c "echo vm > '$d/mode'"
@@ -96,7 +96,7 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 @test "prefetch toggles with on/off/1/0 and reads back in sysfs style" {
 	cg_spawn f0 sleep 1000
 	d=$(wl f0)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	[ "$(cat "$d/prefetch")" = "on [off]" ]
 	echo on > "$d/prefetch"
 	[ "$(cat "$d/prefetch")" = "[on] off" ]
@@ -118,7 +118,7 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 @test "a non-root user reads control files but cannot write them" {
 	cg_spawn u0 sleep 1000
 	d=$(wl u0)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	[ "$(stat -c %a "$d/prefetch")" = 644 ]
 	run setpriv --reuid=65534 --regid=65534 --clear-groups cat "$d/prefetch"
 	[ "$status" -eq 0 ]

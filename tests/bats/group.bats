@@ -26,7 +26,7 @@ teardown() {
 @test "a configured group may write control files, not metric files" {
 	cg_spawn g0 sleep 1000
 	d=$ADAPTFS_MNT/$(cg_id g0 | cut -c1-12)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	[ "$(stat -c '%a %G' "$d/prefetch")" = "664 nogroup" ]
 	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "echo on > '$d/prefetch'"
 	[ "$(cat "$d/prefetch")" = "[on] off" ]

@@ -51,7 +51,7 @@ teardown() {
 @test "placement host= a peer: EOPNOTSUPP (no migration yet), an unreachable one EHOSTUNREACH, an unknown one EINVAL" {
 	cg_spawn mover sleep 1000
 	d=$ADAPTFS_MNT/$(cg_id mover | cut -c1-12)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 10 grep -q "dead .*reachable=no" "$ADAPTFS_MNT/hosts"
 	before=$(cat "$d/placement")
 	run bash -c "echo host=peer1 > '$d/placement'"

@@ -40,7 +40,7 @@ start_siblings() {
 	for s in sib_a sib_b sib_c; do
 		wait_for -t 30 test -s "$OUT/$s.ready"
 	done
-	wait_for -t 2 test -d "$D"
+	wait_for -t 5 test -d "$D"
 }
 
 pid_of() { cat "$OUT/$1.ready"; }
@@ -113,7 +113,7 @@ touch_all() {
 	d=$ADAPTFS_MNT/$(cg_id calm | cut -c1-12)
 	wait_for -t 30 test -s "$OUT/calm_a.ready"
 	wait_for -t 30 test -s "$OUT/calm_b.ready"
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	echo on > "$d/prefetch"
 	# the prefetch engine runs on its own thread: measure that thread alone
 	engine=$(grep -l '^adapt-prefetch$' /proc/"$ADAPTFS_PID"/task/*/comm | head -1)
@@ -135,7 +135,7 @@ touch_all() {
 @test "bad writes to prefetch get EINVAL and change nothing" {
 	cg_spawn bad sleep 1000
 	d=$ADAPTFS_MNT/$(cg_id bad | cut -c1-12)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	for v in yes 2 "on off" ""; do
 		run bash -c "printf '%s\n' '$v' > '$d/prefetch'"
 		[ "$status" -ne 0 ]

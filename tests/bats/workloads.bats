@@ -37,10 +37,10 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 @test "a docker-layout cgroup appears with every file, and goes when removed" {
 	cg_spawn idle sleep 1000
 	d=$(wl idle)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	# the cgroup's controllers appear one by one: its figures follow within an interval
 	for f in kind cpu io threads sched_wait major_faults class stat; do
-		wait_for -t 2 grep -q . "$d/$f"
+		wait_for -t 5 grep -q . "$d/$f"
 	done
 	[ "$(cat "$d/kind")" = "container docker" ]
 	key total "$d/threads"
@@ -48,7 +48,7 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 	# an open file of a vanished workload reads ENOENT, not stale numbers
 	exec 5< "$d/cpu"
 	cg_kill idle
-	wait_for -t 2 test ! -e "$d"
+	wait_for -t 5 test ! -e "$d"
 	run cat "$d/cpu"
 	[ "$status" -ne 0 ]
 	run bash -c 'cat <&5'
@@ -59,25 +59,25 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 }
 
 @test "discovery is event-driven: a new cgroup is listable well before the rescan" {
-	# rescan_interval is 10 s by default: appearing within 2 s proves inotify
+	# rescan_interval is 10 s by default: appearing within 5 s proves inotify
 	cg_spawn fresh sleep 1000
-	wait_for -t 2 test -d "$(wl fresh)"
+	wait_for -t 5 test -d "$(wl fresh)"
 }
 
 @test "podman and systemd-nspawn layouts are named by their engines" {
 	CG_PATH='/machine.slice/libpod-{id}.scope' cg_spawn pod sleep 1000
 	CG_PATH='/machine.slice/systemd-nspawn@box\x2done.service' cg_spawn nspawn sleep 1000
-	wait_for -t 2 test -d "$ADAPTFS_MNT/box-one"
+	wait_for -t 5 test -d "$ADAPTFS_MNT/box-one"
 	[ "$(cat "$ADAPTFS_MNT/box-one/kind")" = "container systemd-nspawn" ]
 	pod=$ADAPTFS_MNT/$(cg_id pod | cut -c1-12)
-	wait_for -t 2 test -d "$pod"
+	wait_for -t 5 test -d "$pod"
 	[ "$(cat "$pod/kind")" = "container podman" ]
 }
 
 @test "one spinning process reads usage_percent 80-120 and parallelism near 1" {
 	cg_spawn spin bash -c 'while :; do :; done'
 	d=$(wl spin)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	# let a few full intervals pass, then take one consistent stat snapshot
 	wait_for -t 10 key_at_least usage_percent "$d/cpu" 80
 	stat=$(cat "$d/stat")
@@ -91,7 +91,7 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 @test "two spinning tasks sharing one CPU show run-queue wait" {
 	cg_spawn crowd taskset -c 0 bash -c 'while :; do :; done & while :; do :; done'
 	d=$(wl crowd)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 5 key_at_least wait_usec "$d/sched_wait" 100000
 	# each waits about half the time: about 100 percent of one thread in total
 	wait_for -t 5 key_at_least wait_percent "$d/sched_wait" 40
@@ -101,7 +101,7 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 @test "an idle process is class idle" {
 	cg_spawn sleeper sleep 1000
 	d=$(wl sleeper)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 3 grep -q usage_percent "$d/cpu"
 	[ "$(cat "$d/class")" = "idle mode=container" ]
 }
@@ -109,7 +109,7 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 @test "a CPU load (stress-ng) is class cpu" {
 	cg_spawn burner stress-ng --cpu 1 --timeout 60
 	d=$(wl burner)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 15 grep -q '^cpu mode=' "$d/class"
 }
 
@@ -117,7 +117,7 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 	f=$BATS_FILE_TMPDIR/ddfile
 	cg_spawn disk bash -c "while :; do dd if=/dev/zero of=$f bs=1M count=32 oflag=direct status=none; dd if=$f of=/dev/null bs=1M iflag=direct status=none; done"
 	d=$(wl disk)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 5 key_at_least write_bytes "$d/io" $((32 * 1024 * 1024))
 	wait_for -t 5 key_at_least read_bytes "$d/io" $((32 * 1024 * 1024))
 	wait_for -t 8 grep -q '^io mode=container' "$d/class"
@@ -128,8 +128,8 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 @test "metrics.prom parses and carries every workload" {
 	cg_spawn p1 sleep 1000
 	cg_spawn p2 sleep 1000
-	wait_for -t 2 test -d "$(wl p1)"
-	wait_for -t 2 test -d "$(wl p2)"
+	wait_for -t 5 test -d "$(wl p1)"
+	wait_for -t 5 test -d "$(wl p2)"
 	for n in $(ls "$ADAPTFS_MNT"); do
 		case $n in events|host|hosts|metrics.prom) continue ;; esac
 		# other workloads on the host may come and go meanwhile
@@ -163,7 +163,7 @@ PY
 @test "reads across fast snapshot swaps are never torn, and a kept-open file stays live" {
 	cg_spawn churn bash -c 'while :; do :; done'
 	d=$(wl churn)
-	wait_for -t 2 test -d "$d"
+	wait_for -t 5 test -d "$d"
 	wait_for -t 3 grep -q usage_percent "$d/cpu"
 	# 0.5 s interval here: 3000 reads span several swaps; digits roll over often
 	for i in $(seq 1 3000); do
