@@ -75,11 +75,15 @@ static void *worker(void *arg)
 			tail = NULL;
 		pthread_mutex_unlock(&lock);
 		r = stopping ? -ECANCELED : j->run(j);
-		j->done(j->ctx, r);
+		/* Free the workload before the reply: its writer may write again
+		 * the moment the reply reaches it. */
 		pthread_mutex_lock(&lock);
 		unbusy(j->wid);
+		pthread_mutex_unlock(&lock);
+		j->done(j->ctx, r);
 		free(j->arg);
 		free(j);
+		pthread_mutex_lock(&lock);
 	}
 	pthread_mutex_unlock(&lock);
 	return NULL;

@@ -102,6 +102,10 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 
 	if (!layout.cpuset)
 		return -EOPNOTSUPP;
+	/* Gone meanwhile: do not make cgroups for it. */
+	snprintf(dir, sizeof dir, "%s%s", layout.walk, w->key);
+	if (access(dir, F_OK) < 0)
+		return -ENOENT;
 	snprintf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
 	if (!within_parent(dir, cpus))
 		return -ERANGE;

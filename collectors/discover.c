@@ -145,7 +145,8 @@ static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *pare
 		const char *engine;
 		char *name;
 
-		if (de->d_type != DT_DIR || de->d_name[0] == '.' || rel_len + 1 + nl >= PATH_MAX)
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 || rel_len + 1 + nl >= PATH_MAX)
 			continue;
 		rel[rel_len] = '/';
 		memcpy(rel + rel_len + 1, de->d_name, nl + 1);

@@ -331,13 +331,21 @@ static int sample_blockstats(struct qemu_state *st, struct metric_set *m)
 
 	if (r < 0)
 		return r;
+	static const struct { const char *key; int metric; } keys[] = {
+		{ "rd_bytes", M_IO_READ_BYTES }, { "wr_bytes", M_IO_WRITE_BYTES },
+		{ "rd_operations", M_IO_READ_OPS }, { "wr_operations", M_IO_WRITE_OPS },
+	};
+
 	json_array_foreach(ret, i, dev) {
 		json_t *s = json_object_get(dev, "stats");
 
-		metric_add(m, M_IO_READ_BYTES, (double)json_integer_value(json_object_get(s, "rd_bytes")));
-		metric_add(m, M_IO_WRITE_BYTES, (double)json_integer_value(json_object_get(s, "wr_bytes")));
-		metric_add(m, M_IO_READ_OPS, (double)json_integer_value(json_object_get(s, "rd_operations")));
-		metric_add(m, M_IO_WRITE_OPS, (double)json_integer_value(json_object_get(s, "wr_operations")));
+		/* Counters only: a negative or non-integer value is not one. */
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			json_t *v = json_object_get(s, keys[k].key);
+
+			if (json_is_integer(v) && json_integer_value(v) >= 0)
+				metric_add(m, keys[k].metric, (double)json_integer_value(v));
+		}
 	}
 	json_decref(ret);
 	return 0;

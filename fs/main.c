@@ -10,7 +10,10 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
+#include <sys/file.h>
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
@@ -257,16 +260,27 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct config cfg;
 	bool have_cfg = false;	/* until the sampler owns it */
+	int lock_fd = -1;
 	pthread_t reloader;
 	sigset_t hup, stop;
 	int r = 1;
 
+	/* Each thread's malloc arena holds on to freed memory: with a dozen
+	 * threads the RSS crept up by 0.7 MB/min in the soak. Two suffice. */
+	mallopt(M_ARENA_MAX, 2);
 	if (parse_args(argc, argv, &o) < 0)
 		goto out_options;
 	log_open(false);
 	if (load_config(&o, &cfg) < 0)
 		goto out_options;
 	have_cfg = true;
+	/* Two daemons started at once both pass the mounts check: the first to
+	 * lock the mount point goes on. The lock lives as long as the process. */
+	lock_fd = open(o.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "adaptfs: another adaptfs is starting on %s\n", o.mountpoint);
+		goto out_options;
+	}
 	if (check_mountpoint(o.mountpoint) < 0)
 		goto out_options;
 	se = session_create(&o);
@@ -329,6 +343,7 @@ int main(int argc, char **argv)
 	sampler_stop();
 	snapshot_release_all();
 	ops_detach_session();
+	ops_free_open_files();
 out_unmount:
 	fuse_session_unmount(se);
 out_destroy:
@@ -343,5 +358,7 @@ out_options:
 	strbuf_free(&o.fuse_opts);
 	free(o.config);
 	free(o.pidfile);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return r;
 }

@@ -22,7 +22,43 @@ struct open_file {
 	uint64_t events_seen;
 	bool fresh;		/* text rendered at open, not yet read */
 	pthread_mutex_t lock;	/* the kernel may read one open file from several threads */
+	struct open_file *prev, *next;	/* all open files, freed at exit if still open */
 };
+
+static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_file *open_files;
+
+static void open_files_link(struct open_file *of)
+{
+	pthread_mutex_lock(&open_files_lock);
+	of->next = open_files;
+	if (open_files)
+		open_files->prev = of;
+	open_files = of;
+	pthread_mutex_unlock(&open_files_lock);
+}
+
+static void open_file_free(struct open_file *of)
+{
+	pthread_mutex_lock(&open_files_lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		open_files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&open_files_lock);
+	pthread_mutex_destroy(&of->lock);
+	strbuf_free(&of->text);
+	free(of);
+}
+
+/* Files still open when the session ends get no RELEASE. */
+void ops_free_open_files(void)
+{
+	while (open_files)
+		open_file_free(open_files);
+}
 
 static struct fuse_session *session;
 static gid_t control_gid;	/* group allowed to write control files; 0: root only */
@@ -297,6 +333,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)of;
+	open_files_link(of);
 	fuse_reply_open(req, fi);
 }
 
@@ -347,9 +384,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * buffer: wait for it. No request for this handle can follow. */
 	pthread_mutex_lock(&of->lock);
 	pthread_mutex_unlock(&of->lock);
-	pthread_mutex_destroy(&of->lock);
-	strbuf_free(&of->text);
-	free(of);
+	open_file_free(of);
 	fuse_reply_err(req, 0);
 }
 

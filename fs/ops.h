@@ -12,3 +12,5 @@ void ops_attach_session(struct fuse_session *se);
 void ops_detach_session(void);
 /* Members of gid may write control files too (0664); 0: root only (0644). */
 void ops_set_control_group(gid_t gid);
+/* At exit, after the loop: free files the kernel never released. */
+void ops_free_open_files(void);

@@ -20,9 +20,11 @@ void log_msg(int prio, const char *fmt, ...)
 	if (use_syslog) {
 		vsyslog(prio, fmt, ap);
 	} else {
-		fputs("adaptfs: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		char line[1024];
+
+		/* One write per line: threads log concurrently. */
+		vsnprintf(line, sizeof line, fmt, ap);
+		fprintf(stderr, "adaptfs: %s\n", line);
 	}
 	va_end(ap);
 }
