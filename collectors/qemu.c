@@ -130,6 +130,7 @@ struct qemu_state {
 	bool parsed;
 	struct qmp qmp;
 	uint64_t qmp_retry_at;	/* after a failure, leave the socket alone until then */
+	bool qmp_answered;	/* QMP gave block counters once: the only io source */
 	bool balloon_polling;
 	struct task_carry carry;
 };
@@ -401,7 +402,11 @@ static void sample_qmp(struct qemu_state *st, const char *proc_root, pid_t pid, 
 		if (r < 0 && r != -EREMOTEIO)
 			st->qmp_retry_at = now + QMP_RETRY_USEC;
 	}
-	if (!metric_has(m, M_IO_READ_BYTES)) {
+	if (r == 0)
+		st->qmp_answered = true;
+	/* Never mix sources: once QMP gave the block counters, a failed
+	 * sample leaves io out instead of switching to the process's. */
+	if (!metric_has(m, M_IO_READ_BYTES) && !st->qmp_answered) {
 		struct pid_list self = { .v = &pid, .n = 1 };
 
 		proc_sample_io(proc_root, &self, &st->carry, m);
