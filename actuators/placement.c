@@ -1,6 +1,7 @@
 #include "placement.h"
 #include "cgroup.h"
 #include "cpulist.h"
+#include "qemu.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -145,28 +146,6 @@ static int pin_container_v2(const struct wl_view *w, const char *list)
 	return write_str(path, list);
 }
 
-static void vm_threads(pid_t pid, struct pid_list *vcpus, struct pid_list *all)
-{
-	char path[PATH_MAX];
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-
-	snprintf(path, sizeof path, "/proc/%d/task", pid);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		char comm[64];
-		pid_t tid;
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		tid = (pid_t)atoi(de->d_name);
-		pid_list_add(all, tid);
-		snprintf(path, sizeof path, "/proc/%d/task/%d/comm", pid, tid);
-		if (read_file(path, comm, sizeof comm) > 0 && startswith(comm, "CPU ") && strchr(comm, '/'))
-			pid_list_add(vcpus, tid);
-	}
-}
-
 /* Pin every vCPU thread; on any failure restore the ones already moved. */
 static int pin_vm(const struct wl_view *w, const cpu_set_t *cpus)
 {
@@ -176,7 +155,7 @@ static int pin_vm(const struct wl_view *w, const cpu_set_t *cpus)
 	size_t done = 0;
 	int r = 0;
 
-	vm_threads((pid_t)atoi(w->key), &vcpus, &all);
+	qemu_threads("/proc", (pid_t)atoi(w->key), &vcpus, &all);
 	t = vcpus.n ? &vcpus : &all;
 	if (t->n == 0) {
 		pid_list_free(&vcpus);

@@ -244,7 +244,7 @@ static void qemu_discover(const struct backend_env *env, struct found_list *out)
 }
 
 /* vCPU threads are named "CPU n/KVM" or "CPU n/TCG" with debug-threads=on. */
-static void list_threads(const char *proc_root, pid_t pid, struct pid_list *vcpus,
+void qemu_threads(const char *proc_root, pid_t pid, struct pid_list *vcpus,
 			 struct pid_list *all)
 {
 	char path[PATH_MAX];
@@ -429,7 +429,7 @@ static void qemu_sample(const struct backend_env *env, const struct found *w, vo
 		st->qmp = (struct qmp)QMP_INIT;
 		st->parsed = n > 0 && qemu_cmdline_parse(args, (size_t)n, &st->cmd) == 0;
 	}
-	list_threads(proc, pid, &vcpus, &all);
+	qemu_threads(proc, pid, &vcpus, &all);
 	/* Without named vCPU threads, every thread stands in for them. */
 	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
 	proc_sample_tasks(proc, cpus, false, &st->carry, m);
@@ -460,7 +460,7 @@ static int qemu_cpus(const struct backend_env *env, const struct found *w, char 
 	int found = 0;
 
 	CPU_ZERO(&any);
-	list_threads(env->cfg->proc_root, (pid_t)atoi(w->key), &vcpus, &all);
+	qemu_threads(env->cfg->proc_root, (pid_t)atoi(w->key), &vcpus, &all);
 	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
 	for (size_t i = 0; i < cpus->n; i++) {
 		cpu_set_t set;

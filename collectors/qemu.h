@@ -15,5 +15,11 @@ struct qemu_cmdline {
 	int libvirt;		/* started by libvirt (-name guest=...) */
 };
 
+#include "cgroup.h"
+
+/* A guest's threads (all), and its vCPU threads: named "CPU n/KVM" or
+ * "CPU n/TCG" when QEMU runs with debug-threads=on. */
+void qemu_threads(const char *proc_root, pid_t pid, struct pid_list *vcpus, struct pid_list *all);
+
 /* argv as in /proc/PID/cmdline: NUL-separated, len bytes. Pure. */
 int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *out);
