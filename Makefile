@@ -119,6 +119,7 @@ build-fuzz/fuzz_inputs: tests/fuzz/fuzz_inputs.c $(CORE_OBJ)
 
 bench: adaptfs
 	QUICK=1 bash bench/latency/run.sh
+	QUICK=1 bash bench/scale/run.sh
 
 install: adaptfs adapttop
 	install -D -m 0755 adaptfs $(DESTDIR)$(SBINDIR)/adaptfs
