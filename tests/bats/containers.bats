@@ -117,9 +117,14 @@ CONF
 @test "a process paging back swapped-out memory raises major_faults and is class memory" {
 	load lib/swap
 	swap_ensure
-	# 200 MiB touched over and over inside a 64 MiB limit: it lives by swapping
-	cg_spawn thrash stress-ng --vm 1 --vm-bytes 200M --vm-keep --timeout 60
+	# 200 MiB touched over and over inside a 64 MiB limit: it lives by swapping. The limit
+	# goes on before stress-ng allocates (it waits on a fifo): lowering a limit under a
+	# fast-growing usage can fail with EBUSY when reclaim does not keep up.
+	local gate=$BATS_TEST_TMPDIR/gate
+	mkfifo "$gate"
+	cg_spawn thrash sh -c 'read -r _ < "$0" && exec stress-ng --vm 1 --vm-bytes 200M --vm-keep --timeout 60' "$gate"
 	echo $((64 * 1024 * 1024)) > "$(cg_dir thrash memory)/memory.limit_in_bytes"
+	timeout 5 sh -c 'echo go > "$0"' "$gate"
 	d=$ADAPTFS_MNT/$(cg_id thrash | cut -c1-12)
 	wait_for -t 5 test -d "$d"
 	wait_for -t 10 key_at_least total "$d/major_faults" 1000
