@@ -291,3 +291,24 @@ int cgroup_list_tasks(const struct cgroup_layout *L, const char *rel,
 	list_tasks_at(fd, L->v2, tids, pids, 0);
 	return 0;
 }
+
+bool cgroup_pid_in_scope(const char *proc_root, pid_t pid, const char *scope)
+{
+	char path[PATH_MAX], buf[4096], *line, *save = NULL;
+	size_t n = strlen(scope);
+
+	if (n == 0)
+		return true;
+	snprintf(path, sizeof path, "%s/%d/cgroup", proc_root, pid);
+	if (read_file(path, buf, sizeof buf) < 0)
+		return false;
+	/* "ID:CONTROLLERS:PATH" per hierarchy */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *p = strchr(line, ':');
+
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (p && strncmp(p + 1, scope, n) == 0 && (p[1 + n] == '\0' || p[1 + n] == '/'))
+			return true;
+	}
+	return false;
+}

@@ -163,11 +163,24 @@ int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
 			int inotify_fd, struct found_list *out)
 {
 	struct walk_ctx w = { L, cfg, inotify_fd, out, NULL, 0 };
-	char rel[PATH_MAX] = "";
+	char rel[PATH_MAX] = "", path[PATH_MAX];
+
+	size_t scope_len = strlen(cfg->scope);
+	const char *base = strrchr(cfg->scope, '/');
 
 	runtime_scan(&w, "runc", "state.json");
 	runtime_scan(&w, "crun", "status");
-	walk(&w, rel, 0, NULL, 0);
+	/* Only this host's subtree: other adaptfs instances own the rest. Its
+	 * ancestors are watched too, so a scope made after mount is seen. */
+	memcpy(rel, cfg->scope, scope_len + 1);
+	for (char *slash = strchr(rel + 1, '/'); scope_len && slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		snprintf(path, sizeof path, "%s%s", L->walk, rel);
+		watch(inotify_fd, path, WATCH_MASK);
+		*slash = '/';
+	}
+	watch(inotify_fd, L->walk, WATCH_MASK);
+	walk(&w, rel, scope_len, base ? base + 1 : NULL, 0);
 	for (size_t i = 0; i < w.n_rt; i++) {
 		free(w.rt[i].rel);
 		free(w.rt[i].name);

@@ -204,6 +204,8 @@ static bool add_guest(const struct backend_env *env, pid_t pid, struct found_lis
 	if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0 ||
 	    ps.state == 'Z' || ps.state == 'X')
 		return false;
+	if (!cgroup_pid_in_scope(env->cfg->proc_root, pid, env->cfg->scope))
+		return false;	/* another host's guest (see [discovery] scope) */
 	n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
 	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
 		return false;

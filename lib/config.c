@@ -155,6 +155,39 @@ static int set_peer(struct config *cfg, const char *host, const char *name, cons
 	return *v ? -ENOENT : -EINVAL;
 }
 
+/* A cgroup path: absolute, no "." or ".." components, no trailing '/'
+ * ("/" alone is the whole tree, stored as ""). */
+static int set_scope(struct config *cfg, const char *v)
+{
+	char *copy, *s;
+	size_t n = strlen(v);
+
+	if (*v != '/' || strstr(v, "/./") || strstr(v, "/../") || strstr(v, "//") ||
+	    endswith(v, "/.") || endswith(v, "/..") || n >= 256)
+		return -EINVAL;
+	copy = xstrdup(v);
+	for (s = copy + strlen(copy); s > copy && s[-1] == '/'; s--)
+		s[-1] = '\0';
+	free(cfg->scope);
+	cfg->scope = copy;
+	return 0;
+}
+
+static int set_migration(struct migration_config *m, const char *name, const char *v)
+{
+	if (strcmp(name, "lxc_path") == 0) {
+		if (*v != '/')
+			return -EINVAL;
+		set_str(&m->lxc_path, v);
+		return 0;
+	}
+	if (strcmp(name, "timeout") == 0)
+		return parse_double(v, 1, 86400, &m->timeout);
+	if (strcmp(name, "downtime_ms") == 0)
+		return parse_double(v, 1, 60000, &m->downtime_ms);
+	return -ENOENT;
+}
+
 static int set_key(struct config *cfg, const char *section, const char *name, const char *v)
 {
 	if (strncmp(section, "host ", 5) == 0)
@@ -188,6 +221,8 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 			add_pattern(&cfg->patterns, &cfg->n_patterns, v);
 			return 0;
 		}
+		if (strcmp(name, "scope") == 0)
+			return set_scope(cfg, v);
 		static const struct { const char *key; size_t off; } paths[] = {
 			{ "cgroup_root", offsetof(struct config, cgroup_root) },
 			{ "proc_root", offsetof(struct config, proc_root) },
@@ -202,6 +237,8 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 			}
 		return -ENOENT;
 	}
+	if (strcmp(section, "migration") == 0)
+		return set_migration(&cfg->migration, name, v);
 	if (strcmp(section, "class") == 0)
 		return set_class(&cfg->class, name, v);
 	if (strcmp(section, "prefetch") == 0)
@@ -241,6 +278,12 @@ static void config_defaults(struct config *cfg)
 		.proc_root = xstrdup("/proc"),
 		.run_root = xstrdup("/run"),
 		.state_dir = xstrdup("/var/lib/adaptfs"),
+		.scope = xstrdup(""),
+		.migration = {
+			.lxc_path = xstrdup("/var/lib/lxc"),
+			.timeout = 120,
+			.downtime_ms = 300,
+		},
 		.host_name = xstrdup(host),
 		.prefetch = {
 			.margin_bytes = 16 << 20,
@@ -325,6 +368,8 @@ void config_free(struct config *cfg)
 	free(cfg->proc_root);
 	free(cfg->run_root);
 	free(cfg->state_dir);
+	free(cfg->scope);
+	free(cfg->migration.lxc_path);
 	free(cfg->host_name);
 	free(cfg->group);
 	for (size_t i = 0; i < cfg->n_peers; i++) {

@@ -29,6 +29,13 @@ struct prefetch_config {
 	double thrash_full_avg10;	/* PSI memory full above this: thrashing */
 };
 
+/* [migration]: moving workloads to and from peers. */
+struct migration_config {
+	char *lxc_path;			/* where containers moved here are unpacked */
+	double timeout;			/* seconds a migration may take in all */
+	double downtime_ms;		/* QEMU's allowed stop-and-copy downtime */
+};
+
 /* [host NAME]: a peer host placement may move workloads to. */
 struct peer {
 	char *name;
@@ -46,12 +53,14 @@ struct config {
 	char *proc_root;
 	char *run_root;
 	char *state_dir;
+	char *scope;			/* cgroup subtree this host owns ("" = all) */
 	char **patterns;		/* extra cgroup globs, relative to the hierarchy */
 	size_t n_patterns;
 	struct class_config class;
 	struct prefetch_config prefetch;
 	struct peer *peers;
 	size_t n_peers;
+	struct migration_config migration;
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/adaptfs/adaptfs.conf"
