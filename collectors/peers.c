@@ -1,13 +1,10 @@
 #include "peers.h"
 #include "log.h"
+#include "transport.h"
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <sys/wait.h>
 
 #define PROBE_TIMEOUT_MS 3000
 #define PROBE_PERIOD_MS 5000
@@ -25,54 +22,17 @@ static unsigned generation;	/* bumped when the list changes */
 static bool running, stopping;
 static pthread_t thread;
 
-/* Run "TRANSPORT nproc" and read a number back within the deadline; the
- * child is ours, killed by pid if it hangs. Returns cores or -errno. */
+/* "TRANSPORT nproc" must print a number within the deadline. Returns
+ * cores or -EHOSTUNREACH. */
 static int probe_cores(const char *transport)
 {
-	int out[2], status, cores = -EHOSTUNREACH;
-	char cmd[1024], buf[32] = "";
-	size_t len = 0;
-	pid_t pid;
+	char line[32];
+	int cores;
 
-	snprintf(cmd, sizeof cmd, "%s nproc", transport);
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		close(out[0]);
-		close(out[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		setpgid(0, 0);	/* so the whole transport can be killed */
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	for (uint64_t deadline = now_usec() + PROBE_TIMEOUT_MS * 1000ULL; len + 1 < sizeof buf;) {
-		struct pollfd pfd = { out[0], POLLIN, 0 };
-		uint64_t now = now_usec();
-		ssize_t n;
-
-		if (now >= deadline || poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) <= 0)
-			break;
-		n = read(out[0], buf + len, sizeof buf - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(out[0]);
-	kill(-pid, SIGKILL);	/* gone already if it answered */
-	waitpid(pid, &status, 0);
-	buf[len] = '\0';
-	if (len && WIFEXITED(status) && WEXITSTATUS(status) == 0 && atoi(buf) > 0)
-		cores = atoi(buf);
-	return cores;
+	if (transport_run(transport, "nproc", line, sizeof line, PROBE_TIMEOUT_MS) != 0)
+		return -EHOSTUNREACH;
+	cores = atoi(line);
+	return cores > 0 ? cores : -EHOSTUNREACH;
 }
 
 static void *prober(void *arg)
