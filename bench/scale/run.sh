@@ -22,7 +22,8 @@
 #   DISCO [50]                 discovery trials
 #   PROM_TRIALS [10 / 5]       metrics.prom first-read-after-snapshot trials
 #   ADAPTFS [REPO/adaptfs]  SHARED_BENCH [REPO/../shared/bench]
-#   OUT [bench/scale/results.md, or "-" (stdout only) with QUICK=1]
+#   OUT [bench/scale/results.md, or "-" (stdout only) with QUICK=1]; with gnuplot also
+#                              writes OUT's .png (plot.sh: CPU, latency, discovery against N)
 #
 # Workloads: v1 cgroups /docker/<64-hex id> in cpuacct, cpu, memory, blkio and
 # pids, one real process each: `sleep` for idle ones, every 10th a bash loop
@@ -841,4 +842,14 @@ cat "$tmp/report.md"
 if [[ $OUT != - ]]; then
 	cp "$tmp/report.md" "$OUT"
 	say "wrote $OUT"
+	# CPU per sweep, read latency and discovery against N, beside the table (gnuplot-nox)
+	if command -v gnuplot >/dev/null; then
+		if "$here/plot.sh" "$OUT" "${OUT%.md}.png" >/dev/null; then
+			say "wrote ${OUT%.md}.png"
+		else
+			say "plot.sh failed: no ${OUT%.md}.png"
+		fi
+	else
+		say "gnuplot not installed (apt-get install gnuplot-nox): no ${OUT%.md}.png"
+	fi
 fi

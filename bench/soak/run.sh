@@ -28,7 +28,9 @@
 #                                    whatever else the machine runs at the time; 0: the real
 #                                    /sys/fs/cgroup, every container on the host
 #   ADAPTFS [REPO/adaptfs]           the daemon
-#   OUT [bench/soak/results.md, or "-" (stdout only) with QUICK=1]
+#   OUT [bench/soak/results.md, or "-" (stdout only) with QUICK=1]; beside it OUT's .dat
+#                                    (t_s rss_kb fds threads workloads per sample) and, with
+#                                    gnuplot, OUT's .png (soak.gp: RSS and fds over time)
 #   KEEP [0]                         1: keep the work directory (samples, errors, logs)
 #
 # Needs root, cgroups (v1 with cpuacct, cpu, memory, pids and cpuset mounted under
@@ -416,6 +418,20 @@ else
 		echo "$table"
 	} >"$OUT"
 	say "wrote $OUT"
+	# the samples as a time series beside the table, and RSS / fds over time as a PNG
+	{
+		echo "# t_s rss_kb fds threads workloads (bench/soak/run.sh, one line per sample)"
+		awk 'NR > 1 { print $1, $4, $5, $6, $2 }' "$work/samples.tsv"
+	} >"${OUT%.md}.dat"
+	say "wrote ${OUT%.md}.dat"
+	if ! command -v gnuplot >/dev/null; then
+		say "gnuplot not installed (apt-get install gnuplot-nox): no ${OUT%.md}.png"
+	elif gnuplot -e "png='${OUT%.md}.png'; dat='${OUT%.md}.dat'; warmup=$WARMUP" \
+		-e "ttl='Soak: $WORKLOADS churning workloads, $READERS readers, one writer'" "$here/soak.gp"; then
+		say "wrote ${OUT%.md}.png"
+	else
+		say "soak.gp failed: no ${OUT%.md}.png"
+	fi
 	echo "$table"
 fi
 ((KEEP)) || [[ $rc == 0 ]] || { KEEP=1; say "failed: keeping $work"; }
