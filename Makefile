@@ -46,13 +46,20 @@ CORE_SRC := $(LIB_SRC) $(COLLECTOR_SRC) $(ACTUATOR_SRC) $(FS_SRC)
 BUILD ?= build
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
-all: adaptfs adapttop
+all: adaptfs adaptfs-migrate adapttop
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h collectors/*.h actuators/*.h fs/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -c $< -o $@
 
 adaptfs: $(CORE_OBJ) $(BUILD)/fs/main.o
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
+
+# adaptfs-migrate(8): the destination end of a migration, run on peers.
+RECEIVE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard actuators/receive/*.c))
+$(RECEIVE_OBJ): $(wildcard actuators/receive/*.h)
+
+adaptfs-migrate: $(RECEIVE_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # adapttop(1): a curses viewer, a client of the mounted files (binary adapttop/adapttop).
@@ -121,8 +128,10 @@ bench: adaptfs
 	QUICK=1 bash bench/latency/run.sh
 	QUICK=1 bash bench/scale/run.sh
 
-install: adaptfs adapttop
+install: adaptfs adaptfs-migrate adapttop
 	install -D -m 0755 adaptfs $(DESTDIR)$(SBINDIR)/adaptfs
+	install -D -m 0755 adaptfs-migrate $(DESTDIR)$(SBINDIR)/adaptfs-migrate
+	install -D -m 0644 man/adaptfs-migrate.8 $(DESTDIR)$(MANDIR)/man8/adaptfs-migrate.8
 	install -D -m 0644 man/adaptfs.8 $(DESTDIR)$(MANDIR)/man8/adaptfs.8
 	install -D -m 0644 man/adaptfs.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.5
 	install -D -m 0644 man/adaptfs.conf.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.conf.5
@@ -144,7 +153,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 
 clean:
-	rm -rf build build-asan build-fuzz adaptfs adaptfs-asan
+	rm -rf build build-asan build-fuzz adaptfs adaptfs-asan adaptfs-migrate
 
 clean: clean-adapttop
 clean-adapttop:

@@ -1,0 +1,147 @@
+/* A container moved here cold: unpack the source's container directory
+ * (config and rootfs) from standard input, start it with LXC. */
+#include "receive.h"
+#include "spawn.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#define START_TIMEOUT_MS 30000
+/* Present while a container here is still the unfinished copy of one
+ * elsewhere: only such a copy may be removed by lxc-abort. */
+#define MARKER ".adaptfs-incoming"
+
+static int rm_rf(const char *path)
+{
+	const char *rm[] = { "rm", "-rf", "--one-file-system", "--", path, NULL };
+
+	return spawn_wait(rm, -1, NULL, 0, 60000);
+}
+
+/* The source's paths in the container's config become this host's. */
+static int rebase_config(const char *config, const char *from, const char *to)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_fclose_ FILE *in = fopen(config, "re");
+	FILE *out;
+	char tmp[PATH_MAX + 8];
+	size_t n = 0, fl = strlen(from);
+	int r = 0;
+
+	if (!in || getdelim(&text, &n, '\0', in) < 0)
+		return -EIO;
+	snprintf(tmp, sizeof tmp, "%s.new", config);
+	out = fopen(tmp, "we");
+	if (!out)
+		return -errno;
+	for (const char *p = text, *hit; *p; p = hit + fl) {
+		hit = strstr(p, from);
+		if (!hit) {
+			fputs(p, out);
+			break;
+		}
+		fprintf(out, "%.*s%s", (int)(hit - p), p, to);
+	}
+	if (fclose(out) != 0 || rename(tmp, config) < 0)
+		r = -errno;
+	return r;
+}
+
+static void lxc_state(const char *path, const char *name, char *out, size_t size)
+{
+	const char *info[] = { "lxc-info", "-P", path, "-n", name, "-sH", NULL };
+
+	if (spawn_wait(info, -1, out, size, 10000) != 0 || !*out)
+		snprintf(out, size, "gone");
+	out[strcspn(out, "\n")] = '\0';
+}
+
+int lxc_receive(const struct config *cfg, const char *name, const char *src_path)
+{
+	const char *path = cfg->migration.lxc_path;
+	char dir[PATH_MAX], tmp[PATH_MAX], from[PATH_MAX], file[PATH_MAX + 32];
+	int r;
+
+	snprintf(dir, sizeof dir, "%s/%s", path, name);
+	snprintf(tmp, sizeof tmp, "%s/.%s.incoming", path, name);
+	snprintf(from, sizeof from, "%s/%s", src_path, name);
+	if (access(dir, F_OK) == 0) {
+		say("error a container named %s exists here", name);
+		return 1;
+	}
+	mkdir(path, 0755);
+	rm_rf(tmp);
+	if (mkdir(tmp, 0700) < 0) {
+		say("error %s: %s", tmp, strerror(errno));
+		return 1;
+	}
+	const char *untar[] = { "tar", "-x", "-p", "--numeric-owner", "-C", tmp, "-f", "-", NULL };
+
+	r = spawn_wait(untar, STDIN_FILENO, NULL, 0, (int)(cfg->migration.timeout * 1000));
+	snprintf(file, sizeof file, "%s/%s/config", tmp, name);
+	if (r != 0 || access(file, F_OK) < 0) {
+		say("error the transfer did not arrive whole (tar status %d)", r);
+		rm_rf(tmp);
+		return 1;
+	}
+	snprintf(file, sizeof file, "%s/%s/%s", tmp, name, MARKER);
+	close(open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	snprintf(file, sizeof file, "%s/%s/config", tmp, name);
+	snprintf(tmp + strlen(tmp), sizeof tmp - strlen(tmp), "/%s", name);
+	if (rebase_config(file, from, dir) < 0 || rename(tmp, dir) < 0) {
+		say("error cannot install the container here: %s", strerror(errno));
+		*strrchr(tmp, '/') = '\0';
+		rm_rf(tmp);
+		return 1;
+	}
+	*strrchr(tmp, '/') = '\0';
+	rmdir(tmp);
+
+	const char *start[] = { "lxc-start", "-P", path, "-n", name, "-d", NULL };
+	const char *wait[] = { "lxc-wait", "-P", path, "-n", name, "-s", "RUNNING", "-t", "30", NULL };
+
+	if (spawn_wait(start, -1, NULL, 0, START_TIMEOUT_MS) != 0 ||
+	    spawn_wait(wait, -1, NULL, 0, START_TIMEOUT_MS + 5000) != 0) {
+		say("error the container did not start here");
+		lxc_abort(cfg, name);
+		return 1;
+	}
+	snprintf(file, sizeof file, "%s/%s", dir, MARKER);
+	unlink(file);
+	say("running");
+	return 0;
+}
+
+int lxc_status(const struct config *cfg, const char *name)
+{
+	char state[64];
+
+	lxc_state(cfg->migration.lxc_path, name, state, sizeof state);
+	say("%s", state);
+	return 0;
+}
+
+int lxc_abort(const struct config *cfg, const char *name)
+{
+	const char *path = cfg->migration.lxc_path;
+	char dir[PATH_MAX], file[PATH_MAX + 32], tmp[PATH_MAX];
+
+	snprintf(dir, sizeof dir, "%s/%s", path, name);
+	snprintf(file, sizeof file, "%s/%s", dir, MARKER);
+	snprintf(tmp, sizeof tmp, "%s/.%s.incoming", path, name);
+	rm_rf(tmp);
+	if (access(dir, F_OK) == 0 && access(file, F_OK) < 0) {
+		say("kept: %s is not an unfinished copy", name);
+		return 1;
+	}
+	const char *stop[] = { "lxc-stop", "-P", path, "-n", name, "-k", NULL };
+
+	spawn_wait(stop, -1, NULL, 0, 15000);
+	rm_rf(dir);
+	say("aborted");
+	return 0;
+}

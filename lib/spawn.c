@@ -1,0 +1,82 @@
+#include "spawn.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	int null = open("/dev/null", O_RDWR);
+
+	dup2(stdin_fd >= 0 ? stdin_fd : null, STDIN_FILENO);
+	dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+static int decode(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int spawn_reap(pid_t pid, int timeout_ms)
+{
+	uint64_t deadline = now_usec() + (uint64_t)timeout_ms * 1000;
+	int status;
+	pid_t r;
+
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_usec() < deadline)
+		usleep(5000);
+	if (r == pid)
+		return decode(status);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -ETIMEDOUT;
+}
+
+int spawn_wait(const char *const argv[], int stdin_fd, char *out, size_t size, int timeout_ms)
+{
+	uint64_t deadline = now_usec() + (uint64_t)timeout_ms * 1000;
+	int fds[2] = { -1, -1 };
+	size_t len = 0;
+	pid_t pid;
+
+	if (out && pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = spawn_start(argv, stdin_fd, fds[1]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (pid < 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		return pid;
+	}
+	while (out && now_usec() < deadline) {
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
+		char sink[256];
+		ssize_t n;
+
+		if (poll(&pfd, 1, (int)((deadline - now_usec()) / 1000) + 1) <= 0)
+			break;
+		n = len + 1 < size ? read(fds[0], out + len, size - 1 - len) : read(fds[0], sink, sizeof sink);
+		if (n <= 0)
+			break;
+		if (len + 1 < size)
+			len += (size_t)n;
+	}
+	if (out) {
+		out[len] = '\0';
+		close(fds[0]);
+	}
+	uint64_t now = now_usec();
+
+	return spawn_reap(pid, now < deadline ? (int)((deadline - now) / 1000) : 0);
+}

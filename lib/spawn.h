@@ -1,0 +1,13 @@
+/* Run a program (no shell) and wait for it, bounded by a deadline. */
+#pragma once
+
+#include <sys/types.h>
+
+/* argv[0] is looked up in PATH. fds < 0 mean /dev/null. Output past out's
+ * size is dropped; out (if not NULL) is NUL-terminated. Returns the exit
+ * status, 128 + signal, or -errno (-ETIMEDOUT: killed at the deadline). */
+int spawn_wait(const char *const argv[], int stdin_fd, char *out, size_t size, int timeout_ms);
+/* Start argv with fds as its stdin/stdout (< 0: /dev/null); its pid. */
+pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd);
+/* Wait for pid up to timeout_ms, then SIGKILL it. Status as spawn_wait. */
+int spawn_reap(pid_t pid, int timeout_ms);
