@@ -4,6 +4,7 @@
 #include "cpulist.h"
 #include "events.h"
 #include "jobs.h"
+#include "migrate.h"
 #include "placement.h"
 #include "prefetch.h"
 #include "sampler.h"
@@ -51,22 +52,55 @@ static int run_pin(struct job *job)
 	return 0;
 }
 
-/* Peers exist ([host NAME]) but moving workloads to them is not built yet. */
-static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, const char *line,
-			     const char *host)
+static int run_migrate(struct job *job)
 {
+	int r = migrate_run(job->arg);
+
+	/* Return only once this host's tree no longer shows it. */
+	if (r == 0)
+		sampler_refresh(2000);
+	return r;
+}
+
+/* host=PEER: a reachable [host] peer and an engine that can move. */
+static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, const char *line,
+			     const struct placement_req *req, control_done_fn done, void *ctx)
+{
+	struct migration *m;
+	const char *why;
+	int r;
+
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const struct peer_view *p = &s->peers[i];
 
-		if (strcmp(p->name, host) != 0)
-			continue;
-		if (p->probed && !p->reachable)
+		if (strcmp(p->name, req->host) == 0 && p->probed && !p->reachable)
 			return refuse(w, CTL_PLACEMENT, line, -EHOSTUNREACH,
 				      "the peer does not answer through its transport");
-		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP,
-			      "migration to peer hosts is not built yet");
 	}
-	return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: not a [host] in the config");
+	m = xcalloc(1, sizeof *m);
+	if (migrate_peer(req->host, m) < 0) {
+		free(m);
+		return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: not a [host] in the config");
+	}
+	if (req->has_cpus) {
+		free(m);
+		return refuse(w, CTL_PLACEMENT, line, -EINVAL,
+			      "cpus= is for this host: move first, then pin there");
+	}
+	if (migrate_supported(w->engine, &why) < 0) {
+		free(m);
+		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, why);
+	}
+	snprintf(m->name, sizeof m->name, "%s", w->name);
+	snprintf(m->key, sizeof m->key, "%s", w->key);
+	snprintf(m->engine, sizeof m->engine, "%s", w->engine);
+	r = jobs_submit(&(struct job){ .wid = w->id, .run = run_migrate, .done = done, .ctx = ctx, .arg = m });
+	if (r < 0) {
+		free(m);
+		return refuse(w, CTL_PLACEMENT, line, r, "another action on this workload is running");
+	}
+	events_add(w->name, "placement: moving to %s", req->host);
+	return 0;
 }
 
 static int write_placement(const struct snapshot *s, const struct wl_view *w, const char *line,
@@ -82,7 +116,7 @@ static int write_placement(const struct snapshot *s, const struct wl_view *w, co
 	if (r < 0)
 		return refuse(w, CTL_PLACEMENT, line, r, "expected host=NAME cpus=LIST, either alone");
 	if (req.has_host && strcmp(req.host, host_name) != 0)
-		return placement_to_peer(s, w, line, req.host);
+		return placement_to_peer(s, w, line, &req, done, ctx);
 	if (!req.has_cpus)
 		return 1;	/* host=this host: already there */
 	if (placement_online_cpus(&online) < 0)
@@ -171,10 +205,13 @@ void control_render(const struct wl_view *w, enum control_file f, struct strbuf 
 	}
 }
 
-int control_start(const char *host, const char *cgroup_root)
+int control_start(const struct config *cfg)
 {
-	snprintf(host_name, sizeof host_name, "%s", host);
-	placement_init(cgroup_root);
+	snprintf(host_name, sizeof host_name, "%s", cfg->host_name);
+	placement_init(cfg->cgroup_root);
+	migrate_configure(cfg);
+	/* Before any new action: finish or undo what a killed daemon left. */
+	migrate_recover();
 	return jobs_start(2);
 }
 

@@ -4,6 +4,7 @@
  * workload) and every refusal is also a line in events. */
 #pragma once
 
+#include "config.h"
 #include "snapshot.h"
 
 #include <sched.h>
@@ -40,6 +41,7 @@ int control_write(const struct snapshot *s, const struct wl_view *w, enum contro
 /* The text of a control file: it reads back in the syntax it accepts. */
 void control_render(const struct wl_view *w, enum control_file f, struct strbuf *out);
 
-/* Start and stop the actuator workers; host is this host's name. */
-int control_start(const char *host, const char *cgroup_root);
+/* Start and stop the actuator workers (after recovering interrupted
+ * migrations from the journal). */
+int control_start(const struct config *cfg);
 void control_stop(void);

@@ -295,7 +295,7 @@ int cgroup_list_tasks(const struct cgroup_layout *L, const char *rel,
 bool cgroup_pid_in_scope(const char *proc_root, pid_t pid, const char *scope)
 {
 	char path[PATH_MAX], buf[4096], *line, *save = NULL;
-	size_t n = strlen(scope);
+	size_t n = scope ? strlen(scope) : 0;
 
 	if (n == 0)
 		return true;

@@ -165,14 +165,15 @@ int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
 	struct walk_ctx w = { L, cfg, inotify_fd, out, NULL, 0 };
 	char rel[PATH_MAX] = "", path[PATH_MAX];
 
-	size_t scope_len = strlen(cfg->scope);
-	const char *base = strrchr(cfg->scope, '/');
+	const char *scope = cfg->scope ? cfg->scope : "";
+	size_t scope_len = strlen(scope);
+	const char *base = strrchr(scope, '/');
 
 	runtime_scan(&w, "runc", "state.json");
 	runtime_scan(&w, "crun", "status");
 	/* Only this host's subtree: other adaptfs instances own the rest. Its
 	 * ancestors are watched too, so a scope made after mount is seen. */
-	memcpy(rel, cfg->scope, scope_len + 1);
+	memcpy(rel, scope, scope_len + 1);
 	for (char *slash = strchr(rel + 1, '/'); scope_len && slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		snprintf(path, sizeof path, "%s%s", L->walk, rel);

@@ -1,6 +1,7 @@
 /* adaptfs(8): option parsing, mounting, signals, and the FUSE loop. */
 #include "config.h"
 #include "control.h"
+#include "migrate.h"
 #include "events.h"
 #include "prefetch.h"
 #include "log.h"
@@ -205,6 +206,7 @@ static void *reload_thread(void *arg)
 #ifdef HAVE_SYSTEMD
 		sd_notify(0, "RELOADING=1");
 #endif
+		migrate_configure(&cfg);
 		sampler_reload(&cfg);
 #ifdef HAVE_SYSTEMD
 		sd_notify(0, "READY=1");
@@ -317,7 +319,7 @@ int main(int argc, char **argv)
 		}
 		ops_set_control_group(g->gr_gid);
 	}
-	if (control_start(cfg.host_name, cfg.cgroup_root) < 0 ||
+	if (control_start(&cfg) < 0 ||
 	    prefetch_start(&cfg.prefetch, cfg.cgroup_root) < 0) {
 		log_err("cannot start the actuators");
 		goto out_unmount;

@@ -1,4 +1,5 @@
 #include "render.h"
+#include "migrate.h"
 #include "control.h"
 #include "events.h"
 #include "prefetch.h"
@@ -204,6 +205,19 @@ static void render_wl_file(const struct snapshot *s, const struct wl_view *w, in
 	}
 }
 
+/* Moves to peers since start (placement host=): counts and the last one. */
+static void render_migrations(struct strbuf *out)
+{
+	struct migrate_stats m;
+
+	migrate_get_stats(&m);
+	strbuf_printf(out, "migrations %llu\nmigrations_failed %llu\n", (unsigned long long)m.done,
+		      (unsigned long long)m.failed);
+	if (m.done)
+		strbuf_printf(out, "migration_last_total_ms %llu\nmigration_last_downtime_ms %llu\n",
+			      (unsigned long long)m.last_total_ms, (unsigned long long)m.last_downtime_ms);
+}
+
 int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 {
 	const struct wl_view *w;
@@ -242,6 +256,7 @@ int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 			if (s->interval_usec)
 				strbuf_printf(out, "interval_usec %llu\n",
 					      (unsigned long long)s->interval_usec);
+			render_migrations(out);
 		}
 		else
 			render_flat(host_metrics, H_COUNT, &s->host, host_file_names[n->file], out);

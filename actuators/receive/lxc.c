@@ -28,7 +28,7 @@ static int rebase_config(const char *config, const char *from, const char *to)
 	_cleanup_free_ char *text = NULL;
 	_cleanup_fclose_ FILE *in = fopen(config, "re");
 	FILE *out;
-	char tmp[PATH_MAX + 8];
+	char tmp[PATH_MAX + 64];
 	size_t n = 0, fl = strlen(from);
 	int r = 0;
 

@@ -1,0 +1,148 @@
+#include "migrate.h"
+#include "events.h"
+#include "journal.h"
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char *state_dir, *cgroup_root;
+static double timeout_s, downtime_ms;
+static struct migrate_stats stats;
+static struct peer *peers;
+static size_t n_peers;
+
+int migrate_supported(const char *engine, const char **why)
+{
+	if (strcmp(engine, "qemu") == 0 || strcmp(engine, "lxc") == 0)
+		return 0;
+	*why = strcmp(engine, "libvirt") == 0 ? "libvirt guests are moved with virsh migrate"
+					       : "this engine has no migration in adaptfs (qemu and lxc do)";
+	return -EOPNOTSUPP;
+}
+
+void migrate_configure(const struct config *cfg)
+{
+	pthread_mutex_lock(&lock);
+	free(state_dir);
+	state_dir = xstrdup(cfg->state_dir);
+	free(cgroup_root);
+	cgroup_root = xstrdup(cfg->cgroup_root);
+	for (size_t i = 0; i < n_peers; i++) {
+		free(peers[i].name);
+		free(peers[i].address);
+		free(peers[i].transport);
+	}
+	free(peers);
+	peers = xcalloc(cfg->n_peers ? cfg->n_peers : 1, sizeof *peers);
+	n_peers = cfg->n_peers;
+	for (size_t i = 0; i < n_peers; i++)
+		peers[i] = (struct peer){ xstrdup(cfg->peers[i].name), xstrdup(cfg->peers[i].address),
+					  xstrdup(cfg->peers[i].transport) };
+	timeout_s = cfg->migration.timeout;
+	downtime_ms = cfg->migration.downtime_ms;
+	pthread_mutex_unlock(&lock);
+}
+
+int migrate_peer(const char *host, struct migration *m)
+{
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_peers && r < 0; i++)
+		if (strcmp(peers[i].name, host) == 0) {
+			snprintf(m->host, sizeof m->host, "%s", peers[i].name);
+			snprintf(m->address, sizeof m->address, "%s", peers[i].address);
+			snprintf(m->transport, sizeof m->transport, "%s", peers[i].transport);
+			r = 0;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void shell_quote(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (size < 3)
+		return;
+	out[n++] = '\'';
+	for (; *s && n + 6 < size; s++) {
+		if (*s == '\'') {
+			memcpy(out + n, "'\\''", 4);
+			n += 4;
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+}
+
+int migrate_run(const struct migration *m)
+{
+	struct migrate_ctx c = { .m = m };
+	_cleanup_free_ char *dir = NULL, *root = NULL;
+	uint64_t start = now_usec();
+	int r;
+
+	pthread_mutex_lock(&lock);
+	dir = xstrdup(state_dir);
+	root = xstrdup(cgroup_root);
+	c.timeout_s = timeout_s;
+	c.downtime_ms = downtime_ms;
+	pthread_mutex_unlock(&lock);
+	c.state_dir = dir;
+	c.cgroup_root = root;
+	snprintf(c.id, sizeof c.id, "migrate-%s-%s", m->engine, m->name);
+	r = strcmp(m->engine, "qemu") == 0 ? migrate_qemu(&c) : migrate_lxc(&c);
+	c.total_ms = (now_usec() - start) / 1000;
+	pthread_mutex_lock(&lock);
+	if (r == 0) {
+		stats.done++;
+		stats.last_total_ms = c.total_ms;
+		stats.last_downtime_ms = c.downtime;
+	} else {
+		stats.failed++;
+	}
+	pthread_mutex_unlock(&lock);
+	if (r == 0)
+		events_add(m->name, "placement: moved to %s %s in %llu ms (downtime %llu ms)", m->host,
+			   strcmp(m->engine, "qemu") == 0 ? "live" : "cold",
+			   (unsigned long long)c.total_ms, (unsigned long long)c.downtime);
+	else
+		events_add(m->name, "placement: moving to %s failed: %s; it runs here, unchanged",
+			   m->host, c.why[0] ? c.why : strerror(-r));
+	return r;
+}
+
+static void recover_one(const char *id, const char *text, void *ctx)
+{
+	char engine[32] = "";
+
+	journal_get(text, "engine", engine, sizeof engine);
+	if (strcmp(engine, "qemu") == 0)
+		recover_qemu(ctx, id, text);
+	else if (strcmp(engine, "lxc") == 0)
+		recover_lxc(ctx, id, text);
+	journal_remove(ctx, id);
+}
+
+void migrate_recover(void)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	pthread_mutex_lock(&lock);
+	dir = state_dir ? xstrdup(state_dir) : NULL;
+	pthread_mutex_unlock(&lock);
+	if (dir)
+		journal_each(dir, recover_one, dir);
+}
+
+void migrate_get_stats(struct migrate_stats *out)
+{
+	pthread_mutex_lock(&lock);
+	*out = stats;
+	pthread_mutex_unlock(&lock);
+}

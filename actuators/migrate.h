@@ -1,0 +1,53 @@
+/* placement host=PEER: move a workload to a peer host with its engine's
+ * own machinery over the peer's transport: QEMU live migration, LXC cold
+ * (stop, tar, start there). Each move is journaled (journal.h). */
+#pragma once
+
+#include "config.h"
+
+#include <stdint.h>
+
+struct migration {
+	char name[256];		/* the workload's name: the guest's -name, the container's */
+	char key[256];		/* its collector key: QEMU pid, or cgroup path */
+	char engine[32];
+	char host[64];		/* the peer */
+	char address[128];
+	char transport[1024];
+};
+
+/* Which engines can move; -EOPNOTSUPP with why for the others. */
+int migrate_supported(const char *engine, const char **why);
+/* Copy what moving needs from cfg (at start and on SIGHUP). */
+void migrate_configure(const struct config *cfg);
+/* Fill m's host, address and transport from the [host NAME] section; -EINVAL
+ * if there is none. */
+int migrate_peer(const char *host, struct migration *m);
+/* Move m. 0 or -errno; the reason is in events either way. */
+int migrate_run(const struct migration *m);
+/* Finish or undo what a killed daemon left in the journal. */
+void migrate_recover(void);
+
+/* Counters for host/stat. */
+struct migrate_stats {
+	uint64_t done, failed;
+	uint64_t last_total_ms, last_downtime_ms;
+};
+void migrate_get_stats(struct migrate_stats *out);
+
+/* Internal, per engine: migrate_qemu.c and migrate_lxc.c. */
+struct migrate_ctx {
+	const struct migration *m;
+	const char *state_dir;
+	const char *cgroup_root;
+	char id[300];		/* journal entry */
+	double timeout_s, downtime_ms;
+	uint64_t total_ms, downtime;	/* measured */
+	char why[640];		/* a failure's reason */
+};
+int migrate_qemu(struct migrate_ctx *c);
+int migrate_lxc(struct migrate_ctx *c);
+void recover_qemu(const char *state_dir, const char *id, const char *text);
+void recover_lxc(const char *state_dir, const char *id, const char *text);
+/* Shell-quote s into out ('...'), for commands run through a transport. */
+void shell_quote(const char *s, char *out, size_t size);

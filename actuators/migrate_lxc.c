@@ -1,0 +1,173 @@
+/* LXC cold migration: stop the container, stream its directory (config
+ * and rootfs) with tar to adaptfs-migrate on the peer, which starts it
+ * there with the same config and address. The source copy is removed only
+ * once the peer says the container runs. */
+#include "migrate.h"
+#include "cgroup.h"
+#include "events.h"
+#include "journal.h"
+#include "spawn.h"
+#include "transport.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+
+#define STOP_TIMEOUT_MS 20000
+
+/* LXC's monitor, the parent of the container's init, is titled
+ * "[lxc monitor] LXCPATH NAME": the container's lxcpath is read there. */
+static int find_lxc_path(const char *cgroup_root, const char *key, char *out, size_t size)
+{
+	struct cgroup_layout L = {0};
+	struct pid_list pids = {0};
+	int r = -ENOENT;
+
+	if (cgroup_layout_detect(cgroup_root, &L) < 0)
+		return -EIO;
+	cgroup_list_tasks(&L, key, NULL, &pids);
+	for (size_t i = 0; i < pids.n && r < 0; i++) {
+		char path[64], buf[1024], *p;
+		int ppid;
+
+		snprintf(path, sizeof path, "/proc/%d/stat", pids.v[i]);
+		if (read_file(path, buf, sizeof buf) < 0 || !(p = strrchr(buf, ')')) ||
+		    sscanf(p + 2, "%*c %d", &ppid) != 1)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/cmdline", ppid);
+		if (read_file(path, buf, sizeof buf) <= 0 || !startswith(buf, "[lxc monitor] "))
+			continue;
+		p = strrchr(buf, ' ');
+		if (p > buf + 14) {
+			snprintf(out, size, "%.*s", (int)(p - buf - 14), buf + 14);
+			r = 0;
+		}
+	}
+	pid_list_free(&pids);
+	cgroup_layout_free(&L);
+	return r;
+}
+
+static int lxc(const char *verb, const char *path, const char *name, const char *extra)
+{
+	const char *argv[] = { verb, "-P", path, "-n", name, extra, NULL };
+
+	return spawn_wait(argv, -1, NULL, 0, STOP_TIMEOUT_MS);
+}
+
+static void start_again(const char *path, const char *name)
+{
+	const char *wait[] = { "lxc-wait", "-P", path, "-n", name, "-s", "RUNNING", "-t", "20", NULL };
+
+	lxc("lxc-start", path, name, "-d");
+	spawn_wait(wait, -1, NULL, 0, 25000);
+}
+
+static int journal_phase(struct migrate_ctx *c, const char *path, const char *phase)
+{
+	char text[8192];
+
+	snprintf(text, sizeof text, "engine=lxc\nname=%s\nlxc_path=%s\nhost=%s\ntransport=%s\nphase=%s\n",
+		 c->m->name, path, c->m->host, c->m->transport, phase);
+	return journal_write(c->state_dir, c->id, text);
+}
+
+/* Send path/name as a tar stream into "adaptfs-migrate lxc-receive". */
+static int send_container(struct migrate_ctx *c, const char *path)
+{
+	const struct migration *m = c->m;
+	const char *tar[] = { "tar", "-c", "--numeric-owner", "-C", path, "-f", "-", m->name, NULL };
+	char cmd[PATH_MAX + 1024], q_name[300], q_path[PATH_MAX + 8], line[512] = "";
+	struct transport_proc peer;
+	int pipefd[2], r;
+	pid_t tar_pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	shell_quote(m->name, q_name, sizeof q_name);
+	shell_quote(path, q_path, sizeof q_path);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-receive %s %s", q_name, q_path);
+	r = transport_spawn(m->transport, cmd, pipefd[0], &peer);
+	close(pipefd[0]);
+	if (r < 0) {
+		close(pipefd[1]);
+		return r;
+	}
+	tar_pid = spawn_start(tar, -1, pipefd[1]);
+	close(pipefd[1]);
+	r = transport_read_line(&peer, line, sizeof line, (int)(c->timeout_s * 1000));
+	if (tar_pid > 0)
+		spawn_reap(tar_pid, 5000);
+	transport_finish(&peer, 5000);
+	if (r == 0 && strcmp(line, "running") == 0)
+		return 0;
+	snprintf(c->why, sizeof c->why, "the peer did not start it: %s",
+		 startswith(line, "error ") ? line + 6 : "no answer through the transport");
+	return r < 0 && r != -EPIPE ? r : -EIO;
+}
+
+int migrate_lxc(struct migrate_ctx *c)
+{
+	const struct migration *m = c->m;
+	char path[PATH_MAX];
+	uint64_t stopped;
+	int r;
+
+	if (find_lxc_path(c->cgroup_root, m->key, path, sizeof path) < 0) {
+		snprintf(c->why, sizeof c->why, "cannot find the container's LXC monitor");
+		return -EOPNOTSUPP;
+	}
+	r = journal_phase(c, path, "stopping");
+	if (r < 0) {
+		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));
+		return r;
+	}
+	/* Cold: CRIU (lxc-checkpoint) is not used by adaptfs yet. */
+	if (lxc("lxc-stop", path, m->name, "-t10") != 0) {
+		snprintf(c->why, sizeof c->why, "lxc-stop failed");
+		start_again(path, m->name);
+		journal_remove(c->state_dir, c->id);
+		return -EIO;
+	}
+	stopped = now_usec();
+	journal_phase(c, path, "stopped");
+	r = send_container(c, path);
+	if (r < 0) {
+		start_again(path, m->name);
+		journal_remove(c->state_dir, c->id);
+		return r;
+	}
+	c->downtime = (now_usec() - stopped) / 1000;
+	lxc("lxc-destroy", path, m->name, NULL);
+	journal_remove(c->state_dir, c->id);
+	return 0;
+}
+
+/* A daemon killed mid-move: the copy that runs wins; if none runs, the
+ * source starts again and the peer's partial copy goes. */
+void recover_lxc(const char *state_dir, const char *id, const char *text)
+{
+	char name[256], path[PATH_MAX], transport[1024], host[64], q_name[300], cmd[600], there[64] = "";
+
+	(void)state_dir;
+	(void)id;
+	if (journal_get(text, "name", name, sizeof name) < 0 ||
+	    journal_get(text, "lxc_path", path, sizeof path) < 0 ||
+	    journal_get(text, "transport", transport, sizeof transport) < 0 ||
+	    journal_get(text, "host", host, sizeof host) < 0)
+		return;
+	shell_quote(name, q_name, sizeof q_name);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-status %s", q_name);
+	transport_run(transport, cmd, there, sizeof there, 15000);
+	if (strcmp(there, "RUNNING") == 0) {
+		lxc("lxc-stop", path, name, "-k");
+		lxc("lxc-destroy", path, name, NULL);
+		events_add(name, "placement: an interrupted move to %s was finished: it runs there", host);
+		return;
+	}
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-abort %s", q_name);
+	transport_run(transport, cmd, NULL, 0, 30000);
+	start_again(path, name);
+	events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
+}

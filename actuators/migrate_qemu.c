@@ -1,0 +1,263 @@
+/* QEMU live migration: the destination QEMU is started on the peer by
+ * adaptfs-migrate with the source's command line and -incoming; the source
+ * migrates over QMP and quits only once the destination runs. */
+#include "migrate.h"
+#include "events.h"
+#include "journal.h"
+#include "log.h"
+#include "qemu.h"
+#include "qmp.h"
+#include "spawn.h"
+#include "transport.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+
+#define QMP_TIMEOUT_MS 2000
+#define INCOMING_TIMEOUT_MS 30000
+#define RUNNING_TIMEOUT_MS 15000
+#define POLL_US 20000
+
+/* The bridge tap is a port of on this host, from `ip -o link`. */
+static int tap_bridge(const char *tap, char *out, size_t size)
+{
+	const char *ip[] = { "ip", "-o", "link", "show", "dev", tap, NULL };
+	char buf[1024], *p;
+
+	if (spawn_wait(ip, -1, buf, sizeof buf, 5000) != 0 || !(p = strstr(buf, " master ")))
+		return -ENOENT;
+	p += 8;
+	snprintf(out, size, "%.*s", (int)strcspn(p, " "), p);
+	return 0;
+}
+
+/* The source's QMP socket may be held a moment by the collector. */
+static int open_source(struct qmp *q, const char *path)
+{
+	int r = -ETIMEDOUT;
+
+	for (uint64_t end = now_usec() + 3 * USEC_PER_SEC; r < 0 && now_usec() < end;)
+		if ((r = qmp_open(q, path, QMP_TIMEOUT_MS)) < 0)
+			usleep(POLL_US);
+	return r;
+}
+
+static void status_of(struct qmp *q, char *out, size_t size)
+{
+	json_t *ret = NULL;
+
+	snprintf(out, size, "unknown");
+	if (qmp_execute(q, "query-status", NULL, &ret, QMP_TIMEOUT_MS) == 0)
+		snprintf(out, size, "%s", json_string_value(json_object_get(ret, "status")) ?: "unknown");
+	json_decref(ret);
+}
+
+/* Undo a started migration: cancel it, and let the source run again. */
+static void roll_back(struct qmp *q)
+{
+	char status[64];
+
+	qmp_execute(q, "migrate_cancel", NULL, NULL, QMP_TIMEOUT_MS);
+	for (int i = 0; i < 250; i++) {
+		json_t *ret = NULL;
+		const char *s = NULL;
+
+		if (qmp_execute(q, "query-migrate", NULL, &ret, QMP_TIMEOUT_MS) == 0)
+			s = json_string_value(json_object_get(ret, "status"));
+		bool active = s && (strcmp(s, "active") == 0 || strcmp(s, "setup") == 0 ||
+				    strcmp(s, "cancelling") == 0 || strcmp(s, "device") == 0);
+		json_decref(ret);
+		if (!active)
+			break;
+		usleep(POLL_US);
+	}
+	status_of(q, status, sizeof status);
+	if (strcmp(status, "running") != 0)
+		qmp_execute(q, "cont", NULL, NULL, QMP_TIMEOUT_MS);
+}
+
+/* Quit the source, and wait until its process is gone. */
+static void quit_source(struct qmp *q, pid_t pid)
+{
+	char path[64];
+
+	qmp_execute(q, "quit", NULL, NULL, QMP_TIMEOUT_MS);
+	qmp_close(q);
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	for (int i = 0; i < 250; i++) {
+		char buf[512];
+		const char *st;
+
+		if (read_file(path, buf, sizeof buf) < 0 || !(st = strrchr(buf, ')')) || st[2] == 'Z')
+			return;
+		usleep(POLL_US);
+	}
+	kill(pid, SIGKILL);
+}
+
+/* Poll query-migrate to its end. 0 on completed, with the times. */
+static int follow(struct migrate_ctx *c, struct qmp *q)
+{
+	uint64_t end = now_usec() + (uint64_t)(c->timeout_s * USEC_PER_SEC);
+
+	while (now_usec() < end) {
+		json_t *ret = NULL;
+		const char *s;
+		int r = qmp_execute(q, "query-migrate", NULL, &ret, QMP_TIMEOUT_MS);
+
+		if (r < 0) {
+			snprintf(c->why, sizeof c->why, "the source QEMU stopped answering QMP");
+			return -EIO;
+		}
+		s = json_string_value(json_object_get(ret, "status")) ?: "";
+		if (strcmp(s, "completed") == 0) {
+			c->downtime = (uint64_t)json_integer_value(json_object_get(ret, "downtime"));
+			json_decref(ret);
+			return 0;
+		}
+		if (strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0) {
+			const char *d = json_string_value(json_object_get(ret, "error-desc"));
+
+			snprintf(c->why, sizeof c->why, "QEMU: migration %s%s%s", s, d ? ": " : "", d ?: "");
+			json_decref(ret);
+			return -EIO;
+		}
+		json_decref(ret);
+		usleep(POLL_US);
+	}
+	snprintf(c->why, sizeof c->why, "not done within %.0f s", c->timeout_s);
+	return -ETIMEDOUT;
+}
+
+static int journal_phase(struct migrate_ctx *c, const struct qemu_cmdline *cmd, const char *phase)
+{
+	char text[4096];
+
+	snprintf(text, sizeof text, "engine=qemu\nname=%s\npid=%s\nqmp=%s\nhost=%s\ntransport=%s\nphase=%s\n",
+		 c->m->name, c->m->key, cmd->qmp, c->m->host, c->m->transport, phase);
+	return journal_write(c->state_dir, c->id, text);
+}
+
+int migrate_qemu(struct migrate_ctx *c)
+{
+	const struct migration *m = c->m;
+	static char args[1 << 16];
+	char path[64], cmd[4096], q_name[300], line[512], bridge[32];
+	struct transport_proc peer = { .pid = -1, .in = -1, .out = -1 };
+	struct qemu_cmdline qc;
+	struct qmp q = QMP_INIT;
+	pid_t pid = (pid_t)atoi(m->key);
+	ssize_t n;
+	int r, argc = 0;
+	bool started = false;
+
+	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+	n = read_file(path, args, sizeof args);
+	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &qc) < 0 || !qc.qmp[0]) {
+		snprintf(c->why, sizeof c->why, "the guest has no QMP socket on its command line");
+		return -EOPNOTSUPP;
+	}
+	r = journal_phase(c, &qc, "start");
+	if (r < 0) {
+		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));
+		return r;
+	}
+	shell_quote(m->name, q_name, sizeof q_name);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-incoming %s %s", q_name, m->address);
+	for (size_t i = 0; i < qc.n_taps; i++)
+		if (tap_bridge(qc.taps[i], bridge, sizeof bridge) == 0)
+			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s=%s", qc.taps[i], bridge);
+	r = transport_spawn(m->transport, cmd, -1, &peer);
+	if (r < 0)
+		goto out;
+	for (ssize_t i = 0; i < n; i++)
+		argc += args[i] == '\0';
+	snprintf(line, sizeof line, "ARGC %d\n", argc);
+	if (transport_write(&peer, line, strlen(line)) < 0 || transport_write(&peer, args, (size_t)n) < 0 ||
+	    transport_read_line(&peer, line, sizeof line, INCOMING_TIMEOUT_MS) < 0 ||
+	    !startswith(line, "incoming ")) {
+		snprintf(c->why, sizeof c->why, "the peer did not start the guest: %s",
+			 startswith(line, "error ") ? line + 6 : "no answer through the transport");
+		r = -EHOSTUNREACH;
+		goto out;
+	}
+	r = open_source(&q, qc.qmp);
+	if (r < 0) {
+		snprintf(c->why, sizeof c->why, "cannot reach the guest's QMP socket");
+		goto out;
+	}
+	qmp_execute(&q, "migrate-set-parameters",
+		    json_pack("{s:I}", "downtime-limit", (json_int_t)c->downtime_ms), NULL, QMP_TIMEOUT_MS);
+	r = journal_phase(c, &qc, "migrating");
+	if (r < 0) {
+		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));
+		goto out;
+	}
+	r = qmp_execute(&q, "migrate", json_pack("{s:s}", "uri", line + 9), NULL, QMP_TIMEOUT_MS);
+	if (r < 0) {
+		snprintf(c->why, sizeof c->why, "QEMU refused to migrate to %s", line + 9);
+		goto out;
+	}
+	started = true;
+	r = follow(c, &q);
+	if (r < 0)
+		goto out;
+	journal_phase(c, &qc, "completed");
+	if (transport_write(&peer, "check\n", 6) < 0 ||
+	    transport_read_line(&peer, line, sizeof line, RUNNING_TIMEOUT_MS) < 0 ||
+	    strcmp(line, "running") != 0) {
+		snprintf(c->why, sizeof c->why, "the guest did not run at the destination");
+		r = -EIO;
+		goto out;
+	}
+	quit_source(&q, pid);
+	transport_write(&peer, "done\n", 5);
+	transport_finish(&peer, 5000);
+	journal_remove(c->state_dir, c->id);
+	return 0;
+out:
+	if (started)
+		roll_back(&q);
+	qmp_close(&q);
+	if (peer.pid > 0)
+		transport_finish(&peer, 10000);	/* end of input: the peer discards its copy */
+	journal_remove(c->state_dir, c->id);
+	return r;
+}
+
+/* A daemon killed mid-migration: if the destination runs the guest, the
+ * source (paused in postmigrate) goes; otherwise the source runs on. */
+void recover_qemu(const char *state_dir, const char *id, const char *text)
+{
+	char name[256], qmp[256], transport[1024], host[64], pid_s[16], status[64], q_name[300];
+	char cmd[600], there[64] = "";
+	struct qmp q = QMP_INIT;
+
+	(void)state_dir;
+	(void)id;
+	if (journal_get(text, "name", name, sizeof name) < 0 || journal_get(text, "qmp", qmp, sizeof qmp) < 0 ||
+	    journal_get(text, "transport", transport, sizeof transport) < 0 ||
+	    journal_get(text, "host", host, sizeof host) < 0 || journal_get(text, "pid", pid_s, sizeof pid_s) < 0)
+		return;
+	shell_quote(name, q_name, sizeof q_name);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-status %s", q_name);
+	transport_run(transport, cmd, there, sizeof there, 15000);
+	if (open_source(&q, qmp) < 0) {
+		events_add(name, "placement: an interrupted move to %s found the guest gone here; there it is %s",
+			   host, there[0] ? there : "unknown");
+		return;
+	}
+	status_of(&q, status, sizeof status);
+	if (strcmp(status, "postmigrate") == 0 && strcmp(there, "running") == 0) {
+		quit_source(&q, (pid_t)atoi(pid_s));
+		events_add(name, "placement: an interrupted move to %s was finished: it runs there", host);
+		return;
+	}
+	roll_back(&q);
+	qmp_close(&q);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-abort %s", q_name);
+	transport_run(transport, cmd, NULL, 0, 15000);
+	events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
+}
