@@ -28,7 +28,8 @@
 #                                     (iflag=direct); prints "adaptfs-vm: io round N" per loop
 #                              httpd  busybox httpd -f -p 8080 -h /www; /www has index.html
 #                                     ("adaptfs-vm NAME"), big (4 MiB random) and big.md5
-#                                     (md5sum line of big). Poll the port with wait_for.
+#                                     (md5sum line of big), uptime (the guest's /proc/uptime,
+#                                     rewritten every 0.2 s). Poll the port with wait_for.
 #                            Machine: qemu-system-x86_64 -M microvm -accel tcg -m $VM_MEM (128)
 #                            -smp 1 -nodefaults -no-user-config -nographic -no-reboot
 #                            -name NAME,debug-threads=on (vCPU thread "CPU 0/TCG"),
@@ -233,6 +234,13 @@ httpd)
     echo "adaptfs-vm $(hostname)" >/www/index.html
     dd if=/dev/urandom of=/www/big bs=1M count=4 2>/dev/null
     (cd /www && md5sum big >big.md5)
+    # /www/uptime: the guest's /proc/uptime, renewed every 0.2 s, so a test can tell over HTTP
+    # that the guest was not rebooted (it keeps growing across a live migration)
+    cat /proc/uptime >/www/uptime
+    (while :; do
+        cat /proc/uptime >/www/uptime.new && mv /www/uptime.new /www/uptime
+        sleep 0.2
+    done) &
     httpd -f -p 8080 -h /www &
     ;;
 *)
