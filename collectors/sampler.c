@@ -406,6 +406,9 @@ static void *sampler_main(void *arg)
 			if (next_full < now)	/* fell behind: don't burst to catch up */
 				next_full = now + (uint64_t)(S.cfg.interval * 1e6);
 		} else if (rediscover || refresh) {
+			/* an action just moved or stopped a guest: look again */
+			if (refresh && !rediscover)
+				discover(every_sweep_mask());
 			sweep(false, serves);
 		}
 	}

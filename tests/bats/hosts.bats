@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Peer hosts from the config: the hosts file, probing through the transport,
-# and what placement host= says about them today.
+# and what placement host= refuses before moving anything.
 
 setup_file() {
 	load lib/mount
@@ -48,7 +48,7 @@ teardown() {
 	timeout 2 cat "$ADAPTFS_MNT/host/cores"
 }
 
-@test "placement host= a peer: EOPNOTSUPP (no migration yet), an unreachable one EHOSTUNREACH, an unknown one EINVAL" {
+@test "placement host= a peer: EOPNOTSUPP for an engine that cannot move, an unreachable one EHOSTUNREACH, an unknown one EINVAL" {
 	cg_spawn mover sleep 1000
 	d=$ADAPTFS_MNT/$(cg_id mover | cut -c1-12)
 	wait_for -t 5 test -d "$d"
@@ -56,6 +56,9 @@ teardown() {
 	before=$(cat "$d/placement")
 	run bash -c "echo host=peer1 > '$d/placement'"
 	[[ "$output" == *"Operation not supported"* ]]
+	grep -q "placement: 'host=peer1' refused: Operation not supported (this engine has no migration" "$ADAPTFS_MNT/events"
+	run bash -c "echo host=peer1 cpus=0 > '$d/placement'"
+	[[ "$output" == *"Invalid argument"* ]]
 	run bash -c "echo host=dead > '$d/placement'"
 	[[ "$output" == *"No route to host"* ]]
 	run bash -c "echo host=nowhere > '$d/placement'"
