@@ -28,7 +28,7 @@
 #                            addresses are fixed, so multi-host test files of concurrent runs
 #                            on one machine take turns. The lock is released by hosts_down, or
 #                            when the process that called hosts_up exits.
-#   hosts_down [-f]          stop and remove everything (idempotent; for teardown, also after
+#   hosts_down [-f] [-k]     stop and remove everything (idempotent; for teardown, also after
 #                            failures): client loops, LXC containers (lxc-stop through
 #                            hostexec), QEMUs (QMP quit, then SIGKILL by pid), daemons (SIGTERM,
 #                            SIGKILL, lazy unmount), every remaining process of the /adt-hX
@@ -38,6 +38,8 @@
 #                            nothing unless this test process holds the lock (so a file whose
 #                            hosts_up was still waiting for another run's hosts leaves them
 #                            alone); -f tears down whatever is there (by hand, after a crash).
+#                            -k keeps the lock (to check for leftovers before another run
+#                            may set its hosts up; a later hosts_down releases it).
 #   host_dir H / host_mnt H / host_addr H / host_conf H / host_daemon_pid H / host_log H
 #   host_stop H              stop H's daemon (SIGTERM; SIGKILL after $HOSTS_STOP_TIMEOUT s),
 #                            unmount (lazily if needed)
@@ -76,9 +78,9 @@
 #   host_lxc_exec H NAME CMD...   lxc-attach through hostexec (clean env, PATH set)
 #   host_lxc_ip H NAME / host_lxc_pid H NAME / host_lxc_down H NAME
 #
-#   host_client_bg NS URL OUT   start a client in network namespace NS (name adt-*; created on
-#                            first use, joined to sw0: adt-cli gets 10.233.0.200/24, others
-#                            .201...) that GETs URL every 50 ms (timeout $HOSTS_CLIENT_TIMEOUT,
+#   host_client_bg NS URL OUT   start a client in network namespace NS (name adt-*, joined to
+#                            sw0: adt-cli, 10.233.0.200/24, is made by hosts_up; others are
+#                            created on first use with .201...) that GETs URL every 50 ms (timeout $HOSTS_CLIENT_TIMEOUT,
 #                            0.5 s) and appends "EPOCH_MS ok|err" per request to OUT. Prints
 #                            its pid and sets HOST_CLIENT_PID.
 #   host_client_stop PID     stop that client (SIGTERM, then SIGKILL), idempotent
@@ -246,6 +248,7 @@ _hosts_lock() {
     hf=$(_hosts_holder_file)
     # The holder takes the flock, names itself owner, then lives as long as this test process
     # ($$: the bats file's process from setup_file, the test's from setup or a test).
+    # shellcheck disable=SC2016 # expanded by the holder's shell
     _hosts_bg /dev/null bash -c '
         exec 9>>"$1"
         flock -w "$2" 9 || exit 75
@@ -322,6 +325,7 @@ hosts_up() {
         ip -n "adt-$h" link set br0 up || return 1
         _hosts_cg_mkdir "$h" || { echo "hosts_up: cannot create cgroup /adt-$h" >&2; return 1; }
     done
+    _hosts_client_ns adt-cli >/dev/null || return 1
     for h in "$@"; do
         _hosts_conf "$h" "$@" >"$ADAPT_HOSTS_DIR/$h/adaptfs.conf" || return 1
     done
@@ -772,6 +776,7 @@ while True:
 ' "$url" "$out" "$HOSTS_CLIENT_TIMEOUT"
     pid=$_HOSTS_BG_PID
     printf '%s\n%s\n%s\n' "$ns" "$url" "$out" >"$ADAPT_HOSTS_DIR/clients/$pid"
+    # shellcheck disable=SC2034 # for the caller
     HOST_CLIENT_PID=$pid
     echo "$pid"
 }
@@ -795,14 +800,21 @@ host_client_stop() {
 # ---------------------------------------------------------------- hosts_down ---------------
 
 hosts_down() {
-    if [[ ${1:-} != -f ]] && ! _hosts_lock_held; then
+    local force=0 keep=0 a rc=0
+    for a in "$@"; do
+        case $a in
+        -f) force=1 ;;
+        -k) keep=1 ;;
+        *) echo "usage: hosts_down [-f] [-k]" >&2; return 2 ;;
+        esac
+    done
+    if ((!force)) && ! _hosts_lock_held; then
         # hosts_up never got the lock (or was not called): nothing here is ours
         _hosts_unlock
         return 0
     fi
-    local rc=0
     _hosts_teardown || rc=1
-    _hosts_unlock
+    ((keep)) || _hosts_unlock
     return $rc
 }
 
