@@ -855,6 +855,10 @@ _hosts_teardown() {
     for h in "${hs[@]}"; do
         [[ -f $D/$h/index ]] && { host_stop "$h" || rc=1; }
     done
+    # from now on hostexec refuses these hosts (it needs the config), so nothing new enters
+    for h in "${hs[@]}"; do
+        rm -f "$D/$h/adaptfs.conf"
+    done
     # 5. whatever else runs in the scopes or the namespaces (by pid; never by name)
     deadline=$(($(_adapt_now_us) + 10000000))
     while :; do
@@ -880,6 +884,17 @@ _hosts_teardown() {
         if [[ -e /run/netns/$ns ]]; then
             ip netns del "$ns" || rc=1
         fi
+    done
+    # a hostexec that had passed its checks before the config went may have made a scope again
+    for h in "${hs[@]}"; do
+        if [[ -n $(_hosts_cg_pids "$h") ]]; then
+            _hosts_cg_pids "$h" | _hosts_kill_list || true
+            wait_for -t 5 test -z "$(_hosts_cg_pids "$h")" || true
+        fi
+        while read -r mnt fstype; do
+            [[ -d $mnt/adt-$h ]] || continue
+            _adapt_cg_rmtree "$mnt/adt-$h" || { echo "hosts_down: cannot remove $mnt/adt-$h" >&2; rc=1; }
+        done < <(_hosts_cg_mounts)
     done
     # 8. the directory, once nothing is mounted below it
     if [[ -d $D ]]; then
