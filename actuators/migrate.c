@@ -8,7 +8,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *state_dir, *cgroup_root;
-static double timeout_s, downtime_ms;
+static double timeout_s, downtime_ms, max_bandwidth;
 static struct migrate_stats stats;
 static struct peer *peers;
 static size_t n_peers;
@@ -42,6 +42,7 @@ void migrate_configure(const struct config *cfg)
 					  xstrdup(cfg->peers[i].transport) };
 	timeout_s = cfg->migration.timeout;
 	downtime_ms = cfg->migration.downtime_ms;
+	max_bandwidth = cfg->migration.max_bandwidth;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -92,6 +93,7 @@ int migrate_run(const struct migration *m)
 	root = xstrdup(cgroup_root);
 	c.timeout_s = timeout_s;
 	c.downtime_ms = downtime_ms;
+	c.max_bandwidth = max_bandwidth;
 	pthread_mutex_unlock(&lock);
 	c.state_dir = dir;
 	c.cgroup_root = root;

@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct migration {
@@ -41,7 +42,8 @@ struct migrate_ctx {
 	const char *state_dir;
 	const char *cgroup_root;
 	char id[300];		/* journal entry */
-	double timeout_s, downtime_ms;
+	double timeout_s, downtime_ms, max_bandwidth;
+	bool keep_journal;	/* outcome unknown: left for the next start */
 	uint64_t total_ms, downtime;	/* measured */
 	char why[640];		/* a failure's reason */
 };

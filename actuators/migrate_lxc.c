@@ -110,13 +110,22 @@ static int send_container(struct migrate_ctx *c, const char *path)
 int migrate_lxc(struct migrate_ctx *c)
 {
 	const struct migration *m = c->m;
-	char path[PATH_MAX];
+	char path[PATH_MAX], q_name[300], cmd[600], there[64] = "";
 	uint64_t stopped;
 	int r;
 
 	if (find_lxc_path(c->cgroup_root, m->key, path, sizeof path) < 0) {
 		snprintf(c->why, sizeof c->why, "cannot find the container's LXC monitor");
 		return -EOPNOTSUPP;
+	}
+	/* Before stopping anything: the peer must not have one of that name. */
+	shell_quote(m->name, q_name, sizeof q_name);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-status %s", q_name);
+	r = transport_run(m->transport, cmd, there, sizeof there, 15000);
+	if (r != 0 || strcmp(there, "gone") != 0) {
+		snprintf(c->why, sizeof c->why, "%s", r != 0 ? "the peer does not answer through its transport"
+					: "a container of that name exists on the peer");
+		return r != 0 ? -EHOSTUNREACH : -EEXIST;
 	}
 	r = journal_phase(c, path, "stopping");
 	if (r < 0) {

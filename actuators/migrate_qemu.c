@@ -97,6 +97,30 @@ static void quit_source(struct qmp *q, pid_t pid)
 	kill(pid, SIGKILL);
 }
 
+/* The stream completed but the receiver did not confirm: ask the peer
+ * anew to drop its copy unless that copy runs. 0: it runs there (the
+ * source goes); < 0: the source runs on, or stays paused when the peer
+ * cannot be asked (two running copies would be worse than none). */
+static int settle_after_completion(struct migrate_ctx *c, struct qmp *q)
+{
+	char cmd[600], q_name[300], line[128] = "";
+
+	shell_quote(c->m->name, q_name, sizeof q_name);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-abort %s", q_name);
+	transport_run(c->m->transport, cmd, line, sizeof line, 15000);
+	if (startswith(line, "kept"))
+		return 0;
+	if (startswith(line, "aborted")) {
+		roll_back(q);
+		snprintf(c->why, sizeof c->why, "the guest did not run at the destination");
+		return -EIO;
+	}
+	snprintf(c->why, sizeof c->why,
+		 "the peer stopped answering after the guest was sent: it stays paused here until a restart of adaptfs settles it");
+	c->keep_journal = true;
+	return -EIO;
+}
+
 /* Poll query-migrate to its end. 0 on completed, with the times. */
 static int follow(struct migrate_ctx *c, struct qmp *q)
 {
@@ -189,7 +213,11 @@ int migrate_qemu(struct migrate_ctx *c)
 		goto out;
 	}
 	qmp_execute(&q, "migrate-set-parameters",
-		    json_pack("{s:I}", "downtime-limit", (json_int_t)c->downtime_ms), NULL, QMP_TIMEOUT_MS);
+		    c->max_bandwidth > 0
+			    ? json_pack("{s:I,s:I}", "downtime-limit", (json_int_t)c->downtime_ms,
+					"max-bandwidth", (json_int_t)c->max_bandwidth)
+			    : json_pack("{s:I}", "downtime-limit", (json_int_t)c->downtime_ms),
+		    NULL, QMP_TIMEOUT_MS);
 	r = journal_phase(c, &qc, "migrating");
 	if (r < 0) {
 		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));
@@ -208,9 +236,10 @@ int migrate_qemu(struct migrate_ctx *c)
 	if (transport_write(&peer, "check\n", 6) < 0 ||
 	    transport_read_line(&peer, line, sizeof line, RUNNING_TIMEOUT_MS) < 0 ||
 	    strcmp(line, "running") != 0) {
-		snprintf(c->why, sizeof c->why, "the guest did not run at the destination");
-		r = -EIO;
-		goto out;
+		/* Both ends hold the guest now: exactly one may run on. */
+		r = settle_after_completion(c, &q);
+		if (r < 0)
+			goto out_settled;
 	}
 	quit_source(&q, pid);
 	transport_write(&peer, "done\n", 5);
@@ -220,10 +249,12 @@ int migrate_qemu(struct migrate_ctx *c)
 out:
 	if (started)
 		roll_back(&q);
+out_settled:
 	qmp_close(&q);
 	if (peer.pid > 0)
 		transport_finish(&peer, 10000);	/* end of input: the peer discards its copy */
-	journal_remove(c->state_dir, c->id);
+	if (!c->keep_journal)
+		journal_remove(c->state_dir, c->id);
 	return r;
 }
 

@@ -254,7 +254,8 @@ static void list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_
 	struct dirent *de;
 	int fd;
 
-	read_pids(dirfd, v2 ? "cgroup.threads" : "tasks", tids);
+	if (tids)
+		read_pids(dirfd, v2 ? "cgroup.threads" : "tasks", tids);
 	if (pids)
 		read_pids(dirfd, "cgroup.procs", pids);
 	if (depth >= 16)

@@ -36,6 +36,7 @@ int cgroup_effective_cpus(const struct cgroup_layout *L, const char *rel, char *
 /* Whether process pid sits in the cgroup subtree scope (a path like
  * "/adt-h1"; "" is everything) of any hierarchy of /proc/PID/cgroup. */
 bool cgroup_pid_in_scope(const char *proc_root, pid_t pid, const char *scope);
-/* Every thread (tids) and process (pids) in the subtree at rel. */
+/* Every thread (tids) and process (pids) in the subtree at rel; either
+ * list may be NULL. */
 int cgroup_list_tasks(const struct cgroup_layout *L, const char *rel,
 		      struct pid_list *tids, struct pid_list *pids);

@@ -244,8 +244,13 @@ int iostat_v2_parse(const char *text, struct blk_counters *out)
 
 int netdev_parse(const char *text, uint64_t *rx, uint64_t *tx)
 {
+	return netdev_parse_iface(text, NULL, rx, tx);
+}
+
+int netdev_parse_iface(const char *text, const char *only, uint64_t *rx, uint64_t *tx)
+{
 	const char *p = text;
-	int header = 0;
+	int header = 0, seen = 0;
 
 	*rx = *tx = 0;
 	while (*p) {
@@ -269,16 +274,19 @@ int netdev_parse(const char *text, uint64_t *rx, uint64_t *tx)
 			*colon = ' ';
 			if (sscanf(buf, "%63s%n", ifname, &off) != 1 || scan_u64s(buf + off, f, 9) < 0)
 				return -EINVAL;
-			if (strcmp(ifname, "lo") != 0) {
+			if (only ? strcmp(ifname, only) == 0 : strcmp(ifname, "lo") != 0) {
 				*rx += f[0];
 				*tx += f[8];
+				seen++;
 			}
 		}
 		if (!nl)
 			break;
 		p = nl + 1;
 	}
-	return header == 2 ? 0 : -EINVAL;
+	if (header != 2)
+		return -EINVAL;
+	return only && !seen ? -ENOENT : 0;
 }
 
 int psi_parse(const char *text, const char *which, double *avg10, uint64_t *total_usec)

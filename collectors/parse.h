@@ -34,6 +34,8 @@ int iostat_v2_parse(const char *text, struct blk_counters *out);
 
 /* /proc/PID/net/dev: rx and tx bytes summed over all interfaces but lo. */
 int netdev_parse(const char *text, uint64_t *rx, uint64_t *tx);
+/* The same for interface only (-ENOENT if it is not listed). */
+int netdev_parse_iface(const char *text, const char *only, uint64_t *rx, uint64_t *tx);
 
 /* PSI: line "some avg10=.. avg60=.. avg300=.. total=N" (which = "some" or "full"). */
 int psi_parse(const char *text, const char *which, double *avg10, uint64_t *total_usec);

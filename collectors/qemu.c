@@ -188,7 +188,26 @@ static bool worth_a_look(pid_t pid, struct seen_pid *now)
 	return now->guest || walks - now->first_walk < YOUNG_WALKS || walks % RECHECK_EVERY == 0;
 }
 
-static bool add_guest(const struct backend_env *env, pid_t pid, struct found_list *out)
+/* -daemonize: for a moment the parent and the child QEMU share a command
+ * line. The parent is about to exit; the child is the guest. Returns the
+ * parent's pid when it is such a twin of pid, else 0. */
+static pid_t daemonizing_parent(const char *proc_root, const char *stat, const char *args, ssize_t n)
+{
+	static char pargs[65536];
+	const char *p = strrchr(stat, ')');
+	char path[PATH_MAX], comm[64];
+	int ppid;
+
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid <= 1)
+		return 0;
+	snprintf(path, sizeof path, "%s/%d/comm", proc_root, ppid);
+	if (read_file(path, comm, sizeof comm) < 0 || !is_qemu_comm(comm))
+		return 0;
+	return read_cmdline(proc_root, ppid, pargs, sizeof pargs) == n && memcmp(pargs, args, (size_t)n) == 0
+		       ? (pid_t)ppid : 0;
+}
+
+static bool add_guest(const struct backend_env *env, pid_t pid, struct found_list *out, pid_t *twin)
 {
 	char path[PATH_MAX], buf[512], key[16];
 	static char args[65536];
@@ -209,6 +228,7 @@ static bool add_guest(const struct backend_env *env, pid_t pid, struct found_lis
 	n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
 	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
 		return false;
+	*twin = daemonizing_parent(env->cfg->proc_root, buf, args, n);
 	snprintf(key, sizeof key, "%d", pid);
 	if (!c.name[0])
 		snprintf(c.name, sizeof c.name, "qemu-%d", pid);
@@ -216,9 +236,31 @@ static bool add_guest(const struct backend_env *env, pid_t pid, struct found_lis
 	return true;
 }
 
+/* Leave out the parents of daemonizing guests found since index first. */
+static void drop_twins(struct found_list *out, size_t first, const struct pid_list *twins)
+{
+	size_t kept = first;
+
+	for (size_t i = first; i < out->n; i++) {
+		bool twin = false;
+
+		for (size_t j = 0; j < twins->n && !twin; j++)
+			twin = atoi(out->v[i].key) == twins->v[j];
+		if (twin) {
+			free(out->v[i].key);
+			free(out->v[i].name);
+		} else {
+			out->v[kept++] = out->v[i];
+		}
+	}
+	out->n = kept;
+}
+
 static void qemu_discover(const struct backend_env *env, struct found_list *out)
 {
 	_cleanup_closedir_ DIR *d = opendir(env->cfg->proc_root);
+	struct pid_list twins = {0};
+	size_t first = out->n;
 	struct seen_pid *now = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -235,10 +277,17 @@ static void qemu_discover(const struct backend_env *env, struct found_list *out)
 			if (!now)
 				abort();
 		}
-		if (worth_a_look((pid_t)atoi(de->d_name), &now[n]))
-			now[n].guest = add_guest(env, now[n].pid, out);
+		if (worth_a_look((pid_t)atoi(de->d_name), &now[n])) {
+			pid_t twin = 0;
+
+			now[n].guest = add_guest(env, now[n].pid, out, &twin);
+			if (twin)
+				pid_list_add(&twins, twin);
+		}
 		n++;
 	}
+	drop_twins(out, first, &twins);
+	pid_list_free(&twins);
 	qsort(now, n, sizeof *now, cmp_seen);
 	free(seen);
 	seen = now;
@@ -309,20 +358,24 @@ static void sample_process(const char *proc_root, pid_t pid, struct metric_set *
 }
 
 /* Guest network as the guest sees it: what the tap sends, the guest receives. */
-static void sample_taps(const struct qemu_cmdline *c, struct metric_set *m)
+/* A tap's counters from the QEMU process's own /proc/PID/net/dev: that
+ * follows the process's network namespace, /sys/class/net the reader's.
+ * The host's tx is the guest's rx. */
+static void sample_taps(const char *proc_root, pid_t pid, const struct qemu_cmdline *c,
+			struct metric_set *m)
 {
-	for (size_t i = 0; i < c->n_taps; i++) {
-		char path[PATH_MAX], buf[64];
-		uint64_t rx, tx;
+	char path[PATH_MAX], buf[16384];
 
-		snprintf(path, sizeof path, "/sys/class/net/%s/statistics/tx_bytes", c->taps[i]);
-		if (read_file(path, buf, sizeof buf) < 0 || sscanf(buf, "%lu", &rx) != 1)
+	snprintf(path, sizeof path, "%s/%d/net/dev", proc_root, pid);
+	if (c->n_taps == 0 || read_file(path, buf, sizeof buf) < 0)
+		return;
+	for (size_t i = 0; i < c->n_taps; i++) {
+		uint64_t host_rx, host_tx;
+
+		if (netdev_parse_iface(buf, c->taps[i], &host_rx, &host_tx) < 0)
 			continue;
-		snprintf(path, sizeof path, "/sys/class/net/%s/statistics/rx_bytes", c->taps[i]);
-		if (read_file(path, buf, sizeof buf) < 0 || sscanf(buf, "%lu", &tx) != 1)
-			continue;
-		metric_add(m, M_IO_NET_RX_BYTES, (double)rx);
-		metric_add(m, M_IO_NET_TX_BYTES, (double)tx);
+		metric_add(m, M_IO_NET_RX_BYTES, (double)host_tx);
+		metric_add(m, M_IO_NET_TX_BYTES, (double)host_rx);
 	}
 }
 
@@ -437,7 +490,7 @@ static void qemu_sample(const struct backend_env *env, const struct found *w, vo
 	proc_sample_tasks(proc, cpus, false, &st->carry, m);
 	metric_set(m, M_PARALLEL_USEC, threads_cpu_usec(proc, pid, cpus));
 	sample_process(proc, pid, m);
-	sample_taps(&st->cmd, m);
+	sample_taps(proc, pid, &st->cmd, m);
 	sample_qmp(st, proc, pid, m);
 	pid_list_free(&vcpus);
 	pid_list_free(&all);

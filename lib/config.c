@@ -185,6 +185,8 @@ static int set_migration(struct migration_config *m, const char *name, const cha
 		return parse_double(v, 1, 86400, &m->timeout);
 	if (strcmp(name, "downtime_ms") == 0)
 		return parse_double(v, 1, 60000, &m->downtime_ms);
+	if (strcmp(name, "max_bandwidth") == 0)
+		return parse_double(v, 0, 1e12, &m->max_bandwidth);
 	return -ENOENT;
 }
 

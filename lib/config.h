@@ -34,6 +34,7 @@ struct migration_config {
 	char *lxc_path;			/* where containers moved here are unpacked */
 	double timeout;			/* seconds a migration may take in all */
 	double downtime_ms;		/* QEMU's allowed stop-and-copy downtime */
+	double max_bandwidth;		/* bytes/s a QEMU migration may use; 0: QEMU's */
 };
 
 /* [host NAME]: a peer host placement may move workloads to. */

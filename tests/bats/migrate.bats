@@ -1,0 +1,155 @@
+#!/usr/bin/env bats
+# placement host=PEER across "hosts" made of network namespaces and cgroup
+# scopes (lib/hosts.bash), each with its own adaptfs: QEMU live migration,
+# LXC cold migration, the journal across a SIGKILL, and the errors.
+
+setup_file() {
+	load lib/hosts
+	hosts_up hA hB
+}
+
+teardown_file() {
+	load lib/hosts
+	hosts_down
+}
+
+setup() {
+	load lib/hosts
+}
+
+# stat_key FILE KEY -> value
+stat_key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# client_past OUT MS: the client logged a request made after MS (epoch ms)
+client_past() { [ "$(tail -n1 "$1" | cut -d' ' -f1)" -gt "$2" ]; }
+
+# uptime_of IP: the guest's own uptime in seconds, over HTTP from the client namespace
+uptime_of() { nsenter --net=/run/netns/adt-cli -- curl -sf -m 2 "http://$1:8080/uptime" | cut -d' ' -f1; }
+
+@test "a QEMU guest serving HTTP moves live: the client sees at most the downtime, the guest keeps its uptime" {
+	host_vm_up hA g1 >/dev/null
+	ip=$(host_vm_ip hA g1)
+	a=$(host_mnt hA) b=$(host_mnt hB)
+	wait_for -t 10 test -d "$a/g1"
+	[ ! -e "$b/g1" ]
+	out=$BATS_TEST_TMPDIR/client
+	host_client_bg adt-cli "http://$ip:8080/index.html" "$out" >/dev/null
+	wait_for -t 10 grep -q ' ok$' "$out"
+	before=$(uptime_of "$ip")
+
+	echo host=hB > "$a/g1/placement"
+	cat "$a/events"
+	# the write returned: the guest is there, not here
+	[ ! -e "$a/g1" ]
+	wait_for -t 10 test -d "$b/g1"
+	[ "$(cat "$b/g1/placement" | cut -d' ' -f1)" = "host=hB" ]
+	after=$(uptime_of "$ip")
+	awk -v a="$after" -v b="$before" 'BEGIN { exit !(a > b) }'
+
+	# the client's failed stretch is no longer than the downtime plus one request timeout
+	# half a second of requests after the move, then stop the client
+	wait_for -t 5 client_past "$out" $(( $(date +%s%3N) + 500 ))
+	host_client_stop "$HOST_CLIENT_PID"
+	line=$(grep 'g1: placement: moved to hB live' "$a/events")
+	downtime=$(sed 's/.*downtime \([0-9]*\) ms.*/\1/' <<<"$line")
+	longest=$(awk '$2 == "err" { if (!s) s = $1; e = $1 } $2 == "ok" && s { if (e - s > m) m = e - s; s = 0 }
+		END { if (s && e - s > m) m = e - s; print m + 0 }' "$out")
+	echo "downtime ${downtime} ms, longest client error stretch ${longest} ms"
+	[ "$longest" -le $((downtime + 1000)) ]
+	[ "$(stat_key "$a/host/stat" migrations)" = 1 ]
+	[ "$(stat_key "$a/host/stat" migration_last_downtime_ms)" = "$downtime" ]
+}
+
+# one_tree_shows NAME: exactly one of hA and hB lists NAME
+one_tree_shows() { [ "$(ls "$(host_mnt hA)" "$(host_mnt hB)" | grep -cx "$1")" -eq 1 ]; }
+
+# guests NAME: pids of live (not zombie) QEMU processes named NAME, on any host
+guests() {
+	local f pid st
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "-name $1,debug-threads" || continue
+		st=$(awk '{ sub(/.*\) /, ""); print substr($0, 1, 1) }' "/proc/$pid/stat" 2>/dev/null)
+		[[ -n $st && $st != Z ]] && echo "$pid"
+	done
+}
+
+@test "an LXC container moves cold: a file it wrote survives, same address, the source copy is gone" {
+	host_lxc_up hA c1 >/dev/null
+	ip=$(host_lxc_ip hA c1)
+	a=$(host_mnt hA) b=$(host_mnt hB)
+	host_lxc_exec hA c1 sh -c 'echo kept-across-hosts > /root/mark'
+	wait_for -t 10 test -d "$a/c1"
+
+	echo host=hB > "$a/c1/placement"
+	cat "$a/events"
+	[ ! -e "$a/c1" ]
+	grep -q 'c1: placement: moved to hB cold in [0-9]* ms' "$a/events"
+	wait_for -t 10 test -d "$b/c1"
+	[ "$(hostexec hB lxc-info -P "$(host_dir hB)/lxc" -n c1 -sH)" = RUNNING ]
+	[ "$(hostexec hB lxc-attach -P "$(host_dir hB)/lxc" -n c1 -- cat /root/mark)" = kept-across-hosts ]
+	[ ! -e "$(host_dir hA)/lxc/c1" ]
+	# its cgroups are the destination host's
+	ls -d /sys/fs/cgroup/cpuacct/adt-hB/lxc.payload.c1
+	nsenter --net=/run/netns/adt-cli -- busybox ping -c 1 -W 5 "$ip"
+}
+
+@test "a container the peer would refuse (one of that name is there) is not even stopped; the reason is in events" {
+	host_lxc_up hA c2 >/dev/null
+	host_lxc_up hB c2 >/dev/null
+	a=$(host_mnt hA)
+	wait_for -t 10 test -d "$a/c2"
+	run bash -c "echo host=hB > '$a/c2/placement'"
+	[ "$status" -ne 0 ]
+	[[ $output == *"File exists"* ]]
+	grep -q "c2: placement: moving to hB failed: a container of that name exists on the peer; it runs here, unchanged" "$a/events"
+	! grep -q "c2: disappeared" "$a/events"
+	[ "$(hostexec hA lxc-info -P "$(host_dir hA)/lxc" -n c2 -sH)" = RUNNING ]
+	wait_for -t 10 test -d "$a/c2"
+	[ "$(awk '$1 == "migrations_failed" { print $2 }' "$a/host/stat")" -ge 1 ]
+}
+
+@test "a state directory that cannot be written refuses the move with its errno; nothing moves" {
+	host_vm_up hA g3 >/dev/null
+	a=$(host_mnt hA)
+	wait_for -t 10 test -d "$a/g3"
+	jdir=$(host_dir hA)/state/journal
+	mkdir -p "$jdir"
+	mount -t tmpfs -o ro tmpfs "$jdir"
+	run bash -c "echo host=hB > '$a/g3/placement'"
+	umount "$jdir"
+	[[ $output == *"Read-only file system"* ]]
+	grep -q "g3: placement: moving to hB failed: cannot write the journal: Read-only file system" "$a/events"
+	[ "$(guests g3 | wc -l)" -eq 1 ]
+	test -d "$a/g3"
+	[ "$(host_vm_qmp_cmd hA g3 '{"execute":"query-status"}' | jq -r .return.status)" = running ]
+}
+
+@test "SIGKILL of adaptfs in the middle of a live migration: after a restart exactly one copy runs" {
+	conf=$(host_conf hA)
+	cp "$conf" "$BATS_TEST_TMPDIR/conf.orig"
+	# a slow migration (about 1 MiB/s) leaves time to kill the daemon in it
+	printf '[migration]\nmax_bandwidth = 1048576\n' >> "$conf"
+	host_restart hA
+	host_vm_up hA g4 >/dev/null
+	ip=$(host_vm_ip hA g4)
+	a=$(host_mnt hA) b=$(host_mnt hB)
+	wait_for -t 10 test -d "$a/g4"
+	( echo host=hB > "$a/g4/placement" ) 2>/dev/null &
+	writer=$!
+	journal=$(host_dir hA)/state/journal/migrate-qemu-g4
+	wait_for -t 20 grep -q phase=migrating "$journal"
+	kill -9 "$(host_daemon_pid hA)"
+	wait "$writer" || true
+	cp "$BATS_TEST_TMPDIR/conf.orig" "$conf"
+	host_restart hA
+	grep -E "g4: placement: an interrupted move to hB was (finished|rolled back)" "$a/events"
+	[ ! -e "$journal" ]
+	# exactly one QEMU runs it, and it answers at its address
+	wait_for -t 10 test "$(guests g4 | wc -l)" -eq 1
+	[ "$(guests g4 | wc -l)" -eq 1 ]
+	nsenter --net=/run/netns/adt-cli -- curl -sf -m 5 "http://$ip:8080/index.html"
+	# and one tree shows it
+	wait_for -t 10 one_tree_shows g4
+}
