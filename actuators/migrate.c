@@ -111,8 +111,7 @@ int migrate_run(const struct migration *m)
 	pthread_mutex_unlock(&lock);
 	if (r == 0)
 		events_add(m->name, "placement: moved to %s %s in %llu ms (downtime %llu ms)", m->host,
-			   strcmp(m->engine, "qemu") == 0 ? "live" : "cold",
-			   (unsigned long long)c.total_ms, (unsigned long long)c.downtime);
+			   c.how, (unsigned long long)c.total_ms, (unsigned long long)c.downtime);
 	else
 		events_add(m->name, "placement: moving to %s failed: %s; it runs here, unchanged",
 			   m->host, c.why[0] ? c.why : strerror(-r));

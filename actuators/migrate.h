@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Where a container's CRIU images travel, inside its LXC directory. */
+#define LXC_CHECKPOINT_DIR ".adaptfs-checkpoint"
+
 struct migration {
 	char name[256];		/* the workload's name: the guest's -name, the container's */
 	char key[256];		/* its collector key: QEMU pid, or cgroup path */
@@ -45,6 +48,7 @@ struct migrate_ctx {
 	double timeout_s, downtime_ms, max_bandwidth;
 	bool keep_journal;	/* outcome unknown: left for the next start */
 	uint64_t total_ms, downtime;	/* measured */
+	char how[128];		/* "live", "cold (why not live)" */
 	char why[640];		/* a failure's reason */
 };
 int migrate_qemu(struct migrate_ctx *c);

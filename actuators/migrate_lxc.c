@@ -1,7 +1,9 @@
-/* LXC cold migration: stop the container, stream its directory (config
- * and rootfs) with tar to adaptfs-migrate on the peer, which starts it
- * there with the same config and address. The source copy is removed only
- * once the peer says the container runs. */
+/* LXC migration: live with CRIU (lxc-checkpoint) where `criu check` passes
+ * on both ends, else cold (lxc-stop). Either way the container directory
+ * (config, rootfs, and the CRIU images if any) streams with tar to
+ * adaptfs-migrate on the peer, which starts or restores it there with the
+ * same config and address. The source copy is removed only once the peer
+ * says the container runs. */
 #include "migrate.h"
 #include "cgroup.h"
 #include "events.h"
@@ -74,7 +76,7 @@ static int journal_phase(struct migrate_ctx *c, const char *path, const char *ph
 }
 
 /* Send path/name as a tar stream into "adaptfs-migrate lxc-receive". */
-static int send_container(struct migrate_ctx *c, const char *path)
+static int send_container(struct migrate_ctx *c, const char *path, bool restore)
 {
 	const struct migration *m = c->m;
 	const char *tar[] = { "tar", "-c", "--numeric-owner", "-C", path, "-f", "-", m->name, NULL };
@@ -87,7 +89,8 @@ static int send_container(struct migrate_ctx *c, const char *path)
 		return -errno;
 	shell_quote(m->name, q_name, sizeof q_name);
 	shell_quote(path, q_path, sizeof q_path);
-	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-receive %s %s", q_name, q_path);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-receive %s %s%s", q_name, q_path,
+		 restore ? " restore" : "");
 	r = transport_spawn(m->transport, cmd, pipefd[0], &peer);
 	close(pipefd[0]);
 	if (r < 0) {
@@ -107,11 +110,53 @@ static int send_container(struct migrate_ctx *c, const char *path)
 	return r < 0 && r != -EPIPE ? r : -EIO;
 }
 
+/* Live with CRIU only where `criu check` passes on both ends; why not in
+ * c->how otherwise. */
+static bool criu_both(struct migrate_ctx *c)
+{
+	const char *check[] = { "criu", "check", NULL };
+	char line[256] = "";
+
+	if (spawn_wait(check, -1, NULL, 0, 30000) != 0) {
+		snprintf(c->how, sizeof c->how, "cold (criu check fails here)");
+		return false;
+	}
+	if (transport_run(c->m->transport, "adaptfs-migrate criu-check", line, sizeof line, 30000) != 0 ||
+	    strcmp(line, "ok") != 0) {
+		snprintf(c->how, sizeof c->how, "cold (criu check fails on %s)", c->m->host);
+		return false;
+	}
+	snprintf(c->how, sizeof c->how, "live (CRIU)");
+	return true;
+}
+
+/* Dump the running container into its directory and stop it. */
+static bool checkpoint(const char *path, const char *name)
+{
+	char images[PATH_MAX + 300];
+	const char *dump[] = { "lxc-checkpoint", "-P", path, "-n", name, "-D", images, "-s", NULL };
+
+	snprintf(images, sizeof images, "%s/%s/" LXC_CHECKPOINT_DIR, path, name);
+	return spawn_wait(dump, -1, NULL, 0, STOP_TIMEOUT_MS * 3) == 0;
+}
+
+/* Run it here again: from its images if it was checkpointed, else anew. */
+static void resume_here(const char *path, const char *name, bool from_images)
+{
+	char images[PATH_MAX + 300];
+	const char *restore[] = { "lxc-checkpoint", "-r", "-P", path, "-n", name, "-D", images, NULL };
+
+	snprintf(images, sizeof images, "%s/%s/" LXC_CHECKPOINT_DIR, path, name);
+	if (!from_images || spawn_wait(restore, -1, NULL, 0, STOP_TIMEOUT_MS * 3) != 0)
+		start_again(path, name);
+}
+
 int migrate_lxc(struct migrate_ctx *c)
 {
 	const struct migration *m = c->m;
 	char path[PATH_MAX], q_name[300], cmd[600], there[64] = "";
 	uint64_t stopped;
+	bool live;
 	int r;
 
 	if (find_lxc_path(c->cgroup_root, m->key, path, sizeof path) < 0) {
@@ -127,23 +172,27 @@ int migrate_lxc(struct migrate_ctx *c)
 					: "a container of that name exists on the peer");
 		return r != 0 ? -EHOSTUNREACH : -EEXIST;
 	}
+	live = criu_both(c);
 	r = journal_phase(c, path, "stopping");
 	if (r < 0) {
 		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));
 		return r;
 	}
-	/* Cold: CRIU (lxc-checkpoint) is not used by adaptfs yet. */
-	if (lxc("lxc-stop", path, m->name, "-t10") != 0) {
+	stopped = now_usec();
+	if (live && !checkpoint(path, m->name)) {
+		live = false;	/* the dump failed: the container still runs */
+		snprintf(c->how, sizeof c->how, "cold (the CRIU dump failed)");
+	}
+	if (!live && lxc("lxc-stop", path, m->name, "-t10") != 0) {
 		snprintf(c->why, sizeof c->why, "lxc-stop failed");
 		start_again(path, m->name);
 		journal_remove(c->state_dir, c->id);
 		return -EIO;
 	}
-	stopped = now_usec();
-	journal_phase(c, path, "stopped");
-	r = send_container(c, path);
+	journal_phase(c, path, live ? "checkpointed" : "stopped");
+	r = send_container(c, path, live);
 	if (r < 0) {
-		start_again(path, m->name);
+		resume_here(path, m->name, live);
 		journal_remove(c->state_dir, c->id);
 		return r;
 	}
@@ -158,6 +207,7 @@ int migrate_lxc(struct migrate_ctx *c)
 void recover_lxc(const char *state_dir, const char *id, const char *text)
 {
 	char name[256], path[PATH_MAX], transport[1024], host[64], q_name[300], cmd[600], there[64] = "";
+	char phase[32] = "";
 
 	(void)state_dir;
 	(void)id;
@@ -177,6 +227,7 @@ void recover_lxc(const char *state_dir, const char *id, const char *text)
 	}
 	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-abort %s", q_name);
 	transport_run(transport, cmd, NULL, 0, 30000);
-	start_again(path, name);
+	journal_get(text, "phase", phase, sizeof phase);
+	resume_here(path, name, strcmp(phase, "checkpointed") == 0);
 	events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
 }

@@ -183,6 +183,7 @@ int migrate_qemu(struct migrate_ctx *c)
 		snprintf(c->why, sizeof c->why, "the guest has no QMP socket on its command line");
 		return -EOPNOTSUPP;
 	}
+	snprintf(c->how, sizeof c->how, "live");
 	r = journal_phase(c, &qc, "start");
 	if (r < 0) {
 		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));

@@ -60,7 +60,19 @@ static void lxc_state(const char *path, const char *name, char *out, size_t size
 	out[strcspn(out, "\n")] = '\0';
 }
 
-int lxc_receive(const struct config *cfg, const char *name, const char *src_path)
+int criu_check(void)
+{
+	const char *check[] = { "criu", "check", NULL };
+	int r = spawn_wait(check, -1, NULL, 0, 30000);
+
+	if (r == 0)
+		say("ok");
+	else
+		say("error criu check failed here (status %d)", r);
+	return r == 0 ? 0 : 1;
+}
+
+int lxc_receive(const struct config *cfg, const char *name, const char *src_path, bool restore)
 {
 	const char *path = cfg->migration.lxc_path;
 	char dir[PATH_MAX], tmp[PATH_MAX], from[PATH_MAX], file[PATH_MAX + 32];
@@ -101,10 +113,14 @@ int lxc_receive(const struct config *cfg, const char *name, const char *src_path
 	*strrchr(tmp, '/') = '\0';
 	rmdir(tmp);
 
+	char images[PATH_MAX + 32];
 	const char *start[] = { "lxc-start", "-P", path, "-n", name, "-d", NULL };
+	const char *resume[] = { "lxc-checkpoint", "-r", "-P", path, "-n", name, "-D", images, NULL };
 	const char *wait[] = { "lxc-wait", "-P", path, "-n", name, "-s", "RUNNING", "-t", "30", NULL };
 
-	if (spawn_wait(start, -1, NULL, 0, START_TIMEOUT_MS) != 0 ||
+	/* restore: the stream carries CRIU images of the running container */
+	snprintf(images, sizeof images, "%s/" LXC_CHECKPOINT_DIR, dir);
+	if (spawn_wait(restore ? resume : start, -1, NULL, 0, START_TIMEOUT_MS) != 0 ||
 	    spawn_wait(wait, -1, NULL, 0, START_TIMEOUT_MS + 5000) != 0) {
 		say("error the container did not start here");
 		lxc_abort(cfg, name);
@@ -112,6 +128,8 @@ int lxc_receive(const struct config *cfg, const char *name, const char *src_path
 	}
 	snprintf(file, sizeof file, "%s/%s", dir, MARKER);
 	unlink(file);
+	if (restore)
+		rm_rf(images);
 	say("running");
 	return 0;
 }

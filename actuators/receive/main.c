@@ -28,8 +28,9 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: adaptfs-migrate qemu-incoming NAME ADDRESS [TAP=BRIDGE...]\n"
 		"       adaptfs-migrate qemu-status|qemu-abort NAME\n"
-		"       adaptfs-migrate lxc-receive NAME SOURCE_LXC_PATH\n"
+		"       adaptfs-migrate lxc-receive NAME SOURCE_LXC_PATH [restore]\n"
 		"       adaptfs-migrate lxc-status|lxc-abort NAME\n"
+		"       adaptfs-migrate criu-check\n"
 		"The configuration is $ADAPTFS_CONFIG or " CONFIG_DEFAULT_PATH ".\n");
 	return 2;
 }
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int r;
 
+	if (argc == 2 && strcmp(argv[1], "criu-check") == 0)
+		return criu_check();
 	if (argc < 3)
 		return usage();
 	if (!name_ok(argv[2])) {
@@ -57,8 +60,8 @@ int main(int argc, char **argv)
 		r = qemu_status(&cfg, argv[2]);
 	else if (strcmp(argv[1], "qemu-abort") == 0)
 		r = qemu_abort(&cfg, argv[2]);
-	else if (strcmp(argv[1], "lxc-receive") == 0 && argc == 4)
-		r = lxc_receive(&cfg, argv[2], argv[3]);
+	else if (strcmp(argv[1], "lxc-receive") == 0 && (argc == 4 || argc == 5))
+		r = lxc_receive(&cfg, argv[2], argv[3], argc == 5 && strcmp(argv[4], "restore") == 0);
 	else if (strcmp(argv[1], "lxc-status") == 0)
 		r = lxc_status(&cfg, argv[2]);
 	else if (strcmp(argv[1], "lxc-abort") == 0)

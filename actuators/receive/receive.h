@@ -5,12 +5,17 @@
 #pragma once
 
 #include "config.h"
+#include "migrate.h"
+
+#include <stdbool.h>
 
 /* Each returns the process exit status. */
 int qemu_incoming(const struct config *cfg, int argc, char **argv);
 int qemu_status(const struct config *cfg, const char *name);
 int qemu_abort(const struct config *cfg, const char *name);
-int lxc_receive(const struct config *cfg, const char *name, const char *src_path);
+/* restore: start from the CRIU images in NAME/LXC_CHECKPOINT_DIR. */
+int lxc_receive(const struct config *cfg, const char *name, const char *src_path, bool restore);
+int criu_check(void);
 int lxc_status(const struct config *cfg, const char *name);
 int lxc_abort(const struct config *cfg, const char *name);
 
