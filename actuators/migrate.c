@@ -121,13 +121,15 @@ int migrate_run(const struct migration *m)
 static void recover_one(const char *id, const char *text, void *ctx)
 {
 	char engine[32] = "";
+	bool settled = true;
 
 	journal_get(text, "engine", engine, sizeof engine);
 	if (strcmp(engine, "qemu") == 0)
-		recover_qemu(ctx, id, text);
+		settled = recover_qemu(text);
 	else if (strcmp(engine, "lxc") == 0)
-		recover_lxc(ctx, id, text);
-	journal_remove(ctx, id);
+		settled = recover_lxc(text);
+	if (settled)
+		journal_remove(ctx, id);
 }
 
 void migrate_recover(void)

@@ -47,13 +47,15 @@ struct migrate_ctx {
 	char id[300];		/* journal entry */
 	double timeout_s, downtime_ms, max_bandwidth;
 	bool keep_journal;	/* outcome unknown: left for the next start */
+	bool images;		/* LXC: stopped by a CRIU checkpoint */
 	uint64_t total_ms, downtime;	/* measured */
 	char how[128];		/* "live", "cold (why not live)" */
 	char why[640];		/* a failure's reason */
 };
 int migrate_qemu(struct migrate_ctx *c);
 int migrate_lxc(struct migrate_ctx *c);
-void recover_qemu(const char *state_dir, const char *id, const char *text);
-void recover_lxc(const char *state_dir, const char *id, const char *text);
+/* Settle a journal entry left by a killed daemon; false: keep it. */
+bool recover_qemu(const char *text);
+bool recover_lxc(const char *text);
 /* Shell-quote s into out ('...'), for commands run through a transport. */
 void shell_quote(const char *s, char *out, size_t size);

@@ -70,44 +70,63 @@ static int journal_phase(struct migrate_ctx *c, const char *path, const char *ph
 {
 	char text[8192];
 
-	snprintf(text, sizeof text, "engine=lxc\nname=%s\nlxc_path=%s\nhost=%s\ntransport=%s\nphase=%s\n",
-		 c->m->name, path, c->m->host, c->m->transport, phase);
+	snprintf(text, sizeof text,
+		 "engine=lxc\nname=%s\nlxc_path=%s\nhost=%s\ntransport=%s\nimages=%s\nphase=%s\n",
+		 c->m->name, path, c->m->host, c->m->transport, c->images ? "yes" : "no", phase);
 	return journal_write(c->state_dir, c->id, text);
 }
 
-/* Send path/name as a tar stream into "adaptfs-migrate lxc-receive". */
+/* Stream path/name with tar to "adaptfs-migrate lxc-receive" (framed, see
+ * actuators/receive/lxc.c), and tell it to start only once it is whole. */
 static int send_container(struct migrate_ctx *c, const char *path, bool restore)
 {
 	const struct migration *m = c->m;
 	const char *tar[] = { "tar", "-c", "--numeric-owner", "-C", path, "-f", "-", m->name, NULL };
-	char cmd[PATH_MAX + 1024], q_name[300], q_path[PATH_MAX + 8], line[512] = "";
+	char cmd[PATH_MAX + 1024], q_name[300], q_path[PATH_MAX + 8], line[512] = "", head[32];
+	static char buf[1 << 16];
 	struct transport_proc peer;
-	int pipefd[2], r;
+	int fds[2], r, timeout_ms = (int)(c->timeout_s * 1000);
 	pid_t tar_pid;
+	ssize_t n;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
 	shell_quote(m->name, q_name, sizeof q_name);
 	shell_quote(path, q_path, sizeof q_path);
 	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-receive %s %s%s", q_name, q_path,
 		 restore ? " restore" : "");
-	r = transport_spawn(m->transport, cmd, pipefd[0], &peer);
-	close(pipefd[0]);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	tar_pid = spawn_start(tar, -1, fds[1]);
+	close(fds[1]);
+	r = tar_pid < 0 ? tar_pid : transport_spawn(m->transport, cmd, -1, &peer);
 	if (r < 0) {
-		close(pipefd[1]);
+		close(fds[0]);
+		if (tar_pid > 0)
+			spawn_reap(tar_pid, 0);
 		return r;
 	}
-	tar_pid = spawn_start(tar, -1, pipefd[1]);
-	close(pipefd[1]);
-	r = transport_read_line(&peer, line, sizeof line, (int)(c->timeout_s * 1000));
-	if (tar_pid > 0)
-		spawn_reap(tar_pid, 5000);
-	transport_finish(&peer, 5000);
-	if (r == 0 && strcmp(line, "running") == 0)
-		return 0;
+	/* Through us, not straight from tar: if we die, the stream is cut. */
+	while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+		snprintf(head, sizeof head, "D %zd\n", n);
+		if (transport_write(&peer, head, strlen(head)) < 0 || transport_write(&peer, buf, (size_t)n) < 0)
+			break;
+	}
+	close(fds[0]);
+	r = spawn_reap(tar_pid, 10000);
+	if (n == 0 && r == 0 && transport_write(&peer, "E\n", 2) == 0 &&
+	    transport_read_line(&peer, line, sizeof line, timeout_ms) == 0 && strcmp(line, "unpacked") == 0) {
+		journal_phase(c, path, "starting");
+		if (transport_write(&peer, "start\n", 6) == 0 &&
+		    transport_read_line(&peer, line, sizeof line, timeout_ms) == 0 &&
+		    strcmp(line, "running") == 0) {
+			transport_finish(&peer, 5000);
+			return 0;
+		}
+	}
+	transport_finish(&peer, 10000);	/* end of input: the peer drops its copy */
 	snprintf(c->why, sizeof c->why, "the peer did not start it: %s",
-		 startswith(line, "error ") ? line + 6 : "no answer through the transport");
-	return r < 0 && r != -EPIPE ? r : -EIO;
+		 startswith(line, "error ") ? line + 6 :
+		 r != 0 ? "tar failed here" : "no answer through the transport");
+	return -EIO;
 }
 
 /* Live with CRIU only where `criu check` passes on both ends; why not in
@@ -189,7 +208,8 @@ int migrate_lxc(struct migrate_ctx *c)
 		journal_remove(c->state_dir, c->id);
 		return -EIO;
 	}
-	journal_phase(c, path, live ? "checkpointed" : "stopped");
+	c->images = live;
+	journal_phase(c, path, "stopped");
 	r = send_container(c, path, live);
 	if (r < 0) {
 		resume_here(path, m->name, live);
@@ -202,32 +222,36 @@ int migrate_lxc(struct migrate_ctx *c)
 	return 0;
 }
 
-/* A daemon killed mid-move: the copy that runs wins; if none runs, the
- * source starts again and the peer's partial copy goes. */
-void recover_lxc(const char *state_dir, const char *id, const char *text)
+/* A daemon killed mid-move: the peer drops its copy unless it runs there
+ * already, and its answer decides; if it cannot be asked after it may have
+ * been told to start, the container stays stopped here until a next try. */
+bool recover_lxc(const char *text)
 {
 	char name[256], path[PATH_MAX], transport[1024], host[64], q_name[300], cmd[600], there[64] = "";
-	char phase[32] = "";
+	char phase[32] = "", images[8] = "";
 
-	(void)state_dir;
-	(void)id;
 	if (journal_get(text, "name", name, sizeof name) < 0 ||
 	    journal_get(text, "lxc_path", path, sizeof path) < 0 ||
 	    journal_get(text, "transport", transport, sizeof transport) < 0 ||
 	    journal_get(text, "host", host, sizeof host) < 0)
-		return;
+		return true;
+	journal_get(text, "images", images, sizeof images);
+	journal_get(text, "phase", phase, sizeof phase);
 	shell_quote(name, q_name, sizeof q_name);
-	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-status %s", q_name);
-	transport_run(transport, cmd, there, sizeof there, 15000);
-	if (strcmp(there, "RUNNING") == 0) {
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-abort %s", q_name);
+	transport_run(transport, cmd, there, sizeof there, 30000);
+	if (startswith(there, "kept")) {
 		lxc("lxc-stop", path, name, "-k");
 		lxc("lxc-destroy", path, name, NULL);
 		events_add(name, "placement: an interrupted move to %s was finished: it runs there", host);
-		return;
+		return true;
 	}
-	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-abort %s", q_name);
-	transport_run(transport, cmd, NULL, 0, 30000);
-	journal_get(text, "phase", phase, sizeof phase);
-	resume_here(path, name, strcmp(phase, "checkpointed") == 0);
+	if (!startswith(there, "aborted") && strcmp(phase, "starting") == 0) {
+		events_add(name, "placement: an interrupted move to %s cannot be settled: the peer does not answer; the container stays stopped here", host);
+		return false;
+	}
+	/* stopped (or never stopped: starting it again is then a no-op) */
+	resume_here(path, name, strcmp(images, "yes") == 0);
 	events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
+	return true;
 }

@@ -259,37 +259,50 @@ out_settled:
 	return r;
 }
 
-/* A daemon killed mid-migration: if the destination runs the guest, the
- * source (paused in postmigrate) goes; otherwise the source runs on. */
-void recover_qemu(const char *state_dir, const char *id, const char *text)
+/* A daemon killed mid-migration. A source still migrating or running
+ * runs on (the peer drops its copy). A source in postmigrate sent it all:
+ * the peer keeps its copy if that runs, and its answer decides; if it
+ * cannot be asked, the source stays paused and the entry stays for the
+ * next start. Returns whether the entry is settled. */
+bool recover_qemu(const char *text)
 {
 	char name[256], qmp[256], transport[1024], host[64], pid_s[16], status[64], q_name[300];
 	char cmd[600], there[64] = "";
 	struct qmp q = QMP_INIT;
 
-	(void)state_dir;
-	(void)id;
 	if (journal_get(text, "name", name, sizeof name) < 0 || journal_get(text, "qmp", qmp, sizeof qmp) < 0 ||
 	    journal_get(text, "transport", transport, sizeof transport) < 0 ||
 	    journal_get(text, "host", host, sizeof host) < 0 || journal_get(text, "pid", pid_s, sizeof pid_s) < 0)
-		return;
+		return true;
 	shell_quote(name, q_name, sizeof q_name);
-	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-status %s", q_name);
-	transport_run(transport, cmd, there, sizeof there, 15000);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-abort %s", q_name);
 	if (open_source(&q, qmp) < 0) {
-		events_add(name, "placement: an interrupted move to %s found the guest gone here; there it is %s",
-			   host, there[0] ? there : "unknown");
-		return;
+		transport_run(transport, cmd, there, sizeof there, 15000);
+		events_add(name, "placement: an interrupted move to %s found the guest gone here (there: %s)",
+			   host, there[0] ? there : "no answer");
+		return true;
 	}
 	status_of(&q, status, sizeof status);
-	if (strcmp(status, "postmigrate") == 0 && strcmp(there, "running") == 0) {
+	if (strcmp(status, "postmigrate") != 0) {
+		roll_back(&q);
+		qmp_close(&q);
+		transport_run(transport, cmd, NULL, 0, 15000);
+		events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
+		return true;
+	}
+	transport_run(transport, cmd, there, sizeof there, 15000);
+	if (startswith(there, "kept")) {
 		quit_source(&q, (pid_t)atoi(pid_s));
 		events_add(name, "placement: an interrupted move to %s was finished: it runs there", host);
-		return;
+		return true;
 	}
-	roll_back(&q);
+	if (startswith(there, "aborted")) {
+		roll_back(&q);
+		qmp_close(&q);
+		events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
+		return true;
+	}
 	qmp_close(&q);
-	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-abort %s", q_name);
-	transport_run(transport, cmd, NULL, 0, 15000);
-	events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
+	events_add(name, "placement: an interrupted move to %s cannot be settled: the peer does not answer; the guest stays paused here", host);
+	return false;
 }

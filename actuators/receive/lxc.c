@@ -60,6 +60,45 @@ static void lxc_state(const char *path, const char *name, char *out, size_t size
 	out[strcspn(out, "\n")] = '\0';
 }
 
+/* The stream: "D LEN\n" and LEN bytes of a tar archive, repeated, then
+ * "E\n"; a stream cut short (the source died) is not unpacked whole. */
+static int unpack(FILE *in, const char *dir, int timeout_ms)
+{
+	const char *untar[] = { "tar", "-x", "-p", "--numeric-owner", "-C", dir, "-f", "-", NULL };
+	static char buf[1 << 16];
+	char head[64];
+	bool whole = false;
+	int fds[2], r;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = spawn_start(untar, fds[0], -1);
+	close(fds[0]);
+	while (pid > 0 && fgets(head, sizeof head, in)) {
+		size_t len, off = 0;
+
+		if (strcmp(head, "E\n") == 0) {
+			whole = true;
+			break;
+		}
+		if (sscanf(head, "D %zu", &len) != 1 || len > sizeof buf || fread(buf, 1, len, in) != len)
+			break;
+		while (off < len) {
+			ssize_t n = write(fds[1], buf + off, len - off);
+
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		if (off < len)
+			break;
+	}
+	close(fds[1]);
+	r = pid > 0 ? spawn_reap(pid, timeout_ms) : pid;
+	return whole && r == 0 ? 0 : -EIO;
+}
+
 int criu_check(void)
 {
 	const char *check[] = { "criu", "check", NULL };
@@ -76,6 +115,8 @@ int lxc_receive(const struct config *cfg, const char *name, const char *src_path
 {
 	const char *path = cfg->migration.lxc_path;
 	char dir[PATH_MAX], tmp[PATH_MAX], from[PATH_MAX], file[PATH_MAX + 32];
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
 	int r;
 
 	snprintf(dir, sizeof dir, "%s/%s", path, name);
@@ -91,9 +132,7 @@ int lxc_receive(const struct config *cfg, const char *name, const char *src_path
 		say("error %s: %s", tmp, strerror(errno));
 		return 1;
 	}
-	const char *untar[] = { "tar", "-x", "-p", "--numeric-owner", "-C", tmp, "-f", "-", NULL };
-
-	r = spawn_wait(untar, STDIN_FILENO, NULL, 0, (int)(cfg->migration.timeout * 1000));
+	r = unpack(stdin, tmp, (int)(cfg->migration.timeout * 1000));
 	snprintf(file, sizeof file, "%s/%s/config", tmp, name);
 	if (r != 0 || access(file, F_OK) < 0) {
 		say("error the transfer did not arrive whole (tar status %d)", r);
@@ -112,6 +151,13 @@ int lxc_receive(const struct config *cfg, const char *name, const char *src_path
 	}
 	*strrchr(tmp, '/') = '\0';
 	rmdir(tmp);
+	/* Unpacked, not started: the source decides, and if it goes away
+	 * before saying so, this copy goes. */
+	say("unpacked");
+	if (!getline(&line, &cap, stdin) || strcmp(line, "start\n") != 0) {
+		lxc_abort(cfg, name);
+		return 1;
+	}
 
 	char images[PATH_MAX + 32];
 	const char *start[] = { "lxc-start", "-P", path, "-n", name, "-d", NULL };

@@ -173,3 +173,36 @@ guests() {
 	# and one tree shows it
 	wait_for -t 10 one_tree_shows g4
 }
+
+# lxc_running H NAME: the container runs on host H
+lxc_running() { [ "$(hostexec "$1" lxc-info -P "$(host_dir "$1")/lxc" -n "$2" -sH 2>/dev/null)" = RUNNING ]; }
+
+@test "SIGKILL of adaptfs at whatever point a cold container move has reached: after a restart exactly one copy runs" {
+	host_lxc_up hA c4 >/dev/null
+	a=$(host_mnt hA) b=$(host_mnt hB)
+	wait_for -t 10 test -d "$a/c4"
+	journal=$(host_dir hA)/state/journal/migrate-lxc-c4
+	( echo host=hB > "$a/c4/placement" ) 2>/dev/null &
+	writer=$!
+	# as soon as the journal shows any phase (a tight loop: the move takes ~2 s)
+	for _ in $(seq 20000); do
+		grep -q '^phase=' "$journal" 2>/dev/null && break
+	done
+	# then a random moment of the ~2 s it takes (a kill point, not a wait for readiness)
+	sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.3f", (r % 2500) / 1000 }')"
+	phase=$(sed -n 's/^phase=//p' "$journal" 2>/dev/null || true)
+	kill -9 "$(host_daemon_pid hA)"
+	wait "$writer" || true
+	echo "killed in phase '${phase:-done}'"
+	host_restart hA
+	grep -E "c4: placement: an interrupted move to hB was (finished|rolled back)" "$a/events" ||
+		[ -z "$phase" ]
+	[ ! -e "$journal" ]
+	# the peer's copy, if any, settles (the receiver drops it on end of input)
+	wait_for -t 30 sh -c "[ ! -e '$(host_dir hB)/lxc/.c4.incoming' ]"
+	n=0
+	lxc_running hA c4 && n=$((n + 1))
+	lxc_running hB c4 && n=$((n + 1))
+	[ "$n" -eq 1 ]
+	wait_for -t 10 one_tree_shows c4
+}
