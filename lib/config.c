@@ -190,6 +190,51 @@ static int set_migration(struct migration_config *m, const char *name, const cha
 	return -ENOENT;
 }
 
+static int set_managed(struct managed_config *m, const char *name, const char *v)
+{
+	static const struct { const char *key; size_t off; bool path; } keys[] = {
+		{ "recipes", offsetof(struct managed_config, recipes), true },
+		{ "run_dir", offsetof(struct managed_config, run_dir), true },
+		{ "kernel", offsetof(struct managed_config, kernel), true },
+		{ "initrd", offsetof(struct managed_config, initrd), true },
+		{ "qemu", offsetof(struct managed_config, qemu), false },
+		{ "runc", offsetof(struct managed_config, runc), false },
+	};
+	unsigned char b[6];
+	unsigned a[4], len;
+	char tail;
+
+	if (strcmp(name, "bridge") == 0) {
+		/* an interface name: 1-15 characters, no '/' or blanks */
+		if (!*v || strlen(v) > 15 || strpbrk(v, "/ \t:"))
+			return -EINVAL;
+		set_str(&m->bridge, v);
+		return 0;
+	}
+	if (strcmp(name, "bridge_address") == 0) {
+		if (*v && (sscanf(v, "%u.%u.%u.%u/%u%c", &a[0], &a[1], &a[2], &a[3], &len, &tail) != 5 ||
+			   a[0] > 255 || a[1] > 255 || a[2] > 255 || a[3] > 255 || len < 1 || len > 32))
+			return -EINVAL;
+		set_str(&m->bridge_address, v);
+		return 0;
+	}
+	if (strcmp(name, "bridge_mac") == 0) {
+		if (strlen(v) != 17 || sscanf(v, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%c", &b[0], &b[1], &b[2],
+					      &b[3], &b[4], &b[5], &tail) != 6 || (b[0] & 1))
+			return -EINVAL;
+		set_str(&m->bridge_mac, v);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(name, keys[i].key) == 0) {
+			if (!*v || (keys[i].path && *v != '/'))
+				return -EINVAL;
+			set_str((char **)((char *)m + keys[i].off), v);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 static int set_key(struct config *cfg, const char *section, const char *name, const char *v)
 {
 	if (strncmp(section, "host ", 5) == 0)
@@ -241,6 +286,8 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 	}
 	if (strcmp(section, "migration") == 0)
 		return set_migration(&cfg->migration, name, v);
+	if (strcmp(section, "managed") == 0)
+		return set_managed(&cfg->managed, name, v);
 	if (strcmp(section, "class") == 0)
 		return set_class(&cfg->class, name, v);
 	if (strcmp(section, "prefetch") == 0)
@@ -285,6 +332,17 @@ static void config_defaults(struct config *cfg)
 			.lxc_path = xstrdup("/var/lib/lxc"),
 			.timeout = 120,
 			.downtime_ms = 300,
+		},
+		.managed = {
+			.recipes = xstrdup("/etc/adaptfs/workloads.d"),
+			.run_dir = xstrdup("/run/adaptfs"),
+			.bridge = xstrdup("adaptbr0"),
+			.bridge_address = xstrdup(""),
+			.bridge_mac = xstrdup("02:ad:00:00:00:01"),
+			.kernel = xstrdup("/var/lib/adaptfs/vm/vmlinux"),
+			.initrd = xstrdup("/var/lib/adaptfs/vm/initramfs.cpio"),
+			.qemu = xstrdup("qemu-system-x86_64"),
+			.runc = xstrdup("runc"),
 		},
 		.host_name = xstrdup(host),
 		.prefetch = {
@@ -372,6 +430,15 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->scope);
 	free(cfg->migration.lxc_path);
+	free(cfg->managed.recipes);
+	free(cfg->managed.run_dir);
+	free(cfg->managed.bridge);
+	free(cfg->managed.bridge_address);
+	free(cfg->managed.bridge_mac);
+	free(cfg->managed.kernel);
+	free(cfg->managed.initrd);
+	free(cfg->managed.qemu);
+	free(cfg->managed.runc);
 	free(cfg->host_name);
 	free(cfg->group);
 	for (size_t i = 0; i < cfg->n_peers; i++) {

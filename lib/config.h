@@ -37,6 +37,17 @@ struct migration_config {
 	double max_bandwidth;		/* bytes/s a QEMU migration may use; 0: QEMU's */
 };
 
+/* [managed]: workloads adaptfs starts from recipes (adaptfs-workloads(5)). */
+struct managed_config {
+	char *recipes;			/* directory of NAME.conf recipes */
+	char *run_dir;			/* bundles, sockets, logs, state files */
+	char *bridge;			/* bridge the workloads' interfaces join */
+	char *bridge_address;		/* A.B.C.D/LEN given to a bridge we create; "" none */
+	char *bridge_mac;		/* fixed, or it changes with its ports */
+	char *kernel, *initrd;		/* what a managed VM boots */
+	char *qemu, *runc;		/* programs, looked up in PATH */
+};
+
 /* [host NAME]: a peer host placement may move workloads to. */
 struct peer {
 	char *name;
@@ -62,6 +73,7 @@ struct config {
 	struct peer *peers;
 	size_t n_peers;
 	struct migration_config migration;
+	struct managed_config managed;
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/adaptfs/adaptfs.conf"

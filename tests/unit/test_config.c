@@ -60,6 +60,40 @@ static void check_defaults(const struct config *cfg)
 	assert_float_equal(cfg->class.net_bytes_per_sec, 1048576, 1e-12);
 	assert_float_equal(cfg->class.major_faults_per_sec, 50.0, 1e-12);
 	assert_int_equal(cfg->class.cpu_mode, CPU_MODE_AUTO);
+	assert_string_equal(cfg->managed.recipes, "/etc/adaptfs/workloads.d");
+	assert_string_equal(cfg->managed.run_dir, "/run/adaptfs");
+	assert_string_equal(cfg->managed.bridge, "adaptbr0");
+	assert_string_equal(cfg->managed.bridge_address, "");
+	assert_string_equal(cfg->managed.bridge_mac, "02:ad:00:00:00:01");
+	assert_string_equal(cfg->managed.kernel, "/var/lib/adaptfs/vm/vmlinux");
+	assert_string_equal(cfg->managed.initrd, "/var/lib/adaptfs/vm/initramfs.cpio");
+	assert_string_equal(cfg->managed.qemu, "qemu-system-x86_64");
+	assert_string_equal(cfg->managed.runc, "runc");
+}
+
+static void managed_section_sets_every_key(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(load(c, "[managed]\n"
+				 "recipes = /srv/recipes\n"
+				 "run_dir = /tmp/run-adaptfs\n"
+				 "bridge = adt-br0\n"
+				 "bridge_address = 10.234.0.1/24\n"
+				 "bridge_mac = 02:ad:00:00:01:01\n"
+				 "kernel = /srv/vm/vmlinux\n"
+				 "initrd = /srv/vm/initramfs.cpio\n"
+				 "qemu = /usr/local/bin/qemu-system-x86_64\n"
+				 "runc = crun\n"), 0);
+	assert_string_equal(c->cfg.managed.recipes, "/srv/recipes");
+	assert_string_equal(c->cfg.managed.run_dir, "/tmp/run-adaptfs");
+	assert_string_equal(c->cfg.managed.bridge, "adt-br0");
+	assert_string_equal(c->cfg.managed.bridge_address, "10.234.0.1/24");
+	assert_string_equal(c->cfg.managed.bridge_mac, "02:ad:00:00:01:01");
+	assert_string_equal(c->cfg.managed.kernel, "/srv/vm/vmlinux");
+	assert_string_equal(c->cfg.managed.initrd, "/srv/vm/initramfs.cpio");
+	assert_string_equal(c->cfg.managed.qemu, "/usr/local/bin/qemu-system-x86_64");
+	assert_string_equal(c->cfg.managed.runc, "crun");
 }
 
 static void no_path_gives_defaults(void **state)
@@ -196,6 +230,13 @@ static void bad_values_are_rejected_with_their_line(void **state)
 		{ "[class]\ncpu_percent = 0\n", "cpu_percent", "class", 2 },
 		{ "[class]\ncpu_mode = fast\n", "cpu_mode", "class", 2 },
 		{ "[class]\ncpu_mode =\n", "cpu_mode", "class", 2 },
+		{ "[managed]\nrecipes = workloads.d\n", "recipes", "managed", 2 },
+		{ "[managed]\nbridge = a-very-long-bridge0\n", "bridge", "managed", 2 },
+		{ "[managed]\nbridge = br/0\n", "bridge", "managed", 2 },
+		{ "[managed]\nbridge_address = 10.234.0.1\n", "bridge_address", "managed", 2 },
+		{ "[managed]\nbridge_address = 10.234.0.256/24\n", "bridge_address", "managed", 2 },
+		{ "[managed]\nbridge_mac = 01:00:00:00:00:01\n", "bridge_mac", "managed", 2 },
+		{ "[managed]\nkernel =\n", "kernel", "managed", 2 },
 	};
 	struct ctx *c = *state;
 
@@ -245,6 +286,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unknown_key_names_file_line_key_and_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_section_is_reported_as_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(first_error_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(managed_section_sets_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_values_are_rejected_with_their_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(syntax_error_names_its_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_file_is_fine_unless_required, setup, teardown),
