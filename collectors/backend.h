@@ -37,8 +37,18 @@ struct backend {
 	int (*cpus)(const struct backend_env *env, const struct found *w, char *buf, size_t size);
 };
 
+/* Sampling the managed backend shares with the engines' own backends: a
+ * container by its cgroup (relative to L), a QEMU guest by its pid. */
+void container_sample(const struct cgroup_layout *L, const struct backend_env *env,
+		      const char *cgroup, void **state, struct metric_set *m);
+void container_state_free(void *state);
+void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, struct metric_set *m);
+void qemu_state_free(void *state);
+int qemu_cpus_pid(const char *proc_root, pid_t pid, char *buf, size_t size);
+
 extern const struct backend container_backend;
 extern const struct backend qemu_backend;
+extern const struct backend managed_backend;
 #ifdef HAVE_XENSTAT
 extern const struct backend xen_backend;
 #endif

@@ -28,19 +28,19 @@ static void containers_discover(const struct backend_env *env, struct found_list
 	discover_containers(&layout, env->cfg, env->inotify_fd, out);
 }
 
-static void containers_sample(const struct backend_env *env, const struct found *w, void **state,
-			      struct metric_set *m)
+void container_sample(const struct cgroup_layout *L, const struct backend_env *env,
+		      const char *cgroup, void **state, struct metric_set *m)
 {
 	struct task_carry *carry = *state;
 	struct pid_list tids = {0}, pids = {0};
 
 	if (!carry)
 		*state = carry = xcalloc(1, sizeof *carry);
-	cgroup_list_tasks(&layout, w->key, &tids, &pids);
+	cgroup_list_tasks(L, cgroup, &tids, &pids);
 	proc_sample_tasks(env->cfg->proc_root, &tids, env->delayacct, carry, m);
-	if (!layout.v2)
+	if (!L->v2)
 		proc_sample_io(env->cfg->proc_root, &pids, carry, m);
-	cgroup_sample(&layout, w->key, m);
+	cgroup_sample(L, cgroup, m);
 	if (metric_has(m, M_CPU_USAGE_USEC))	/* every thread of a container counts */
 		metric_set(m, M_PARALLEL_USEC, m->v[M_CPU_USAGE_USEC]);
 	proc_sample_net(env->cfg->proc_root, &pids, env->host_netns, m);
@@ -48,11 +48,17 @@ static void containers_sample(const struct backend_env *env, const struct found 
 	pid_list_free(&pids);
 }
 
-static void containers_state_free(void *state)
+void container_state_free(void *state)
 {
 	if (state)
 		task_carry_free(state);
 	free(state);
+}
+
+static void containers_sample(const struct backend_env *env, const struct found *w, void **state,
+			      struct metric_set *m)
+{
+	container_sample(&layout, env, w->key, state, m);
 }
 
 static int containers_cpus(const struct backend_env *env, const struct found *w, char *buf,
@@ -68,6 +74,6 @@ const struct backend container_backend = {
 	.fini = containers_fini,
 	.discover = containers_discover,
 	.sample = containers_sample,
-	.state_free = containers_state_free,
+	.state_free = container_state_free,
 	.cpus = containers_cpus,
 };

@@ -1,4 +1,5 @@
 #include "discover.h"
+#include "managed.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -90,8 +91,8 @@ static void runtime_scan(struct walk_ctx *w, const char *engine, const char *fil
 		json_t *state;
 		char *rel;
 
-		if (de->d_name[0] == '.')
-			continue;
+		if (de->d_name[0] == '.' || startswith(de->d_name, MANAGED_PREFIX))
+			continue;	/* managed ones are the managed backend's */
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		/* state.json is written after the cgroup exists: watch for it. */
 		watch(w->inotify_fd, path, WATCH_MASK | IN_CLOSE_WRITE);
@@ -146,7 +147,8 @@ static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *pare
 		char *name;
 
 		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 || rel_len + 1 + nl >= PATH_MAX)
+		    strcmp(de->d_name, "..") == 0 || rel_len + 1 + nl >= PATH_MAX ||
+		    startswith(de->d_name, MANAGED_PREFIX))
 			continue;
 		rel[rel_len] = '/';
 		memcpy(rel + rel_len + 1, de->d_name, nl + 1);

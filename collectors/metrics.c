@@ -68,6 +68,11 @@ const struct metric_def wl_metrics[M_WL_COUNT] = {
 		"memory_current_bytes", false, 1, "Memory the workload uses now." },
 	[M_MEM_LIMIT_BYTES] = { "memory", "limit_bytes", FMT_INT, NORATE,
 		"memory_limit_bytes", false, 1, "Memory limit of the workload, where one is set." },
+	/* file "mode": shown in stat only (mode itself is a control file) */
+	[M_MODE_SWITCHES] = { "mode", "switches", FMT_INT, NORATE,
+		"mode_switches", true, 1, "Switches of a managed workload between container and VM." },
+	[M_MODE_DOWNTIME_USEC] = { "mode", "downtime_usec", FMT_INT, NORATE,
+		"mode_downtime_seconds", false, 1e-6, "Downtime of the last switch between container and VM." },
 };
 
 const struct metric_def host_metrics[H_COUNT] = {

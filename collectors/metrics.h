@@ -39,6 +39,8 @@ enum wl_metric {
 	M_MAJFLT_GUEST_TOTAL,
 	M_MEM_CURRENT_BYTES,
 	M_MEM_LIMIT_BYTES,
+	M_MODE_SWITCHES,		/* managed workloads: switches between modes */
+	M_MODE_DOWNTIME_USEC,		/* ... and the downtime of the last one */
 	M_WL_COUNT
 };
 

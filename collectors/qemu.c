@@ -6,6 +6,7 @@
 #include "backend.h"
 #include "cpulist.h"
 #include "log.h"
+#include "managed.h"
 #include "parse.h"
 #include "proc.h"
 #include "qmp.h"
@@ -228,6 +229,8 @@ static bool add_guest(const struct backend_env *env, pid_t pid, struct found_lis
 	n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
 	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
 		return false;
+	if (startswith(c.name, MANAGED_PREFIX))
+		return false;	/* shown by the managed backend */
 	*twin = daemonizing_parent(env->cfg->proc_root, buf, args, n);
 	snprintf(key, sizeof key, "%d", pid);
 	if (!c.name[0])
@@ -468,12 +471,10 @@ static void sample_qmp(struct qemu_state *st, const char *proc_root, pid_t pid, 
 	}
 }
 
-static void qemu_sample(const struct backend_env *env, const struct found *w, void **state,
-			struct metric_set *m)
+void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, struct metric_set *m)
 {
 	struct qemu_state *st = *state;
 	const char *proc = env->cfg->proc_root;
-	pid_t pid = (pid_t)atoi(w->key);
 	struct pid_list vcpus = {0}, all = {0};
 
 	if (!st) {
@@ -496,7 +497,13 @@ static void qemu_sample(const struct backend_env *env, const struct found *w, vo
 	pid_list_free(&all);
 }
 
-static void qemu_state_free(void *state)
+static void qemu_sample(const struct backend_env *env, const struct found *w, void **state,
+			struct metric_set *m)
+{
+	qemu_sample_pid(env, (pid_t)atoi(w->key), state, m);
+}
+
+void qemu_state_free(void *state)
 {
 	struct qemu_state *st = state;
 
@@ -508,14 +515,14 @@ static void qemu_state_free(void *state)
 }
 
 /* A VM runs where its vCPU threads may run: the union of their affinities. */
-static int qemu_cpus(const struct backend_env *env, const struct found *w, char *buf, size_t size)
+int qemu_cpus_pid(const char *proc_root, pid_t pid, char *buf, size_t size)
 {
 	struct pid_list vcpus = {0}, all = {0};
 	cpu_set_t any;
 	int found = 0;
 
 	CPU_ZERO(&any);
-	qemu_threads(env->cfg->proc_root, (pid_t)atoi(w->key), &vcpus, &all);
+	qemu_threads(proc_root, pid, &vcpus, &all);
 	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
 	for (size_t i = 0; i < cpus->n; i++) {
 		cpu_set_t set;
@@ -531,6 +538,11 @@ static int qemu_cpus(const struct backend_env *env, const struct found *w, char 
 		return -ENOENT;
 	cpulist_format(&any, buf, size);
 	return 0;
+}
+
+static int qemu_cpus(const struct backend_env *env, const struct found *w, char *buf, size_t size)
+{
+	return qemu_cpus_pid(env->cfg->proc_root, (pid_t)atoi(w->key), buf, size);
 }
 
 static void qemu_fini(void)

@@ -20,6 +20,7 @@
 static const struct backend *const backends[] = {
 	&container_backend,
 	&qemu_backend,
+	&managed_backend,
 #ifdef HAVE_XENSTAT
 	&xen_backend,
 #endif
@@ -175,6 +176,8 @@ static void reconcile(struct keyed *found, size_t n_found, unsigned mask)
 			tracked_free(S.tr[i]);
 			S.tr[i++] = NULL;
 		} else if (c == 0) {
+			/* a managed workload keeps its key when it switches mode */
+			S.tr[i]->ref.vm = found[j].f->vm;
 			next[n++] = S.tr[i];
 			S.tr[i++] = NULL;
 			found[j++].f = NULL;	/* known: not new */

@@ -1,0 +1,58 @@
+#include "managed.h"
+#include "parse.h"
+#include "util.h"
+
+#include <errno.h>
+
+/* The value of "key VALUE" on its own line, copied to out. */
+static int line_value(const char *text, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		const char *end = strchrnul(p, '\n');
+
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			size_t n = (size_t)(end - p - (ptrdiff_t)kl - 1);
+
+			if (n >= size)
+				return -ENAMETOOLONG;
+			memcpy(out, p + kl + 1, n);
+			out[n] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int managed_state_parse(const char *text, struct managed_state *out)
+{
+	char kind[16];
+	uint64_t running, pid;
+
+	*out = (struct managed_state){0};
+	if (line_value(text, "kind", kind, sizeof kind) < 0 || kv_get_u64(text, "running", &running) < 0 ||
+	    kv_get_u64(text, "pid", &pid) < 0 || pid > INT32_MAX)
+		return -EINVAL;
+	if (strcmp(kind, "vm") == 0)
+		out->vm = true;
+	else if (strcmp(kind, "container") != 0)
+		return -EINVAL;
+	out->running = running != 0;
+	out->pid = (pid_t)pid;
+	if (!out->vm && line_value(text, "cgroup", out->cgroup, sizeof out->cgroup) < 0)
+		return -EINVAL;
+	kv_get_u64(text, "switches", &out->switches);
+	kv_get_u64(text, "downtime_usec", &out->downtime_usec);
+	return 0;
+}
+
+void managed_state_format(const struct managed_state *s, struct strbuf *out)
+{
+	strbuf_printf(out, "kind %s\nrunning %d\npid %d\n", s->vm ? "vm" : "container",
+		      s->running, (int)s->pid);
+	if (!s->vm)
+		strbuf_printf(out, "cgroup %s\n", s->cgroup);
+	strbuf_printf(out, "switches %llu\ndowntime_usec %llu\n", (unsigned long long)s->switches,
+		      (unsigned long long)s->downtime_usec);
+}

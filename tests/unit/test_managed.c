@@ -1,0 +1,62 @@
+/* The managed workloads' state file, the contract between the actuator that
+ * writes it and the backend that samples from it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "managed.h"
+#include "testutil.h"
+
+static void state_reads_back_what_was_written(void **state)
+{
+	const struct managed_state in[] = {
+		{ .vm = false, .running = true, .pid = 4242, .cgroup = "/adaptfs-web", .switches = 0 },
+		{ .vm = true, .running = true, .pid = 77, .switches = 3, .downtime_usec = 2412345 },
+		{ .vm = true, .running = false, .pid = 0, .switches = 1, .downtime_usec = 1 },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+		struct strbuf sb = {0};
+		struct managed_state out;
+
+		managed_state_format(&in[i], &sb);
+		assert_int_equal(managed_state_parse(sb.buf, &out), 0);
+		assert_int_equal(out.vm, in[i].vm);
+		assert_int_equal(out.running, in[i].running);
+		assert_int_equal(out.pid, in[i].pid);
+		assert_string_equal(out.cgroup, in[i].cgroup);
+		assert_int_equal(out.switches, in[i].switches);
+		assert_int_equal(out.downtime_usec, in[i].downtime_usec);
+		strbuf_free(&sb);
+	}
+}
+
+static void malformed_state_is_refused(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"kind lxc\nrunning 1\npid 1\ncgroup /x\n",
+		"kind container\nrunning 1\npid 1\n",		/* a container needs its cgroup */
+		"kind vm\nrunning 1\n",
+		"kind vm\nrunning 1\npid -4\n",
+		"kind vm\nrunning 1\npid 99999999999\n",
+		"running 1\npid 1\n",
+	};
+	struct managed_state out;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(managed_state_parse(bad[i], &out), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(state_reads_back_what_was_written),
+		cmocka_unit_test(malformed_state_is_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
