@@ -1,5 +1,5 @@
 #include "discover.h"
-#include "managed.h"
+#include "managed_state.h"
 #include "util.h"
 
 #include <fcntl.h>

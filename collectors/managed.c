@@ -3,7 +3,7 @@
  * actuator writes, and sampled through the containers backend's code (the
  * runc container's cgroup) or the QEMU backend's (the QEMU pid). The key
  * stays NAME across a switch, so the directory keeps its name. */
-#include "managed.h"
+#include "managed_state.h"
 #include "backend.h"
 #include "log.h"
 #include "util.h"

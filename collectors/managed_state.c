@@ -1,4 +1,4 @@
-#include "managed.h"
+#include "managed_state.h"
 #include "parse.h"
 #include "util.h"
 

@@ -6,7 +6,7 @@
 #include "backend.h"
 #include "cpulist.h"
 #include "log.h"
-#include "managed.h"
+#include "managed_state.h"
 #include "parse.h"
 #include "proc.h"
 #include "qmp.h"

@@ -7,8 +7,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd)
+/* stderr_fd < 0: the daemon's stderr. */
+static pid_t spawn_fds(const char *const argv[], int stdin_fd, int stdout_fd, int stderr_fd)
 {
+	sigset_t none;
 	pid_t pid = fork();
 
 	if (pid != 0)
@@ -17,9 +19,25 @@ pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd)
 
 	dup2(stdin_fd >= 0 ? stdin_fd : null, STDIN_FILENO);
 	dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
+	if (stderr_fd >= 0)
+		dup2(stderr_fd, STDERR_FILENO);
 	signal(SIGPIPE, SIG_DFL);
+	/* The daemon's threads block SIGHUP, SIGTERM and SIGINT; a program
+	 * must not inherit that (it could not be stopped with SIGTERM). */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvp(argv[0], (char *const *)argv);
 	_exit(127);
+}
+
+pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd)
+{
+	return spawn_fds(argv, stdin_fd, stdout_fd, -1);
+}
+
+pid_t spawn_start_log(const char *const argv[], int log_fd)
+{
+	return spawn_fds(argv, -1, log_fd, log_fd);
 }
 
 static int decode(int status)
@@ -42,7 +60,8 @@ int spawn_reap(pid_t pid, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
-int spawn_wait(const char *const argv[], int stdin_fd, char *out, size_t size, int timeout_ms)
+static int wait_output(const char *const argv[], int stdin_fd, bool with_stderr, char *out,
+		       size_t size, int timeout_ms)
 {
 	uint64_t deadline = now_usec() + (uint64_t)timeout_ms * 1000;
 	int fds[2] = { -1, -1 };
@@ -51,7 +70,7 @@ int spawn_wait(const char *const argv[], int stdin_fd, char *out, size_t size, i
 
 	if (out && pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
-	pid = spawn_start(argv, stdin_fd, fds[1]);
+	pid = spawn_fds(argv, stdin_fd, fds[1], with_stderr ? fds[1] : -1);
 	if (fds[1] >= 0)
 		close(fds[1]);
 	if (pid < 0) {
@@ -79,4 +98,14 @@ int spawn_wait(const char *const argv[], int stdin_fd, char *out, size_t size, i
 	uint64_t now = now_usec();
 
 	return spawn_reap(pid, now < deadline ? (int)((deadline - now) / 1000) : 0);
+}
+
+int spawn_wait(const char *const argv[], int stdin_fd, char *out, size_t size, int timeout_ms)
+{
+	return wait_output(argv, stdin_fd, false, out, size, timeout_ms);
+}
+
+int spawn_run(const char *const argv[], char *out, size_t size, int timeout_ms)
+{
+	return wait_output(argv, -1, true, out, size, timeout_ms);
 }

@@ -7,7 +7,11 @@
  * size is dropped; out (if not NULL) is NUL-terminated. Returns the exit
  * status, 128 + signal, or -errno (-ETIMEDOUT: killed at the deadline). */
 int spawn_wait(const char *const argv[], int stdin_fd, char *out, size_t size, int timeout_ms);
+/* The same with stdout and stderr both into out (for error messages). */
+int spawn_run(const char *const argv[], char *out, size_t size, int timeout_ms);
 /* Start argv with fds as its stdin/stdout (< 0: /dev/null); its pid. */
 pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd);
+/* Start argv with stdin /dev/null and stdout and stderr to log_fd. */
+pid_t spawn_start_log(const char *const argv[], int log_fd);
 /* Wait for pid up to timeout_ms, then SIGKILL it. Status as spawn_wait. */
 int spawn_reap(pid_t pid, int timeout_ms);

@@ -5,7 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "managed.h"
+#include "managed_state.h"
 #include "testutil.h"
 
 static void state_reads_back_what_was_written(void **state)
