@@ -136,6 +136,8 @@ install: adaptfs adaptfs-migrate adapttop
 	install -D -m 0644 man/adaptfs.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.5
 	install -D -m 0644 man/adaptfs.conf.5 $(DESTDIR)$(MANDIR)/man5/adaptfs.conf.5
 	install -D -m 0644 man/adaptfs-workloads.5 $(DESTDIR)$(MANDIR)/man5/adaptfs-workloads.5
+	install -D -m 0755 etc/adaptfs-mkinitrd $(DESTDIR)$(SBINDIR)/adaptfs-mkinitrd
+	install -D -m 0644 man/adaptfs-mkinitrd.8 $(DESTDIR)$(MANDIR)/man8/adaptfs-mkinitrd.8
 	install -D -m 0644 etc/adaptfs.conf $(DESTDIR)$(SYSCONFDIR)/adaptfs/adaptfs.conf.example
 	install -D -m 0755 adapttop/adapttop $(DESTDIR)$(BINDIR)/adapttop
 	install -D -m 0644 man/adapttop.1 $(DESTDIR)$(MANDIR)/man1/adapttop.1

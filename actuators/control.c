@@ -4,6 +4,7 @@
 #include "cpulist.h"
 #include "events.h"
 #include "jobs.h"
+#include "managed.h"
 #include "migrate.h"
 #include "placement.h"
 #include "prefetch.h"
@@ -24,6 +25,11 @@ static int refuse(const struct wl_view *w, enum control_file f, const char *line
 {
 	events_add(w->name, "%s: '%.64s' refused: %s (%s)", file_names[f], line, strerror(-err), why);
 	return err;
+}
+
+static bool is_managed(const struct wl_view *w)
+{
+	return strcmp(w->engine, "adaptfs") == 0;
 }
 
 struct pin_arg {
@@ -115,6 +121,9 @@ static int write_placement(const struct snapshot *s, const struct wl_view *w, co
 		return refuse(w, CTL_PLACEMENT, line, r, "CPU number out of range");
 	if (r < 0)
 		return refuse(w, CTL_PLACEMENT, line, r, "expected host=NAME cpus=LIST, either alone");
+	if (is_managed(w) && (req.has_cpus || (req.has_host && strcmp(req.host, host_name) != 0)))
+		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP,
+			      "managed workloads cannot be pinned or moved yet");
 	if (req.has_host && strcmp(req.host, host_name) != 0)
 		return placement_to_peer(s, w, line, &req, done, ctx);
 	if (!req.has_cpus)
@@ -142,14 +151,61 @@ static int write_placement(const struct snapshot *s, const struct wl_view *w, co
 	return 0;
 }
 
+struct mode_arg {
+	char name[RECIPE_NAME_MAX + 1];
+	enum recipe_mode mode;
+};
+
+static int run_mode(struct job *job)
+{
+	struct mode_arg *a = job->arg;
+	int r = managed_set_mode(a->name, a->mode);
+
+	/* Return only once kind shows the new mode. */
+	sampler_refresh(2000);
+	return r;
+}
+
+/* Managed workloads switch on a worker (it takes seconds); auto is only a
+ * setting, kept for the policy. */
+static int write_managed_mode(const struct wl_view *w, const char *line, enum mode m,
+			      control_done_fn done, void *ctx)
+{
+	static const enum recipe_mode to_recipe[] = {
+		[MODE_CONTAINER] = RECIPE_CONTAINER, [MODE_VM] = RECIPE_VM, [MODE_AUTO] = RECIPE_AUTO,
+	};
+	struct mode_arg *a;
+	int r;
+
+	if (m == MODE_AUTO) {
+		r = managed_set_mode(w->key, RECIPE_AUTO);
+		if (r < 0)
+			return refuse(w, CTL_MODE, line, r, r == -EBUSY ? "a switch of it is running"
+								       : "no such managed workload");
+		events_add(w->name, "mode: auto (the policy decides)");
+		return 1;
+	}
+	a = xcalloc(1, sizeof *a);
+	snprintf(a->name, sizeof a->name, "%s", w->key);
+	a->mode = to_recipe[m];
+	r = jobs_submit(&(struct job){ .wid = w->id, .run = run_mode, .done = done, .ctx = ctx, .arg = a });
+	if (r < 0) {
+		free(a);
+		return refuse(w, CTL_MODE, line, r, "another action on this workload is running");
+	}
+	return 0;
+}
+
 /* Discovered workloads run in the mode their engine gave them: writing that
  * mode is a no-op, switching needs a recipe (managed workloads). */
-static int write_mode(const struct wl_view *w, const char *line)
+static int write_mode(const struct wl_view *w, const char *line, control_done_fn done, void *ctx)
 {
 	enum mode m;
 
 	if (control_parse_mode(line, &m) < 0)
 		return refuse(w, CTL_MODE, line, -EINVAL, "expected container, vm or auto");
+	if (is_managed(w))
+		return write_managed_mode(w, line, m, done, ctx);
 	if (m == (w->vm ? MODE_VM : MODE_CONTAINER))
 		return 1;
 	return refuse(w, CTL_MODE, line, -EOPNOTSUPP,
@@ -164,6 +220,9 @@ static int write_prefetch(const struct wl_view *w, const char *line)
 		return refuse(w, CTL_PREFETCH, line, -EINVAL, "expected on or off");
 	if (w->vm)
 		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP, "sibling prefetch is for containers");
+	if (is_managed(w) && on)
+		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP,
+			      "not for managed workloads yet (their mode can change)");
 	if (prefetch_set(w, on))
 		events_add(w->name, "prefetch: %s", on ? "on" : "off");
 	return 1;
@@ -180,7 +239,7 @@ int control_write(const struct snapshot *s, const struct wl_view *w, enum contro
 	case CTL_PLACEMENT:
 		return write_placement(s, w, line, done, ctx);
 	case CTL_MODE:
-		return write_mode(w, line);
+		return write_mode(w, line, done, ctx);
 	case CTL_PREFETCH:
 		return write_prefetch(w, line);
 	}
@@ -196,9 +255,18 @@ void control_render(const struct wl_view *w, enum control_file f, struct strbuf 
 		else
 			strbuf_printf(out, "host=%s\n", host_name);
 		break;
-	case CTL_MODE:
-		strbuf_printf(out, w->vm ? "container [vm] auto\n" : "[container] vm auto\n");
+	case CTL_MODE: {
+		/* managed: the setting in brackets (kind says what runs now) */
+		enum recipe_mode setting = w->vm ? RECIPE_VM : RECIPE_CONTAINER;
+		bool vm;
+
+		if (is_managed(w))
+			managed_mode(w->key, &setting, &vm);
+		strbuf_printf(out, "%s\n", setting == RECIPE_VM ? "container [vm] auto" :
+					    setting == RECIPE_AUTO ? "container vm [auto]" :
+								     "[container] vm auto");
 		break;
+	}
 	case CTL_PREFETCH:
 		strbuf_printf(out, prefetch_enabled(w) ? "[on] off\n" : "on [off]\n");
 		break;
@@ -212,11 +280,14 @@ int control_start(const struct config *cfg)
 	migrate_configure(cfg);
 	/* Before any new action: finish or undo what a killed daemon left. */
 	migrate_recover();
-	return jobs_start(2);
+	if (jobs_start(2) < 0)
+		return -1;
+	return managed_start(cfg);
 }
 
 void control_stop(void)
 {
 	jobs_stop();
+	managed_stop();
 	placement_fini();
 }

@@ -176,7 +176,10 @@ static void reconcile(struct keyed *found, size_t n_found, unsigned mask)
 			tracked_free(S.tr[i]);
 			S.tr[i++] = NULL;
 		} else if (c == 0) {
-			/* a managed workload keeps its key when it switches mode */
+			/* A managed workload keeps its key when it switches mode:
+			 * sample it at once, with no rates across the switch. */
+			if (S.tr[i]->ref.vm != found[j].f->vm)
+				S.tr[i]->sampled = false;
 			S.tr[i]->ref.vm = found[j].f->vm;
 			next[n++] = S.tr[i];
 			S.tr[i++] = NULL;

@@ -6,6 +6,7 @@
 #include "prefetch.h"
 #include "log.h"
 #include "ops.h"
+#include "managed.h"
 #include "sampler.h"
 #include "snapshot.h"
 #include "util.h"
@@ -207,6 +208,7 @@ static void *reload_thread(void *arg)
 		sd_notify(0, "RELOADING=1");
 #endif
 		migrate_configure(&cfg);
+		managed_reload(&cfg);
 		sampler_reload(&cfg);
 #ifdef HAVE_SYSTEMD
 		sd_notify(0, "READY=1");

@@ -227,7 +227,7 @@ static int set_managed(struct managed_config *m, const char *name, const char *v
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(name, keys[i].key) == 0) {
-			if (!*v || (keys[i].path && *v != '/'))
+			if (!*v || (keys[i].path && *v != '/') || strlen(v) > 200)
 				return -EINVAL;
 			set_str((char **)((char *)m + keys[i].off), v);
 			return 0;

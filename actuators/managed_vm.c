@@ -1,0 +1,221 @@
+/* VM mode: a QEMU microvm booting the configured kernel and initramfs
+ * (adaptfs-mkinitrd(8)), with the recipe's rootfs as its virtio-9p root,
+ * the data directory as a second 9p share, and the command handed to the
+ * guest's /init in a third, read-only one. The command is the guest's only
+ * application: /init execs it as PID 1 after switch_root. QEMU is our
+ * child (no -daemonize), so we reap it at once. */
+#include "managed_impl.h"
+#include "spawn.h"
+#include "strbuf.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define QUIT_WAIT_USEC (5 * USEC_PER_SEC)
+
+/* A word for sh, in single quotes. */
+static void sh_quote(struct strbuf *sb, const char *s)
+{
+	strbuf_append(sb, "'", 1);
+	for (; *s; s++)
+		if (*s == '\'')
+			strbuf_append(sb, "'\\''", 4);
+		else
+			strbuf_append(sb, s, 1);
+	strbuf_append(sb, "'", 1);
+}
+
+/* guest/run, sourced by the guest's /init: the environment and "$@". */
+static int write_guest_run(const struct mw *w)
+{
+	struct strbuf sb = {0};
+	char path[PATH_MAX];
+	int r = 0;
+
+	for (size_t i = 0; i < w->r.n_env; i++) {
+		strbuf_append(&sb, "export ", 7);
+		sh_quote(&sb, w->r.env[i]);
+		strbuf_append(&sb, "\n", 1);
+	}
+	strbuf_append(&sb, "set --", 6);
+	for (size_t i = 0; i < w->r.argc; i++) {
+		strbuf_append(&sb, " ", 1);
+		sh_quote(&sb, w->r.argv[i]);
+	}
+	strbuf_append(&sb, "\n", 1);
+	snprintf(path, sizeof path, "%s/guest/run", w->dir);
+	_cleanup_fclose_ FILE *f = fopen(path, "we");
+	if (!f || fwrite(sb.buf, 1, sb.len, f) != sb.len)
+		r = -EIO;
+	strbuf_free(&sb);
+	return r;
+}
+
+/* QEMU option values: a comma is written ",,". */
+static void opt_escape(char *out, size_t size, const char *prefix, const char *path,
+		       const char *suffix)
+{
+	size_t o = (size_t)snprintf(out, size, "%s", prefix);
+
+	for (; *path && o + 2 < size; path++) {
+		out[o++] = *path;
+		if (*path == ',')
+			out[o++] = ',';
+	}
+	snprintf(out + o, size - o, "%s", suffix);
+}
+
+/* Last line of a log, for a reason in events. */
+static void last_line(const char *path, char *out, size_t size)
+{
+	char text[4096];
+	ssize_t n = read_file(path, text, sizeof text);
+	char *end, *start;
+
+	out[0] = '\0';
+	if (n < 0) {
+		/* longer than the buffer: its tail */
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		off_t len = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+
+		if (len <= 0 || (n = pread(fd, text, sizeof text - 1, len > 4095 ? len - 4095 : 0)) <= 0)
+			return;
+		text[n] = '\0';
+	}
+	for (end = text + strlen(text); end > text && (end[-1] == '\n' || end[-1] == '\r'); end--)
+		*(end - 1) = '\0';
+	start = strrchr(text, '\n');
+	snprintf(out, size, "%s", start ? start + 1 : text);
+}
+
+int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
+{
+	const struct recipe *r = &w->r;
+	const char *kernel = r->kernel ? r->kernel : e->kernel;
+	const char *initrd = r->initrd ? r->initrd : e->initrd;
+	char guest[PATH_MAX], qmp[PATH_MAX + 32], logpath[PATH_MAX], console[PATH_MAX + 16];
+	char name[96], mem[32], smp[16], append[1024], root[PATH_MAX + 96], data[PATH_MAX + 96];
+	char share[PATH_MAX + 96], net[96], dev[96];
+	_cleanup_close_ int log = -1;
+	pid_t pid;
+	int ret;
+
+	snprintf(guest, sizeof guest, "%s/guest", w->dir);
+	mkdir(guest, 0700);
+	if (write_guest_run(w) < 0) {
+		snprintf(why, n, "cannot write %s/run", guest);
+		return -EIO;
+	}
+	if (r->data && mkdir(r->data, 0755) < 0 && errno != EEXIST) {
+		snprintf(why, n, "data directory %s: %s", r->data, strerror(errno));
+		return -errno;
+	}
+	snprintf(name, sizeof name, "%s,debug-threads=on", w->id);
+	snprintf(mem, sizeof mem, "%lluM", (unsigned long long)(r->memory_bytes >> 20));
+	snprintf(smp, sizeof smp, "%u", r->cpus);
+	opt_escape(qmp, sizeof qmp, "unix:", w->dir, "/qmp.sock,server=on,wait=off");
+	snprintf(logpath, sizeof logpath, "%s/qemu.log", w->dir);
+	opt_escape(console, sizeof console, "file:", w->dir, "/console.log");
+	snprintf(append, sizeof append,
+		 "console=ttyS0 tsc_early_khz=2000000 panic=-1 quiet adaptfs.ip=%s/%u%s%s "
+		 "adaptfs.name=%s%s%s%s%s",
+		 r->address, r->prefix_len, r->gateway[0] ? " adaptfs.gw=" : "", r->gateway, r->name,
+		 r->data ? " adaptfs.data=" : "", r->data ? r->data_mount : "",
+		 r->append ? " " : "", r->append ? r->append : "");
+	opt_escape(root, sizeof root, "local,id=root,security_model=passthrough,path=", r->rootfs, "");
+	opt_escape(data, sizeof data, "local,id=data,security_model=passthrough,path=",
+		   r->data ? r->data : "/", "");
+	opt_escape(share, sizeof share, "local,id=adaptfs,security_model=passthrough,readonly=on,path=",
+		   guest, "");
+	snprintf(net, sizeof net, "tap,id=n0,ifname=%s,script=no,downscript=no", w->ifname);
+	snprintf(dev, sizeof dev, "virtio-net-device,netdev=n0,mac=%s", r->mac);
+
+	const char *argv[64] = {
+		e->qemu, "-M", "microvm", "-accel", e->kvm ? "kvm" : "tcg", "-m", mem, "-smp", smp,
+		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+		"-name", name, "-qmp", qmp, "-serial", console,
+		"-kernel", kernel, "-initrd", initrd, "-append", append,
+		"-fsdev", root, "-device", "virtio-9p-device,fsdev=root,mount_tag=root",
+		"-fsdev", share, "-device", "virtio-9p-device,fsdev=adaptfs,mount_tag=adaptfs",
+		"-netdev", net, "-device", dev,
+		"-device", "virtio-balloon-device,id=balloon0",
+	};
+	size_t argc = 0;
+
+	while (argv[argc])
+		argc++;
+	if (r->data) {
+		argv[argc++] = "-fsdev";
+		argv[argc++] = data;
+		argv[argc++] = "-device";
+		argv[argc++] = "virtio-9p-device,fsdev=data,mount_tag=data";
+	}
+	ret = mnet_tap(e, w, why, n);
+	if (ret < 0)
+		return ret;
+	snprintf(logpath, sizeof logpath, "%s/console.log", w->dir);
+	unlink(logpath);
+	snprintf(logpath, sizeof logpath, "%s/qemu.log", w->dir);
+	log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid = spawn_start_log(argv, log);
+	if (pid < 0) {
+		snprintf(why, n, "cannot start %s: %s", e->qemu, strerror(-pid));
+		mnet_down(w);
+		return pid;
+	}
+	w->qemu = pid;
+	w->st = (struct managed_state){ .vm = true, .running = true, .pid = pid,
+					.switches = w->st.switches, .downtime_usec = w->st.downtime_usec };
+	return 0;
+}
+
+/* QEMU exits cleanly on SIGTERM, like QMP quit; the guest's files are on
+ * 9p without a guest cache, so nothing written is lost. */
+void mvm_stop(struct mw *w)
+{
+	uint64_t end = now_usec() + QUIT_WAIT_USEC;
+	int status;
+
+	if (w->qemu > 0) {
+		kill(w->qemu, SIGTERM);
+		while (waitpid(w->qemu, &status, WNOHANG) == 0) {
+			if (now_usec() >= end) {
+				kill(w->qemu, SIGKILL);
+				waitpid(w->qemu, &status, 0);
+				break;
+			}
+			usleep(20000);
+		}
+	}
+	w->qemu = 0;
+	mnet_down(w);
+	w->st.running = false;
+	w->st.pid = 0;
+}
+
+bool mvm_alive(struct mw *w)
+{
+	int status;
+
+	if (w->qemu > 0 && waitpid(w->qemu, &status, WNOHANG) != 0)
+		w->qemu = 0;	/* reaped: never signal that pid again */
+	return w->qemu > 0;
+}
+
+/* Why it exited, from its own log or else the guest's console. */
+void mvm_exit_reason(const struct mw *w, char *why, size_t n)
+{
+	char path[PATH_MAX + 16], line[256];
+
+	snprintf(path, sizeof path, "%s/qemu.log", w->dir);
+	last_line(path, line, sizeof line);
+	if (!line[0]) {
+		snprintf(path, sizeof path, "%s/console.log", w->dir);
+		last_line(path, line, sizeof line);
+	}
+	snprintf(why, n, "QEMU exited: %s", line[0] ? line : "no output");
+}
