@@ -1,0 +1,242 @@
+#!/usr/bin/env bats
+# Managed workloads (adaptfs-workloads(5)) and their mode file: a busybox
+# httpd recipe switches container -> VM -> container under a polling client,
+# a VM that cannot boot falls back to the container with EIO, and discovered
+# workloads still refuse to switch.
+#
+# Everything here is named adt-*: bridge adt-br0 (10.234.0.1/24), recipes
+# adt-web (10.234.0.10) and adt-badvm (10.234.0.11). What the daemon makes
+# for them is adaptfs-adt-* (runc containers, netns, cgroups, QEMU -name)
+# and adapt<hash> interfaces on adt-br0; teardown_file removes all of it
+# even if the daemon died.
+
+BR=adt-br0
+WEB=10.234.0.10
+BAD=10.234.0.11
+# QEMU under TCG boots in seconds, slower on a loaded 2-core machine
+SWITCH_TIMEOUT=240
+
+st() { echo "$BATS_FILE_TMPDIR"; }
+
+setup_file() {
+	load lib/mount
+	load lib/containers
+	local d
+	d=$(st)
+	mkdir -p "$d/recipes" "$d/run" "$d/web-data" "$d/bad-data"
+	"$BATS_TEST_DIRNAME/../../etc/adaptfs-mkinitrd" "$d/vm" >"$d/mkinitrd.log" 2>&1 ||
+		{ cat "$d/mkinitrd.log" >&2; return 1; }
+	_adapt_busybox_rootfs "$d/web-root"
+	_adapt_busybox_rootfs "$d/bad-root"
+	echo "adt-web-page-$$" >"$d/web-data/index.html"
+	echo "adt-bad-page-$$" >"$d/bad-data/index.html"
+	cat >"$d/adaptfs.conf" <<-EOF
+		[managed]
+		recipes = $d/recipes
+		run_dir = $d/run
+		bridge = $BR
+		bridge_address = 10.234.0.1/24
+		bridge_mac = 02:ad:00:00:ea:01
+		kernel = $d/vm/vmlinux
+		initrd = $d/vm/initramfs.cpio
+	EOF
+	# PID 1 of the container gets no default SIGTERM action: trap it. Each
+	# start appends a line to the data directory.
+	local cmd='/bin/sh -c '\''trap "exit 0" TERM; echo $(hostname) >> /data/boots; httpd -p 8080 -h /data; while :; do sleep 1 & wait $!; done'\'''
+	cat >"$d/recipes/adt-web.conf" <<-EOF
+		[workload]
+		rootfs = $d/web-root
+		command = $cmd
+		address = $WEB/24
+		data = $d/web-data
+		ready_port = 8080
+		ready_timeout = 180
+		stop_timeout = 5
+	EOF
+	cat >"$d/recipes/adt-badvm.conf" <<-EOF
+		[workload]
+		rootfs = $d/bad-root
+		command = $cmd
+		address = $BAD/24
+		data = $d/bad-data
+		ready_port = 8080
+		ready_timeout = 60
+		stop_timeout = 5
+		[vm]
+		kernel = /nonexistent/adt-vmlinux
+	EOF
+	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
+}
+
+# Processes the daemon started that may outlive it: by pid, only those whose
+# command line names this file's run directory.
+kill_leftovers() {
+	local p
+	for p in /proc/[0-9]*; do
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$(st)/run/" || continue
+		kill -KILL "${p#/proc/}" 2>/dev/null || true
+	done
+}
+
+teardown_file() {
+	load lib/mount
+	load lib/containers
+	local rc=0 n l c
+	kill_poller
+	ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || rc=1
+	kill_leftovers
+	for n in adt-web adt-badvm; do
+		if runc state "adaptfs-$n" >/dev/null 2>&1; then
+			runc kill "adaptfs-$n" KILL 2>/dev/null || true
+			wait_for -t 10 bash -c "! runc state adaptfs-$n 2>/dev/null | grep -q running" || true
+			runc delete -f "adaptfs-$n" >/dev/null 2>&1 || rc=1
+		fi
+		[[ -e /run/netns/adaptfs-$n ]] && { ip netns del "adaptfs-$n" || rc=1; }
+		for c in /sys/fs/cgroup/*/adaptfs-$n /sys/fs/cgroup/adaptfs-$n; do
+			[[ -d $c ]] && { _adapt_cg_rmtree "$c" || rc=1; }
+		done
+	done
+	if ip link show dev "$BR" >/dev/null 2>&1; then
+		for l in $(ip -o link show master "$BR" | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
+			ip link del dev "$l" || rc=1
+		done
+		ip link del dev "$BR" || rc=1
+	fi
+	teardown_all || rc=1
+	return $rc
+}
+
+setup() {
+	load lib/mount
+	load lib/containers
+}
+
+teardown() {
+	teardown_all
+}
+
+# A client polling the web workload every 0.1 s: "TIME ok|fail" lines. (busybox
+# 1.35 wget -T crashes here: timeout(1) bounds it instead.)
+start_poller() {
+	local log=$(st)/poll.log
+	: >"$log"
+	bash -c 'while :; do
+		if timeout 2 busybox wget -q -O - "http://$1:8080/index.html" 2>/dev/null | grep -q adt-web-page; then
+			echo "$EPOCHREALTIME ok"
+		else
+			echo "$EPOCHREALTIME fail"
+		fi
+		sleep 0.1
+	done' poller "$WEB" >>"$log" 2>/dev/null </dev/null 3>&- &
+	echo $! >"$(st)/poller.pid"
+}
+
+kill_poller() {
+	local f=$(st)/poller.pid
+	[[ -f $f ]] || return 0
+	kill "$(cat "$f")" 2>/dev/null || true
+	rm -f "$f"
+}
+
+# "ok" lines in the poll log after line N
+oks_after() { tail -n +"$(($1 + 1))" "$(st)/poll.log" | grep -c ' ok$'; }
+polled_ok_after() { [ "$(oks_after "$1")" -gt 0 ]; }
+poll_lines() { wc -l <"$(st)/poll.log"; }
+answers() { timeout 3 busybox wget -q -O - "http://$1:8080/index.html" | grep -q "$2"; }
+kind_is() { [ "$(cat "$ADAPTFS_MNT/$1/kind")" = "$2" ]; }
+stat_is() { grep -qx "$2 $3" "$ADAPTFS_MNT/$1/stat"; }
+write_mode() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$ADAPTFS_MNT/$1/mode"; }
+
+@test "managed recipes start as containers, listed once under their recipe name" {
+	wait_for -t 60 kind_is adt-web "container adaptfs"
+	wait_for -t 60 kind_is adt-badvm "container adaptfs"
+	wait_for -t 10 answers "$WEB" adt-web-page
+	[ "$(cat "$ADAPTFS_MNT/adt-web/mode")" = "[container] vm auto" ]
+	# not a second time by the containers (runc, cgroup) backend
+	[ ! -e "$ADAPTFS_MNT/adaptfs-adt-web" ]
+	run grep -c 'adapt_class{workload="[^"]*adt-web' "$ADAPTFS_MNT/metrics.prom"
+	[ "$output" = 1 ]
+	grep -q "adt-web: started as container" "$ADAPTFS_MNT/events"
+}
+
+@test "adt-web switches container -> vm -> container under a polling client; data survives" {
+	wait_for -t 60 kind_is adt-web "container adaptfs"
+	wait_for -t 10 answers "$WEB" adt-web-page
+	boots0=$(wc -l <"$(st)/web-data/boots")
+	start_poller
+	wait_for -t 10 polled_ok_after 0
+
+	n=$(poll_lines)
+	run write_mode adt-web vm
+	[ "$status" -eq 0 ] || { cat "$ADAPTFS_MNT/events" | tail -5; adaptfs_log; false; }
+	kind_is adt-web "vm adaptfs"
+	[ "$(cat "$ADAPTFS_MNT/adt-web/mode")" = "container [vm] auto" ]
+	# the same address answers, served by the VM from the data directory
+	answers "$WEB" adt-web-page
+	wait_for -t 10 polled_ok_after "$n"
+	# the VM's start wrote into the data directory, next to the container's line
+	[ "$(wc -l <"$(st)/web-data/boots")" -eq $((boots0 + 1)) ]
+	grep -Eq "adt-web: mode: now vm \(downtime [0-9]+\.[0-9]+ s\)" "$ADAPTFS_MNT/events"
+	wait_for -t 10 stat_is adt-web mode_switches 1
+	grep -Eq '^mode_downtime_usec [1-9][0-9]*$' "$ADAPTFS_MNT/adt-web/stat"
+	# sampled as a VM now: the QEMU process's CPU time
+	wait_for -t 10 grep -q '^usage_usec' "$ADAPTFS_MNT/adt-web/cpu"
+	# and not shown again by the QEMU backend (it would take QEMU's -name)
+	[ ! -e "$ADAPTFS_MNT/adaptfs-adt-web" ]
+	run grep -c 'adapt_class{workload="[^"]*adt-web' "$ADAPTFS_MNT/metrics.prom"
+	[ "$output" = 1 ]
+
+	n=$(poll_lines)
+	run write_mode adt-web container
+	[ "$status" -eq 0 ] || { cat "$ADAPTFS_MNT/events" | tail -5; false; }
+	kind_is adt-web "container adaptfs"
+	answers "$WEB" adt-web-page
+	wait_for -t 10 polled_ok_after "$n"
+	[ "$(wc -l <"$(st)/web-data/boots")" -eq $((boots0 + 2)) ]
+	wait_for -t 10 stat_is adt-web mode_switches 2
+	grep -Eq "adt-web: mode: now container \(downtime [0-9]+\.[0-9]+ s\)" "$ADAPTFS_MNT/events"
+	kill_poller
+}
+
+@test "auto is stored as the setting; kind keeps the running mode" {
+	wait_for -t 60 kind_is adt-web "container adaptfs"
+	write_mode adt-web auto
+	[ "$(cat "$ADAPTFS_MNT/adt-web/mode")" = "container vm [auto]" ]
+	kind_is adt-web "container adaptfs"
+	grep -q "adt-web: mode: auto" "$ADAPTFS_MNT/events"
+	# what you read you can write back
+	cat "$ADAPTFS_MNT/adt-web/mode" >/dev/null
+	write_mode adt-web container
+	[ "$(cat "$ADAPTFS_MNT/adt-web/mode")" = "[container] vm auto" ]
+	run write_mode adt-web fast
+	[ "$status" -ne 0 ]
+	[[ $output == *"Invalid argument"* ]]
+}
+
+@test "a VM that cannot boot: the write fails with EIO and it runs as a container again" {
+	wait_for -t 60 kind_is adt-badvm "container adaptfs"
+	wait_for -t 10 answers "$BAD" adt-bad-page
+	run write_mode adt-badvm vm
+	[ "$status" -ne 0 ]
+	[[ $output == *"Input/output error"* ]]
+	kind_is adt-badvm "container adaptfs"
+	[ "$(cat "$ADAPTFS_MNT/adt-badvm/mode")" = "[container] vm auto" ]
+	answers "$BAD" adt-bad-page
+	grep -q "adt-badvm: mode: vm failed to start: QEMU exited: .*adt-vmlinux" "$ADAPTFS_MNT/events"
+	grep -q "adt-badvm: mode: running as container again" "$ADAPTFS_MNT/events"
+	# no QEMU of it is left behind
+	run pgrep -f -- "-name adaptfs-adt-badvm"
+	[ "$status" -ne 0 ]
+}
+
+@test "writing mode to a discovered workload is EOPNOTSUPP" {
+	cg_spawn adt-disc sleep 1000
+	d=$ADAPTFS_MNT/$(cg_id adt-disc | cut -c1-12)
+	wait_for -t 10 test -d "$d"
+	[ "$(cat "$d/kind")" = "container docker" ]
+	run write_mode "${d##*/}" vm
+	[ "$status" -ne 0 ]
+	[[ $output == *"Operation not supported"* ]]
+	grep -q "mode: 'vm' refused: Operation not supported" "$ADAPTFS_MNT/events"
+	[ "$(cat "$d/mode")" = "[container] vm auto" ]
+}
