@@ -149,8 +149,8 @@ guests() {
 @test "SIGKILL of adaptfs in the middle of a live migration: after a restart exactly one copy runs" {
 	conf=$(host_conf hA)
 	cp "$conf" "$BATS_TEST_TMPDIR/conf.orig"
-	# a slow migration (about 1 MiB/s) leaves time to kill the daemon in it
-	printf '[migration]\nmax_bandwidth = 1048576\n' >> "$conf"
+	# a slow migration (8 MiB/s: a few seconds for this guest) leaves time to kill the daemon in it
+	printf '[migration]\nmax_bandwidth = 8388608\n' >> "$conf"
 	host_restart hA
 	host_vm_up hA g4 >/dev/null
 	ip=$(host_vm_ip hA g4)
@@ -205,4 +205,34 @@ lxc_running() { [ "$(hostexec "$1" lxc-info -P "$(host_dir "$1")/lxc" -n "$2" -s
 	lxc_running hB c4 && n=$((n + 1))
 	[ "$n" -eq 1 ]
 	wait_for -t 10 one_tree_shows c4
+}
+
+@test "the peer's end dies in the middle of a live migration: exactly one copy runs on, and events say where" {
+	conf=$(host_conf hA)
+	cp "$conf" "$BATS_TEST_TMPDIR/conf.orig"
+	printf '[migration]\nmax_bandwidth = 8388608\ntimeout = 30\n' >> "$conf"
+	host_restart hA
+	host_vm_up hA g5 >/dev/null
+	ip=$(host_vm_ip hA g5)
+	a=$(host_mnt hA)
+	wait_for -t 10 test -d "$a/g5"
+	( echo host=hB > "$a/g5/placement" ) 2>/dev/null &
+	writer=$!
+	wait_for -t 20 grep -q phase=migrating "$(host_dir hA)/state/journal/migrate-qemu-g5"
+	# the receiver, adaptfs-migrate on hB, started for this move by the daemon under test
+	receiver=
+	for f in /proc/[0-9]*/cmdline; do
+		{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q '^adaptfs-migrate qemu-incoming g5 ' || continue
+		receiver=$(cut -d/ -f3 <<<"$f")
+	done
+	[ -n "$receiver" ]
+	kill -9 "$receiver"
+	wait "$writer" && outcome=moved || outcome=failed
+	cp "$BATS_TEST_TMPDIR/conf.orig" "$conf"
+	echo "the write: $outcome"
+	grep -E "g5: placement: (moved to hB live|moving to hB failed: .*; it runs here, unchanged)" "$a/events"
+	wait_for -t 10 test "$(guests g5 | wc -l)" -eq 1
+	nsenter --net=/run/netns/adt-cli -- curl -sf -m 5 "http://$ip:8080/index.html"
+	wait_for -t 10 one_tree_shows g5
+	[ ! -e "$(host_dir hA)/state/journal/migrate-qemu-g5" ]
 }

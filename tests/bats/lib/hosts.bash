@@ -166,7 +166,7 @@ _hosts_fg() {
 # Every cgroup hierarchy mounted under /sys/fs/cgroup: "MOUNTPOINT FSTYPE" lines.
 _hosts_cg_mounts() {
     awk '{ for (i = 7; $i != "-"; i++); if (($(i + 1) == "cgroup" || $(i + 1) == "cgroup2") &&
-               $5 ~ "^/sys/fs/cgroup/") print $5, $(i + 1) }' /proc/self/mountinfo
+               $4 == "/" && $5 ~ "^/sys/fs/cgroup/[^/]+$") print $5, $(i + 1) }' /proc/self/mountinfo
 }
 
 _hosts_cg_mkdir() { # HOST
