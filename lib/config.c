@@ -1,48 +1,10 @@
 #include "config.h"
+#include "inifile.h"
 #include "util.h"
 
 #include <errno.h>
 #include <grp.h>
-#include <ini.h>
 #include <math.h>
-#include <sys/stat.h>
-
-struct parse_ctx {
-	struct config *cfg;
-	FILE *f;
-	int lineno;		/* of the line inih is handling */
-	int err_line;		/* of the first key we refused */
-	char reason[160];
-};
-
-/* inih's reader, counting lines so that a refused key names its own line
- * even after an earlier syntax error. */
-static char *read_line(char *str, int num, void *stream)
-{
-	struct parse_ctx *ctx = stream;
-
-	ctx->lineno++;
-	return fgets(str, num, ctx->f);
-}
-
-static int parse_double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
-static void set_str(char **dst, const char *v)
-{
-	free(*dst);
-	*dst = xstrdup(v);
-}
 
 static int set_class(struct class_config *c, const char *name, const char *v)
 {
@@ -60,7 +22,7 @@ static int set_class(struct class_config *c, const char *name, const char *v)
 		return 0;
 	}
 	if (strcmp(name, "window") == 0) {
-		if (parse_double(v, 1, 600, &d) < 0 || d != floor(d))
+		if (ini_parse_double(v, 1, 600, &d) < 0 || d != floor(d))
 			return -ERANGE;
 		c->window = (unsigned)d;
 		return 0;
@@ -75,7 +37,7 @@ static int set_class(struct class_config *c, const char *name, const char *v)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(name, keys[i].key) == 0)
-			return parse_double(v, keys[i].min, keys[i].max,
+			return ini_parse_double(v, keys[i].min, keys[i].max,
 					    (double *)((char *)c + keys[i].off));
 	return -ENOENT;
 }
@@ -116,7 +78,7 @@ static int set_prefetch(struct prefetch_config *p, const char *name, const char 
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(name, keys[i].key) == 0)
-			return parse_double(v, keys[i].min, keys[i].max, (double *)((char *)p + keys[i].off));
+			return ini_parse_double(v, keys[i].min, keys[i].max, (double *)((char *)p + keys[i].off));
 	return -ENOENT;
 }
 
@@ -145,11 +107,11 @@ static int set_peer(struct config *cfg, const char *host, const char *name, cons
 		*p = (struct peer){ .name = xstrdup(host) };
 	}
 	if (strcmp(name, "address") == 0 && *v) {
-		set_str(&p->address, v);
+		ini_set_str(&p->address, v);
 		return 0;
 	}
 	if (strcmp(name, "transport") == 0 && *v) {
-		set_str(&p->transport, v);
+		ini_set_str(&p->transport, v);
 		return 0;
 	}
 	return *v ? -ENOENT : -EINVAL;
@@ -178,15 +140,15 @@ static int set_migration(struct migration_config *m, const char *name, const cha
 	if (strcmp(name, "lxc_path") == 0) {
 		if (*v != '/')
 			return -EINVAL;
-		set_str(&m->lxc_path, v);
+		ini_set_str(&m->lxc_path, v);
 		return 0;
 	}
 	if (strcmp(name, "timeout") == 0)
-		return parse_double(v, 1, 86400, &m->timeout);
+		return ini_parse_double(v, 1, 86400, &m->timeout);
 	if (strcmp(name, "downtime_ms") == 0)
-		return parse_double(v, 1, 60000, &m->downtime_ms);
+		return ini_parse_double(v, 1, 60000, &m->downtime_ms);
 	if (strcmp(name, "max_bandwidth") == 0)
-		return parse_double(v, 0, 1e12, &m->max_bandwidth);
+		return ini_parse_double(v, 0, 1e12, &m->max_bandwidth);
 	return -ENOENT;
 }
 
@@ -208,28 +170,28 @@ static int set_managed(struct managed_config *m, const char *name, const char *v
 		/* an interface name: 1-15 characters, no '/' or blanks */
 		if (!*v || strlen(v) > 15 || strpbrk(v, "/ \t:"))
 			return -EINVAL;
-		set_str(&m->bridge, v);
+		ini_set_str(&m->bridge, v);
 		return 0;
 	}
 	if (strcmp(name, "bridge_address") == 0) {
 		if (*v && (sscanf(v, "%u.%u.%u.%u/%u%c", &a[0], &a[1], &a[2], &a[3], &len, &tail) != 5 ||
 			   a[0] > 255 || a[1] > 255 || a[2] > 255 || a[3] > 255 || len < 1 || len > 32))
 			return -EINVAL;
-		set_str(&m->bridge_address, v);
+		ini_set_str(&m->bridge_address, v);
 		return 0;
 	}
 	if (strcmp(name, "bridge_mac") == 0) {
 		if (strlen(v) != 17 || sscanf(v, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%c", &b[0], &b[1], &b[2],
 					      &b[3], &b[4], &b[5], &tail) != 6 || (b[0] & 1))
 			return -EINVAL;
-		set_str(&m->bridge_mac, v);
+		ini_set_str(&m->bridge_mac, v);
 		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(name, keys[i].key) == 0) {
 			if (!*v || (keys[i].path && *v != '/') || strlen(v) > 200)
 				return -EINVAL;
-			set_str((char **)((char *)m + keys[i].off), v);
+			ini_set_str((char **)((char *)m + keys[i].off), v);
 			return 0;
 		}
 	return -ENOENT;
@@ -241,27 +203,27 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 		return set_peer(cfg, section + 5, name, v);
 	if (strcmp(section, "adaptfs") == 0) {
 		if (strcmp(name, "interval") == 0)
-			return parse_double(v, 0.05, 3600, &cfg->interval);
+			return ini_parse_double(v, 0.05, 3600, &cfg->interval);
 		if (strcmp(name, "state_dir") == 0)
-			return *v == '/' ? (set_str(&cfg->state_dir, v), 0) : -EINVAL;
+			return *v == '/' ? (ini_set_str(&cfg->state_dir, v), 0) : -EINVAL;
 		if (strcmp(name, "group") == 0) {
 			if (!getgrnam(v))
 				return -EINVAL;	/* a group that does not exist */
-			set_str(&cfg->group, v);
+			ini_set_str(&cfg->group, v);
 			return 0;
 		}
 		if (strcmp(name, "host_name") == 0) {
 			if (!*v || strlen(v) > 63 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
 					"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(v))
 				return -EINVAL;
-			set_str(&cfg->host_name, v);
+			ini_set_str(&cfg->host_name, v);
 			return 0;
 		}
 		return -ENOENT;
 	}
 	if (strcmp(section, "discovery") == 0) {
 		if (strcmp(name, "rescan_interval") == 0)
-			return parse_double(v, 0.1, 86400, &cfg->rescan_interval);
+			return ini_parse_double(v, 0.1, 86400, &cfg->rescan_interval);
 		if (strcmp(name, "pattern") == 0) {
 			if (*v != '/')
 				return -EINVAL;
@@ -279,7 +241,7 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 			if (strcmp(name, paths[i].key) == 0) {
 				if (*v != '/')
 					return -EINVAL;
-				set_str((char **)((char *)cfg + paths[i].off), v);
+				ini_set_str((char **)((char *)cfg + paths[i].off), v);
 				return 0;
 			}
 		return -ENOENT;
@@ -295,24 +257,9 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 	return -ENOENT;
 }
 
-static int config_ini_line(void *user, const char *section, const char *name, const char *value)
+static int config_set(void *user, const char *section, const char *name, const char *value)
 {
-	struct parse_ctx *ctx = user;
-	int r;
-
-	if (!name)	/* a section header alone */
-		return 1;
-	r = set_key(ctx->cfg, section, name, value);
-	if (r == 0)
-		return 1;
-	if (!ctx->reason[0]) {
-		ctx->err_line = ctx->lineno;
-		snprintf(ctx->reason, sizeof ctx->reason,
-			 r == -ENOENT ? "unknown key '%s' in section [%s]"
-				      : "bad value for key '%s' in section [%s]",
-			 name, section);
-	}
-	return 0;
+	return set_key(user, section, name, value);
 }
 
 static void config_defaults(struct config *cfg)
@@ -368,10 +315,8 @@ static void config_defaults(struct config *cfg)
 
 int config_load(struct config *cfg, const char *path, bool required, char *err, size_t errlen)
 {
-	struct parse_ctx ctx = { .cfg = cfg };
 	_cleanup_fclose_ FILE *f = NULL;
-	struct stat st;
-	int line;
+	int r;
 
 	config_defaults(cfg);
 	if (!path)
@@ -388,36 +333,19 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 		return -e;
 	}
 	/* It says which cgroups are acted on and who may act: anyone able to
-	 * rewrite it could act as root. */
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IWOTH)) {
-		snprintf(err, errlen, "%s: is world-writable: refusing it (chmod o-w)", path);
+	 * rewrite it could act as root (ini_file_parse refuses it then). */
+	r = ini_file_parse(f, path, config_set, cfg, err, errlen);
+	if (r < 0) {
 		config_free(cfg);
-		return -EPERM;
+		return r;
 	}
-	ctx.f = f;
-	line = ini_parse_stream(read_line, &ctx, config_ini_line, &ctx);
-	if (line == 0 && ferror(f)) {
-		int e = errno ? errno : EIO;
-
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
-		config_free(cfg);
-		return -e;
-	}
-	for (size_t i = 0; line == 0 && i < cfg->n_peers; i++)
+	for (size_t i = 0; i < cfg->n_peers; i++)
 		if (!cfg->peers[i].address || !cfg->peers[i].transport) {
 			snprintf(err, errlen, "%s: [host %s] needs both address and transport", path,
 				 cfg->peers[i].name);
 			config_free(cfg);
 			return -EINVAL;
 		}
-	if (line != 0) {
-		bool ours = ctx.reason[0] && ctx.err_line <= line;
-
-		snprintf(err, errlen, "%s:%d: %s", path, ours ? ctx.err_line : line,
-			 ours ? ctx.reason : "syntax error");
-		config_free(cfg);
-		return -EINVAL;
-	}
 	return 0;
 }
 

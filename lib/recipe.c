@@ -1,26 +1,10 @@
 #include "recipe.h"
+#include "inifile.h"
 #include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
-
-struct parse_ctx {
-	struct recipe *r;
-	FILE *f;
-	int lineno;		/* of the line inih is handling */
-	int err_line;		/* of the first key we refused */
-	char reason[200];
-};
-
-static char *read_line(char *str, int num, void *stream)
-{
-	struct parse_ctx *ctx = stream;
-
-	ctx->lineno++;
-	return fgets(str, num, ctx->f);
-}
 
 static const char *const mode_names[] = {
 	[RECIPE_CONTAINER] = "container", [RECIPE_VM] = "vm", [RECIPE_AUTO] = "auto",
@@ -116,19 +100,6 @@ bad:
 	return -EINVAL;
 }
 
-static int parse_double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
 /* 64M, 1G, 131072K or bytes; at least 16 MiB (a guest kernel needs it). */
 static int parse_memory(const char *s, uint64_t *out)
 {
@@ -167,7 +138,7 @@ static int parse_address(struct recipe *r, const char *v)
 	const char *slash = strchr(v, '/');
 	double len = 24;
 
-	if (slash && parse_double(slash + 1, 1, 32, &len) < 0)
+	if (slash && ini_parse_double(slash + 1, 1, 32, &len) < 0)
 		return -EINVAL;
 	snprintf(ip, sizeof ip, "%.*s", slash ? (int)(slash - v) : (int)strlen(v), v);
 	if (parse_ipv4(ip, r->address) < 0 || len != floor(len))
@@ -223,7 +194,7 @@ static int set_workload(struct recipe *r, const char *name, const char *v)
 		return 0;
 	}
 	if (strcmp(name, "cpus") == 0) {
-		if (parse_double(v, 1, 64, &d) < 0 || d != floor(d))
+		if (ini_parse_double(v, 1, 64, &d) < 0 || d != floor(d))
 			return -ERANGE;
 		r->cpus = (unsigned)d;
 		return 0;
@@ -244,7 +215,7 @@ static int set_workload(struct recipe *r, const char *name, const char *v)
 		return set_path(&r->data_mount, v);
 	}
 	if (strcmp(name, "ready_port") == 0) {
-		if (parse_double(v, 1, 65535, &d) < 0 || d != floor(d))
+		if (ini_parse_double(v, 1, 65535, &d) < 0 || d != floor(d))
 			return -ERANGE;
 		r->ready_port = (unsigned)d;
 		return 0;
@@ -257,9 +228,9 @@ static int set_workload(struct recipe *r, const char *name, const char *v)
 		return 0;
 	}
 	if (strcmp(name, "ready_timeout") == 0)
-		return parse_double(v, 0.1, 3600, &r->ready_timeout);
+		return ini_parse_double(v, 0.1, 3600, &r->ready_timeout);
 	if (strcmp(name, "stop_timeout") == 0)
-		return parse_double(v, 0, 3600, &r->stop_timeout);
+		return ini_parse_double(v, 0, 3600, &r->stop_timeout);
 	if (strcmp(name, "mode") == 0)
 		return recipe_mode_parse(v, &r->mode);
 	return -ENOENT;
@@ -279,27 +250,13 @@ static int set_vm(struct recipe *r, const char *name, const char *v)
 	return -ENOENT;
 }
 
-static int recipe_ini_line(void *user, const char *section, const char *name, const char *value)
+static int recipe_set(void *user, const char *section, const char *name, const char *value)
 {
-	struct parse_ctx *ctx = user;
-	int r = -ENOENT;
-
-	if (!name)	/* a section header alone */
-		return 1;
 	if (strcmp(section, "workload") == 0)
-		r = set_workload(ctx->r, name, value);
-	else if (strcmp(section, "vm") == 0)
-		r = set_vm(ctx->r, name, value);
-	if (r == 0)
-		return 1;
-	if (!ctx->reason[0]) {
-		ctx->err_line = ctx->lineno;
-		snprintf(ctx->reason, sizeof ctx->reason,
-			 r == -ENOENT ? "unknown key '%s' in section [%s]"
-				      : "bad value for key '%s' in section [%s]",
-			 name, section);
-	}
-	return 0;
+		return set_workload(user, name, value);
+	if (strcmp(section, "vm") == 0)
+		return set_vm(user, name, value);
+	return -ENOENT;
 }
 
 /* Locally administered, unicast, stable for a name: FNV-1a of it. */
@@ -344,10 +301,9 @@ static const char *missing_key(const struct recipe *r)
 
 int recipe_load(const char *path, struct recipe *r, char *err, size_t errlen)
 {
-	struct parse_ctx ctx = { .r = r };
 	_cleanup_fclose_ FILE *f = NULL;
 	const char *missing;
-	int line;
+	int e;
 
 	*r = (struct recipe){
 		.path = xstrdup(path),
@@ -365,21 +321,15 @@ int recipe_load(const char *path, struct recipe *r, char *err, size_t errlen)
 	}
 	f = fopen(path, "re");
 	if (!f) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		e = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-e));
 		recipe_free(r);
-		return -e;
+		return e;
 	}
-	ctx.f = f;
-	line = ini_parse_stream(read_line, &ctx, recipe_ini_line, &ctx);
-	if (line != 0) {
-		bool ours = ctx.reason[0] && ctx.err_line <= line;
-
-		snprintf(err, errlen, "%s:%d: %s", path, ours ? ctx.err_line : line,
-			 ours ? ctx.reason : "syntax error");
+	e = ini_file_parse(f, path, recipe_set, r, err, errlen);
+	if (e < 0) {
 		recipe_free(r);
-		return -EINVAL;
+		return e;
 	}
 	missing = missing_key(r);
 	if (missing) {

@@ -210,6 +210,19 @@ static void missing_file_says_so(void **state)
 	assert_string_equal(c->err, want);
 }
 
+/* It says what root runs: a file anyone may rewrite is refused. */
+static void world_writable_recipe_is_refused(void **state)
+{
+	struct ctx *c = *state;
+	char want[PATH_MAX + 64];
+
+	tu_write(MINIMAL, "%s", c->path);
+	assert_int_equal(chmod(c->path, 0666), 0);
+	assert_int_equal(recipe_load(c->path, &c->r, c->err, sizeof c->err), -EPERM);
+	snprintf(want, sizeof want, "%s: is world-writable: refusing it (chmod o-w)", c->path);
+	assert_string_equal(c->err, want);
+}
+
 static void command_splits_like_sh(void **state)
 {
 	static const struct { const char *in; size_t n; const char *w[4]; } ok[] = {
@@ -254,6 +267,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(missing_required_key_is_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(file_name_must_be_a_name_dot_conf, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_file_says_so, setup, teardown),
+		cmocka_unit_test_setup_teardown(world_writable_recipe_is_refused, setup, teardown),
 		cmocka_unit_test(command_splits_like_sh),
 	};
 

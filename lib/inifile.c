@@ -1,0 +1,93 @@
+#include "inifile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+struct ini_ctx {
+	FILE *f;
+	ini_set_fn set;
+	void *user;
+	int lineno;		/* of the line inih is handling */
+	int err_line;		/* of the first key refused */
+	char reason[200];
+};
+
+/* inih's reader, counting lines so that a refused key names its own line
+ * even after an earlier syntax error. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct ini_ctx *ctx = stream;
+
+	ctx->lineno++;
+	return fgets(str, num, ctx->f);
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *ctx = user;
+	int r;
+
+	if (!name)	/* a section header alone */
+		return 1;
+	r = ctx->set(ctx->user, section, name, value);
+	if (r == 0)
+		return 1;
+	if (!ctx->reason[0]) {
+		ctx->err_line = ctx->lineno;
+		snprintf(ctx->reason, sizeof ctx->reason,
+			 r == -ENOENT ? "unknown key '%s' in section [%s]"
+				      : "bad value for key '%s' in section [%s]",
+			 name, section);
+	}
+	return 0;
+}
+
+int ini_file_parse(FILE *f, const char *path, ini_set_fn set, void *user, char *err, size_t errlen)
+{
+	struct ini_ctx ctx = { .f = f, .set = set, .user = user };
+	struct stat st;
+	int line;
+
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IWOTH)) {
+		snprintf(err, errlen, "%s: is world-writable: refusing it (chmod o-w)", path);
+		return -EPERM;
+	}
+	line = ini_parse_stream(read_line, &ctx, on_key, &ctx);
+	if (line == 0 && ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	if (line != 0) {
+		bool ours = ctx.reason[0] && ctx.err_line <= line;
+
+		snprintf(err, errlen, "%s:%d: %s", path, ours ? ctx.err_line : line,
+			 ours ? ctx.reason : "syntax error");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ini_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+void ini_set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}

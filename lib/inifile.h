@@ -1,0 +1,18 @@
+/* INI files read with libinih, as adaptfs.conf(5) and recipes are: line
+ * numbers that name the refused key's own line, "FILE:LINE: reason"
+ * errors, and no world-writable file (it says what root will do). */
+#pragma once
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Take one key: 0, -ENOENT for an unknown key, another -errno for a bad
+ * value. */
+typedef int (*ini_set_fn)(void *user, const char *section, const char *name, const char *value);
+
+/* Read f, opened from path. 0, or < 0 with err set. */
+int ini_file_parse(FILE *f, const char *path, ini_set_fn set, void *user, char *err, size_t errlen);
+
+/* Helpers for set functions. */
+int ini_parse_double(const char *s, double min, double max, double *out);
+void ini_set_str(char **dst, const char *v);
