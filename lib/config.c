@@ -197,6 +197,32 @@ static int set_managed(struct managed_config *m, const char *name, const char *v
 	return -ENOENT;
 }
 
+static int set_policy(struct policy_config *p, const char *name, const char *v)
+{
+	static const struct { const char *key; size_t off; double min, max; } keys[] = {
+		{ "interval", offsetof(struct policy_config, interval), 0.1, 3600 },
+		{ "stable", offsetof(struct policy_config, stable), 0, 86400 },
+		{ "cooldown", offsetof(struct policy_config, cooldown), 0, 86400 },
+		{ "overload", offsetof(struct policy_config, overload), 1.0, 10.0 },
+		{ "min_gain", offsetof(struct policy_config, min_gain), 0.01, 1024 },
+		{ "settle", offsetof(struct policy_config, settle), 0, 86400 },
+	};
+
+	if (strcmp(name, "enabled") == 0) {
+		if (strcmp(v, "yes") == 0)
+			p->enabled = true;
+		else if (strcmp(v, "no") == 0)
+			p->enabled = false;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(name, keys[i].key) == 0)
+			return parse_double(v, keys[i].min, keys[i].max, (double *)((char *)p + keys[i].off));
+	return -ENOENT;
+}
+
 static int set_key(struct config *cfg, const char *section, const char *name, const char *v)
 {
 	if (strncmp(section, "host ", 5) == 0)
@@ -254,6 +280,8 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 		return set_class(&cfg->class, name, v);
 	if (strcmp(section, "prefetch") == 0)
 		return set_prefetch(&cfg->prefetch, name, v);
+	if (strcmp(section, "policy") == 0)
+		return set_policy(&cfg->policy, name, v);
 	return -ENOENT;
 }
 
@@ -292,6 +320,15 @@ static void config_defaults(struct config *cfg)
 			.runc = xstrdup("runc"),
 		},
 		.host_name = xstrdup(host),
+		.policy = {
+			.enabled = true,
+			.interval = 5,
+			.stable = 30,
+			.cooldown = 60,
+			.overload = 1.25,
+			.min_gain = 0.25,
+			.settle = 60,
+		},
 		.prefetch = {
 			.margin_bytes = 16 << 20,
 			.cooldown_ms = 200,

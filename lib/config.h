@@ -48,6 +48,17 @@ struct managed_config {
 	char *qemu, *runc;		/* programs, looked up in PATH */
 };
 
+/* [policy]: the auto policy (actuators/policy.h). Times in seconds. */
+struct policy_config {
+	bool enabled;			/* run the policy thread at all */
+	double interval;		/* between two decisions */
+	double stable;			/* a class must hold this long before a mode switch */
+	double cooldown;		/* after an action on a workload (or its arrival) */
+	double overload;		/* over-packed: demand > cores * overload */
+	double min_gain;		/* a move must cut the overload by this many cores */
+	double settle;			/* a move's demand counts against the peer this long */
+};
+
 /* [host NAME]: a peer host placement may move workloads to. */
 struct peer {
 	char *name;
@@ -74,6 +85,7 @@ struct config {
 	size_t n_peers;
 	struct migration_config migration;
 	struct managed_config managed;
+	struct policy_config policy;
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/adaptfs/adaptfs.conf"

@@ -69,6 +69,13 @@ static void check_defaults(const struct config *cfg)
 	assert_string_equal(cfg->managed.initrd, "/var/lib/adaptfs/vm/initramfs.cpio");
 	assert_string_equal(cfg->managed.qemu, "qemu-system-x86_64");
 	assert_string_equal(cfg->managed.runc, "runc");
+	assert_true(cfg->policy.enabled);
+	assert_float_equal(cfg->policy.interval, 5, 1e-12);
+	assert_float_equal(cfg->policy.stable, 30, 1e-12);
+	assert_float_equal(cfg->policy.cooldown, 60, 1e-12);
+	assert_float_equal(cfg->policy.overload, 1.25, 1e-12);
+	assert_float_equal(cfg->policy.min_gain, 0.25, 1e-12);
+	assert_float_equal(cfg->policy.settle, 60, 1e-12);
 }
 
 static void managed_section_sets_every_key(void **state)
@@ -167,6 +174,30 @@ static void cpu_mode_accepts_its_three_words(void **state)
 	assert_int_equal(c->cfg.class.cpu_mode, CPU_MODE_AUTO);
 }
 
+static void policy_section_sets_every_key(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(load(c, "[policy]\n"
+				 "enabled = no\n"
+				 "interval = 2\n"
+				 "stable = 10\n"
+				 "cooldown = 20\n"
+				 "overload = 1.5\n"
+				 "min_gain = 0.5\n"
+				 "settle = 30\n"), 0);
+	assert_false(c->cfg.policy.enabled);
+	assert_float_equal(c->cfg.policy.interval, 2, 1e-12);
+	assert_float_equal(c->cfg.policy.stable, 10, 1e-12);
+	assert_float_equal(c->cfg.policy.cooldown, 20, 1e-12);
+	assert_float_equal(c->cfg.policy.overload, 1.5, 1e-12);
+	assert_float_equal(c->cfg.policy.min_gain, 0.5, 1e-12);
+	assert_float_equal(c->cfg.policy.settle, 30, 1e-12);
+	config_free(&c->cfg);
+	assert_int_equal(load(c, "[policy]\nenabled = yes\n"), 0);
+	assert_true(c->cfg.policy.enabled);
+}
+
 static void repeated_pattern_keys_accumulate(void **state)
 {
 	struct ctx *c = *state;
@@ -237,6 +268,11 @@ static void bad_values_are_rejected_with_their_line(void **state)
 		{ "[managed]\nbridge_address = 10.234.0.256/24\n", "bridge_address", "managed", 2 },
 		{ "[managed]\nbridge_mac = 01:00:00:00:00:01\n", "bridge_mac", "managed", 2 },
 		{ "[managed]\nkernel =\n", "kernel", "managed", 2 },
+		{ "[policy]\nenabled = 1\n", "enabled", "policy", 2 },
+		{ "[policy]\ninterval = 0.01\n", "interval", "policy", 2 },
+		{ "[policy]\noverload = 0.9\n", "overload", "policy", 2 },
+		{ "[policy]\nmin_gain = 0\n", "min_gain", "policy", 2 },
+		{ "[policy]\ncooldown = -1\n", "cooldown", "policy", 2 },
 	};
 	struct ctx *c = *state;
 
@@ -282,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(empty_file_gives_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(valid_file_sets_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(cpu_mode_accepts_its_three_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(policy_section_sets_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(repeated_pattern_keys_accumulate, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_key_names_file_line_key_and_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_section_is_reported_as_unknown_key, setup, teardown),
