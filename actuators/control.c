@@ -7,6 +7,7 @@
 #include "managed.h"
 #include "migrate.h"
 #include "placement.h"
+#include "policy_auto.h"
 #include "prefetch.h"
 #include "sampler.h"
 #include "util.h"
@@ -197,17 +198,31 @@ static int write_managed_mode(const struct wl_view *w, const char *line, enum mo
 }
 
 /* Discovered workloads run in the mode their engine gave them: writing that
- * mode is a no-op, switching needs a recipe (managed workloads). */
+ * mode is a no-op (and ends auto), switching needs a recipe (managed
+ * workloads). auto lets the policy move them between hosts, so it needs an
+ * engine that can move. */
 static int write_mode(const struct wl_view *w, const char *line, control_done_fn done, void *ctx)
 {
+	const char *why;
 	enum mode m;
 
 	if (control_parse_mode(line, &m) < 0)
 		return refuse(w, CTL_MODE, line, -EINVAL, "expected container, vm or auto");
 	if (is_managed(w))
 		return write_managed_mode(w, line, m, done, ctx);
-	if (m == (w->vm ? MODE_VM : MODE_CONTAINER))
+	if (m == MODE_AUTO) {
+		if (migrate_supported(w->engine, &why) < 0)
+			return refuse(w, CTL_MODE, line, -EOPNOTSUPP, why);
+		if (policy_set_auto(w->name, true))
+			events_add(w->name, "mode: auto (the policy may move it to a peer; "
+				   "a discovered workload keeps its mode)");
 		return 1;
+	}
+	if (m == (w->vm ? MODE_VM : MODE_CONTAINER)) {
+		if (policy_set_auto(w->name, false))
+			events_add(w->name, "mode: %s, auto off", w->vm ? "vm" : "container");
+		return 1;
+	}
 	return refuse(w, CTL_MODE, line, -EOPNOTSUPP,
 		      "a discovered workload runs in the mode its engine gave it");
 }
@@ -262,6 +277,8 @@ void control_render(const struct wl_view *w, enum control_file f, struct strbuf 
 
 		if (is_managed(w))
 			managed_mode(w->key, &setting, &vm);
+		else if (policy_auto(w->name))
+			setting = RECIPE_AUTO;
 		strbuf_printf(out, "%s\n", setting == RECIPE_VM ? "container [vm] auto" :
 					    setting == RECIPE_AUTO ? "container vm [auto]" :
 								     "[container] vm auto");
@@ -290,4 +307,5 @@ void control_stop(void)
 	jobs_stop();
 	managed_stop();
 	placement_fini();
+	policy_auto_clear();
 }

@@ -79,7 +79,7 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 	grep -q "placement: 'cpus=0-4000' refused: Numerical result out of range" "$ADAPTFS_MNT/events"
 }
 
-@test "mode reads [container]; rewriting it is a no-op, switching a discovered workload is EOPNOTSUPP" {
+@test "mode reads [container]; rewriting it is a no-op, switching a discovered workload or auto on an engine that cannot move is EOPNOTSUPP" {
 	cg_spawn m0 sleep 1000
 	d=$(wl m0)
 	wait_for -t 5 test -d "$d"
@@ -89,7 +89,11 @@ cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 	[[ "$output" == *"Operation not supported"* ]]
 	run bash -c "echo sideways > '$d/mode'"
 	[[ "$output" == *"Invalid argument"* ]]
+	# auto lets the policy move it: not for an engine that cannot move
+	run bash -c "echo auto > '$d/mode'"
+	[[ "$output" == *"Operation not supported"* ]]
 	[ "$(cat "$d/mode")" = "[container] vm auto" ]
+	grep -q "mode: 'auto' refused: Operation not supported (this engine has no migration" "$ADAPTFS_MNT/events"
 	grep -q "mode: 'vm' refused: Operation not supported" "$ADAPTFS_MNT/events"
 }
 
