@@ -1,6 +1,8 @@
 #include "sampler.h"
 #include "backend.h"
+#include "cgroup.h"
 #include "classify.h"
+#include "cpulist.h"
 #include "events.h"
 #include "host.h"
 #include "kvm.h"
@@ -39,6 +41,8 @@ struct tracked {
 	uint64_t rate_usec;		/* span of last's rates */
 	bool sampled;
 	struct class_state cls;
+	enum wl_class cls_seen;		/* class at the last sample ... */
+	uint64_t class_since;		/* ... and since when */
 };
 
 struct sampler {
@@ -61,6 +65,8 @@ struct sampler {
 	uint64_t next_id;
 	struct tracked **tr;		/* sorted by rel */
 	size_t n_tr;
+	struct cgroup_layout scope_layout;	/* to read the scope's cpuset, if a scope is set */
+	bool scope_cpuset;
 	struct metric_set host_last;
 	uint64_t host_usec;
 	uint64_t host_rate_usec;
@@ -248,11 +254,28 @@ static void sample_one(struct tracked *t)
 	if (t->sampled) {
 		t->rate_usec = now - t->last_usec;
 		metrics_derive_rates(wl_metrics, M_WL_COUNT, &t->last, &m, t->rate_usec);
-		classify_update(&t->cls, &S.cfg.class, &m);
+		if (classify_update(&t->cls, &S.cfg.class, &m) != t->cls_seen)
+			t->class_since = now;
+		t->cls_seen = t->cls.current;
 	}
+	if (!t->class_since)
+		t->class_since = now;
 	t->last = m;
 	t->last_usec = now;
 	t->sampled = true;
+}
+
+/* An instance limited to a scope owns the CPUs of the scope's cpuset, not
+ * every online CPU (test hosts on one machine, a slice per tenant). */
+static void scope_cores(struct metric_set *m)
+{
+	char list[1024];
+	cpu_set_t set;
+
+	if (S.scope_cpuset &&
+	    cgroup_effective_cpus(&S.scope_layout, S.cfg.scope, list, sizeof list) == 0 &&
+	    cpulist_parse(list, strlen(list), &set) == 0 && CPU_COUNT(&set) > 0)
+		metric_set(m, H_CORES, CPU_COUNT(&set));
 }
 
 static void sample_host(uint64_t now)
@@ -260,6 +283,7 @@ static void sample_host(uint64_t now)
 	struct metric_set m = {0};
 
 	host_sample(S.cfg.proc_root, &m);
+	scope_cores(&m);
 	if (S.host_usec) {
 		S.host_rate_usec = now - S.host_usec;
 		metrics_derive_rates(host_metrics, H_COUNT, &S.host_last, &m, S.host_rate_usec);
@@ -295,12 +319,14 @@ static void sweep(bool full, uint64_t serves)
 			.engine = t->ref.engine,
 			.vm = t->ref.vm,
 			.class = t->cls.current,
+			.class_since_usec = t->class_since,
 			.recommend_vm = classify_recommend_vm(&S.cfg.class, t->cls.current, S.kvm),
 			.rate_usec = t->rate_usec,
 			.m = t->last,
 		};
 	}
 	s->host = S.host_last;
+	s->kvm = S.kvm;
 	s->n_peers = peers_get(&s->peers);
 	s->seq = ++S.seq;
 	s->wall_usec = wall_usec();
@@ -344,6 +370,10 @@ static void apply_config(void)
 	};
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		S.active[b] = !backends[b]->init || backends[b]->init(&S.env) == 0;
+	if (S.scope_cpuset)
+		cgroup_layout_free(&S.scope_layout);
+	S.scope_cpuset = S.cfg.scope && S.cfg.scope[0] &&
+			 cgroup_layout_detect(S.cfg.cgroup_root, &S.scope_layout) == 0;
 	peers_configure(&S.cfg);
 }
 
@@ -495,6 +525,9 @@ void sampler_stop(void)
 	if (S.have_pending)
 		config_free(&S.pending);
 	backends_fini();
+	if (S.scope_cpuset)
+		cgroup_layout_free(&S.scope_layout);
+	S.scope_cpuset = false;
 	peers_stop();
 	config_free(&S.cfg);
 	close(S.wake[0]);

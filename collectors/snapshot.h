@@ -23,6 +23,7 @@ struct wl_view {
 	char *cpus;		/* CPUs it may run on (cpuset list), NULL if unknown */
 	bool vm;
 	enum wl_class class;
+	uint64_t class_since_usec;	/* monotonic time its class became what it is */
 	bool recommend_vm;
 	uint64_t rate_usec;	/* time its rates are over; 0 before its second sample */
 	struct metric_set m;
@@ -47,6 +48,7 @@ struct snapshot {
 	uint32_t *by_name, *by_id;	/* open addressing: index + 1, 0 = empty */
 	size_t hmask;
 	struct metric_set host;
+	bool kvm;			/* hardware virtualization runs guests here */
 	struct peer_view *peers;	/* from the config, with probe results */
 	size_t n_peers;
 

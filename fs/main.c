@@ -3,6 +3,7 @@
 #include "control.h"
 #include "migrate.h"
 #include "events.h"
+#include "policy_run.h"
 #include "prefetch.h"
 #include "log.h"
 #include "ops.h"
@@ -209,6 +210,7 @@ static void *reload_thread(void *arg)
 #endif
 		migrate_configure(&cfg);
 		managed_reload(&cfg);
+		policy_configure(&cfg);
 		sampler_reload(&cfg);
 #ifdef HAVE_SYSTEMD
 		sd_notify(0, "READY=1");
@@ -326,11 +328,16 @@ int main(int argc, char **argv)
 		log_err("cannot start the actuators");
 		goto out_unmount;
 	}
+	policy_configure(&cfg);
 	if (sampler_start(&cfg) < 0) {
 		log_err("cannot start the sampler");
 		goto out_unmount;
 	}
 	have_cfg = false;
+	if (policy_start() < 0) {
+		log_err("cannot start the policy");
+		goto out_unmount;
+	}
 	if (pthread_create(&reloader, NULL, reload_thread, &o) == 0)
 		pthread_setname_np(reloader, "adapt-reload");
 	pthread_detach(reloader);
@@ -342,6 +349,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 	/* The loop returns the signal number after SIGTERM/SIGINT: a clean exit. */
 	r = serve(se, &o) < 0 ? 1 : 0;
+	policy_stop();
 	control_stop();
 	prefetch_stop();
 	sampler_stop();

@@ -20,6 +20,8 @@
 # tests/bats/helpers/hostexec HOST CMD... runs CMD on a host (netns + scope cgroups, with
 # ADAPTFS_CONFIG and the repository root in PATH); see that script.
 #
+#   HOSTS_CPUS="0 1"         give each host's scope its own CPUs (cpuset.cpus, in hosts_up's
+#                            order); HOSTS_CONF_EXTRA appends lines to every host's config
 #   hosts_up hA hB [hC...]   set everything above up (after removing leftovers of an earlier
 #                            run) and start one adaptfs per host; returns once every host's
 #                            mnt/host/cores exists (fails at once with the log if a daemon
@@ -123,6 +125,10 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mount.bash"
 # 1: the configs carry [discovery] scope and [migration] lxc_path (adaptfs has them since
 # 899bc03); 0 leaves them out, for an older adaptfs.
 : "${HOSTS_CONF_SCOPE:=1}"
+# HOSTS_CPUS="0 1": the cpuset.cpus of each host's scope, in hosts_up's order (empty: the
+# parent's, every CPU). HOSTS_CONF_EXTRA: lines appended to every host's adaptfs.conf.
+: "${HOSTS_CPUS:=}"
+: "${HOSTS_CONF_EXTRA:=}"
 export ADAPT_HOSTS_DIR
 
 HOSTEXEC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../helpers" && pwd)/hostexec
@@ -169,7 +175,7 @@ _hosts_cg_mounts() {
                $4 == "/" && $5 ~ "^/sys/fs/cgroup/[^/]+$") print $5, $(i + 1) }' /proc/self/mountinfo
 }
 
-_hosts_cg_mkdir() { # HOST
+_hosts_cg_mkdir() { # HOST [CPUS]
     local mnt fstype cg f
     while read -r mnt fstype; do
         cg=$mnt/adt-$1
@@ -178,6 +184,7 @@ _hosts_cg_mkdir() { # HOST
             for f in cpuset.cpus cpuset.mems; do
                 [[ -n $(<"$cg/$f") ]] || cat "$mnt/$f" >"$cg/$f" || return 1
             done
+            if [[ -n ${2:-} ]]; then echo "$2" >"$cg/cpuset.cpus" || return 1; fi
         fi
     done < <(_hosts_cg_mounts)
 }
@@ -331,7 +338,8 @@ hosts_up() {
         ip -n adt-sw link set "p-$h" master sw0 up || return 1
         ip -n "adt-$h" addr add "$HOSTS_NET.$n/24" brd + dev br0 || return 1
         ip -n "adt-$h" link set br0 up || return 1
-        _hosts_cg_mkdir "$h" || { echo "hosts_up: cannot create cgroup /adt-$h" >&2; return 1; }
+        _hosts_cg_mkdir "$h" "$(cut -d' ' -f"$n" <<<"$HOSTS_CPUS" | tr -d ' ')" ||
+            { echo "hosts_up: cannot create cgroup /adt-$h" >&2; return 1; }
     done
     _hosts_client_ns adt-cli >/dev/null || return 1
     for h in "$@"; do
@@ -369,6 +377,7 @@ _hosts_conf() { # HOST ALLHOSTS...
         printf '[host %s]\naddress = %s.%s\ntransport = %s %s\n' \
             "$o" "$HOSTS_NET" "$(<"$ADAPT_HOSTS_DIR/$o/index")" "$HOSTEXEC" "$o"
     done
+    [[ -z $HOSTS_CONF_EXTRA ]] || printf '%s\n' "$HOSTS_CONF_EXTRA"
 }
 
 # ---------------------------------------------------------------- daemons ------------------
