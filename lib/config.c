@@ -219,7 +219,7 @@ static int set_policy(struct policy_config *p, const char *name, const char *v)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(name, keys[i].key) == 0)
-			return parse_double(v, keys[i].min, keys[i].max, (double *)((char *)p + keys[i].off));
+			return ini_parse_double(v, keys[i].min, keys[i].max, (double *)((char *)p + keys[i].off));
 	return -ENOENT;
 }
 
