@@ -17,6 +17,7 @@
 #include <limits.h>
 
 #define STOP_TIMEOUT_MS 20000
+#define STREAM_CHUNK (1 << 16)	/* at most what the receiver takes per frame */
 
 /* LXC's monitor, the parent of the container's init, is titled
  * "[lxc monitor] LXCPATH NAME": the container's lxcpath is read there. */
@@ -83,7 +84,7 @@ static int send_container(struct migrate_ctx *c, const char *path, bool restore)
 	const struct migration *m = c->m;
 	const char *tar[] = { "tar", "-c", "--numeric-owner", "-C", path, "-f", "-", m->name, NULL };
 	char cmd[PATH_MAX + 1024], q_name[300], q_path[PATH_MAX + 8], line[512] = "", head[32];
-	static char buf[1 << 16];
+	_cleanup_free_ char *buf = xmalloc(STREAM_CHUNK);	/* jobs run side by side */
 	struct transport_proc peer;
 	int fds[2], r, timeout_ms = (int)(c->timeout_s * 1000);
 	pid_t tar_pid;
@@ -105,7 +106,7 @@ static int send_container(struct migrate_ctx *c, const char *path, bool restore)
 		return r;
 	}
 	/* Through us, not straight from tar: if we die, the stream is cut. */
-	while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+	while ((n = read(fds[0], buf, STREAM_CHUNK)) > 0) {
 		snprintf(head, sizeof head, "D %zd\n", n);
 		if (transport_write(&peer, head, strlen(head)) < 0 || transport_write(&peer, buf, (size_t)n) < 0)
 			break;

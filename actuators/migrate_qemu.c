@@ -19,6 +19,7 @@
 #define INCOMING_TIMEOUT_MS 30000
 #define RUNNING_TIMEOUT_MS 15000
 #define POLL_US 20000
+#define ARGS_MAX (1 << 16)
 
 /* The bridge tap is a port of on this host, from `ip -o link`. */
 static int tap_bridge(const char *tap, char *out, size_t size)
@@ -167,7 +168,7 @@ static int journal_phase(struct migrate_ctx *c, const struct qemu_cmdline *cmd, 
 int migrate_qemu(struct migrate_ctx *c)
 {
 	const struct migration *m = c->m;
-	static char args[1 << 16];
+	_cleanup_free_ char *args = xmalloc(ARGS_MAX);	/* jobs run side by side */
 	char path[64], cmd[4096], q_name[300], line[512], bridge[32];
 	struct transport_proc peer = { .pid = -1, .in = -1, .out = -1 };
 	struct qemu_cmdline qc;
@@ -178,7 +179,7 @@ int migrate_qemu(struct migrate_ctx *c)
 	bool started = false;
 
 	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-	n = read_file(path, args, sizeof args);
+	n = read_file(path, args, ARGS_MAX);
 	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &qc) < 0 || !qc.qmp[0]) {
 		snprintf(c->why, sizeof c->why, "the guest has no QMP socket on its command line");
 		return -EOPNOTSUPP;

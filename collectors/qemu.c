@@ -189,26 +189,27 @@ static bool worth_a_look(pid_t pid, struct seen_pid *now)
 	return now->guest || walks - now->first_walk < YOUNG_WALKS || walks % RECHECK_EVERY == 0;
 }
 
-/* -daemonize: for a moment the parent and the child QEMU share a command
- * line. The parent is about to exit; the child is the guest. Returns the
- * parent's pid when it is such a twin of pid, else 0. */
-static pid_t daemonizing_parent(const char *proc_root, const char *stat, const char *args, ssize_t n)
-{
-	static char pargs[65536];
-	const char *p = strrchr(stat, ')');
-	char path[PATH_MAX], comm[64];
-	int ppid;
+/* -daemonize: for a moment the waiting parent and the daemonized child
+ * (a grandchild, reparented) run the same command line. Two real guests
+ * never do (their sockets and names would clash), so of guests with equal
+ * command lines only the one with the most threads is the guest. */
+struct twin_key {
+	uint64_t hash;		/* FNV-1a of the command line */
+	uint64_t threads;
+	pid_t pid;
+};
 
-	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid <= 1)
-		return 0;
-	snprintf(path, sizeof path, "%s/%d/comm", proc_root, ppid);
-	if (read_file(path, comm, sizeof comm) < 0 || !is_qemu_comm(comm))
-		return 0;
-	return read_cmdline(proc_root, ppid, pargs, sizeof pargs) == n && memcmp(pargs, args, (size_t)n) == 0
-		       ? (pid_t)ppid : 0;
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h;
 }
 
-static bool add_guest(const struct backend_env *env, pid_t pid, struct found_list *out, pid_t *twin)
+static bool add_guest(const struct backend_env *env, pid_t pid, struct found_list *out,
+		      struct twin_key *twin)
 {
 	char path[PATH_MAX], buf[512], key[16];
 	static char args[65536];
@@ -231,7 +232,7 @@ static bool add_guest(const struct backend_env *env, pid_t pid, struct found_lis
 		return false;
 	if (startswith(c.name, MANAGED_PREFIX))
 		return false;	/* shown by the managed backend */
-	*twin = daemonizing_parent(env->cfg->proc_root, buf, args, n);
+	*twin = (struct twin_key){ fnv1a(args, (size_t)n), ps.num_threads, pid };
 	snprintf(key, sizeof key, "%d", pid);
 	if (!c.name[0])
 		snprintf(c.name, sizeof c.name, "qemu-%d", pid);
@@ -239,17 +240,21 @@ static bool add_guest(const struct backend_env *env, pid_t pid, struct found_lis
 	return true;
 }
 
-/* Leave out the parents of daemonizing guests found since index first. */
-static void drop_twins(struct found_list *out, size_t first, const struct pid_list *twins)
+/* Of the guests found since index first, leave out every one that has a
+ * twin (same command line) with more threads, or as many and a higher pid. */
+static void drop_twins(struct found_list *out, size_t first, const struct twin_key *keys, size_t n)
 {
 	size_t kept = first;
 
 	for (size_t i = first; i < out->n; i++) {
-		bool twin = false;
+		const struct twin_key *me = &keys[i - first];
+		bool lesser = false;
 
-		for (size_t j = 0; j < twins->n && !twin; j++)
-			twin = atoi(out->v[i].key) == twins->v[j];
-		if (twin) {
+		for (size_t j = 0; j < n && !lesser; j++)
+			lesser = keys[j].hash == me->hash && keys[j].pid != me->pid &&
+				 (keys[j].threads > me->threads ||
+				  (keys[j].threads == me->threads && keys[j].pid > me->pid));
+		if (lesser) {
 			free(out->v[i].key);
 			free(out->v[i].name);
 		} else {
@@ -262,8 +267,8 @@ static void drop_twins(struct found_list *out, size_t first, const struct pid_li
 static void qemu_discover(const struct backend_env *env, struct found_list *out)
 {
 	_cleanup_closedir_ DIR *d = opendir(env->cfg->proc_root);
-	struct pid_list twins = {0};
-	size_t first = out->n;
+	struct twin_key *keys = NULL;
+	size_t first = out->n, n_keys = 0, cap_keys = 0;
 	struct seen_pid *now = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -281,16 +286,19 @@ static void qemu_discover(const struct backend_env *env, struct found_list *out)
 				abort();
 		}
 		if (worth_a_look((pid_t)atoi(de->d_name), &now[n])) {
-			pid_t twin = 0;
-
-			now[n].guest = add_guest(env, now[n].pid, out, &twin);
-			if (twin)
-				pid_list_add(&twins, twin);
+			if (n_keys == cap_keys) {
+				cap_keys = cap_keys ? cap_keys * 2 : 16;
+				keys = realloc(keys, cap_keys * sizeof *keys);
+				if (!keys)
+					abort();
+			}
+			now[n].guest = add_guest(env, now[n].pid, out, &keys[n_keys]);
+			n_keys += now[n].guest;
 		}
 		n++;
 	}
-	drop_twins(out, first, &twins);
-	pid_list_free(&twins);
+	drop_twins(out, first, keys, n_keys);
+	free(keys);
 	qsort(now, n, sizeof *now, cmp_seen);
 	free(seen);
 	seen = now;

@@ -46,6 +46,13 @@ moved() { local n=0 w; for w in "$@"; do [[ -d $B/$w ]] && n=$((n + 1)); done; e
 one_moved() { [ "$(moved "$@")" = 1 ]; }
 has_usec() { [ -n "$(usec "$1" "$2")" ]; }
 
+# past_cooldown NAME: NAME appeared on hA more than the policy's cooldown (10 s) + 1 s ago
+past_cooldown() {
+	local t
+	t=$(grep -m1 " $1: appeared" "$A/events" | cut -d' ' -f1) || return 1
+	[ -n "$t" ] && (( $(date +%s) > $(date -d "$t" +%s) + 11 ))
+}
+
 policy_moves() { grep -c ": policy: move to " "$1/events" || true; }
 
 @test "host/cores is the scope's cpuset; a peer's cores are what nproc says there" {
@@ -100,11 +107,17 @@ policy_moves() { grep -c ": policy: move to " "$1/events" || true; }
 	host_lxc_up hA cli
 	ip=$(host_lxc_ip hA srv)
 	host_lxc_exec hA srv sh -c 'mkdir -p /www && echo hello > /www/index.html && httpd -p 80 -h /www'
-	host_lxc_exec hA cli sh -c "nohup sh -c 'while :; do wget -q -O /dev/null http://$ip/; done' \
+	# setsid: a child left in lxc-attach's session dies with it
+	host_lxc_exec hA cli sh -c "setsid sh -c 'while :; do wget -q -O /dev/null http://$ip/; done' \
 		</dev/null >/dev/null 2>&1 &"
 	host_vm_up hA g3 cpu >/dev/null
 	for w in srv cli g3; do
 		wait_for -t 30 test -d "$A/$w" || { diag; false; }
+	done
+	# the policy leaves a workload alone for a cooldown (10 s here) after it appears:
+	# once g3 is past it, all three at once, and the policy chooses among them
+	wait_for -t 30 past_cooldown g3
+	for w in srv cli g3; do
 		echo auto > "$A/$w/mode"
 	done
 
