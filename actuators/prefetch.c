@@ -1,6 +1,7 @@
 /* The prefetch engine: one thread polls the fault counters of containers
  * with prefetch on, every poll_ms (a cgroup's memory.stat is one cheap read;
- * per-process counters only when it moved). */
+ * per-process counters only when it moved). With none on it sleeps until
+ * prefetch_set turns one on. */
 #include "prefetch.h"
 #include "cgroup.h"
 #include "events.h"
@@ -58,9 +59,11 @@ struct pf_state {
 static struct prefetch_config cfg;
 static struct cgroup_layout layout;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake;	/* dirty or stopping set; CLOCK_MONOTONIC */
 static struct pf_state *states;
 static pthread_t thread;
 static bool running, stopping;
+static bool dirty;		/* a setting changed since the engine's last plan */
 
 static struct pf_state *find(uint64_t wid)
 {
@@ -117,6 +120,10 @@ bool prefetch_set(const struct wl_view *w, bool on)
 		s->on = on;
 	else if (on)
 		get_or_add(w->id, true);
+	if (changed) {
+		dirty = true;
+		pthread_cond_signal(&wake);
+	}
 	pthread_mutex_unlock(&lock);
 	return changed;
 }
@@ -415,16 +422,60 @@ static void collect_garbage(void)
 	}
 }
 
+/* Under the lock: mark the states of workloads in snap as seen, create
+ * those a pattern turns on, drop the rest, and list the containers to poll. */
+static size_t plan(const struct snapshot *snap, struct pf_state **due, size_t max)
+{
+	size_t n_due = 0;
+
+	for (size_t i = 0; snap && i < snap->n; i++) {
+		const struct wl_view *w = &snap->wl[i];
+		struct pf_state *s = find(w->id);
+
+		if (!s && default_on(w))
+			s = get_or_add(w->id, true);
+		if (!s)
+			continue;
+		s->seen = true;
+		if (s->on && !w->vm && n_due < max) {
+			snprintf(s->key, sizeof s->key, "%s", w->key);
+			due[n_due++] = s;
+		}
+	}
+	if (snap)
+		collect_garbage();
+	return n_due;
+}
+
+/* Under the lock: until the next pass. Nothing to poll and nothing that a
+ * new snapshot could turn on by itself: sleep until prefetch_set or stop. */
+static void engine_wait(size_t n_due)
+{
+	struct timespec until;
+	uint64_t ns;
+
+	if (!n_due && !cfg.enabled && !cfg.n_patterns) {
+		while (!dirty && !stopping)
+			pthread_cond_wait(&wake, &lock);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	ns = (uint64_t)until.tv_nsec + (uint64_t)(cfg.poll_ms * 1e6);
+	until.tv_sec += (time_t)(ns / 1000000000ULL);
+	until.tv_nsec = (long)(ns % 1000000000ULL);
+	while (!dirty && !stopping && pthread_cond_timedwait(&wake, &lock, &until) == 0)
+		;
+}
+
 static void *engine(void *arg)
 {
-	struct timespec step = { 0, (long)(cfg.poll_ms * 1e6) % 1000000000L };
+	static struct pf_state *due[4096];
+	size_t n_due = 0;
+	uint64_t planned_seq = 0;
 
 	(void)arg;
-	step.tv_sec = (time_t)(cfg.poll_ms / 1000);
 	for (;;) {
 		struct snapshot *snap = snapshot_get();
-		static struct pf_state *due[4096];
-		size_t n_due = 0;
 		uint64_t now = now_usec();
 
 		pthread_mutex_lock(&lock);
@@ -433,39 +484,38 @@ static void *engine(void *arg)
 			snapshot_put(snap);
 			break;
 		}
-		for (size_t i = 0; snap && i < snap->n; i++) {
-			const struct wl_view *w = &snap->wl[i];
-			struct pf_state *s = find(w->id);
-
-			if (!s && default_on(w))
-				s = get_or_add(w->id, true);
-			if (!s)
-				continue;
-			s->seen = true;
-			if (s->on && !w->vm && n_due < ARRAY_SIZE(due)) {
-				snprintf(s->key, sizeof s->key, "%s", w->key);
-				due[n_due++] = s;
-			}
+		/* The list only changes with a snapshot or a setting: a pass
+		 * between two costs no walk over every workload. */
+		if (dirty || (snap && snap->seq != planned_seq)) {
+			n_due = plan(snap, due, ARRAY_SIZE(due));
+			planned_seq = snap ? snap->seq : 0;
+			dirty = false;
 		}
-		if (snap)
-			collect_garbage();
 		pthread_mutex_unlock(&lock);
 		snapshot_put(snap);
 		for (size_t i = 0; i < n_due; i++)
 			tick(due[i], now);
-		nanosleep(&step, NULL);
+		pthread_mutex_lock(&lock);
+		engine_wait(n_due);
+		pthread_mutex_unlock(&lock);
 	}
 	return NULL;
 }
 
 int prefetch_start(const struct prefetch_config *c, const char *cgroup_root)
 {
+	pthread_condattr_t ca;
+
 	cfg = *c;
 	cfg.patterns = xcalloc(c->n_patterns, sizeof *cfg.patterns);
 	for (size_t i = 0; i < c->n_patterns; i++)
 		cfg.patterns[i] = xstrdup(c->patterns[i]);
 	if (cgroup_layout_detect(cgroup_root, &layout) < 0)
 		events_add("prefetch", "no cgroup hierarchy under %s: prefetch cannot run", cgroup_root);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wake, &ca);
+	pthread_condattr_destroy(&ca);
 	stopping = false;
 	running = pthread_create(&thread, NULL, engine, NULL) == 0;
 	if (running)
@@ -478,10 +528,12 @@ void prefetch_stop(void)
 	if (running) {
 		pthread_mutex_lock(&lock);
 		stopping = true;
+		pthread_cond_signal(&wake);
 		pthread_mutex_unlock(&lock);
 		pthread_join(thread, NULL);
 		running = false;
 	}
+	pthread_cond_destroy(&wake);
 	while (states) {
 		struct pf_state *s = states;
 
