@@ -33,7 +33,8 @@ struct backend {
 		       struct metric_set *m);
 	void (*state_free)(void *state);
 	/* The CPUs the workload may run on now, as a cpuset list (optional;
-	 * cheap: called on every sweep so a placement change shows at once). */
+	 * called while unknown, on every rescan and after an action, through
+	 * sampler_refresh). */
 	int (*cpus)(const struct backend_env *env, const struct found *w, char *buf, size_t size);
 };
 

@@ -84,24 +84,49 @@ void pid_list_add(struct pid_list *l, pid_t p)
 	l->v[l->n++] = p;
 }
 
-static ssize_t read_cg(const char *base, const char *rel, const char *file, char *buf, size_t size)
-{
-	char p[PATH_MAX];
+/* The files cgroup_sample reads, by bit of its absent mask. */
+static const char *const cg_files[] = {
+	"cpu.stat", "cpuacct.usage", "cpuacct.stat", "io.stat",
+	"blkio.throttle.io_serviced_recursive", "blkio.throttle.io_serviced",
+	"memory.current", "memory.usage_in_bytes", "memory.max", "memory.limit_in_bytes",
+	"memory.stat", "cpu.pressure", "io.pressure",
+};
 
-	if (!base)
+static uint32_t file_bit(const char *file)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cg_files); i++)
+		if (strcmp(cg_files[i], file) == 0)
+			return 1U << i;
+	return 0;
+}
+
+/* A file that is not there (a hierarchy the cgroup is not in, PSI off)
+ * would fail on every sweep: its bit in *absent skips it. */
+static ssize_t read_cg(const char *base, const char *rel, const char *file, uint32_t *absent,
+		       char *buf, size_t size)
+{
+	uint32_t bit = absent ? file_bit(file) : 0;
+	char p[PATH_MAX];
+	ssize_t r;
+
+	if (!base || (bit && (*absent & bit)))
 		return -ENOENT;
 	if ((size_t)snprintf(p, sizeof p, "%s%s/%s", base, rel, file) >= sizeof p)
 		return -ENAMETOOLONG;
-	return read_file(p, buf, size);
+	r = read_file(p, buf, size);
+	if (r == -ENOENT && bit)
+		*absent |= bit;
+	return r;
 }
 
-static void sample_cpu(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+static void sample_cpu(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
+		       struct metric_set *m)
 {
 	char buf[1024];
 	uint64_t v;
 
 	if (L->v2) {
-		if (read_cg(L->unified, rel, "cpu.stat", buf, sizeof buf) < 0)
+		if (read_cg(L->unified, rel, "cpu.stat", absent, buf, sizeof buf) < 0)
 			return;
 		if (kv_get_u64(buf, "usage_usec", &v) == 0)
 			metric_set(m, M_CPU_USAGE_USEC, (double)v);
@@ -111,11 +136,11 @@ static void sample_cpu(const struct cgroup_layout *L, const char *rel, struct me
 			metric_set(m, M_CPU_SYSTEM_USEC, (double)v);
 		return;
 	}
-	if (read_cg(L->cpuacct, rel, "cpuacct.usage", buf, sizeof buf) > 0 &&
+	if (read_cg(L->cpuacct, rel, "cpuacct.usage", absent, buf, sizeof buf) > 0 &&
 	    sscanf(buf, "%lu", &v) == 1)
 		metric_set(m, M_CPU_USAGE_USEC, (double)(v / 1000));
 	/* cpuacct.stat counts USER_HZ ticks. */
-	if (read_cg(L->cpuacct, rel, "cpuacct.stat", buf, sizeof buf) > 0) {
+	if (read_cg(L->cpuacct, rel, "cpuacct.stat", absent, buf, sizeof buf) > 0) {
 		double tick_usec = 1e6 / (double)sysconf(_SC_CLK_TCK);
 
 		if (kv_get_u64(buf, "user", &v) == 0)
@@ -125,7 +150,8 @@ static void sample_cpu(const struct cgroup_layout *L, const char *rel, struct me
 	}
 }
 
-static void sample_blkio(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+static void sample_blkio(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
+			 struct metric_set *m)
 {
 	char buf[16384];
 	uint64_t r, w;
@@ -133,7 +159,7 @@ static void sample_blkio(const struct cgroup_layout *L, const char *rel, struct 
 	if (L->v2) {
 		struct blk_counters c;
 
-		if (read_cg(L->unified, rel, "io.stat", buf, sizeof buf) >= 0 &&
+		if (read_cg(L->unified, rel, "io.stat", absent, buf, sizeof buf) >= 0 &&
 		    iostat_v2_parse(buf, &c) == 0) {
 			metric_set(m, M_IO_READ_BYTES, (double)c.read_bytes);
 			metric_set(m, M_IO_WRITE_BYTES, (double)c.write_bytes);
@@ -146,8 +172,9 @@ static void sample_blkio(const struct cgroup_layout *L, const char *rel, struct 
 	 * throttle files only count bios of cgroups that have a limit set.
 	 * Request counts have no per-process source: take them where the
 	 * throttle files list devices, else leave them out. */
-	if ((read_cg(L->blkio, rel, "blkio.throttle.io_serviced_recursive", buf, sizeof buf) >= 0 ||
-	     read_cg(L->blkio, rel, "blkio.throttle.io_serviced", buf, sizeof buf) >= 0) &&
+	if ((read_cg(L->blkio, rel, "blkio.throttle.io_serviced_recursive", absent, buf,
+		     sizeof buf) >= 0 ||
+	     read_cg(L->blkio, rel, "blkio.throttle.io_serviced", absent, buf, sizeof buf) >= 0) &&
 	    strchr(buf, ':') && blkio_v1_parse(buf, &r, &w) == 0) {
 		metric_set(m, M_IO_READ_OPS, (double)r);
 		metric_set(m, M_IO_WRITE_OPS, (double)w);
@@ -157,19 +184,21 @@ static void sample_blkio(const struct cgroup_layout *L, const char *rel, struct 
 /* A limit this large means "no limit" (v1 reports PAGE_COUNTER_MAX pages). */
 #define NO_LIMIT (1ULL << 60)
 
-static void sample_memory(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+static void sample_memory(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
+			  struct metric_set *m)
 {
 	const char *base = L->v2 ? L->unified : L->memory;
+	const char *usage = L->v2 ? "memory.current" : "memory.usage_in_bytes";
+	const char *limit = L->v2 ? "memory.max" : "memory.limit_in_bytes";
 	char buf[8192];
 	uint64_t v;
 
-	if (read_cg(base, rel, L->v2 ? "memory.current" : "memory.usage_in_bytes", buf, sizeof buf) > 0 &&
-	    sscanf(buf, "%lu", &v) == 1)
+	if (read_cg(base, rel, usage, absent, buf, sizeof buf) > 0 && sscanf(buf, "%lu", &v) == 1)
 		metric_set(m, M_MEM_CURRENT_BYTES, (double)v);
-	if (read_cg(base, rel, L->v2 ? "memory.max" : "memory.limit_in_bytes", buf, sizeof buf) > 0 &&
+	if (read_cg(base, rel, limit, absent, buf, sizeof buf) > 0 &&
 	    sscanf(buf, "%lu", &v) == 1 && v < NO_LIMIT)
 		metric_set(m, M_MEM_LIMIT_BYTES, (double)v);
-	if (read_cg(base, rel, "memory.stat", buf, sizeof buf) < 0)
+	if (read_cg(base, rel, "memory.stat", absent, buf, sizeof buf) < 0)
 		return;
 	/* v1: total_pgmajfault includes child cgroups; pgmajfault alone does not. */
 	if ((!L->v2 && kv_get_u64(buf, "total_pgmajfault", &v) == 0) ||
@@ -177,18 +206,19 @@ static void sample_memory(const struct cgroup_layout *L, const char *rel, struct
 		metric_set(m, M_MAJFLT_TOTAL, (double)v);
 }
 
-static void sample_psi(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+static void sample_psi(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
+		       struct metric_set *m)
 {
 	char buf[512];
 	double avg10;
 	uint64_t total;
 
-	if (read_cg(L->unified, rel, "cpu.pressure", buf, sizeof buf) >= 0 &&
+	if (read_cg(L->unified, rel, "cpu.pressure", absent, buf, sizeof buf) >= 0 &&
 	    psi_parse(buf, "some", &avg10, &total) == 0)
 		metric_set(m, M_SCHED_PRESSURE_SOME_AVG10, avg10);
 	/* Without delay accounting, PSI io stall time stands in for blkio delay. */
 	if (!metric_has(m, M_IO_DELAY_USEC) &&
-	    read_cg(L->unified, rel, "io.pressure", buf, sizeof buf) >= 0 &&
+	    read_cg(L->unified, rel, "io.pressure", absent, buf, sizeof buf) >= 0 &&
 	    psi_parse(buf, "some", &avg10, &total) == 0)
 		metric_set(m, M_IO_DELAY_USEC, (double)total);
 }
@@ -222,12 +252,13 @@ int cgroup_effective_cpus(const struct cgroup_layout *L, const char *rel, char *
 	}
 }
 
-void cgroup_sample(const struct cgroup_layout *L, const char *rel, struct metric_set *m)
+void cgroup_sample(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
+		   struct metric_set *m)
 {
-	sample_cpu(L, rel, m);
-	sample_blkio(L, rel, m);
-	sample_memory(L, rel, m);
-	sample_psi(L, rel, m);
+	sample_cpu(L, rel, absent, m);
+	sample_blkio(L, rel, absent, m);
+	sample_memory(L, rel, absent, m);
+	sample_psi(L, rel, absent, m);
 }
 
 /* Read one pid-per-line file into l. */

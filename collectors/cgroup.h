@@ -28,8 +28,11 @@ void pid_list_free(struct pid_list *l);
 void pid_list_add(struct pid_list *l, pid_t p);
 
 /* Counters of the cgroup at rel (relative to each hierarchy, leading '/'):
- * cpu, block I/O, major faults, PSI. Absent files leave metrics out. */
-void cgroup_sample(const struct cgroup_layout *L, const char *rel, struct metric_set *m);
+ * cpu, block I/O, major faults, PSI. Absent files leave metrics out.
+ * *absent (NULL: none) remembers the files found missing, which are not
+ * opened again while their bits stay set: 0 looks for every file. */
+void cgroup_sample(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
+		   struct metric_set *m);
 /* Effective CPUs of the cgroup at rel (of its nearest ancestor that has a
  * cpuset cgroup), as a cpuset list. */
 int cgroup_effective_cpus(const struct cgroup_layout *L, const char *rel, char *buf, size_t size);

@@ -6,7 +6,21 @@
 #include "proc.h"
 #include "util.h"
 
+/* A young container's runtime may still be creating its cgroups in the
+ * other hierarchies; later a controller may be enabled: files found missing
+ * are looked for on every sample for ABSENT_GRACE, then every ABSENT_RETRY. */
+#define ABSENT_GRACE_USEC (30 * 1000000ULL)
+#define ABSENT_RETRY_USEC (60 * 1000000ULL)
+
+struct container_state {
+	struct task_carry carry;
+	uint64_t born;
+	uint64_t retry_at;
+	uint32_t absent;		/* cgroup_sample's missing files */
+};
+
 static struct cgroup_layout layout;
+static struct found_list known;	/* the last discovery, sorted by key */
 
 static int containers_init(const struct backend_env *env)
 {
@@ -21,26 +35,40 @@ static int containers_init(const struct backend_env *env)
 static void containers_fini(void)
 {
 	cgroup_layout_free(&layout);
+	found_list_free(&known);
 }
 
+/* Every inotify wake-up and rescan walks the tree again: names are read from
+ * the engines' files (docker's config, podman's list) once per container. */
 static void containers_discover(const struct backend_env *env, struct found_list *out)
 {
-	discover_containers(&layout, env->cfg, env->inotify_fd, out);
+	discover_containers(&layout, env->cfg, env->inotify_fd, &known, out);
+	found_list_free(&known);
+	for (size_t i = 0; i < out->n; i++)
+		found_add(&known, out->v[i].key, xstrdup(out->v[i].name), out->v[i].engine, false);
+	found_list_sort(&known);
 }
 
 void container_sample(const struct cgroup_layout *L, const struct backend_env *env,
 		      const char *cgroup, void **state, struct metric_set *m)
 {
-	struct task_carry *carry = *state;
+	struct container_state *st = *state;
 	struct pid_list tids = {0}, pids = {0};
+	uint64_t now = now_usec();
 
-	if (!carry)
-		*state = carry = xcalloc(1, sizeof *carry);
+	if (!st) {
+		*state = st = xcalloc(1, sizeof *st);
+		st->born = now;
+	}
+	if (now >= st->retry_at) {
+		st->absent = 0;
+		st->retry_at = now + (now - st->born < ABSENT_GRACE_USEC ? 0 : ABSENT_RETRY_USEC);
+	}
 	cgroup_list_tasks(L, cgroup, &tids, &pids);
-	proc_sample_tasks(env->cfg->proc_root, &tids, env->delayacct, carry, m);
+	proc_sample_tasks(env->cfg->proc_root, &tids, env->delayacct, &st->carry, m);
 	if (!L->v2)
-		proc_sample_io(env->cfg->proc_root, &pids, carry, m);
-	cgroup_sample(L, cgroup, m);
+		proc_sample_io(env->cfg->proc_root, &pids, &st->carry, m);
+	cgroup_sample(L, cgroup, &st->absent, m);
 	if (metric_has(m, M_CPU_USAGE_USEC))	/* every thread of a container counts */
 		metric_set(m, M_PARALLEL_USEC, m->v[M_CPU_USAGE_USEC]);
 	proc_sample_net(env->cfg->proc_root, &pids, env->host_netns, m);
@@ -50,9 +78,11 @@ void container_sample(const struct cgroup_layout *L, const struct backend_env *e
 
 void container_state_free(void *state)
 {
-	if (state)
-		task_carry_free(state);
-	free(state);
+	struct container_state *st = state;
+
+	if (st)
+		task_carry_free(&st->carry);
+	free(st);
 }
 
 static void containers_sample(const struct backend_env *env, const struct found *w, void **state,

@@ -23,6 +23,7 @@ struct walk_ctx {
 	const struct config *cfg;
 	int inotify_fd;
 	struct found_list *out;
+	const struct found_list *known;
 	struct runtime_entry *rt;
 	size_t n_rt;
 };
@@ -46,6 +47,24 @@ void found_add(struct found_list *l, const char *key, char *name, const char *en
 			abort();
 	}
 	l->v[l->n++] = (struct found){ xstrdup(key), name, engine, vm };
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+	return strcmp(((const struct found *)a)->key, ((const struct found *)b)->key);
+}
+
+void found_list_sort(struct found_list *l)
+{
+	if (l->n)
+		qsort(l->v, l->n, sizeof *l->v, cmp_found);
+}
+
+static const struct found *known_find(const struct found_list *known, const char *key)
+{
+	const struct found k = { .key = (char *)key };
+
+	return known && known->n ? bsearch(&k, known->v, known->n, sizeof k, cmp_found) : NULL;
 }
 
 static void watch(int ifd, const char *path, uint32_t mask)
@@ -116,7 +135,8 @@ static const char *match(struct walk_ctx *w, const char *rel, const char *parent
 
 	for (size_t i = 0; i < w->n_rt; i++)
 		if (strcmp(w->rt[i].rel, rel) == 0) {
-			*name = xstrdup(w->rt[i].name);
+			if (name)
+				*name = xstrdup(w->rt[i].name);
 			return w->rt[i].engine;
 		}
 	engine = engine_match(parent, dir, name);
@@ -124,7 +144,8 @@ static const char *match(struct walk_ctx *w, const char *rel, const char *parent
 		return engine;
 	for (size_t i = 0; i < w->cfg->n_patterns; i++)
 		if (fnmatch(w->cfg->patterns[i], rel, FNM_PATHNAME) == 0) {
-			*name = xstrdup(dir);
+			if (name)
+				*name = xstrdup(dir);
 			return "cgroup";
 		}
 	return NULL;
@@ -143,8 +164,9 @@ static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *pare
 	watch(w->inotify_fd, path, WATCH_MASK);
 	while ((de = readdir(d))) {
 		size_t nl = strlen(de->d_name);
+		const struct found *k;
 		const char *engine;
-		char *name;
+		char *name = NULL;
 
 		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 || rel_len + 1 + nl >= PATH_MAX ||
@@ -152,9 +174,11 @@ static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *pare
 			continue;
 		rel[rel_len] = '/';
 		memcpy(rel + rel_len + 1, de->d_name, nl + 1);
-		engine = match(w, rel, parent, de->d_name, &name);
+		/* A known container's name was read when it appeared. */
+		k = known_find(w->known, rel);
+		engine = match(w, rel, parent, de->d_name, k ? NULL : &name);
 		if (engine)
-			found_add(w->out, rel, name, engine, false);
+			found_add(w->out, rel, k ? xstrdup(k->name) : name, engine, false);
 		else if (depth < WALK_MAX_DEPTH)
 			walk(w, rel, rel_len + 1 + nl, de->d_name, depth + 1);
 		rel[rel_len] = '\0';
@@ -162,9 +186,9 @@ static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *pare
 }
 
 int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
-			int inotify_fd, struct found_list *out)
+			int inotify_fd, const struct found_list *known, struct found_list *out)
 {
-	struct walk_ctx w = { L, cfg, inotify_fd, out, NULL, 0 };
+	struct walk_ctx w = { L, cfg, inotify_fd, out, known, NULL, 0 };
 	char rel[PATH_MAX] = "", path[PATH_MAX];
 
 	const char *scope = cfg->scope ? cfg->scope : "";

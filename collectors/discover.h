@@ -23,16 +23,19 @@ struct found_list {
 	size_t n, cap;
 };
 
-/* Fill out with every container now present. inotify_fd < 0: no watches. */
+/* Fill out with every container now present. inotify_fd < 0: no watches.
+ * known (sorted by key, or NULL): containers found before, whose names are
+ * reused instead of being read again from their engine's files. */
 int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
-			int inotify_fd, struct found_list *out);
+			int inotify_fd, const struct found_list *known, struct found_list *out);
 void found_list_free(struct found_list *l);
+void found_list_sort(struct found_list *l);
 /* Append a copy of key; takes ownership of name. */
 void found_add(struct found_list *l, const char *key, char *name, const char *engine, bool vm);
 
 /* Engine naming rules, exposed for tests: classify one cgroup directory by
  * its parent's and its own name. Returns the engine or NULL; *name is
- * malloc'd. */
+ * malloc'd. name NULL: classify only, without reading the engine's files. */
 const char *engine_match(const char *parent, const char *dir, char **name);
 /* "machine-foo\x2dbar.scope" style unescaping (systemd unit names). */
 void systemd_unescape(char *s);

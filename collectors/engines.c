@@ -121,40 +121,50 @@ static bool is_libvirt_qemu_scope(const char *dir)
 	return startswith(p, "\\x2d");
 }
 
+/* Hand n to *name, or drop it when the caller only classifies. */
+static const char *named(const char *engine, char **name, char *n)
+{
+	if (name)
+		*name = n;
+	else
+		free(n);
+	return engine;
+}
+
 const char *engine_match(const char *parent, const char *dir, char **name)
 {
-	char *id;
+	char *id, *n;
 
-	*name = NULL;
-	if (startswith(dir, "lxc.payload.") && dir[12]) {
-		*name = xstrdup(dir + 12);
-		return "lxc";
-	}
-	if (parent && strcmp(parent, "lxc") == 0 && !startswith(dir, "lxc.")) {
-		*name = xstrdup(dir);	/* LXC before 4.0: /lxc/NAME */
-		return "lxc";
-	}
+	if (name)
+		*name = NULL;
+	if (startswith(dir, "lxc.payload.") && dir[12])
+		return named("lxc", name, xstrdup(dir + 12));
+	if (parent && strcmp(parent, "lxc") == 0 && !startswith(dir, "lxc."))
+		return named("lxc", name, xstrdup(dir));	/* LXC before 4.0: /lxc/NAME */
 	if ((id = scope_id(dir, "docker-", ".scope")) ||
 	    (parent && strcmp(parent, "docker") == 0 && (id = scope_id(dir, "", "")))) {
-		*name = docker_name(id);
+		if (name)
+			*name = docker_name(id);
 		free(id);
 		return "docker";
 	}
 	if ((id = scope_id(dir, "cri-containerd-", ".scope"))) {
-		*name = short_id(id);
+		if (name)
+			*name = short_id(id);
 		free(id);
 		return "containerd";
 	}
 	if ((id = scope_id(dir, "libpod-", ".scope")) ||
 	    (parent && strcmp(parent, "libpod_parent") == 0 && (id = scope_id(dir, "libpod-", "")))) {
-		*name = podman_name(id);
+		if (name)
+			*name = podman_name(id);
 		free(id);
 		return "podman";
 	}
-	if ((*name = unit_name(dir, "systemd-nspawn@", ".service")))
-		return "systemd-nspawn";
+	if ((n = unit_name(dir, "systemd-nspawn@", ".service")))
+		return named("systemd-nspawn", name, n);
 	/* machine-qemu\x2d... scopes are libvirt guests, not containers. */
-	if (!is_libvirt_qemu_scope(dir) && (*name = unit_name(dir, "machine-", ".scope")))
-		return "systemd-nspawn";
+	if (!is_libvirt_qemu_scope(dir) && (n = unit_name(dir, "machine-", ".scope")))
+		return named("systemd-nspawn", name, n);
 	return NULL;
 }

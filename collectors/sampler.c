@@ -36,6 +36,7 @@ struct tracked {
 	struct found ref;		/* key, engine's name, engine, vm */
 	char *dirname;
 	void *state;			/* the backend's per-workload scratch */
+	char *cpus;			/* as last read, NULL if unknown */
 	struct metric_set last;		/* as published */
 	uint64_t last_usec;
 	uint64_t rate_usec;		/* span of last's rates */
@@ -132,6 +133,7 @@ static void tracked_free(struct tracked *t)
 	free(t->ref.key);
 	free(t->ref.name);
 	free(t->dirname);
+	free(t->cpus);
 	free(t);
 }
 
@@ -292,9 +294,22 @@ static void sample_host(uint64_t now)
 	S.host_usec = now;
 }
 
+/* A workload's CPUs only change with a placement or a mode switch (which
+ * refresh) or from outside: read them while unknown (a guest still starting)
+ * and on reread, not on every sweep. */
+static void read_cpus(struct tracked *t)
+{
+	const struct backend *be = backends[t->backend];
+	char cpus[1024];
+
+	free(t->cpus);
+	t->cpus = be->cpus && be->cpus(&S.env, &t->ref, cpus, sizeof cpus) == 0 ? xstrdup(cpus) : NULL;
+}
+
 /* full: sample everything; else only workloads new since the last sweep
- * (a discovery wake-up must not shorten everyone's rate interval). */
-static void sweep(bool full, uint64_t serves)
+ * (a discovery wake-up must not shorten everyone's rate interval).
+ * reread: read every workload's CPUs again. */
+static void sweep(bool full, bool reread, uint64_t serves)
 {
 	uint64_t now = now_usec();
 	struct snapshot *s = snapshot_new(S.n_tr);
@@ -307,15 +322,13 @@ static void sweep(bool full, uint64_t serves)
 
 		if (full || !t->sampled)
 			sample_one(t);
-		char cpus[1024];
-		const struct backend *be = backends[t->backend];
-
+		if (reread || (!t->cpus && backends[t->backend]->cpus))
+			read_cpus(t);
 		*v = (struct wl_view){
 			.id = t->id,
 			.name = xstrdup(t->dirname),
 			.key = xstrdup(t->ref.key),
-			.cpus = be->cpus && be->cpus(&S.env, &t->ref, cpus, sizeof cpus) == 0 ?
-					xstrdup(cpus) : NULL,
+			.cpus = t->cpus ? xstrdup(t->cpus) : NULL,
 			.engine = t->ref.engine,
 			.vm = t->ref.vm,
 			.class = t->cls.current,
@@ -397,7 +410,7 @@ static void *sampler_main(void *arg)
 		struct pollfd pfd[2] = { { S.wake[0], POLLIN, 0 }, { S.inotify_fd, POLLIN, 0 } };
 		uint64_t now = now_usec();
 		int timeout = next_full > now ? (int)((next_full - now + 999) / 1000) : 0;
-		bool rediscover = false;
+		bool rediscover = false, rescan = false;
 
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
 			break;
@@ -419,7 +432,7 @@ static void *sampler_main(void *arg)
 			S.cfg = S.pending;
 			S.have_pending = false;
 			apply_config();
-			rediscover = true;
+			rediscover = rescan = true;
 			events_add("adaptfs", "configuration reloaded from %s",
 				   S.cfg.path ? S.cfg.path : "defaults");
 		}
@@ -429,7 +442,7 @@ static void *sampler_main(void *arg)
 
 		now = now_usec();
 		if (now >= next_rescan) {
-			rediscover = true;
+			rediscover = rescan = true;
 			next_rescan = now + (uint64_t)(S.cfg.rescan_interval * 1e6);
 		}
 		if (rediscover)
@@ -437,7 +450,7 @@ static void *sampler_main(void *arg)
 		if (now >= next_full) {
 			if (!rediscover)
 				discover(every_sweep_mask());
-			sweep(true, serves);
+			sweep(true, rescan || refresh, serves);
 			next_full += (uint64_t)(S.cfg.interval * 1e6);
 			if (next_full < now)	/* fell behind: don't burst to catch up */
 				next_full = now + (uint64_t)(S.cfg.interval * 1e6);
@@ -445,7 +458,7 @@ static void *sampler_main(void *arg)
 			/* an action just moved or stopped a guest: look again */
 			if (refresh && !rediscover)
 				discover(every_sweep_mask());
-			sweep(false, serves);
+			sweep(false, rescan || refresh, serves);
 		}
 	}
 	return NULL;
@@ -465,7 +478,7 @@ int sampler_start(struct config *cfg)
 	S.kvm = kvm_usable();
 	log_info("hardware virtualization %s", S.kvm ? "usable" : "not usable: VMs would run under TCG");
 	discover(ALL_BACKENDS);
-	sweep(true, 0);
+	sweep(true, false, 0);
 	r = pthread_create(&S.thread, NULL, sampler_main, NULL);
 	if (r == 0)
 		pthread_setname_np(S.thread, "adapt-sampler");

@@ -218,9 +218,34 @@ static void discovers_every_engine_on_hybrid_host(void **state)
 		{ "/lxc.payload.empty", "empty", "lxc" },
 	};
 
-	assert_int_equal(discover_containers(&c->v1, &cfg, -1, &out), 0);
+	assert_int_equal(discover_containers(&c->v1, &cfg, -1, NULL, &out), 0);
 	check_found(&out, want, N(want));
 	found_list_free(&out);
+}
+
+/* Names of containers found before come from known, not the engine's files. */
+static void known_containers_keep_their_names(void **state)
+{
+	struct ctx *c = *state;
+	struct config cfg = fixture_config(V1, c->run_v1);
+	struct found_list known = {0}, out = {0};
+	struct want want[] = {
+		{ "/lxc.payload.web", "web", "lxc" },
+		{ "/docker/" D1, "old-name", "docker" },
+		{ "/system.slice/docker-" D2 ".scope", "2265f5336d7b", "docker" },
+		{ "/machine.slice/systemd-nspawn@db.service", "db", "systemd-nspawn" },
+		{ "/ctr1", "ctr1", "runc" },
+		{ "/lxc.payload.broken", "broken", "lxc" },
+		{ "/lxc.payload.empty", "empty", "lxc" },
+	};
+
+	found_add(&known, "/docker/" D1, xstrdup("old-name"), "docker", false);
+	found_add(&known, "/gone", xstrdup("gone"), "docker", false);
+	found_list_sort(&known);
+	assert_int_equal(discover_containers(&c->v1, &cfg, -1, &known, &out), 0);
+	check_found(&out, want, N(want));
+	found_list_free(&out);
+	found_list_free(&known);
 }
 
 static void discovers_every_engine_on_pure_v2_host(void **state)
@@ -239,7 +264,7 @@ static void discovers_every_engine_on_pure_v2_host(void **state)
 		{ "/lxc.payload.empty", "empty", "lxc" },
 	};
 
-	assert_int_equal(discover_containers(&c->v2, &cfg, -1, &out), 0);
+	assert_int_equal(discover_containers(&c->v2, &cfg, -1, NULL, &out), 0);
 	check_found(&out, want, N(want));
 	found_list_free(&out);
 }
@@ -250,7 +275,7 @@ static void runtime_containers_need_their_state(void **state)
 	struct config cfg = fixture_config(V2, c->run_none);
 	struct found_list out = {0};
 
-	assert_int_equal(discover_containers(&c->v2, &cfg, -1, &out), 0);
+	assert_int_equal(discover_containers(&c->v2, &cfg, -1, NULL, &out), 0);
 	for (size_t i = 0; i < out.n; i++) {
 		assert_string_not_equal(out.v[i].key, "/ctr1");
 		assert_string_not_equal(out.v[i].key, "/crun-demo/ctr2");
@@ -266,12 +291,12 @@ static void does_not_descend_into_a_matched_container(void **state)
 	struct found_list out = {0};
 
 	/* Both fixtures nest a docker scope inside lxc.payload.web. */
-	assert_int_equal(discover_containers(&c->v2, &cfg, -1, &out), 0);
+	assert_int_equal(discover_containers(&c->v2, &cfg, -1, NULL, &out), 0);
 	for (size_t i = 0; i < out.n; i++)
 		assert_false(startswith(out.v[i].key, "/lxc.payload.web/"));
 	found_list_free(&out);
 	cfg = fixture_config(V1, c->run_v1);
-	assert_int_equal(discover_containers(&c->v1, &cfg, -1, &out), 0);
+	assert_int_equal(discover_containers(&c->v1, &cfg, -1, NULL, &out), 0);
 	for (size_t i = 0; i < out.n; i++)
 		assert_false(startswith(out.v[i].key, "/lxc.payload.web/"));
 	found_list_free(&out);
@@ -287,7 +312,7 @@ static void configured_patterns_find_plain_cgroups(void **state)
 
 	cfg.patterns = patterns;
 	cfg.n_patterns = 1;
-	assert_int_equal(discover_containers(&c->v2, &cfg, -1, &out), 0);
+	assert_int_equal(discover_containers(&c->v2, &cfg, -1, NULL, &out), 0);
 	for (size_t i = 0; i < out.n; i++)
 		if (strcmp(out.v[i].key, "/user.slice/user-1000.slice/session-2.scope") == 0) {
 			assert_string_equal(out.v[i].name, "session-2.scope");
@@ -332,7 +357,7 @@ static void watches_walked_dirs_and_runtime_state_dirs(void **state)
 	tu_mkdirs("%s/runc", run);
 	assert_int_equal(cgroup_layout_detect(root, &L), 0);
 	cfg = fixture_config(root, run);
-	assert_int_equal(discover_containers(&L, &cfg, ifd, &out), 0);
+	assert_int_equal(discover_containers(&L, &cfg, ifd, NULL, &out), 0);
 	assert_int_equal(out.n, 0);
 	assert_false(inotify_has_event(ifd) && (drain(ifd), true));
 
@@ -343,7 +368,7 @@ static void watches_walked_dirs_and_runtime_state_dirs(void **state)
 	assert_true(inotify_has_event(ifd));
 	drain(ifd);
 	found_list_free(&out);
-	assert_int_equal(discover_containers(&L, &cfg, ifd, &out), 0);
+	assert_int_equal(discover_containers(&L, &cfg, ifd, NULL, &out), 0);
 	assert_int_equal(out.n, 1);
 	found_list_free(&out);
 	cgroup_layout_free(&L);
@@ -391,7 +416,7 @@ static void v1_sample_reads_cpuacct_memory_blkio_and_unified_psi(void **state)
 		{ M_IO_DELAY_USEC, 424242 },
 	};
 
-	cgroup_sample(&c->v1, "/lxc.payload.web", &m);
+	cgroup_sample(&c->v1, "/lxc.payload.web", NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -409,7 +434,7 @@ static void v1_sample_of_idle_docker_container_has_zeros_not_gaps(void **state)
 		{ M_IO_DELAY_USEC, 0 },
 	};
 
-	cgroup_sample(&c->v1, "/docker/" D1, &m);
+	cgroup_sample(&c->v1, "/docker/" D1, NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -427,7 +452,7 @@ static void v1_sample_falls_back_to_non_recursive_files_and_pgmajfault(void **st
 		/* no unified dir for it: no PSI */
 	};
 
-	cgroup_sample(&c->v1, "/system.slice/docker-" D2 ".scope", &m);
+	cgroup_sample(&c->v1, "/system.slice/docker-" D2 ".scope", NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -437,7 +462,7 @@ static void v1_sample_leaves_out_what_a_cgroup_lacks(void **state)
 	struct metric_set m = {0};
 	const struct expect e[] = { { M_CPU_USAGE_USEC, 42 } };
 
-	cgroup_sample(&c->v1, "/machine.slice/systemd-nspawn@db.service", &m);
+	cgroup_sample(&c->v1, "/machine.slice/systemd-nspawn@db.service", NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -458,7 +483,7 @@ static void v2_sample_reads_cpu_io_memory_stat_and_psi(void **state)
 		{ M_IO_DELAY_USEC, 99000 },
 	};
 
-	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", &m);
+	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -478,7 +503,7 @@ static void v2_sample_with_empty_io_stat_reports_zero_io(void **state)
 		{ M_SCHED_PRESSURE_SOME_AVG10, 0 },
 	};
 
-	cgroup_sample(&c->v2, "/machine.slice/libpod-" P1 ".scope", &m);
+	cgroup_sample(&c->v2, "/machine.slice/libpod-" P1 ".scope", NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -488,7 +513,7 @@ static void psi_io_does_not_override_delay_accounting(void **state)
 	struct metric_set m = {0};
 
 	metric_set(&m, M_IO_DELAY_USEC, 5);
-	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", &m);
+	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", NULL, &m);
 	assert_float_equal(m.v[M_IO_DELAY_USEC], 5, 1e-9);
 }
 
@@ -497,13 +522,13 @@ static void malformed_and_truncated_files_leave_metrics_out(void **state)
 	struct ctx *c = *state;
 	struct metric_set m = {0};
 
-	cgroup_sample(&c->v1, "/lxc.payload.broken", &m);
+	cgroup_sample(&c->v1, "/lxc.payload.broken", NULL, &m);
 	assert_int_equal(m.present, 0);
-	cgroup_sample(&c->v2, "/lxc.payload.broken", &m);
+	cgroup_sample(&c->v2, "/lxc.payload.broken", NULL, &m);
 	assert_int_equal(m.present, 0);
-	cgroup_sample(&c->v1, "/lxc.payload.empty", &m);
-	cgroup_sample(&c->v2, "/lxc.payload.empty", &m);
-	cgroup_sample(&c->v2, "/no/such/cgroup", &m);
+	cgroup_sample(&c->v1, "/lxc.payload.empty", NULL, &m);
+	cgroup_sample(&c->v2, "/lxc.payload.empty", NULL, &m);
+	cgroup_sample(&c->v2, "/no/such/cgroup", NULL, &m);
 	assert_int_equal(m.present, 0);
 }
 
@@ -526,9 +551,37 @@ static void oversized_file_is_left_out(void **state)
 	tu_write("usage_usec 5\n", "%s/c/cpu.stat", root);
 	free(big);
 	assert_int_equal(cgroup_layout_detect(root, &L), 0);
-	cgroup_sample(&L, "/c", &m);
+	cgroup_sample(&L, "/c", NULL, &m);
 	assert_true(metric_has(&m, M_CPU_USAGE_USEC));
 	assert_false(metric_has(&m, M_IO_READ_BYTES));
+	cgroup_layout_free(&L);
+}
+
+static void missing_files_are_remembered_until_the_mask_is_cleared(void **state)
+{
+	struct ctx *c = *state;
+	struct cgroup_layout L;
+	struct metric_set m = {0};
+	uint32_t absent = 0;
+	char root[PATH_MAX];
+
+	snprintf(root, sizeof root, "%s/absent", c->tmp);
+	tu_write("cpu io memory\n", "%s/cgroup.controllers", root);
+	tu_write("usage_usec 5\n", "%s/c/cpu.stat", root);
+	assert_int_equal(cgroup_layout_detect(root, &L), 0);
+	cgroup_sample(&L, "/c", &absent, &m);
+	assert_true(metric_has(&m, M_CPU_USAGE_USEC));
+	assert_false(metric_has(&m, M_SCHED_PRESSURE_SOME_AVG10));
+	assert_int_not_equal(absent, 0);
+	/* Appearing later: skipped while remembered, read once forgotten. */
+	tu_write("some avg10=1.50 avg60=0 avg300=0 total=7\n", "%s/c/cpu.pressure", root);
+	m = (struct metric_set){0};
+	cgroup_sample(&L, "/c", &absent, &m);
+	assert_true(metric_has(&m, M_CPU_USAGE_USEC));
+	assert_false(metric_has(&m, M_SCHED_PRESSURE_SOME_AVG10));
+	absent = 0;
+	cgroup_sample(&L, "/c", &absent, &m);
+	assert_true(metric_has(&m, M_SCHED_PRESSURE_SOME_AVG10));
 	cgroup_layout_free(&L);
 }
 
@@ -824,6 +877,7 @@ int main(void)
 		cmocka_unit_test(layout_finds_comounted_cpu_cpuacct),
 		cmocka_unit_test(layout_without_any_cgroup_mount_is_enoent),
 		cmocka_unit_test(discovers_every_engine_on_hybrid_host),
+		cmocka_unit_test(known_containers_keep_their_names),
 		cmocka_unit_test(discovers_every_engine_on_pure_v2_host),
 		cmocka_unit_test(runtime_containers_need_their_state),
 		cmocka_unit_test(does_not_descend_into_a_matched_container),
@@ -838,6 +892,7 @@ int main(void)
 		cmocka_unit_test(psi_io_does_not_override_delay_accounting),
 		cmocka_unit_test(malformed_and_truncated_files_leave_metrics_out),
 		cmocka_unit_test(oversized_file_is_left_out),
+		cmocka_unit_test(missing_files_are_remembered_until_the_mask_is_cleared),
 		cmocka_unit_test(list_tasks_covers_the_whole_subtree_v1),
 		cmocka_unit_test(list_tasks_reads_cgroup_threads_on_v2),
 		cmocka_unit_test(list_tasks_of_missing_cgroup_is_enoent),

@@ -99,7 +99,7 @@ static void runc_state_matches_through_comounted_cpuacct_symlink(void **state)
 	tu_write(json, "%s/runc/ctr9/state.json", run);
 	assert_int_equal(cgroup_layout_detect(root, &L), 0);
 	cfg = (struct config){ .cgroup_root = root, .run_root = run };
-	assert_int_equal(discover_containers(&L, &cfg, -1, &out), 0);
+	assert_int_equal(discover_containers(&L, &cfg, -1, NULL, &out), 0);
 	size_t n = out.n;
 	found_list_free(&out);
 	cgroup_layout_free(&L);
