@@ -19,6 +19,9 @@
 struct open_file {
 	struct node node;
 	struct strbuf text;
+	/* metrics.prom serves its snapshot's shared render (held, so never
+	 * torn) instead of a copy of up to megabytes per open. */
+	struct snapshot *prom_snap;
 	uint64_t events_seen;
 	bool fresh;		/* text rendered at open, not yet read */
 	pthread_mutex_t lock;	/* the kernel may read one open file from several threads */
@@ -50,6 +53,7 @@ static void open_file_free(struct open_file *of)
 	pthread_mutex_unlock(&open_files_lock);
 	pthread_mutex_destroy(&of->lock);
 	strbuf_free(&of->text);
+	snapshot_put(of->prom_snap);
 	free(of);
 }
 
@@ -100,6 +104,10 @@ static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 	 * both are always read directly. */
 	if (node_is_dir(n) || n->kind == N_EVENTS || node_is_control(n))
 		return 0;
+	if (n->kind == N_METRICS) {
+		st->st_size = (off_t)render_prom_cached(s)->len;
+		return 0;
+	}
 	r = render_node(s, n, &text);
 	if (r == 0)
 		st->st_size = (off_t)text.len;
@@ -315,7 +323,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_init(&of->lock, NULL);
 	if (n.kind == N_EVENTS)
 		of->events_seen = events_seq();
-	r = render_node(s, &n, &of->text);
+	if (n.kind == N_METRICS) {
+		render_prom_cached(s);
+		of->prom_snap = s;
+		s = NULL;
+	} else {
+		r = render_node(s, &n, &of->text);
+	}
 	snapshot_put(s);
 	if (r < 0) {
 		pthread_mutex_destroy(&of->lock);
@@ -342,6 +356,14 @@ static int rerender(struct open_file *of)
 	struct snapshot *s = snapshot_get();
 	int r;
 
+	if (of->prom_snap) {
+		if (!s)
+			return -EAGAIN;
+		render_prom_cached(s);
+		snapshot_put(of->prom_snap);
+		of->prom_snap = s;
+		return 0;
+	}
 	strbuf_reset(&of->text);
 	if (of->node.kind == N_EVENTS)
 		of->events_seen = events_seq();
@@ -354,6 +376,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	const struct strbuf *text;
 	int r = 0;
 
 	(void)ino;
@@ -364,13 +387,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (off == 0 && !of->fresh)
 		r = rerender(of);
 	of->fresh = false;
+	text = of->prom_snap ? &of->prom_snap->prom : &of->text;
 	if (r < 0)
 		fuse_reply_err(req, -r);
-	else if ((size_t)off >= of->text.len)
+	else if ((size_t)off >= text->len)
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, of->text.buf + off, of->text.len - (size_t)off < size ?
-					of->text.len - (size_t)off : size);
+		fuse_reply_buf(req, text->buf + off, text->len - (size_t)off < size ?
+					text->len - (size_t)off : size);
 	pthread_mutex_unlock(&of->lock);
 }
 

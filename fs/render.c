@@ -218,6 +218,18 @@ static void render_migrations(struct strbuf *out)
 			      (unsigned long long)m.last_total_ms, (unsigned long long)m.last_downtime_ms);
 }
 
+/* Rendered once per snapshot: scrapers of a big host share the work. */
+const struct strbuf *render_prom_cached(struct snapshot *s)
+{
+	pthread_mutex_lock(&s->cache_lock);
+	if (!s->prom_ready) {
+		render_prom(s, &s->prom);
+		s->prom_ready = true;
+	}
+	pthread_mutex_unlock(&s->cache_lock);
+	return &s->prom;
+}
+
 int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 {
 	const struct wl_view *w;
@@ -226,16 +238,12 @@ int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 	case N_EVENTS:
 		events_render(out);
 		return 0;
-	case N_METRICS:
-		/* Rendered once per snapshot: scrapers of a big host share the work. */
-		pthread_mutex_lock(&s->cache_lock);
-		if (!s->prom_ready) {
-			render_prom(s, &s->prom);
-			s->prom_ready = true;
-		}
-		pthread_mutex_unlock(&s->cache_lock);
-		strbuf_append(out, s->prom.buf ? s->prom.buf : "", s->prom.len);
+	case N_METRICS: {
+		const struct strbuf *prom = render_prom_cached(s);
+
+		strbuf_append(out, prom->buf ? prom->buf : "", prom->len);
 		return 0;
+	}
 	case N_HOSTS:
 		/* nested keyed, like io.stat: one peer per line */
 		for (size_t i = 0; i < s->n_peers; i++) {
