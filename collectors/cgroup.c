@@ -283,13 +283,16 @@ static void list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
+	struct stat st;
 	int fd;
 
 	if (tids)
 		read_pids(dirfd, v2 ? "cgroup.threads" : "tasks", tids);
 	if (pids)
 		read_pids(dirfd, "cgroup.procs", pids);
-	if (depth >= 16)
+	/* A directory's link count is 2 + its subdirectories (cgroupfs, like
+	 * most file systems; btrfs says 1): a leaf cgroup needs no readdir. */
+	if (depth >= 16 || (fstat(dirfd, &st) == 0 && st.st_nlink == 2))
 		return;
 	fd = dup(dirfd);
 	if (fd < 0)
