@@ -165,11 +165,11 @@ static int cmp_tracked(const void *a, const void *b)
 
 /* Merge the set the backends in mask discovered into the tracked one: keep
  * the known, add the new, drop the gone (only of those backends). Both sides
- * are sorted by (backend, key). */
-static void reconcile(struct keyed *found, size_t n_found, unsigned mask)
+ * are sorted by (backend, key). Returns whether any came or went. */
+static bool reconcile(struct keyed *found, size_t n_found, unsigned mask)
 {
 	struct tracked **next = xcalloc(n_found + S.n_tr, sizeof *next);
-	size_t i = 0, j = 0, n = 0;
+	size_t i = 0, j = 0, n = 0, changes = 0;
 
 	qsort(found, n_found, sizeof *found, cmp_keyed);
 	while (i < S.n_tr || j < n_found) {
@@ -183,6 +183,7 @@ static void reconcile(struct keyed *found, size_t n_found, unsigned mask)
 			events_add(S.tr[i]->dirname, "disappeared");
 			tracked_free(S.tr[i]);
 			S.tr[i++] = NULL;
+			changes++;
 		} else if (c == 0) {
 			/* A managed workload keeps its key when it switches mode:
 			 * sample it at once, with no rates across the switch. */
@@ -215,20 +216,23 @@ static void reconcile(struct keyed *found, size_t n_found, unsigned mask)
 		if (!S.tr)
 			abort();
 		S.tr[S.n_tr++] = t;
+		changes++;
 		events_add(t->dirname, "appeared (%s %s, %s)", f->vm ? "vm" : "container", f->engine,
 			   f->key);
 	}
 	qsort(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
+	return changes > 0;
 }
 
 #define ALL_BACKENDS ((1U << N_BACKENDS) - 1)
 
-/* Discover with the backends in mask. */
-static void discover(unsigned mask)
+/* Discover with the backends in mask; returns whether any workload came or went. */
+static bool discover(unsigned mask)
 {
 	struct found_list lists[N_BACKENDS] = {0};
 	struct keyed *all;
 	size_t n = 0;
+	bool changed;
 
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		if (S.active[b] && (mask & (1U << b)))
@@ -240,10 +244,11 @@ static void discover(unsigned mask)
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		for (size_t i = 0; i < lists[b].n; i++)
 			all[n++] = (struct keyed){ b, &lists[b].v[i] };
-	reconcile(all, n, mask);
+	changed = reconcile(all, n, mask);
 	free(all);
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		found_list_free(&lists[b]);
+	return changed;
 }
 
 static void sample_one(struct tracked *t)
@@ -410,7 +415,7 @@ static void *sampler_main(void *arg)
 		struct pollfd pfd[2] = { { S.wake[0], POLLIN, 0 }, { S.inotify_fd, POLLIN, 0 } };
 		uint64_t now = now_usec();
 		int timeout = next_full > now ? (int)((next_full - now + 999) / 1000) : 0;
-		bool rediscover = false, rescan = false;
+		bool rediscover = false, rescan = false, changed = false;
 
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
 			break;
@@ -446,7 +451,7 @@ static void *sampler_main(void *arg)
 			next_rescan = now + (uint64_t)(S.cfg.rescan_interval * 1e6);
 		}
 		if (rediscover)
-			discover(ALL_BACKENDS);
+			changed = discover(ALL_BACKENDS);
 		if (now >= next_full) {
 			if (!rediscover)
 				discover(every_sweep_mask());
@@ -454,8 +459,9 @@ static void *sampler_main(void *arg)
 			next_full += (uint64_t)(S.cfg.interval * 1e6);
 			if (next_full < now)	/* fell behind: don't burst to catch up */
 				next_full = now + (uint64_t)(S.cfg.interval * 1e6);
-		} else if (rediscover || refresh) {
-			/* an action just moved or stopped a guest: look again */
+		} else if (changed || rescan || refresh) {
+			/* A wake-up for a cgroup that is no workload changes nothing;
+			 * an action just moved or stopped a guest: look again. */
 			if (refresh && !rediscover)
 				discover(every_sweep_mask());
 			sweep(false, rescan || refresh, serves);
