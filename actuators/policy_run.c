@@ -5,6 +5,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "policy.h"
+#include "managed.h"
 #include "policy_auto.h"
 #include "snapshot.h"
 #include "util.h"
@@ -31,14 +32,13 @@ struct sent {
 };
 
 static struct {
-	pthread_mutex_t lock;		/* guards cfg, paths, ops, stop */
+	pthread_mutex_t lock;		/* guards cfg, paths, stop */
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool running, stop;
 	struct policy_config cfg;
 	struct class_config class_cfg;
 	struct config paths;		/* proc_root, cgroup_root only */
-	const struct policy_mode_ops *ops;
 	/* the thread's own */
 	struct seen *seen;
 	size_t n_seen;
@@ -49,13 +49,6 @@ static struct {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake = PTHREAD_COND_INITIALIZER,
 };
-
-void policy_set_mode_ops(const struct policy_mode_ops *ops)
-{
-	pthread_mutex_lock(&P.lock);
-	P.ops = ops;
-	pthread_mutex_unlock(&P.lock);
-}
 
 void policy_configure(const struct config *cfg)
 {
@@ -137,21 +130,33 @@ static void apply_move(const struct snapshot *s, const struct wl_view *w, const 
 		log_info("policy: moving %s to %s refused: %s", w->name, peer, strerror(-r));
 }
 
-static void apply_mode(const struct policy_mode_ops *ops, const struct wl_view *w, bool vm,
-		       const char *reason)
+static void apply_mode(const struct wl_view *w, bool vm, const char *reason)
 {
 	int r;
 
-	if (!ops || !ops->apply) {
-		events_add(w->name, "policy: recommended mode=%s (not switched: no mode switch "
-			   "for this workload yet): %s", vm ? "vm" : "container", reason);
-		return;
-	}
 	events_add(w->name, "policy: switch to %s: %s", vm ? "vm" : "container", reason);
-	r = ops->apply(w->name, vm, reason);
+	r = managed_switch(w->name, vm);
 	if (r < 0)
 		events_add(w->name, "policy: switching to %s failed: %s", vm ? "vm" : "container",
 			   strerror(-r));
+}
+
+/* auto: set on the mode file of a discovered workload (the policy may move
+ * it), or a managed workload's setting (it may also switch it). */
+static bool is_auto(const char *name)
+{
+	enum recipe_mode setting;
+	bool vm;
+
+	return policy_auto(name) || (managed_mode(name, &setting, &vm) == 0 && setting == RECIPE_AUTO);
+}
+
+static bool is_managed(const char *name)
+{
+	enum recipe_mode setting;
+	bool vm;
+
+	return managed_mode(name, &setting, &vm) == 0;
 }
 
 /* Say when an auto workload joins or leaves a group: moves keep groups whole. */
@@ -184,8 +189,7 @@ static double metric(const struct metric_set *m, int k)
 }
 
 static void round_once(const struct snapshot *s, const struct policy_config *cfg,
-		       const struct class_config *class_cfg, const struct config *paths,
-		       const struct policy_mode_ops *ops)
+		       const struct class_config *class_cfg, const struct config *paths)
 {
 	uint64_t now = now_usec();
 	struct seen *seen = track(s, now);
@@ -198,7 +202,7 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	size_t n;
 
 	for (size_t i = 0; i < s->n; i++)
-		any_auto |= policy_auto(s->wl[i].name);
+		any_auto |= is_auto(s->wl[i].name);
 	if (!any_auto)
 		return;
 	/* Only when there is something to decide: it reads every container's sockets. */
@@ -210,9 +214,9 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 			.name = w->name,
 			.parallelism = metric(&w->m, M_THREADS_PARALLELISM),
 			.wait = metric(&w->m, M_SCHED_WAIT_PERCENT) / 100.0,
-			.is_auto = policy_auto(w->name),
+			.is_auto = is_auto(w->name),
 			.can_move = migrate_supported(w->engine, &why) == 0,
-			.switchable = ops && ops->managed && ops->managed(w->name),
+			.switchable = is_managed(w->name),
 			.vm = w->vm,
 			.class = w->class,
 			.class_since_usec = w->class_since_usec,
@@ -239,7 +243,7 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 
 		seen[out[k].wl].last_action = now;
 		if (out[k].verb == POLICY_MODE) {
-			apply_mode(ops, w, out[k].vm, out[k].reason);
+			apply_mode(w, out[k].vm, out[k].reason);
 			continue;
 		}
 		remember_sent(peers[out[k].peer].name, policy_wl_demand(&wl[out[k].wl]), now,
@@ -271,14 +275,13 @@ static void *policy_main(void *arg)
 		struct class_config class_cfg = P.class_cfg;
 		struct config paths = { .proc_root = xstrdup(P.paths.proc_root),
 					.cgroup_root = xstrdup(P.paths.cgroup_root) };
-		const struct policy_mode_ops *ops = P.ops;
 		struct snapshot *s;
 
 		pthread_mutex_unlock(&P.lock);
 		s = snapshot_get();
 		if (s) {
 			policy_auto_prune(s);
-			round_once(s, &cfg, &class_cfg, &paths, ops);
+			round_once(s, &cfg, &class_cfg, &paths);
 			snapshot_put(s);
 		}
 		free(paths.proc_root);

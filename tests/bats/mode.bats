@@ -13,6 +13,7 @@
 BR=adt-br0
 WEB=10.234.0.10
 BAD=10.234.0.11
+SPIN=10.234.0.12
 # QEMU under TCG boots in seconds, slower on a loaded 2-core machine
 SWITCH_TIMEOUT=240
 
@@ -39,6 +40,13 @@ setup_file() {
 		bridge_mac = 02:ad:00:00:ea:01
 		kernel = $d/vm/vmlinux
 		initrd = $d/vm/initramfs.cpio
+		[class]
+		# a CPU-bound workload is recommended a VM, as on a host with KVM
+		cpu_mode = vm
+		[policy]
+		interval = 1
+		stable = 3
+		cooldown = 5
 	EOF
 	# PID 1 of the container gets no default SIGTERM action: trap it. Each
 	# start appends a line to the data directory.
@@ -65,6 +73,18 @@ setup_file() {
 		[vm]
 		kernel = /nonexistent/adt-vmlinux
 	EOF
+	# auto from the start: the policy decides its mode by its class (cpu here)
+	mkdir -p "$d/spin-data"
+	_adapt_busybox_rootfs "$d/spin-root"
+	cat >"$d/recipes/adt-spin.conf" <<-EOF
+		[workload]
+		rootfs = $d/spin-root
+		command = /bin/sh -c 'trap "exit 0" TERM; while :; do :; done'
+		address = $SPIN/24
+		data = $d/spin-data
+		stop_timeout = 5
+		mode = auto
+	EOF
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 
@@ -85,7 +105,7 @@ teardown_file() {
 	kill_poller
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || rc=1
 	kill_leftovers
-	for n in adt-web adt-badvm; do
+	for n in adt-web adt-badvm adt-spin; do
 		if runc state "adaptfs-$n" >/dev/null 2>&1; then
 			runc kill "adaptfs-$n" KILL 2>/dev/null || true
 			wait_for -t 10 bash -c "! runc state adaptfs-$n 2>/dev/null | grep -q running" || true
@@ -239,4 +259,16 @@ write_mode() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$ADA
 	[[ $output == *"Operation not supported"* ]]
 	grep -q "mode: 'vm' refused: Operation not supported" "$ADAPTFS_MNT/events"
 	[ "$(cat "$d/mode")" = "[container] vm auto" ]
+}
+
+@test "the auto policy switches a CPU-bound auto recipe to a VM where the class recommends it, once" {
+	wait_for -t 60 test -d "$ADAPTFS_MNT/adt-spin"
+	[ "$(cat "$ADAPTFS_MNT/adt-spin/mode")" = "container vm [auto]" ]
+	wait_for -t "$SWITCH_TIMEOUT" kind_is adt-spin "vm adaptfs" || { tail -n 20 "$ADAPTFS_MNT/events"; false; }
+	grep -q "adt-spin: policy: switch to vm: " "$ADAPTFS_MNT/events"
+	grep -Eq "adt-spin: mode: now vm \(downtime [0-9.]+ s\)" "$ADAPTFS_MNT/events"
+	# still auto, and it stays a VM: its class (cpu) still recommends one
+	[ "$(cat "$ADAPTFS_MNT/adt-spin/mode")" = "container vm [auto]" ]
+	wait_for -t 30 grep -q "^cpu mode=vm" "$ADAPTFS_MNT/adt-spin/class"
+	[ "$(grep -c "adt-spin: policy: switch to" "$ADAPTFS_MNT/events")" = 1 ]
 }
