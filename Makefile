@@ -95,7 +95,8 @@ test: unit bats
 # the bats files that drive the daemon's code paths.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANITIZE_BATS ?= tests/bats/mount.bats tests/bats/workloads.bats tests/bats/control.bats \
-		 tests/bats/prefetch.bats tests/bats/daemon.bats tests/bats/group.bats tests/bats/hosts.bats
+		 tests/bats/prefetch.bats tests/bats/daemon.bats tests/bats/group.bats tests/bats/hosts.bats \
+		 tests/bats/scope.bats tests/bats/migrate.bats
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit adaptfs-asan
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \

@@ -1,5 +1,6 @@
 /* libFuzzer target over everything that parses outside input: what users
- * write to control files, and what the kernel, QEMU and runtimes hand us.
+ * write to control files, and what the kernel, QEMU and runtimes hand us
+ * (a QEMU command line also as a migration's destination rewrites it).
  * The first byte picks the parser; the rest is its input. No crash, leak,
  * hang or sanitizer report is allowed. */
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "parse.h"
 #include "prefetch_policy.h"
 #include "qemu.h"
+#include "qemu_argv.h"
 #include "qmp.h"
 
 static void parse_as_control(const char *text, size_t len)
@@ -58,6 +60,21 @@ static void parse_as_kernel_text(uint8_t which, const char *s)
 	}
 }
 
+/* A QEMU command line as /proc/PID/cmdline gives it, and as a migration's
+ * destination rewrites it. */
+static void parse_as_qemu_argv(const char *blob, size_t len)
+{
+	struct argv_list in = {0}, out;
+	struct qemu_cmdline c;
+
+	qemu_cmdline_parse(blob, len, &c);
+	for (size_t i = 0; i < len; i += strlen(blob + i) + 1)
+		argv_list_add(&in, blob + i);
+	if (qemu_argv_incoming(&in, "/run/x", "tcp:10.0.0.2:4444", &out) == 0)
+		argv_list_free(&out);
+	argv_list_free(&in);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text;
@@ -74,12 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1:
 		parse_as_kernel_text(data[0] / 4, text);
 		break;
-	case 2: {
-		struct qemu_cmdline c;
-
-		qemu_cmdline_parse(text, size - 1, &c);
+	case 2:
+		parse_as_qemu_argv(text, size - 1);
 		break;
-	}
 	default: {
 		json_t *msg = NULL;
 		size_t used;

@@ -108,6 +108,7 @@ static void double_dash_options_and_empty_argv(void **state)
 	assert_int_equal(qemu_argv_incoming(&in, "/r", "tcp:h:1", &out), 0);
 	assert_string_equal(value_of(&out, "--qmp", 0), "unix:/r/f0");
 	assert_false(has(&out, "/x.pid"));
+	argv_list_free(&out);
 	assert_int_equal(qemu_argv_incoming(&empty, "/r", "tcp:h:1", &out), -EINVAL);
 	argv_list_free(&in);
 }
