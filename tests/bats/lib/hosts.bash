@@ -602,7 +602,7 @@ host_vm_up() {
         sleep 0.05
     done
     echo $((($(_adapt_now_us) - start_us) / 1000)) >"$st/boot_ms"
-    if grep -q "unknown job\|insmod .* failed" "$log"; then
+    if grep -q "unknown job\|insmod .* failed\|fill failed" "$log"; then
         echo "host_vm_up $h $name: the guest's /init reported an error:" >&2
         tail -n 40 "$log" >&2
         return 1

@@ -43,7 +43,11 @@
 #                            VM_QMP_OPTS=server,nowait gives the older spelling of the -qmp
 #                            option (QEMU 7.2 takes both, without a warning).
 #                            Extra QEMU arguments: VM_QEMU_EXTRA (word-split), extra kernel
-#                            parameters: VM_APPEND_EXTRA.
+#                            parameters: VM_APPEND_EXTRA. VM_APPEND_EXTRA=adapt.fill=MIB makes
+#                            /init write MIB MiB from /dev/urandom to /fill (the initramfs root,
+#                            a tmpfs, i.e. guest RAM; remounted to 95% of RAM first) before the
+#                            ready marker, which then ends "fill=MIB" (bench/migrate: RAM that a
+#                            live migration must send). Give the guest VM_MEM >= MIB + 128.
 #   vm_pid NAME              pid of the qemu-system-x86_64 process
 #   vm_qmp NAME              path of its QMP unix socket (-qmp unix:PATH,server=on,wait=off):
 #                            the one an adaptfs daemon discovers and uses. QEMU serves ONE client
@@ -206,10 +210,11 @@ mkdir -p /dev/pts /tmp
 for m in $(cat /etc/modules); do
     insmod "/lib/modules/$m.ko" || echo "adaptfs-vm: insmod $m failed"
 done
-job=idle ip= gw=
+job=idle ip= gw= fill=
 for w in $(cat /proc/cmdline); do
     case $w in
     adapt.job=*) job=${w#adapt.job=} ;;
+    adapt.fill=*) fill=${w#adapt.fill=} ;;
     adapt.ip=*) ip=${w#adapt.ip=} ;;
     adapt.gw=*) gw=${w#adapt.gw=} ;;
     adapt.name=*) hostname "${w#adapt.name=}" ;;
@@ -248,7 +253,17 @@ httpd)
     job=idle
     ;;
 esac
-echo "ADAPTFS-VM-READY job=$job ip=$ip"
+# adapt.fill=MIB: MIB MiB of random data in /fill, a file of the initramfs root (RAM), so
+# that much guest memory holds non-zero pages (what a live migration has to send)
+if [ -n "$fill" ]; then
+    # the initramfs root is a tmpfs capped at half the RAM by default
+    mount -o remount,size=95% / 2>/dev/null
+    dd if=/dev/urandom of=/fill bs=1M count="$fill" 2>/dev/null
+    got=$(($(stat -c %s /fill 2>/dev/null || echo 0) / 1048576))
+    [ "$got" = "$fill" ] || echo "adaptfs-vm: fill failed: $got of $fill MiB"
+    fill=" fill=$got"
+fi
+echo "ADAPTFS-VM-READY job=$job ip=$ip$fill"
 case $job in
 cpu) while :; do :; done ;;
 io)
@@ -638,7 +653,7 @@ vm_up() {
     done
     now_us=$(_adapt_now_us)
     echo $(((now_us - start_us) / 1000)) >"$st/boot_ms"
-    if grep -q "unknown job\|insmod .* failed" "$log"; then
+    if grep -q "unknown job\|insmod .* failed\|fill failed" "$log"; then
         _vm_fail "$name" "the guest's /init reported an error"
         return 1
     fi
