@@ -1,0 +1,397 @@
+#!/bin/bash
+# bench/migrate/run.sh — issue 6 "Measure": moving a workload to a peer through adaptfs
+# (echo host=PEER > placement) against the same move done by hand.
+#
+#   sudo bench/migrate/run.sh            # R=3 rounds, writes bench/migrate/results.md + .png
+#   sudo QUICK=1 bench/migrate/run.sh    # R=1, prints the table only (OUT=FILE to keep it)
+#
+# Two test hosts hA and hB of tests/bats/lib/hosts.bash (network namespaces, cgroup scopes,
+# one adaptfs each; the machine-wide multi-host lock is taken, so concurrent multi-host test
+# runs take turns with this one).
+#
+# QEMU, live: per SIZE (MiB) a guest on hA with -m SIZE+128 whose /init fills SIZE MiB of its
+# RAM from /dev/urandom (adapt.fill=SIZE, tests/bats/lib/vm.bash) and then idles. ROUNDS
+# rounds, each one pair of moves per tool (hA -> hB, then hB -> hA; both are samples), the
+# order of the tools alternating from round to round:
+#   adaptfs  echo host=hB > MNT/NAME/placement, wall clock around the write; downtime from
+#            the "moved to hB live in T ms (downtime D ms)" line of events (T is kept too);
+#   bare     bench/migrate/bare_migrate.py: the tap and the destination QEMU (hostexec HOST
+#            qemu ... -incoming tcp:ADDR:4444 -daemonize, per-host files in a directory of
+#            its own), migrate-set-parameters downtime-limit 300 (adaptfs's default),
+#            migrate, query-migrate every 20 ms, query-status of the destination until
+#            running, quit the source; total from the tap to the source gone.
+# LXC, cold: a busybox container (host_lxc_up hA), ROUNDS rounds of pairs the same way:
+#   adaptfs  echo host=hB > MNT/NAME/placement (wall clock; downtime from events);
+#   bare     hostexec S lxc-stop; rsync -aH --numeric-ids -e hostexec (tar | hostexec D tar
+#            -x when rsync is not installed) of the container directory into D's LXC path;
+#            hostexec D sh -c 'sed (the config's paths) && lxc-start -d && lxc-wait -s
+#            RUNNING'; hostexec S lxc-destroy. Downtime: lxc-stop returned .. RUNNING.
+# An adaptfs move that fails is listed in the report with its events and the daemon log and
+# tried once more (a second failure ends the run).
+# Between two moves (not timed) the script waits until the workload runs on its new host,
+# and, before an adaptfs move, until that host's adaptfs shows it (QEMU guests are found by
+# the process-table rescan: up to 10 s).
+#
+# Environment (defaults in brackets):
+#   QUICK [0]          1: ROUNDS=1, OUT=- (stdout)
+#   ROUNDS [3, 1 with QUICK=1]   SIZES ["128 512"] (MiB of dirtied guest RAM)
+#   LXC [1]            0: no container part
+#   COPY [rsync if installed, else tar]   how the bare LXC move copies the container
+#   OUT [bench/migrate/results.md]   beside it OUT's -total_ms.png (bench/plot.sh) when
+#                      gnuplot is installed, and OUT's .tsv (every sample)
+#   KEEP [0]           1: keep the work directory (samples, logs)
+# Needs root, what tests/bats/lib/hosts.bash needs (qemu-system-x86, linux-image-amd64,
+# busybox-static, lxc, lxc-templates, python3, fuse3, iproute2), a built ./adaptfs and
+# ./adaptfs-migrate (make). rsync is optional. On any exit hosts_down removes the hosts with
+# everything in them (guests, containers, daemons, namespaces, cgroups).
+# no -e and no pipefail: the harness's functions are written for bats (pipefail would, e.g.,
+# keep hosts_down's process sweep from ever seeing "nothing left")
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+	ROUNDS=${ROUNDS:-1}
+	OUT=${OUT:--}
+else
+	ROUNDS=${ROUNDS:-3}
+	OUT=${OUT:-$here/results.md}
+fi
+SIZES=${SIZES-128 512}
+LXC=${LXC:-1}
+KEEP=${KEEP:-0}
+CNAME=bmigc
+
+die() { echo "bench/migrate: $*" >&2; exit 1; }
+((EUID == 0)) || die "run as root"
+[[ -x $repo/adaptfs && -x $repo/adaptfs-migrate ]] || die "build first: make adaptfs adaptfs-migrate"
+
+work=$(mktemp -d /tmp/adaptfs-bmig.XXXXXX)
+export ADAPT_TEST_STATE=$work/state
+export ADAPTFS_BIN=$repo/adaptfs
+# shellcheck source=../../tests/bats/lib/hosts.bash
+source "$repo/tests/bats/lib/hosts.bash"
+
+cleanup() {
+	local rc=$?
+	# shellcheck disable=SC2119 # no options: only what this run set up
+	hosts_down || echo "bench/migrate: hosts_down reported leftovers" >&2
+	if [[ $KEEP == 1 ]]; then
+		echo "bench/migrate: work directory kept: $work" >&2
+	else
+		rm -rf "$work"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+samples=$work/samples.tsv # case tool from to total_ms downtime_ms detail
+printf 'case\ttool\tfrom\tto\ttotal_ms\tdowntime_ms\tload1\tdetail\n' >"$samples"
+now_ms() { local t=$EPOCHREALTIME; echo $((${t/./} / 1000)); }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+span() { echo $(((${2/./} - ${1/./}) / 1000)); } # ms from EPOCHREALTIME $1 to $2
+
+# ---------------------------------------------------------------- QEMU guests --------------
+
+# live (not zombie) QEMU processes of guest NAME, any host
+guest_pids() {
+	local f pid st
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "-name $1,debug-threads" || continue
+		st=$(awk '{ sub(/.*\) /, ""); print substr($0, 1, 1) }' "/proc/$pid/stat" 2>/dev/null)
+		[[ -n $st && $st != Z ]] && echo "$pid"
+	done
+}
+
+# the guest's one QEMU, in host H's scope
+guest_pid_on() { # H NAME
+	local p
+	p=$(guest_pids "$2")
+	[[ -n $p && $p != *$'\n'* ]] && grep -q ":/adt-$1\$" "/proc/$p/cgroup" 2>/dev/null && echo "$p"
+}
+
+# H's adaptfs directory of NAME (adaptfs names it NAME.qemu after a -daemonize collision)
+wl_dir() { # H NAME
+	local m
+	m=$(host_mnt "$1") || return 1
+	if [[ -d $m/$2 ]]; then echo "$m/$2"; elif [[ -d $m/$2.qemu ]]; then echo "$m/$2.qemu"; else return 1; fi
+}
+
+guest_ready() { guest_pid_on "$1" "$2" >/dev/null && { [[ $3 != adaptfs ]] || wl_dir "$1" "$2" >/dev/null; }; }
+
+# ev_moved H NAME PEER N0 KIND: from line N0+1 of H's events, "T D" of NAME's move to PEER
+ev_moved() {
+	tail -n +"$(($4 + 1))" "$(host_mnt "$1")/events" |
+		sed -nE "s/.* $2(\\.qemu)?: placement: moved to $3 $5 in ([0-9]+) ms \\(downtime ([0-9]+) ms\\).*/\\2 \\3/p" | tail -n1
+}
+
+adaptfs_move() { # CASE NAME FROM TO KIND(live|cold)
+	local c=$1 name=$2 s=$3 d=$4 kind=$5 dir n0 t0 t1 ev
+	dir=$(wl_dir "$s" "$name") || die "$name: no directory in $s's adaptfs"
+	n0=$(wc -l <"$(host_mnt "$s")/events")
+	t0=$EPOCHREALTIME
+	if ! echo "host=$d" >"$dir/placement"; then
+		# kept in the report; the caller tries the move once more
+		{
+			echo "### $c: adaptfs $s→$d failed ($(date -u +%FT%T.%3NZ), load $(load1))"
+			echo
+			echo '```'
+			tail -n +"$((n0 + 1))" "$(host_mnt "$s")/events"
+			echo "--- the last lines of $s's daemon log (the peer's adaptfs-migrate and QEMU write there):"
+			tail -n 15 "$(host_log "$s")"
+			echo '```'
+			echo
+		} | tee -a "$work/failures" >&2
+		return 1
+	fi
+	t1=$EPOCHREALTIME
+	ev=$(ev_moved "$s" "$name" "$d" "$n0" "$kind")
+	[[ -n $ev ]] || die "$c: no 'moved to $d' line in $s's events"
+	printf '%s\tadaptfs\t%s\t%s\t%d\t%s\t%s\tevent_total_ms=%s\n' "$c" "$s" "$d" \
+		$(((${t1/./} - ${t0/./}) / 1000)) "${ev#* }" "$(load1)" "${ev% *}" >>"$samples"
+	echo "  $c adaptfs $s->$d: $(((${t1/./} - ${t0/./}) / 1000)) ms (event: ${ev% *} ms, downtime ${ev#* } ms)" >&2
+}
+
+bare_hop=0
+bare_vm_move() { # CASE NAME FROM TO ARGSFILE TAP
+	local c=$1 name=$2 s=$3 d=$4 pid out
+	pid=$(guest_pid_on "$s" "$name") || die "$name: not running on $s"
+	bare_hop=$((bare_hop + 1))
+	out=$(/usr/bin/python3 "$here/bare_migrate.py" --hostexec "$HOSTEXEC" --qemu "$VM_QEMU" \
+		--dst-host "$d" --dst-addr "$(host_addr "$d")" --dst-dir "$(host_dir "$d")/run/bare-$bare_hop" \
+		--src-pid "$pid" --args "$5" --tap "$6" --downtime-limit 300 --poll 0.02) ||
+		die "$c: bare move of $name $s -> $d failed"
+	printf '%s\tbare\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$s" "$d" \
+		"$(jq -r '.total_ms | round' <<<"$out")" "$(jq -r .downtime_ms <<<"$out")" "$(load1)" \
+		"$(jq -r '[to_entries[] | select(.key | test("_ms$")) | select(.key != "total_ms" and .key != "downtime_ms") | "\(.key)=\(.value)"] | join(" ")' <<<"$out")" >>"$samples"
+	echo "  $c bare $s->$d: $(jq -c . <<<"$out")" >&2
+}
+
+# stop guest NAME wherever it runs now (QMP quit on its monitor, SIGKILL if it stays)
+guest_stop() { # NAME
+	local p ctl
+	for p in $(guest_pids "$1"); do
+		ctl=$(tr '\0' '\n' <"/proc/$p/cmdline" | sed -n 's/^socket,id=ctl,path=\([^,]*\),.*/\1/p' | head -n1)
+		[[ -n $ctl ]] && VM_QMP_TIMEOUT=2 qmp_cmd "$ctl" '{"execute":"quit"}' >/dev/null 2>&1
+		wait_for -t 5 _adapt_pid_gone "$p" || kill -KILL "$p" 2>/dev/null
+	done
+}
+
+vm_case() { # SIZE
+	local size=$1 name=bmig$1 c="qemu live, $1 MiB dirtied" r tools t args tap boot
+	echo "== $c: booting $name (-m $((size + 128)), filling $size MiB)" >&2
+	boot=$(now_ms)
+	VM_MEM=$((size + 128)) VM_BOOT_TIMEOUT=600 VM_APPEND_EXTRA="adapt.fill=$size" \
+		host_vm_up hA "$name" idle >/dev/null || die "$name did not boot"
+	grep -q "ADAPTFS-VM-READY.* fill=${size}[[:space:]]*$" "$(host_vm_log hA "$name")" || die "$name: no fill=$size"
+	echo "   booted and filled in $(($(now_ms) - boot)) ms" >&2
+	args=$work/$name.args
+	host_vm_args hA "$name" >"$args"
+	tap=$(host_vm_tap hA "$name")
+	for ((r = 1; r <= ROUNDS; r++)); do
+		if ((r % 2)); then tools="adaptfs bare"; else tools="bare adaptfs"; fi
+		for t in $tools; do
+			for hop in hA:hB hB:hA; do
+				set -- "${hop%:*}" "${hop#*:}"
+				wait_for -t 30 guest_ready "$1" "$name" "$t" || die "$name is not ready on $1 for $t"
+				if [[ $t == adaptfs ]]; then
+					adaptfs_move "$c" "$name" "$1" "$2" live || {
+						wait_for -t 30 guest_ready "$1" "$name" "$t" || die "$name is not ready on $1 for $t"
+						adaptfs_move "$c" "$name" "$1" "$2" live || die "$c: adaptfs move $1 -> $2 failed twice"
+					}
+				else
+					bare_vm_move "$c" "$name" "$1" "$2" "$args" "$tap"
+				fi
+			done
+		done
+	done
+	guest_stop "$name"
+	host_vm_down hA "$name" >/dev/null 2>&1 || true
+}
+
+# ---------------------------------------------------------------- LXC ----------------------
+
+lxc_state() { hostexec "$1" lxc-info -P "$(host_dir "$1")/lxc" -n "$2" -sH 2>/dev/null; }
+lxc_ready() { # H NAME TOOL
+	[[ $(lxc_state "$1" "$2") == RUNNING ]] && { [[ $3 != adaptfs ]] || wl_dir "$1" "$2" >/dev/null; }
+}
+
+COPY=${COPY:-}
+if [[ -z $COPY ]]; then
+	if command -v rsync >/dev/null; then COPY=rsync; else COPY=tar; fi
+fi
+[[ $COPY == rsync || $COPY == tar ]] || die "COPY must be rsync or tar"
+
+bare_lxc_move() { # CASE NAME FROM TO
+	local c=$1 n=$2 s=$3 d=$4 ls ld t0 t1 t2 t3 t4
+	ls=$(host_dir "$s")/lxc
+	ld=$(host_dir "$d")/lxc
+	t0=$EPOCHREALTIME
+	hostexec "$s" lxc-stop -P "$ls" -n "$n" || die "$c: lxc-stop on $s failed"
+	t1=$EPOCHREALTIME
+	if [[ $COPY == rsync ]]; then
+		rsync -aH --numeric-ids -e "$HOSTEXEC" "$ls/$n" "$d:$ld/" || die "$c: rsync to $d failed"
+	else
+		tar -c --numeric-owner -C "$ls" -f - "$n" | hostexec "$d" tar -x -p --numeric-owner -C "$ld" -f -
+		[[ ${PIPESTATUS[*]} == "0 0" ]] || die "$c: tar to $d failed"
+	fi
+	t2=$EPOCHREALTIME
+	# shellcheck disable=SC2016 # expanded by the destination's shell
+	hostexec "$d" sh -c 'sed -i "s|$1/$3|$2/$3|g" "$2/$3/config" && lxc-start -P "$2" -n "$3" -d &&
+		lxc-wait -P "$2" -n "$3" -s RUNNING -t 30' sh "$ls" "$ld" "$n" || die "$c: start on $d failed"
+	t3=$EPOCHREALTIME
+	hostexec "$s" lxc-destroy -P "$ls" -n "$n" >/dev/null || die "$c: lxc-destroy on $s failed"
+	t4=$EPOCHREALTIME
+	printf '%s\tbare\t%s\t%s\t%d\t%d\t%s\tstop_ms=%d copy_ms=%d start_ms=%d destroy_ms=%d\n' "$c" "$s" "$d" \
+		"$(span "$t0" "$t4")" "$(span "$t1" "$t3")" "$(load1)" "$(span "$t0" "$t1")" "$(span "$t1" "$t2")" \
+		"$(span "$t2" "$t3")" "$(span "$t3" "$t4")" >>"$samples"
+	echo "  $c bare $s->$d: $(span "$t0" "$t4") ms (stop $(span "$t0" "$t1"), $COPY $(span "$t1" "$t2"), start $(span "$t2" "$t3"), destroy $(span "$t3" "$t4"))" >&2
+}
+
+lxc_case() {
+	local c="lxc cold (busybox, $COPY by hand)" r tools t
+	echo "== $c" >&2
+	host_lxc_up hA "$CNAME" >/dev/null || die "container $CNAME did not start"
+	du -sh "$(host_dir hA)/lxc/$CNAME" >"$work/lxc-size"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		if ((r % 2)); then tools="adaptfs bare"; else tools="bare adaptfs"; fi
+		for t in $tools; do
+			for hop in hA:hB hB:hA; do
+				set -- "${hop%:*}" "${hop#*:}"
+				wait_for -t 30 lxc_ready "$1" "$CNAME" "$t" || die "$CNAME is not ready on $1 for $t"
+				if [[ $t == adaptfs ]]; then
+					adaptfs_move "$c" "$CNAME" "$1" "$2" cold || {
+						wait_for -t 30 lxc_ready "$1" "$CNAME" "$t" || die "$CNAME is not ready on $1 for $t"
+						adaptfs_move "$c" "$CNAME" "$1" "$2" cold || die "$c: adaptfs move $1 -> $2 failed twice"
+					}
+				else
+					bare_lxc_move "$c" "$CNAME" "$1" "$2"
+				fi
+			done
+		done
+	done
+}
+
+# ---------------------------------------------------------------- run ----------------------
+
+start_date=$(date -u +%FT%TZ)
+load_before=$(load)
+started=$(now_ms)
+hosts_up hA hB || die "hosts_up failed"
+load_up=$(load)
+echo "hosts up ($(($(now_ms) - started)) ms, includes waiting for the multi-host lock); load $load_up" >&2
+for s in $SIZES; do vm_case "$s"; done
+((LXC)) && lxc_case
+load_after=$(load)
+elapsed=$(($(now_ms) - started))
+
+# ---------------------------------------------------------------- report -------------------
+
+report() {
+	/usr/bin/python3 - "$samples" <<PY
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+cases = []
+for r in rows:
+    if r["case"] not in cases:
+        cases.append(r["case"])
+def med(c, tool, key):
+    v = [float(r[key]) for r in rows if r["case"] == c and r["tool"] == tool]
+    return statistics.median(v) if v else None, v
+def f(x):
+    return "-" if x is None else ("%.0f" % x)
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+print("# Migration: adaptfs against the same move by hand")
+print()
+print("Produced by \`bench/migrate/run.sh\`; see bench/README.md, section migrate.")
+print()
+print("- date: $start_date; whole run $((elapsed / 1000)) s")
+print("- machine: nproc=$(nproc), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r); $($VM_QEMU --version | head -n1) (TCG)")
+print("- load average (1 5 15 min): before $load_before, hosts up $load_up, at the end $load_after (other people's test runs share the 2 CPUs)")
+print("- adaptfs at repo $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'), hosts hA hB of tests/bats/lib/hosts.bash (adaptfs --interval $HOSTS_INTERVAL, [migration] defaults: downtime_ms 300, no max_bandwidth)")
+print("- rounds: $ROUNDS per case, each one move hA→hB and one hB→hA per tool, tools in alternating order; every move is a sample")
+print("- LXC copy by hand: $COPY ($( ((LXC)) && cut -f1 "$work/lxc-size" 2>/dev/null) container directory)")
+print()
+print("Times in ms, medians over all samples of a case. ratio = adaptfs / bare.")
+print()
+print("| case | adaptfs median total ms | bare median total ms | ratio | adaptfs median downtime ms | bare median downtime | ratio | rounds | load1 during the case |")
+print("|------|------:|------:|------:|------:|------:|------:|------:|------:|")
+verdicts = []
+for c in cases:
+    at, atv = med(c, "adaptfs", "total_ms")
+    bt, btv = med(c, "bare", "total_ms")
+    ad, _ = med(c, "adaptfs", "downtime_ms")
+    bd, _ = med(c, "bare", "downtime_ms")
+    rt, rd = ratio(at, bt), ratio(ad, bd)
+    l1 = [float(r["load1"]) for r in rows if r["case"] == c]
+    print("| %s | %s | %s | %s | %s | %s | %s | $ROUNDS (%d+%d samples) | %.1f–%.1f |" % (c, f(at), f(bt),
+          "-" if rt is None else "**%.2f×**" % rt, f(ad), f(bd), "-" if rd is None else "**%.2f×**" % rd,
+          len(atv), len(btv), min(l1), max(l1)))
+    verdicts.append((c, rt, rd, at, bt, ad, bd))
+print()
+print("## Targets")
+print()
+print("| target | measured | result |")
+print("|--------|----------|--------|")
+for c, rt, rd, at, bt, ad, bd in verdicts:
+    live = c.startswith("qemu")
+    what = "" if live else " (no target in issue 6 for cold moves; 1.2× shown for reference)"
+    if rt is not None:
+        print("| %s: total ≤ 1.2 × bare%s | %s / %s = %.2f× | %s |" % (c, what, f(at), f(bt), rt, "met" if rt <= 1.2 else "**missed**"))
+    if live and rd is not None:
+        print("| %s: downtime ≤ 1.2 × bare | %s / %s = %.2f× | %s |" % (c, f(ad), f(bd), rd, "met" if rd <= 1.2 else "**missed**"))
+print()
+print("## Side by side (the bars of results.png)")
+print()
+print("| case, tool | median total ms | median downtime ms | min–max total ms |")
+print("|------------|------:|------:|------:|")
+for c in cases:
+    for tool in ("adaptfs", "bare"):
+        t, tv = med(c, tool, "total_ms")
+        d, _ = med(c, tool, "downtime_ms")
+        if t is not None:
+            short = c.replace(" dirtied", "").replace(" (busybox, ", " (").replace(" by hand)", ")")
+            print("| %s, %s | %s | %s | %s–%s |" % (short, tool, f(t), f(d), f(min(tv)), f(max(tv))))
+print()
+import os
+fail = "$work/failures"
+if os.path.exists(fail):
+    print("## Failed moves (tried once more; not in the medians)")
+    print()
+    print(open(fail).read())
+else:
+    print("No move failed.")
+    print()
+print("## Every sample")
+print()
+print("adaptfs detail: event_total_ms is the \"in T ms\" of its events line (migrate_run's own span, without the write's")
+print("FUSE round trip and the sampler refresh after it). bare detail (QEMU): setup = tap + destination QEMU started")
+print("(hostexec, -daemonize returns once it listens), migrate = migrate .. query-migrate completed, resume = .. the")
+print("destination's query-status running, quit = .. the source process gone. bare detail (LXC): stop, copy, start")
+print("(sed + lxc-start + lxc-wait through one hostexec), destroy.")
+print()
+print("| case | tool | move | total ms | downtime ms | load1 | detail |")
+print("|------|------|------|------:|------:|------:|--------|")
+for r in rows:
+    print("| %s | %s | %s→%s | %s | %s | %s | %s |" % (r["case"], r["tool"], r["from"], r["to"], r["total_ms"], r["downtime_ms"], r["load1"], r["detail"]))
+PY
+}
+
+if [[ $OUT == - ]]; then
+	report
+else
+	report >"$OUT.new" || die "report failed"
+	mv "$OUT.new" "$OUT"
+	cp "$samples" "${OUT%.md}.tsv"
+	if command -v gnuplot >/dev/null; then
+		"$repo/bench/plot.sh" "$OUT" "median total ms" "${OUT%.md}.png" \
+			"migration total time (median ms): adaptfs vs by hand" >/dev/null || true
+	fi
+	echo "bench/migrate: wrote $OUT" >&2
+fi
