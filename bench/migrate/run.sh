@@ -25,7 +25,10 @@
 #   bare     hostexec S lxc-stop; rsync -aH --numeric-ids -e hostexec (tar | hostexec D tar
 #            -x when rsync is not installed) of the container directory into D's LXC path;
 #            hostexec D sh -c 'sed (the config's paths) && lxc-start -d && lxc-wait -s
-#            RUNNING'; hostexec S lxc-destroy. Downtime: lxc-stop returned .. RUNNING.
+#            RUNNING'; hostexec S lxc-destroy. Downtime: lxc-stop issued .. RUNNING (what
+#            adaptfs counts). adaptfs first runs `criu check` here and on the peer and moves
+#            live with CRIU where both pass; its events line says which ("cold (criu check
+#            fails here)"), kept in the sample's detail.
 # An adaptfs move that fails is listed in the report with its events and the daemon log and
 # tried once more (a second failure ends the run).
 # Between two moves (not timed) the script waits until the workload runs on its new host,
@@ -127,11 +130,11 @@ guest_ready() { guest_pid_on "$1" "$2" >/dev/null && { [[ $3 != adaptfs ]] || wl
 # ev_moved H NAME PEER N0 KIND: from line N0+1 of H's events, "T D" of NAME's move to PEER
 ev_moved() {
 	tail -n +"$(($4 + 1))" "$(host_mnt "$1")/events" |
-		sed -nE "s/.* $2(\\.qemu)?: placement: moved to $3 $5 in ([0-9]+) ms \\(downtime ([0-9]+) ms\\).*/\\2 \\3/p" | tail -n1
+		sed -nE "s/.* $2(\\.qemu)?: placement: moved to $3 $5( \\([^)]*\\))? in ([0-9]+) ms \\(downtime ([0-9]+) ms\\).*/\\3 \\4/p" | tail -n1
 }
 
 adaptfs_move() { # CASE NAME FROM TO KIND(live|cold)
-	local c=$1 name=$2 s=$3 d=$4 kind=$5 dir n0 t0 t1 ev
+	local c=$1 name=$2 s=$3 d=$4 kind=$5 dir n0 t0 t1 ev how
 	dir=$(wl_dir "$s" "$name") || die "$name: no directory in $s's adaptfs"
 	n0=$(wc -l <"$(host_mnt "$s")/events")
 	t0=$EPOCHREALTIME
@@ -151,10 +154,16 @@ adaptfs_move() { # CASE NAME FROM TO KIND(live|cold)
 	fi
 	t1=$EPOCHREALTIME
 	ev=$(ev_moved "$s" "$name" "$d" "$n0" "$kind")
-	[[ -n $ev ]] || die "$c: no 'moved to $d' line in $s's events"
-	printf '%s\tadaptfs\t%s\t%s\t%d\t%s\t%s\tevent_total_ms=%s\n' "$c" "$s" "$d" \
-		$(((${t1/./} - ${t0/./}) / 1000)) "${ev#* }" "$(load1)" "${ev% *}" >>"$samples"
-	echo "  $c adaptfs $s->$d: $(((${t1/./} - ${t0/./}) / 1000)) ms (event: ${ev% *} ms, downtime ${ev#* } ms)" >&2
+	if [[ -z $ev ]]; then
+		tail -n +"$((n0 + 1))" "$(host_mnt "$s")/events" >&2
+		die "$c: the write returned, but no 'moved to $d' line is in $s's events (above: its lines since the write)"
+	fi
+	# how adaptfs says it moved it ("live", "cold (criu check fails here)", ...)
+	how=$(tail -n +"$((n0 + 1))" "$(host_mnt "$s")/events" |
+		sed -nE "s/.* $name(\\.qemu)?: placement: moved to $d (.*) in [0-9]+ ms \\(downtime.*/\\2/p" | tail -n1)
+	printf '%s\tadaptfs\t%s\t%s\t%d\t%s\t%s\tevent_total_ms=%s how=%s\n' "$c" "$s" "$d" \
+		$(((${t1/./} - ${t0/./}) / 1000)) "${ev#* }" "$(load1)" "${ev% *}" "$how" >>"$samples"
+	echo "  $c adaptfs $s->$d: $(((${t1/./} - ${t0/./}) / 1000)) ms (event: ${ev% *} ms, downtime ${ev#* } ms, $how)" >&2
 }
 
 bare_hop=0
@@ -248,7 +257,7 @@ bare_lxc_move() { # CASE NAME FROM TO
 	hostexec "$s" lxc-destroy -P "$ls" -n "$n" >/dev/null || die "$c: lxc-destroy on $s failed"
 	t4=$EPOCHREALTIME
 	printf '%s\tbare\t%s\t%s\t%d\t%d\t%s\tstop_ms=%d copy_ms=%d start_ms=%d destroy_ms=%d\n' "$c" "$s" "$d" \
-		"$(span "$t0" "$t4")" "$(span "$t1" "$t3")" "$(load1)" "$(span "$t0" "$t1")" "$(span "$t1" "$t2")" \
+		"$(span "$t0" "$t4")" "$(span "$t0" "$t3")" "$(load1)" "$(span "$t0" "$t1")" "$(span "$t1" "$t2")" \
 		"$(span "$t2" "$t3")" "$(span "$t3" "$t4")" >>"$samples"
 	echo "  $c bare $s->$d: $(span "$t0" "$t4") ms (stop $(span "$t0" "$t1"), $COPY $(span "$t1" "$t2"), start $(span "$t2" "$t3"), destroy $(span "$t3" "$t4"))" >&2
 }
