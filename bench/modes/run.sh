@@ -15,6 +15,8 @@
 #   SETTLE [3 / 1]           seconds between an instance being ready and the window
 #   CONNS [4]                wrk connections per web instance (one wrk per instance, -t1)
 #   POLICY_WAIT [90 / 60]    seconds to wait for the policy's decision and switch
+#   POLICY_HOLD [20 / 10]    seconds to watch after its switch (still under load) for
+#                            a further decision (it should keep the container)
 #   HOST_CPUS [all online]   the emulated host: CPUs the daemon (so every QEMU), every
 #                            container's cpuset and wrk run on (taskset / cpuset.cpus)
 #   ADAPTFS [REPO/adaptfs]   the daemon (copied: a rebuild mid-run is harmless)
@@ -55,12 +57,14 @@ if [[ $QUICK == 1 ]]; then
 	WINDOW=${WINDOW:-4}
 	SETTLE=${SETTLE:-1}
 	POLICY_WAIT=${POLICY_WAIT:-60}
+	POLICY_HOLD=${POLICY_HOLD:-10}
 	OUT=${OUT:--}
 else
 	NS=${NS:-1 2 3 4}
 	WINDOW=${WINDOW:-10}
 	SETTLE=${SETTLE:-3}
 	POLICY_WAIT=${POLICY_WAIT:-90}
+	POLICY_HOLD=${POLICY_HOLD:-20}
 	OUT=${OUT:-$here/results.md}
 fi
 CONNS=${CONNS:-4}
@@ -125,7 +129,7 @@ cleanup() {
 	mountpoint -q "$MNT" 2>/dev/null && { fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"; }
 	# what the daemon started and that outlived it: by pid, only those naming our run dir
 	for p in /proc/[0-9]*; do
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$T/run/" || continue
+		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$T/run/" || continue
 		kill -KILL "${p#/proc/}" 2>/dev/null
 	done
 	for n in "${NAMES[@]}"; do
@@ -217,9 +221,17 @@ up() {
 	pin "$n"
 }
 
-# gone NAME: its recipe was removed: wait until its directory is gone
+# gone NAME: its recipe was removed: wait until its directory is gone. A SIGHUP
+# that comes while the workload switches skips it (managed.c scan_recipes leaves
+# busy workloads alone and does not look again): send another every 10 s.
 gone() {
-	wait_until 120 test ! -e "$MNT/$1" || die "$1: still there after its recipe was removed"
+	local i
+	for ((i = 0; i < 12; i++)); do
+		wait_until 10 test ! -e "$MNT/$1" && break
+		say "$1: still there 10 s after its recipe was removed: SIGHUP again"
+		hup
+	done
+	[[ ! -e $MNT/$1 ]] || die "$1: still there 2 min after its recipe was removed"
 	# its container or QEMU is stopped before the directory goes; the runc state too
 	wait_until 30 bash -c "! runc state adaptfs-$1 >/dev/null 2>&1" || true
 }
@@ -274,6 +286,9 @@ measure() {
 	mkdir -p "$d"
 	sleep "$SETTLE"
 	l0=$(load1)
+	# the class of instance 1 halfway through the window, under load
+	{ sleep "$(awk -v w="$WINDOW" 'BEGIN { print w / 2 }')"; tr '\n' ' ' <"$MNT/mb-${type}1/class" | sed 's/ *$//' >"$d/class"; } &
+	local cpid=$!
 	if [[ $type == pi ]]; then
 		local pids=()
 		for ((k = 1; k <= n; k++)); do
@@ -300,9 +315,10 @@ measure() {
 		done
 		sum=$(printf '%.0f' "$sum")
 	fi
+	wait "$cpid" || true
 	l1=$(load1)
 	[[ $mode == vm && -z $ACCEL ]] && ACCEL=$(ps -o args= --ppid "$DAEMON_PID" | grep -o -- '-accel [a-z]*' | head -1 | cut -d' ' -f2 || true)
-	cls=$(tr '\n' ' ' <"$MNT/mb-${type}1/class" 2>/dev/null | sed 's/ *$//')
+	cls=$(cat "$d/class" 2>/dev/null || true)
 	echo "$type|$mode|$n|$sum|${per[*]}|$errs|$l0|$l1|$cls" >>"$T/rows"
 	say "$type $mode N=$n: $sum (per instance: ${per[*]}; errors $errs; load1 $l0 -> $l1; class of 1: $cls)"
 }
@@ -338,14 +354,16 @@ shrink() {
 }
 
 # policy TYPE: instance 1 (a VM, under load) set to auto; wait for the decision.
-# $T/policy gets TYPE|SECONDS|TARGET|SWITCHED|CLASS|MODE FILE|DOWNTIME|KIND AFTER
-# (TARGET "none": no decision line within POLICY_WAIT s).
+# Then POLICY_HOLD s more under the same load: any further decision?
+# $T/policy gets TYPE|SECONDS|TARGET|SWITCHED|CLASS|MODE FILE|DOWNTIME|KIND AFTER|
+# FURTHER DECISIONS|CLASS AFTER THE HOLD (TARGET "none": no decision within POLICY_WAIT s).
 policy() {
-	local type=$1 t0 secs dt='' line cls target=none switched=no
+	local type=$1 t0 secs dt='' line cls target=none switched=no before
 	local n=mb-${type}1
 	[[ $(kind_of "$n") == "vm adaptfs" ]] || die "$n: not a VM before auto"
-	[[ $type == web ]] && wrk_bg "$n" "$((POLICY_WAIT + 30))" "$T/policy-wrk.log"	# keep it busy
+	[[ $type == web ]] && wrk_bg "$n" "$((POLICY_WAIT + POLICY_HOLD + 30))" "$T/policy-wrk.log"	# keep it busy
 	t0=$EPOCHREALTIME
+	before=$(ev | grep -c -F " $n: mode: now " || true)
 	echo auto >"$MNT/$n/mode"
 	say "$n: mode auto while it runs as a VM; waiting up to $POLICY_WAIT s for the policy"
 	if wait_until "$POLICY_WAIT" grep -q " $n: policy: " "$MNT/events"; then
@@ -360,7 +378,7 @@ policy() {
 		*) target=other ;;
 		esac
 		if [[ $switched == yes ]]; then
-			if wait_until "$START_TIMEOUT" grep -q " $n: mode: now $target (downtime" "$MNT/events"; then
+			if wait_until "$START_TIMEOUT" events_more "$before" " $n: mode: now "; then
 				dt=$(grep -F " $n: mode: now $target (downtime" "$MNT/events" | tail -1 |
 					sed -E 's/.*downtime ([0-9.]+) s.*/\1/')
 				echo "$type|$([[ $target == vm ]] && echo c2v || echo v2c)|policy|$dt|$(load1)" >>"$T/switches"
@@ -374,8 +392,17 @@ policy() {
 		cls=$(tr '\n' ' ' <"$MNT/$n/class" | sed 's/ *$//')
 		say "$n: no policy decision within $POLICY_WAIT s (class: $cls)"
 	fi
-	echo "$type|$secs|$target|$switched|$cls|$(cat "$MNT/$n/mode")|$dt|$(kind_of "$n")" >>"$T/policy"
-	grep -E " $n: (policy|mode|class)" "$MNT/events" | tail -n 6 >>"$T/policy-events"
+	local kind_after mode_after decided more cls2
+	kind_after=$(kind_of "$n")
+	mode_after=$(cat "$MNT/$n/mode")
+	decided=$(ev | grep -c " $n: policy: " || true)
+	sleep "$POLICY_HOLD"
+	more=$(($(ev | grep -c " $n: policy: " || true) - decided))
+	cls2=$(tr '\n' ' ' <"$MNT/$n/class" | sed 's/ *$//')
+	say "$n: $more further policy decisions in $POLICY_HOLD s; it runs as $(kind_of "$n"), class $cls2"
+	echo "$type|$secs|$target|$switched|$cls|$mode_after|$dt|$kind_after|$more|$cls2|$(kind_of "$n")" >>"$T/policy"
+	# from the auto write on: the decision and the switch it made
+	ev | grep -E " $n: (policy|mode)" | awk '/: mode: auto/ { n = 0 } { l[++n] = $0 } END { for (i = 1; i <= n; i++) print l[i] }' >>"$T/policy-events"
 	stop_clients
 	return 0
 }
@@ -476,16 +503,18 @@ report() {
 	echo "summed over the N instances, in millions (M/s). **web**: busybox httpd serving a ~1 KB static"
 	echo "page, one \`wrk -t1 -c$CONNS\` per instance from the host side of the bridge, requests/s summed."
 	echo
-	echo "| workload | mode | $(for n in "${NLIST[@]}"; do printf 'N=%s | ' "$n"; done)unit | switch downtime into this mode (s) | auto policy | load1 |"
-	echo "|---|---|$(for n in "${NLIST[@]}"; do printf -- '---:|'; done)---|---|---|---|"
+	echo "| workload | mode | $(for n in "${NLIST[@]}"; do printf 'N=%s | ' "$n"; done)unit | N=$NMAX / N=1 | switch downtime into this mode (s) | auto policy | load1 |"
+	echo "|---|---|$(for n in "${NLIST[@]}"; do printf -- '---:|'; done)---|---:|---|---|---|"
 	for type in pi web; do
 		[[ $type == pi ]] && unit="M samples/s" || unit="requests/s"
 		for mode in container vm; do
-			local cells="" n v dir dts pol lo hi
+			local cells="" n v dir dts pol lo hi v1='' sc
 			for n in "${NLIST[@]}"; do
 				v=$(awk -F'|' -v t="$type" -v m="$mode" -v n="$n" '$1 == t && $2 == m && $3 == n { print $4 }' "$T/rows")
 				cells+="${v:-–} | "
+				[[ -n $v1 ]] || v1=$v
 			done
+			sc=$(awk -v a="${v1:-0}" -v b="${v:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f×", b / a; else print "–" }')
 			[[ $mode == vm ]] && dir=c2v || dir=v2c
 			dts=$(awk -F'|' -v t="$type" -v d="$dir" '$1 == t && $2 == d { printf "%s%s%s", s, $4, ($3 == "policy" ? " (policy)" : ""); s = ", " }' "$T/switches")
 			pol=$(awk -F'|' -v t="$type" -v m="$mode" '$1 == t {
@@ -493,7 +522,7 @@ report() {
 				if ($3 == m) printf "**chose %s** after %s s (class %s)%s", m, $2, $5,
 					($4 == "yes" ? ", switched" : ($4 == "no" ? ", not switched (logged as recommended)" : ", switch failed")) }' "$T/policy")
 			lo=$(awk -F'|' -v t="$type" -v m="$mode" '$1 == t && $2 == m { if (lo == "" || $7 < lo) lo = $7; if ($7 > hi) hi = $7; if ($8 > hi) hi = $8; if ($8 < lo) lo = $8 } END { print lo "–" hi }' "$T/rows")
-			echo "| $type | $mode | $cells$unit | ${dts:-–} | ${pol:-–} | $lo |"
+			echo "| $type | $mode | $cells$unit | $sc | ${dts:-–} | ${pol:-–} | $lo |"
 		done
 	done
 	echo
@@ -547,9 +576,9 @@ verdict() {
 	local p
 	p=$(awk -F'|' '{
 		if ($3 == "none") printf "%s%s (class %s): no decision line in %s s, it stayed a VM", s, $1, $5, $2
-		else printf "%s%s (class %s): chose %s after %s s, %s%s", s, $1, $5, $3, $2,
+		else printf "%s%s (class %s as a VM): chose %s after %s s, %s%s; then %d further decisions in '"$POLICY_HOLD"' s under the same load (it ran as %s, class %s)", s, $1, $5, $3, $2,
 			($4 == "yes" ? "and switched it" : ($4 == "no" ? "logged as recommended, not switched" : "but the switch failed")),
-			($7 != "" ? " (downtime " $7 " s)" : "")
+			($7 != "" ? " (downtime " $7 " s)" : ""), $9, $11, $10
 		s = "; " }' "$T/policy")
 	echo "**The auto policy:** $p."
 }
