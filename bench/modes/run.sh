@@ -21,7 +21,9 @@
 #                            container's cpuset and wrk run on (taskset / cpuset.cpus)
 #   ADAPTFS [REPO/adaptfs]   the daemon (copied: a rebuild mid-run is harmless)
 #   OUT [bench/modes/results.md, or "-" (stdout only) with QUICK=1]; a full run also
-#                            writes results.dat and, with gnuplot, results.png (modes.gp)
+#                            writes results.dat and, with gnuplot, results.png (modes.gp);
+#                            analysis.md (hand-written, about the committed run) is
+#                            appended to bench/modes/results.md: edit it after a new run
 #   KEEP [0]                 1: keep the temp dir (logs, events, console logs)
 #
 # One adaptfs instance, mounted on a temp dir, with its own bridge amb-br0
@@ -587,6 +589,8 @@ if [[ $OUT == - ]]; then
 	report
 else
 	report >"$OUT"
+	# the hand-written "why" about the committed run goes with the committed table
+	[[ $OUT == "$here/results.md" && -r $here/analysis.md ]] && cat "$here/analysis.md" >>"$OUT"
 	awk -F'|' '{ print $1 "-" $2, $3, $4 }' "$T/rows" >"${OUT%.md}.dat"
 	if command -v gnuplot >/dev/null; then
 		gnuplot -e "dat='${OUT%.md}.dat'; png='${OUT%.md}.png'; ttl='adaptfs managed workloads, $ACCEL, CPUs $HOST_CPUS, $(date -u +%F)'" "$here/modes.gp"
