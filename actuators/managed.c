@@ -19,6 +19,7 @@ static struct {
 	struct mw **w;
 	size_t n;
 	bool rescan, stop, running;
+	bool rescan_after_switch;	/* a removed recipe's workload was switching */
 	pthread_t thread;
 } M = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
@@ -302,6 +303,8 @@ static void scan_recipes(void)
 			break;
 		}
 		w = M.w[k];
+		if (!seen[k] && !w->gone && w->busy)
+			M.rescan_after_switch = true;	/* stopped once the switch is done */
 		if (seen[k] || w->gone || w->busy) {
 			pthread_mutex_unlock(&M.lock);
 			continue;
@@ -427,6 +430,11 @@ static void release(struct mw *w, bool set, enum recipe_mode setting)
 	if (set)
 		w->setting = setting;
 	w->busy = false;
+	if (M.rescan_after_switch) {
+		M.rescan_after_switch = false;
+		M.rescan = true;
+		pthread_cond_signal(&M.cond);
+	}
 	pthread_mutex_unlock(&M.lock);
 }
 

@@ -272,3 +272,17 @@ write_mode() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$ADA
 	wait_for -t 30 grep -q "^cpu mode=vm" "$ADAPTFS_MNT/adt-spin/class"
 	[ "$(grep -c "adt-spin: policy: switch to" "$ADAPTFS_MNT/events")" = 1 ]
 }
+
+@test "a recipe removed (and SIGHUP) while its workload switches is stopped once the switch ends" {
+	wait_for -t 60 test -d "$ADAPTFS_MNT/adt-web"
+	kind_is adt-web "container adaptfs" || write_mode adt-web container
+	( write_mode adt-web vm ) &
+	writer=$!
+	wait_for -t 30 grep -q "adt-web: mode: switching container -> vm" "$ADAPTFS_MNT/events"
+	mv "$(st)/recipes/adt-web.conf" "$(st)/adt-web.conf.removed"
+	kill -HUP "$ADAPTFS_PID"
+	wait "$writer" || true
+	wait_for -t 60 grep -q "adt-web: recipe removed: stopping it" "$ADAPTFS_MNT/events"
+	wait_for -t 30 sh -c "! test -e '$ADAPTFS_MNT/adt-web'"
+	! answers "$WEB" adt-web-page
+}
