@@ -60,6 +60,9 @@ uptime_of() { nsenter --net=/run/netns/adt-cli -- curl -sf -m 2 "http://$1:8080/
 	[ "$(stat_key "$a/host/stat" migration_last_downtime_ms)" = "$downtime" ]
 }
 
+# lxc_running H NAME: the container runs on host H
+lxc_running() { [ "$(hostexec "$1" lxc-info -P "$(host_dir "$1")/lxc" -n "$2" -sH 2>/dev/null)" = RUNNING ]; }
+
 # one_tree_shows NAME: exactly one of hA and hB lists NAME
 one_tree_shows() { [ "$(ls "$(host_mnt hA)" "$(host_mnt hB)" | grep -cx "$1")" -eq 1 ]; }
 
@@ -146,6 +149,22 @@ guests() {
 	[ "$(host_vm_qmp_cmd hA g3 '{"execute":"query-status"}' | jq -r .return.status)" = running ]
 }
 
+@test "a full state directory refuses a move with ENOSPC; the container is not even stopped" {
+	host_lxc_up hA c5 >/dev/null
+	a=$(host_mnt hA)
+	wait_for -t 10 test -d "$a/c5"
+	jdir=$(host_dir hA)/state/journal
+	mkdir -p "$jdir"
+	mount -t tmpfs -o size=4k tmpfs "$jdir"
+	dd if=/dev/zero of="$jdir/fill" bs=4k count=4 status=none 2>/dev/null || true
+	run bash -c "echo host=hB > '$a/c5/placement'"
+	umount "$jdir"
+	[[ $output == *"No space left on device"* ]]
+	grep -q "c5: placement: moving to hB failed: cannot write the journal: No space left on device" "$a/events"
+	lxc_running hA c5
+	! grep -q "c5: disappeared" "$a/events"
+}
+
 @test "SIGKILL of adaptfs in the middle of a live migration: after a restart exactly one copy runs" {
 	conf=$(host_conf hA)
 	cp "$conf" "$BATS_TEST_TMPDIR/conf.orig"
@@ -174,8 +193,6 @@ guests() {
 	wait_for -t 10 one_tree_shows g4
 }
 
-# lxc_running H NAME: the container runs on host H
-lxc_running() { [ "$(hostexec "$1" lxc-info -P "$(host_dir "$1")/lxc" -n "$2" -sH 2>/dev/null)" = RUNNING ]; }
 
 @test "SIGKILL of adaptfs at whatever point a cold container move has reached: after a restart exactly one copy runs" {
 	host_lxc_up hA c4 >/dev/null
