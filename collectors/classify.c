@@ -13,7 +13,9 @@ static double max2(double a, double b)
 void classify_scores(const struct class_config *c, const struct metric_set *m, double s[CLASS_COUNT])
 {
 	s[CLASS_IDLE] = 1.0;
-	s[CLASS_CPU] = get(m, M_CPU_USAGE_PERCENT) / c->cpu_percent;
+	/* CPU demand is the CPU used and the CPU waited for: a starved
+	 * workload (a VM sharing a core with others) is not idle. */
+	s[CLASS_CPU] = (get(m, M_CPU_USAGE_PERCENT) + get(m, M_SCHED_WAIT_PERCENT)) / c->cpu_percent;
 	s[CLASS_NET] = (get(m, M_IO_NET_RX_BYTES_PER_SEC) + get(m, M_IO_NET_TX_BYTES_PER_SEC)) /
 		       c->net_bytes_per_sec;
 	s[CLASS_MEMORY] = get(m, M_MAJFLT_PER_SEC) / c->major_faults_per_sec;

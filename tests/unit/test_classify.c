@@ -68,6 +68,20 @@ static void io_score_is_the_larger_of_bandwidth_and_wait(void **state)
 	assert_float_equal(s[CLASS_IO], 3.0, 1e-9);
 }
 
+/* 20 % used and 40 % waited for: it wants 60 % of a CPU, not idle. */
+static void cpu_score_counts_the_run_queue_wait(void **state)
+{
+	struct metric_set m = {0};
+	double s[CLASS_COUNT];
+
+	(void)state;
+	metric_set(&m, M_CPU_USAGE_PERCENT, 20.0);
+	metric_set(&m, M_SCHED_WAIT_PERCENT, 40.0);
+	classify_scores(&defaults, &m, s);
+	assert_float_equal(s[CLASS_CPU], 1.2, 1e-9);
+	assert_true(s[CLASS_CPU] > s[CLASS_IDLE]);
+}
+
 static void absent_metrics_score_zero(void **state)
 {
 	struct metric_set m = {0};
@@ -234,6 +248,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scores_are_metric_over_threshold_and_idle_is_one),
 		cmocka_unit_test(io_score_is_the_larger_of_bandwidth_and_wait),
+		cmocka_unit_test(cpu_score_counts_the_run_queue_wait),
 		cmocka_unit_test(absent_metrics_score_zero),
 		cmocka_unit_test(memory_pressure_zeroes_the_io_score),
 		cmocka_unit_test(decide_keeps_current_unless_beaten_by_hysteresis),
