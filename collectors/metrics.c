@@ -129,7 +129,9 @@ void metrics_derive_rates(const struct metric_def *defs, int n,
 	for (int m = 0; m < n; m++) {
 		int c = defs[m].rate_of;
 
-		if (c < 0 || !metric_has(prev, c) || !metric_has(cur, c) || cur->v[c] < prev->v[c])
+		/* A rate the backend gave itself (over a span it knows better) stands. */
+		if (c < 0 || metric_has(cur, m) || !metric_has(prev, c) || !metric_has(cur, c) ||
+		    cur->v[c] < prev->v[c])
 			continue;
 		metric_set(cur, m, (cur->v[c] - prev->v[c]) * 1e6 / (double)dt_usec * defs[m].rate_scale);
 	}

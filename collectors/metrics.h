@@ -111,6 +111,7 @@ static inline bool metric_has(const struct metric_set *s, int m)
 }
 
 /* Fill every rate metric of cur from the counter deltas against prev over
- * dt_usec. A counter that went backwards (counter reset) yields no rate. */
+ * dt_usec. A counter that went backwards (counter reset) yields no rate; a
+ * rate cur already has (its backend measured it) is kept. */
 void metrics_derive_rates(const struct metric_def *defs, int n,
 			  const struct metric_set *prev, struct metric_set *cur, uint64_t dt_usec);

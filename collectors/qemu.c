@@ -132,6 +132,11 @@ struct qemu_state {
 	struct qmp qmp;
 	uint64_t qmp_retry_at;	/* after a failure, leave the socket alone until then */
 	bool qmp_answered;	/* QMP gave block counters once: the only io source */
+	/* Its last block counters (-1: none) and when QMP gave them: shown
+	 * while QMP does not answer, and the base of the first rate after. */
+	double held[4];
+	uint64_t held_usec;
+	bool held_shown;
 	bool balloon_polling;
 	struct task_carry carry;
 };
@@ -390,6 +395,23 @@ static void sample_taps(const char *proc_root, pid_t pid, const struct qemu_cmdl
 	}
 }
 
+static const int block_metrics[4] = { M_IO_READ_BYTES, M_IO_WRITE_BYTES, M_IO_READ_OPS, M_IO_WRITE_OPS };
+static const int block_rates[4] = {
+	M_IO_READ_BYTES_PER_SEC, M_IO_WRITE_BYTES_PER_SEC, M_IO_READ_OPS_PER_SEC, M_IO_WRITE_OPS_PER_SEC,
+};
+
+/* After samples that showed held counters, the first fresh one's rates
+ * span the time since the counters were last measured, not one interval. */
+static void rates_across_gap(struct qemu_state *st, struct metric_set *m, uint64_t now)
+{
+	double dt = (double)(now - st->held_usec) / 1e6;
+
+	for (size_t k = 0; k < ARRAY_SIZE(block_metrics); k++)
+		if (st->held[k] >= 0 && metric_has(m, block_metrics[k]) &&
+		    m->v[block_metrics[k]] >= st->held[k] && dt > 0)
+			metric_set(m, block_rates[k], (m->v[block_metrics[k]] - st->held[k]) / dt);
+}
+
 static int sample_blockstats(struct qemu_state *st, struct metric_set *m)
 {
 	json_t *ret = NULL, *dev;
@@ -398,9 +420,8 @@ static int sample_blockstats(struct qemu_state *st, struct metric_set *m)
 
 	if (r < 0)
 		return r;
-	static const struct { const char *key; int metric; } keys[] = {
-		{ "rd_bytes", M_IO_READ_BYTES }, { "wr_bytes", M_IO_WRITE_BYTES },
-		{ "rd_operations", M_IO_READ_OPS }, { "wr_operations", M_IO_WRITE_OPS },
+	static const char *const keys[ARRAY_SIZE(block_metrics)] = {
+		"rd_bytes", "wr_bytes", "rd_operations", "wr_operations",
 	};
 
 	json_array_foreach(ret, i, dev) {
@@ -408,10 +429,10 @@ static int sample_blockstats(struct qemu_state *st, struct metric_set *m)
 
 		/* Counters only: a negative or non-integer value is not one. */
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
-			json_t *v = json_object_get(s, keys[k].key);
+			json_t *v = json_object_get(s, keys[k]);
 
 			if (json_is_integer(v) && json_integer_value(v) >= 0)
-				metric_add(m, keys[k].metric, (double)json_integer_value(v));
+				metric_add(m, block_metrics[k], (double)json_integer_value(v));
 		}
 	}
 	json_decref(ret);
@@ -468,15 +489,28 @@ static void sample_qmp(struct qemu_state *st, const char *proc_root, pid_t pid, 
 		if (r < 0 && r != -EREMOTEIO)
 			st->qmp_retry_at = now + QMP_RETRY_USEC;
 	}
-	if (r == 0)
+	if (r == 0) {
+		if (st->held_shown)
+			rates_across_gap(st, m, now);
+		for (size_t k = 0; k < ARRAY_SIZE(block_metrics); k++)
+			st->held[k] = metric_has(m, block_metrics[k]) ? m->v[block_metrics[k]] : -1;
+		st->held_usec = now;
+		st->held_shown = false;
 		st->qmp_answered = true;
-	/* Never mix sources: once QMP gave the block counters, a failed
-	 * sample leaves io out instead of switching to the process's. */
-	if (!metric_has(m, M_IO_READ_BYTES) && !st->qmp_answered) {
-		struct pid_list self = { .v = &pid, .n = 1 };
-
-		proc_sample_io(proc_root, &self, &st->carry, m);
+		return;
 	}
+	/* Never mix sources: once QMP gave the block counters, a sample without
+	 * QMP shows its last ones (rates 0 meanwhile) instead of the process's. */
+	if (st->qmp_answered) {
+		for (size_t k = 0; k < ARRAY_SIZE(block_metrics); k++)
+			if (st->held[k] >= 0)
+				metric_set(m, block_metrics[k], st->held[k]);
+		st->held_shown = true;
+		return;
+	}
+	struct pid_list self = { .v = &pid, .n = 1 };
+
+	proc_sample_io(proc_root, &self, &st->carry, m);
 }
 
 void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, struct metric_set *m)

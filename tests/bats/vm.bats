@@ -510,7 +510,6 @@ io_grew() { io_from_qmp "$1" && ((IO_R >= $2 && IO_W >= $3 && IO_O >= $4)); }
 # 0fdc9fe it failed with sums of 193/25 and 211/26 at every retry of the hung sockets.
 
 @test "io counters stay QEMU's while another client holds the guest's QMP socket for 3 s" {
-    skip "open question: while another client holds the QMP socket the collector now leaves io out for that sample (it no longer switches to /proc/PID/io); this test wants the last QMP counters held instead"
     local name=$VMT-qmpheld d
     d=$ADAPTFS_MNT/$name
     vm_up "$name" io
