@@ -4,12 +4,9 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <math.h>
 
 static int set_class(struct class_config *c, const char *name, const char *v)
 {
-	double d;
-
 	if (strcmp(name, "cpu_mode") == 0) {
 		if (strcmp(v, "auto") == 0)
 			c->cpu_mode = CPU_MODE_AUTO;
@@ -21,12 +18,8 @@ static int set_class(struct class_config *c, const char *name, const char *v)
 			return -EINVAL;
 		return 0;
 	}
-	if (strcmp(name, "window") == 0) {
-		if (ini_parse_double(v, 1, 600, &d) < 0 || d != floor(d))
-			return -ERANGE;
-		c->window = (unsigned)d;
-		return 0;
-	}
+	if (strcmp(name, "window") == 0)
+		return ini_parse_uint(v, 1, 600, &c->window);
 	static const struct { const char *key; size_t off; double min, max; } keys[] = {
 		{ "hysteresis", offsetof(struct class_config, hysteresis), 1.0, 10.0 },
 		{ "cpu_percent", offsetof(struct class_config, cpu_percent), 0.01, 1e6 },
@@ -137,12 +130,8 @@ static int set_scope(struct config *cfg, const char *v)
 
 static int set_migration(struct migration_config *m, const char *name, const char *v)
 {
-	if (strcmp(name, "lxc_path") == 0) {
-		if (*v != '/')
-			return -EINVAL;
-		ini_set_str(&m->lxc_path, v);
-		return 0;
-	}
+	if (strcmp(name, "lxc_path") == 0)
+		return ini_set_path(&m->lxc_path, v);
 	if (strcmp(name, "timeout") == 0)
 		return ini_parse_double(v, 1, 86400, &m->timeout);
 	if (strcmp(name, "downtime_ms") == 0)
@@ -231,7 +220,7 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 		if (strcmp(name, "interval") == 0)
 			return ini_parse_double(v, 0.05, 3600, &cfg->interval);
 		if (strcmp(name, "state_dir") == 0)
-			return *v == '/' ? (ini_set_str(&cfg->state_dir, v), 0) : -EINVAL;
+			return ini_set_path(&cfg->state_dir, v);
 		if (strcmp(name, "group") == 0) {
 			if (!getgrnam(v))
 				return -EINVAL;	/* a group that does not exist */
@@ -264,12 +253,8 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 			{ "run_root", offsetof(struct config, run_root) },
 		};
 		for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
-			if (strcmp(name, paths[i].key) == 0) {
-				if (*v != '/')
-					return -EINVAL;
-				ini_set_str((char **)((char *)cfg + paths[i].off), v);
-				return 0;
-			}
+			if (strcmp(name, paths[i].key) == 0)
+				return ini_set_path((char **)((char *)cfg + paths[i].off), v);
 		return -ENOENT;
 	}
 	if (strcmp(section, "migration") == 0)

@@ -86,8 +86,26 @@ int ini_parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+int ini_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	double d;
+
+	if (ini_parse_double(s, min, max, &d) < 0 || d != floor(d))
+		return -ERANGE;
+	*out = (unsigned)d;
+	return 0;
+}
+
 void ini_set_str(char **dst, const char *v)
 {
 	free(*dst);
 	*dst = xstrdup(v);
+}
+
+int ini_set_path(char **dst, const char *v)
+{
+	if (*v != '/')
+		return -EINVAL;
+	ini_set_str(dst, v);
+	return 0;
 }

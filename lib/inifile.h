@@ -13,6 +13,10 @@ typedef int (*ini_set_fn)(void *user, const char *section, const char *name, con
 /* Read f, opened from path. 0, or < 0 with err set. */
 int ini_file_parse(FILE *f, const char *path, ini_set_fn set, void *user, char *err, size_t errlen);
 
-/* Helpers for set functions. */
+/* Helpers for set functions: -ERANGE for a number that is not one or out
+ * of [min, max] (or not whole, for ini_parse_uint); -EINVAL for a path
+ * that is not absolute. */
 int ini_parse_double(const char *s, double min, double max, double *out);
+int ini_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 void ini_set_str(char **dst, const char *v);
+int ini_set_path(char **dst, const char *v);

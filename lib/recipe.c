@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 
 static const char *const mode_names[] = {
 	[RECIPE_CONTAINER] = "container", [RECIPE_VM] = "vm", [RECIPE_AUTO] = "auto",
@@ -136,14 +135,14 @@ static int parse_address(struct recipe *r, const char *v)
 {
 	char ip[32];
 	const char *slash = strchr(v, '/');
-	double len = 24;
+	unsigned len = 24;
 
-	if (slash && ini_parse_double(slash + 1, 1, 32, &len) < 0)
+	if (slash && ini_parse_uint(slash + 1, 1, 32, &len) < 0)
 		return -EINVAL;
 	snprintf(ip, sizeof ip, "%.*s", slash ? (int)(slash - v) : (int)strlen(v), v);
-	if (parse_ipv4(ip, r->address) < 0 || len != floor(len))
+	if (parse_ipv4(ip, r->address) < 0)
 		return -EINVAL;
-	r->prefix_len = (unsigned)len;
+	r->prefix_len = len;
 	return 0;
 }
 
@@ -159,21 +158,10 @@ static int parse_mac(const char *v, char out[18])
 	return 0;
 }
 
-static int set_path(char **dst, const char *v)
-{
-	if (*v != '/')
-		return -EINVAL;
-	free(*dst);
-	*dst = xstrdup(v);
-	return 0;
-}
-
 static int set_workload(struct recipe *r, const char *name, const char *v)
 {
-	double d;
-
 	if (strcmp(name, "rootfs") == 0)
-		return set_path(&r->rootfs, v);
+		return ini_set_path(&r->rootfs, v);
 	if (strcmp(name, "command") == 0) {
 		char **argv;
 		size_t argc;
@@ -193,12 +181,8 @@ static int set_workload(struct recipe *r, const char *name, const char *v)
 		push(&r->env, &r->n_env, xstrdup(v));
 		return 0;
 	}
-	if (strcmp(name, "cpus") == 0) {
-		if (ini_parse_double(v, 1, 64, &d) < 0 || d != floor(d))
-			return -ERANGE;
-		r->cpus = (unsigned)d;
-		return 0;
-	}
+	if (strcmp(name, "cpus") == 0)
+		return ini_parse_uint(v, 1, 64, &r->cpus);
 	if (strcmp(name, "memory") == 0)
 		return parse_memory(v, &r->memory_bytes);
 	if (strcmp(name, "address") == 0)
@@ -208,23 +192,18 @@ static int set_workload(struct recipe *r, const char *name, const char *v)
 	if (strcmp(name, "mac") == 0)
 		return parse_mac(v, r->mac);
 	if (strcmp(name, "data") == 0)
-		return set_path(&r->data, v);
+		return ini_set_path(&r->data, v);
 	if (strcmp(name, "data_mount") == 0) {
 		if (strcmp(v, "/") == 0 || strstr(v, ".."))
 			return -EINVAL;
-		return set_path(&r->data_mount, v);
+		return ini_set_path(&r->data_mount, v);
 	}
-	if (strcmp(name, "ready_port") == 0) {
-		if (ini_parse_double(v, 1, 65535, &d) < 0 || d != floor(d))
-			return -ERANGE;
-		r->ready_port = (unsigned)d;
-		return 0;
-	}
+	if (strcmp(name, "ready_port") == 0)
+		return ini_parse_uint(v, 1, 65535, &r->ready_port);
 	if (strcmp(name, "ready_command") == 0) {
 		if (!*v)
 			return -EINVAL;
-		free(r->ready_command);
-		r->ready_command = xstrdup(v);
+		ini_set_str(&r->ready_command, v);
 		return 0;
 	}
 	if (strcmp(name, "ready_timeout") == 0)
@@ -239,12 +218,11 @@ static int set_workload(struct recipe *r, const char *name, const char *v)
 static int set_vm(struct recipe *r, const char *name, const char *v)
 {
 	if (strcmp(name, "kernel") == 0)
-		return set_path(&r->kernel, v);
+		return ini_set_path(&r->kernel, v);
 	if (strcmp(name, "initrd") == 0)
-		return set_path(&r->initrd, v);
+		return ini_set_path(&r->initrd, v);
 	if (strcmp(name, "append") == 0) {
-		free(r->append);
-		r->append = xstrdup(v);
+		ini_set_str(&r->append, v);
 		return 0;
 	}
 	return -ENOENT;
