@@ -2,6 +2,7 @@
  * SIGHUP, stop at exit) and the switch between container and VM. Each
  * workload's state file tells the sampler what it runs as now. */
 #include "managed_impl.h"
+#include "proc.h"
 #include "events.h"
 #include "kvm.h"
 #include "log.h"
@@ -77,7 +78,7 @@ static void remove_state(const struct mw *w)
 
 static bool container_alive(struct mw *w)
 {
-	return !mpid_gone(w->st.pid);
+	return !proc_gone("/proc", w->st.pid);
 }
 
 static void stop_engine(const struct managed_env *e, struct mw *w)

@@ -54,5 +54,3 @@ int mready_wait(struct mw *w, bool (*alive)(struct mw *w), char *why, size_t n);
 
 /* Run argv (no shell), its output into why on failure. */
 int mrun(const char *const argv[], char *why, size_t n);
-/* Is pid gone (or a zombie, which PID 1 reaps slowly here)? */
-bool mpid_gone(pid_t pid);

@@ -10,18 +10,6 @@
 
 #define IP_TIMEOUT_MS 10000
 
-bool mpid_gone(pid_t pid)
-{
-	char path[64], buf[512];
-	const char *st;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (pid <= 0 || read_file(path, buf, sizeof buf) < 0)
-		return true;
-	st = strrchr(buf, ')');
-	return !st || st[1] != ' ' || st[2] == 'Z' || st[2] == 'X';
-}
-
 int mrun(const char *const argv[], char *why, size_t n)
 {
 	char out[512];

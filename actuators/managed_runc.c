@@ -2,6 +2,7 @@
  * jansson, root = the recipe's rootfs, network namespace prepared by
  * managed_net.c, data directory bind-mounted), run by runc. */
 #include "managed_impl.h"
+#include "proc.h"
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -173,9 +174,9 @@ static bool wait_gone(pid_t pid, uint64_t usec)
 {
 	uint64_t end = now_usec() + usec;
 
-	while (!mpid_gone(pid) && now_usec() < end)
+	while (!proc_gone("/proc", pid) && now_usec() < end)
 		usleep(20000);
-	return mpid_gone(pid);
+	return proc_gone("/proc", pid);
 }
 
 /* SIGTERM, stop_timeout, SIGKILL; then delete it and its network. */
@@ -187,7 +188,7 @@ void mrunc_stop(const struct managed_env *e, struct mw *w)
 	const char *del_force[] = { e->runc, "delete", "-f", w->id, NULL };
 	char ignore[256];
 
-	if (w->st.running && !mpid_gone(w->st.pid)) {
+	if (w->st.running && !proc_gone("/proc", w->st.pid)) {
 		mrun(term, ignore, sizeof ignore);
 		if (!wait_gone(w->st.pid, (uint64_t)(w->r.stop_timeout * 1e6))) {
 			mrun(killv, ignore, sizeof ignore);

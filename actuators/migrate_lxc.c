@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "events.h"
 #include "journal.h"
+#include "parse.h"
 #include "spawn.h"
 #include "transport.h"
 #include "util.h"
@@ -32,13 +33,12 @@ static int find_lxc_path(const char *cgroup_root, const char *key, char *out, si
 	cgroup_list_tasks(&L, key, NULL, &pids);
 	for (size_t i = 0; i < pids.n && r < 0; i++) {
 		char path[64], buf[1024], *p;
-		int ppid;
+		struct proc_stat ps;
 
 		snprintf(path, sizeof path, "/proc/%d/stat", pids.v[i]);
-		if (read_file(path, buf, sizeof buf) < 0 || !(p = strrchr(buf, ')')) ||
-		    sscanf(p + 2, "%*c %d", &ppid) != 1)
+		if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0)
 			continue;
-		snprintf(path, sizeof path, "/proc/%d/cmdline", ppid);
+		snprintf(path, sizeof path, "/proc/%d/cmdline", ps.ppid);
 		if (read_file(path, buf, sizeof buf) <= 0 || !startswith(buf, "[lxc monitor] "))
 			continue;
 		p = strrchr(buf, ' ');

@@ -6,6 +6,7 @@
 #include "journal.h"
 #include "log.h"
 #include "qemu.h"
+#include "proc.h"
 #include "qmp.h"
 #include "spawn.h"
 #include "transport.h"
@@ -82,16 +83,10 @@ static void roll_back(struct qmp *q)
 /* Quit the source, and wait until its process is gone. */
 static void quit_source(struct qmp *q, pid_t pid)
 {
-	char path[64];
-
 	qmp_execute(q, "quit", NULL, NULL, QMP_TIMEOUT_MS);
 	qmp_close(q);
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
 	for (int i = 0; i < 250; i++) {
-		char buf[512];
-		const char *st;
-
-		if (read_file(path, buf, sizeof buf) < 0 || !(st = strrchr(buf, ')')) || st[2] == 'Z')
+		if (proc_gone("/proc", pid))
 			return;
 		usleep(POLL_US);
 	}

@@ -121,9 +121,10 @@ int proc_stat_parse(const char *text, struct proc_stat *out)
 		f[n++] = strtoull(p, &e, 10);
 		p = e;
 	}
-	/* f[0] is field 4: majflt is 12, utime 14, stime 15, num_threads 20, blkio 42. */
+	/* f[0] is field 4 (ppid): majflt is 12, utime 14, stime 15, num_threads 20, blkio 42. */
 	if (n < 20 - 3)
 		return -EINVAL;
+	out->ppid = (pid_t)f[0];
 	out->majflt = f[12 - 4];
 	out->utime = f[14 - 4];
 	out->stime = f[15 - 4];

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Flat keyed ("key value" per line, cgroup style; also "Key: value kB" with sep ':'). */
 int kv_get_u64(const char *text, const char *key, uint64_t *out);
@@ -12,6 +13,7 @@ int meminfo_get_bytes(const char *text, const char *key, uint64_t *out);
 
 struct proc_stat {
 	char state;
+	pid_t ppid;
 	uint64_t majflt;
 	uint64_t utime, stime;		/* clock ticks */
 	uint64_t num_threads;

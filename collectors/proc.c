@@ -145,6 +145,16 @@ void proc_sample_net(const char *proc_root, const struct pid_list *pids, ino_t h
 	}
 }
 
+bool proc_gone(const char *proc_root, pid_t pid)
+{
+	char path[PATH_MAX], buf[1024];
+	struct proc_stat ps;
+
+	snprintf(path, sizeof path, "%s/%d/stat", proc_root, pid);
+	return pid <= 0 || read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0 ||
+	       ps.state == 'Z' || ps.state == 'X';
+}
+
 bool proc_delayacct_enabled(const char *proc_root)
 {
 	char path[PATH_MAX], buf[16];

@@ -44,4 +44,7 @@ void proc_sample_net(const char *proc_root, const struct pid_list *pids, ino_t h
 		     struct metric_set *m);
 
 ino_t proc_netns_inode(const char *proc_root, pid_t pid);
+/* No such process, or a zombie (a daemonized QEMU or LXC monitor is reaped
+ * by PID 1, which may take its time): it no longer runs. */
+bool proc_gone(const char *proc_root, pid_t pid);
 bool proc_delayacct_enabled(const char *proc_root);

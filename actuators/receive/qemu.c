@@ -2,6 +2,7 @@
  * -incoming, then watched until the source says it is done with it. */
 #include "receive.h"
 #include "qemu_argv.h"
+#include "proc.h"
 #include "qmp.h"
 #include "spawn.h"
 #include "util.h"
@@ -45,27 +46,15 @@ static pid_t guest_pid(const char *dir)
 	return read_file(path, buf, sizeof buf) > 0 ? (pid_t)atoi(buf) : 0;
 }
 
-static bool alive(pid_t pid)
-{
-	char path[64], buf[512];
-	const char *state;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	if (pid <= 0 || read_file(path, buf, sizeof buf) < 0)
-		return false;
-	state = strrchr(buf, ')');
-	return state && state[1] && state[2] != 'Z' && state[2] != 'X';
-}
-
 /* Kill the incoming guest and remove what was made for it. */
 static void discard(const char *dir)
 {
 	char path[PATH_MAX + 256], taps[1024], *tap, *save = NULL;
 	pid_t pid = guest_pid(dir);
 
-	if (pid > 0 && alive(pid)) {
+	if (!proc_gone("/proc", pid)) {
 		kill(pid, SIGKILL);
-		for (int i = 0; i < 400 && alive(pid); i++)
+		for (int i = 0; i < 400 && !proc_gone("/proc", pid); i++)
 			usleep(5000);
 	}
 	snprintf(path, sizeof path, "%s/taps", dir);
@@ -170,7 +159,7 @@ int qemu_incoming(const struct config *cfg, int argc, char **argv)
 	int port, r;
 
 	run_dir(cfg, name, dir, sizeof dir);
-	if (alive(guest_pid(dir))) {
+	if (!proc_gone("/proc", guest_pid(dir))) {
 		say("error a guest named %s runs here already", name);
 		return 1;
 	}

@@ -177,6 +177,7 @@ static void proc_stat_parse_counts_fields_after_the_last_paren(void **state)
 
 		assert_int_equal(proc_stat_parse(cases[i].text, &ps), 0);
 		assert_int_equal(ps.state, cases[i].st);
+		assert_int_equal(ps.ppid, 1);
 		assert_int_equal(ps.majflt, 42);
 		assert_int_equal(ps.utime, 700);
 		assert_int_equal(ps.stime, 300);
