@@ -1,6 +1,7 @@
 #include "migrate.h"
 #include "events.h"
 #include "journal.h"
+#include "peers.h"
 #include "util.h"
 
 #include <errno.h>
@@ -10,8 +11,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *state_dir, *cgroup_root;
 static double timeout_s, downtime_ms, max_bandwidth;
 static struct migrate_stats stats;
-static struct peer *peers;
-static size_t n_peers;
 
 int migrate_supported(const char *engine, const char **why)
 {
@@ -29,17 +28,6 @@ void migrate_configure(const struct config *cfg)
 	state_dir = xstrdup(cfg->state_dir);
 	free(cgroup_root);
 	cgroup_root = xstrdup(cfg->cgroup_root);
-	for (size_t i = 0; i < n_peers; i++) {
-		free(peers[i].name);
-		free(peers[i].address);
-		free(peers[i].transport);
-	}
-	free(peers);
-	peers = xcalloc(cfg->n_peers ? cfg->n_peers : 1, sizeof *peers);
-	n_peers = cfg->n_peers;
-	for (size_t i = 0; i < n_peers; i++)
-		peers[i] = (struct peer){ xstrdup(cfg->peers[i].name), xstrdup(cfg->peers[i].address),
-					  xstrdup(cfg->peers[i].transport) };
 	timeout_s = cfg->migration.timeout;
 	downtime_ms = cfg->migration.downtime_ms;
 	max_bandwidth = cfg->migration.max_bandwidth;
@@ -48,18 +36,10 @@ void migrate_configure(const struct config *cfg)
 
 int migrate_peer(const char *host, struct migration *m)
 {
-	int r = -EINVAL;
-
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < n_peers && r < 0; i++)
-		if (strcmp(peers[i].name, host) == 0) {
-			snprintf(m->host, sizeof m->host, "%s", peers[i].name);
-			snprintf(m->address, sizeof m->address, "%s", peers[i].address);
-			snprintf(m->transport, sizeof m->transport, "%s", peers[i].transport);
-			r = 0;
-		}
-	pthread_mutex_unlock(&lock);
-	return r;
+	if (peers_find(host, m->address, sizeof m->address, m->transport, sizeof m->transport) < 0)
+		return -EINVAL;
+	snprintf(m->host, sizeof m->host, "%s", host);
+	return 0;
 }
 
 void shell_quote(const char *s, char *out, size_t size)

@@ -22,10 +22,10 @@ struct migration {
 
 /* Which engines can move; -EOPNOTSUPP with why for the others. */
 int migrate_supported(const char *engine, const char **why);
-/* Copy what moving needs from cfg (at start and on SIGHUP). */
+/* Copy the [migration] settings and paths from cfg (at start and on SIGHUP). */
 void migrate_configure(const struct config *cfg);
-/* Fill m's host, address and transport from the [host NAME] section; -EINVAL
- * if there is none. */
+/* Fill m's host, address and transport from the [host NAME] section (as
+ * the peer prober has it); -EINVAL if there is none. */
 int migrate_peer(const char *host, struct migration *m);
 /* Move m. 0 or -errno; the reason is in events either way. */
 int migrate_run(const struct migration *m);

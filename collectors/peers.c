@@ -114,6 +114,22 @@ void peers_stop(void)
 	pthread_mutex_unlock(&lock);
 }
 
+int peers_find(const char *name, char *address, size_t address_size, char *transport,
+	       size_t transport_size)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_probes && r < 0; i++)
+		if (strcmp(probes[i].view.name, name) == 0) {
+			snprintf(address, address_size, "%s", probes[i].view.address);
+			snprintf(transport, transport_size, "%s", probes[i].transport);
+			r = 0;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 size_t peers_get(struct peer_view **out)
 {
 	size_t n;

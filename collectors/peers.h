@@ -9,5 +9,9 @@
 /* Start probing cfg's peers, or switch to a new list (SIGHUP). */
 void peers_configure(const struct config *cfg);
 void peers_stop(void);
+/* The configured peer called name: its address and transport command.
+ * -ENOENT if the configuration has no such [host] section. */
+int peers_find(const char *name, char *address, size_t address_size, char *transport,
+	       size_t transport_size);
 /* Copy of the latest results into out (malloc'd array); returns the count. */
 size_t peers_get(struct peer_view **out);
