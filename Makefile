@@ -15,7 +15,7 @@ PKGS := fuse3 inih jansson
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev \
 	    libcmocka-dev clang libclang-rt-14-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
 	    lxc lxc-templates busybox-static runc criu jq iproute2 procps util-linux \
-	    stress-ng nginx-light wrk prometheus lxcfs python3 \
+	    stress-ng nginx-light wrk prometheus lxcfs python3 rsync \
 	    libncurses-dev tmux debhelper prometheus-node-exporter curl collectd-core gnuplot-nox \
 	    qemu-system-x86 linux-image-amd64 cpio xz-utils libvirt-daemon-system
 CC ?= cc
