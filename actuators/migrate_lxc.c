@@ -30,7 +30,7 @@ static int find_lxc_path(const char *cgroup_root, const char *key, char *out, si
 
 	if (cgroup_layout_detect(cgroup_root, &L) < 0)
 		return -EIO;
-	cgroup_list_tasks(&L, key, NULL, &pids);
+	cgroup_list_tasks(&L, NULL, key, NULL, &pids);
 	for (size_t i = 0; i < pids.n && r < 0; i++) {
 		char path[64], buf[1024], *p;
 		struct proc_stat ps;

@@ -124,7 +124,7 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 		return r == -EACCES ? -ERANGE : r == -EBUSY ? -EINVAL : r;
 	}
 	/* Threads the engine left in an ancestor's cpuset join the workload's. */
-	cgroup_list_tasks(&layout, w->key, &tids, NULL);
+	cgroup_list_tasks(&layout, NULL, w->key, &tids, NULL);
 	snprintf(path, sizeof path, "%s/tasks", dir);
 	for (size_t i = 0; i < tids.n; i++) {
 		char tid[16];

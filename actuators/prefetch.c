@@ -215,7 +215,7 @@ static pid_t scan_processes(struct pf_state *s, const char *rel, uint64_t now,
 	uint64_t best = 0;
 	pid_t faulter = 0;
 
-	cgroup_list_tasks(&layout, rel, &tids, &pids);
+	cgroup_list_tasks(&layout, NULL, rel, &tids, &pids);
 	pid_list_free(&tids);
 	for (size_t i = 0; i < pids.n && n < MAX_PROCS; i++) {
 		char path[64], buf[1024];

@@ -100,33 +100,61 @@ static uint32_t file_bit(const char *file)
 	return 0;
 }
 
+void cgroup_dirs_close(struct cgroup_dirs *d)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(d->d); i++)
+		kept_dir_close(&d->d[i]);
+}
+
+/* One cgroup's files being read: where, and what is known missing. */
+struct cg_reader {
+	const struct cgroup_layout *L;
+	const char *rel;
+	struct cgroup_dirs *dirs;
+	uint32_t *absent;
+};
+
+static const char *base_path(const struct cgroup_layout *L, enum cgroup_base b)
+{
+	switch (b) {
+	case CG_CPUACCT:
+		return L->cpuacct;
+	case CG_MEMORY:
+		return L->memory;
+	case CG_BLKIO:
+		return L->blkio;
+	default:
+		return L->unified;
+	}
+}
+
 /* A file that is not there (a hierarchy the cgroup is not in, PSI off)
  * would fail on every sweep: its bit in *absent skips it. */
-static ssize_t read_cg(const char *base, const char *rel, const char *file, uint32_t *absent,
+static ssize_t read_cg(const struct cg_reader *c, enum cgroup_base b, const char *file,
 		       char *buf, size_t size)
 {
-	uint32_t bit = absent ? file_bit(file) : 0;
-	char p[PATH_MAX];
+	const char *base = base_path(c->L, b);
+	uint32_t bit = c->absent ? file_bit(file) : 0;
+	char dir[PATH_MAX];
 	ssize_t r;
 
-	if (!base || (bit && (*absent & bit)))
+	if (!base || (bit && (*c->absent & bit)))
 		return -ENOENT;
-	if ((size_t)snprintf(p, sizeof p, "%s%s/%s", base, rel, file) >= sizeof p)
+	if ((size_t)snprintf(dir, sizeof dir, "%s%s", base, c->rel) >= sizeof dir)
 		return -ENAMETOOLONG;
-	r = read_file(p, buf, size);
+	r = kept_dir_read(&c->dirs->d[b], dir, file, buf, size);
 	if (r == -ENOENT && bit)
-		*absent |= bit;
+		*c->absent |= bit;
 	return r;
 }
 
-static void sample_cpu(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
-		       struct metric_set *m)
+static void sample_cpu(const struct cg_reader *c, struct metric_set *m)
 {
 	char buf[1024];
 	uint64_t v;
 
-	if (L->v2) {
-		if (read_cg(L->unified, rel, "cpu.stat", absent, buf, sizeof buf) < 0)
+	if (c->L->v2) {
+		if (read_cg(c, CG_UNIFIED, "cpu.stat", buf, sizeof buf) < 0)
 			return;
 		if (kv_get_u64(buf, "usage_usec", &v) == 0)
 			metric_set(m, M_CPU_USAGE_USEC, (double)v);
@@ -136,11 +164,11 @@ static void sample_cpu(const struct cgroup_layout *L, const char *rel, uint32_t 
 			metric_set(m, M_CPU_SYSTEM_USEC, (double)v);
 		return;
 	}
-	if (read_cg(L->cpuacct, rel, "cpuacct.usage", absent, buf, sizeof buf) > 0 &&
+	if (read_cg(c, CG_CPUACCT, "cpuacct.usage", buf, sizeof buf) > 0 &&
 	    sscanf(buf, "%lu", &v) == 1)
 		metric_set(m, M_CPU_USAGE_USEC, (double)(v / 1000));
 	/* cpuacct.stat counts USER_HZ ticks. */
-	if (read_cg(L->cpuacct, rel, "cpuacct.stat", absent, buf, sizeof buf) > 0) {
+	if (read_cg(c, CG_CPUACCT, "cpuacct.stat", buf, sizeof buf) > 0) {
 		double tick_usec = 1e6 / (double)sysconf(_SC_CLK_TCK);
 
 		if (kv_get_u64(buf, "user", &v) == 0)
@@ -150,32 +178,38 @@ static void sample_cpu(const struct cgroup_layout *L, const char *rel, uint32_t 
 	}
 }
 
-static void sample_blkio(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
-			 struct metric_set *m)
+static void sample_blkio(const struct cg_reader *c, struct metric_set *m)
 {
 	char buf[16384];
 	uint64_t r, w;
 
-	if (L->v2) {
-		struct blk_counters c;
+	if (c->L->v2) {
+		struct blk_counters b;
 
-		if (read_cg(L->unified, rel, "io.stat", absent, buf, sizeof buf) >= 0 &&
-		    iostat_v2_parse(buf, &c) == 0) {
-			metric_set(m, M_IO_READ_BYTES, (double)c.read_bytes);
-			metric_set(m, M_IO_WRITE_BYTES, (double)c.write_bytes);
-			metric_set(m, M_IO_READ_OPS, (double)c.read_ops);
-			metric_set(m, M_IO_WRITE_OPS, (double)c.write_ops);
+		if (read_cg(c, CG_UNIFIED, "io.stat", buf, sizeof buf) >= 0 &&
+		    iostat_v2_parse(buf, &b) == 0) {
+			metric_set(m, M_IO_READ_BYTES, (double)b.read_bytes);
+			metric_set(m, M_IO_WRITE_BYTES, (double)b.write_bytes);
+			metric_set(m, M_IO_READ_OPS, (double)b.read_ops);
+			metric_set(m, M_IO_WRITE_OPS, (double)b.write_ops);
 		}
 		return;
 	}
 	/* v1 bytes come from /proc/PID/io (proc_sample_io): this kernel's
 	 * throttle files only count bios of cgroups that have a limit set.
 	 * Request counts have no per-process source: take them where the
-	 * throttle files list devices, else leave them out. */
-	if ((read_cg(L->blkio, rel, "blkio.throttle.io_serviced_recursive", absent, buf,
-		     sizeof buf) >= 0 ||
-	     read_cg(L->blkio, rel, "blkio.throttle.io_serviced", absent, buf, sizeof buf) >= 0) &&
-	    strchr(buf, ':') && blkio_v1_parse(buf, &r, &w) == 0) {
+	 * throttle files list devices, else leave them out, and look at a
+	 * file without devices as seldom as at a missing one. */
+	if (read_cg(c, CG_BLKIO, "blkio.throttle.io_serviced_recursive", buf, sizeof buf) < 0 &&
+	    read_cg(c, CG_BLKIO, "blkio.throttle.io_serviced", buf, sizeof buf) < 0)
+		return;
+	if (!strchr(buf, ':')) {
+		if (c->absent)
+			*c->absent |= file_bit("blkio.throttle.io_serviced_recursive") |
+				      file_bit("blkio.throttle.io_serviced");
+		return;
+	}
+	if (blkio_v1_parse(buf, &r, &w) == 0) {
 		metric_set(m, M_IO_READ_OPS, (double)r);
 		metric_set(m, M_IO_WRITE_OPS, (double)w);
 	}
@@ -184,43 +218,55 @@ static void sample_blkio(const struct cgroup_layout *L, const char *rel, uint32_
 /* A limit this large means "no limit" (v1 reports PAGE_COUNTER_MAX pages). */
 #define NO_LIMIT (1ULL << 60)
 
-static void sample_memory(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
-			  struct metric_set *m)
+static void sample_memory(const struct cg_reader *c, struct metric_set *m)
 {
-	const char *base = L->v2 ? L->unified : L->memory;
-	const char *usage = L->v2 ? "memory.current" : "memory.usage_in_bytes";
-	const char *limit = L->v2 ? "memory.max" : "memory.limit_in_bytes";
+	bool v2 = c->L->v2;
+	enum cgroup_base base = v2 ? CG_UNIFIED : CG_MEMORY;
+	const char *usage = v2 ? "memory.current" : "memory.usage_in_bytes";
+	const char *limit = v2 ? "memory.max" : "memory.limit_in_bytes";
 	char buf[8192];
 	uint64_t v;
 
-	if (read_cg(base, rel, usage, absent, buf, sizeof buf) > 0 && sscanf(buf, "%lu", &v) == 1)
+	if (read_cg(c, base, usage, buf, sizeof buf) > 0 && sscanf(buf, "%lu", &v) == 1)
 		metric_set(m, M_MEM_CURRENT_BYTES, (double)v);
-	if (read_cg(base, rel, limit, absent, buf, sizeof buf) > 0 &&
-	    sscanf(buf, "%lu", &v) == 1 && v < NO_LIMIT)
+	if (read_cg(c, base, limit, buf, sizeof buf) > 0 && sscanf(buf, "%lu", &v) == 1 &&
+	    v < NO_LIMIT)
 		metric_set(m, M_MEM_LIMIT_BYTES, (double)v);
-	if (read_cg(base, rel, "memory.stat", absent, buf, sizeof buf) < 0)
+	if (read_cg(c, base, "memory.stat", buf, sizeof buf) < 0)
 		return;
 	/* v1: total_pgmajfault includes child cgroups; pgmajfault alone does not. */
-	if ((!L->v2 && kv_get_u64(buf, "total_pgmajfault", &v) == 0) ||
+	if ((!v2 && kv_get_u64(buf, "total_pgmajfault", &v) == 0) ||
 	    kv_get_u64(buf, "pgmajfault", &v) == 0)
 		metric_set(m, M_MAJFLT_TOTAL, (double)v);
 }
 
-static void sample_psi(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
-		       struct metric_set *m)
+static void sample_psi(const struct cg_reader *c, struct metric_set *m)
 {
 	char buf[512];
 	double avg10;
 	uint64_t total;
 
-	if (read_cg(L->unified, rel, "cpu.pressure", absent, buf, sizeof buf) >= 0 &&
+	if (read_cg(c, CG_UNIFIED, "cpu.pressure", buf, sizeof buf) >= 0 &&
 	    psi_parse(buf, "some", &avg10, &total) == 0)
 		metric_set(m, M_SCHED_PRESSURE_SOME_AVG10, avg10);
 	/* Without delay accounting, PSI io stall time stands in for blkio delay. */
 	if (!metric_has(m, M_IO_DELAY_USEC) &&
-	    read_cg(L->unified, rel, "io.pressure", absent, buf, sizeof buf) >= 0 &&
+	    read_cg(c, CG_UNIFIED, "io.pressure", buf, sizeof buf) >= 0 &&
 	    psi_parse(buf, "some", &avg10, &total) == 0)
 		metric_set(m, M_IO_DELAY_USEC, (double)total);
+}
+
+uint64_t cgroup_age_usec(const struct cgroup_layout *L, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	uint64_t made, now = wall_usec();
+
+	snprintf(p, sizeof p, "%s%s", L->walk, rel);
+	if (stat(p, &st) < 0)
+		return 0;
+	made = (uint64_t)st.st_ctim.tv_sec * USEC_PER_SEC + (uint64_t)st.st_ctim.tv_nsec / 1000;
+	return made < now ? now - made : 0;
 }
 
 int cgroup_effective_cpus(const struct cgroup_layout *L, const char *rel, char *buf, size_t size)
@@ -252,55 +298,65 @@ int cgroup_effective_cpus(const struct cgroup_layout *L, const char *rel, char *
 	}
 }
 
-void cgroup_sample(const struct cgroup_layout *L, const char *rel, uint32_t *absent,
-		   struct metric_set *m)
+void cgroup_sample(const struct cgroup_layout *L, const char *rel, struct cgroup_dirs *dirs,
+		   uint32_t *absent, struct metric_set *m)
 {
-	sample_cpu(L, rel, absent, m);
-	sample_blkio(L, rel, absent, m);
-	sample_memory(L, rel, absent, m);
-	sample_psi(L, rel, absent, m);
+	struct cgroup_dirs own = CGROUP_DIRS_INIT;
+	const struct cg_reader c = { L, rel, dirs ? dirs : &own, absent };
+
+	sample_cpu(&c, m);
+	sample_blkio(&c, m);
+	sample_memory(&c, m);
+	sample_psi(&c, m);
+	cgroup_dirs_close(&own);
 }
 
-/* Read one pid-per-line file into l. */
-static void read_pids(int dirfd, const char *file, struct pid_list *l)
+/* Read one pid-per-line file into l; 0 or -errno. */
+static int read_pids(int dirfd, const char *file, struct pid_list *l)
 {
 	_cleanup_close_ int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
 	_cleanup_fclose_ FILE *f = NULL;
 	long v;
 
 	if (fd < 0)
-		return;
+		return -errno;
 	f = fdopen(fd, "r");
 	if (!f)
-		return;
+		return -errno;
 	fd = -1;
 	while (fscanf(f, "%ld", &v) == 1)
 		if (v > 0 && v <= INT_MAX)
 			pid_list_add(l, (pid_t)v);
+	return 0;
 }
 
-static void list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_list *pids, int depth)
+/* 0, or -errno when the directory's own lists cannot be read (its
+ * subdirectories are listed all the same). */
+static int list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_list *pids, int depth)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	struct stat st;
-	int fd;
+	int fd, r = 0;
 
 	if (tids)
-		read_pids(dirfd, v2 ? "cgroup.threads" : "tasks", tids);
-	if (pids)
-		read_pids(dirfd, "cgroup.procs", pids);
+		r = read_pids(dirfd, v2 ? "cgroup.threads" : "tasks", tids);
+	if (pids) {
+		int rp = read_pids(dirfd, "cgroup.procs", pids);
+
+		r = r < 0 ? r : rp;
+	}
 	/* A directory's link count is 2 + its subdirectories (cgroupfs, like
 	 * most file systems; btrfs says 1): a leaf cgroup needs no readdir. */
 	if (depth >= 16 || (fstat(dirfd, &st) == 0 && st.st_nlink == 2))
-		return;
+		return r;
 	fd = dup(dirfd);
 	if (fd < 0)
-		return;
+		return r;
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
-		return;
+		return r;
 	}
 	while ((de = readdir(d))) {
 		_cleanup_close_ int sub = -1;
@@ -311,20 +367,37 @@ static void list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_
 		if (sub >= 0)
 			list_tasks_at(sub, v2, tids, pids, depth + 1);
 	}
+	return r;
 }
 
-int cgroup_list_tasks(const struct cgroup_layout *L, const char *rel,
+int cgroup_list_tasks(const struct cgroup_layout *L, struct cgroup_dirs *dirs, const char *rel,
 		      struct pid_list *tids, struct pid_list *pids)
 {
+	struct cgroup_dirs own = CGROUP_DIRS_INIT;
+	struct kept_dir *d = &(dirs ? dirs : &own)->d[L->v2 ? CG_UNIFIED : CG_CPUACCT];
 	char p[PATH_MAX];
-	_cleanup_close_ int fd = -1;
+	int r;
 
 	snprintf(p, sizeof p, "%s%s", L->walk, rel);
-	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	list_tasks_at(fd, L->v2, tids, pids, 0);
-	return 0;
+	/* A held directory without its lists was removed (a removed directory
+	 * has no entries, so nothing was listed): look it up again. */
+	for (bool again = false;; again = true) {
+		bool held = d->fd >= 0;
+		int fd = kept_dir_fd(d, p, again);
+
+		if (fd < 0) {
+			r = fd;
+			break;
+		}
+		r = list_tasks_at(fd, L->v2, tids, pids, 0);
+		kept_dir_done(d, fd);
+		if (r != -ENOENT || !held || again) {
+			r = 0;
+			break;
+		}
+	}
+	cgroup_dirs_close(&own);
+	return r;
 }
 
 bool cgroup_pid_in_scope(const char *proc_root, pid_t pid, const char *scope)

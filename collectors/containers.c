@@ -8,7 +8,9 @@
 
 /* A young container's runtime may still be creating its cgroups in the
  * other hierarchies; later a controller may be enabled: files found missing
- * are looked for on every sample for ABSENT_GRACE, then every ABSENT_RETRY. */
+ * are looked for on every sample for ABSENT_GRACE of the cgroup's life (not
+ * of the daemon's: a restart among old containers does not look again and
+ * again), then every ABSENT_RETRY. */
 #define ABSENT_GRACE_USEC (30 * 1000000ULL)
 #define ABSENT_RETRY_USEC (60 * 1000000ULL)
 
@@ -17,6 +19,7 @@ struct container_state {
 	uint64_t born;
 	uint64_t retry_at;
 	uint32_t absent;		/* cgroup_sample's missing files */
+	struct cgroup_dirs dirs;
 };
 
 static struct cgroup_layout layout;
@@ -57,21 +60,24 @@ void container_sample(const struct cgroup_layout *L, const struct backend_env *e
 	uint64_t now = now_usec();
 
 	if (!st) {
+		uint64_t age = cgroup_age_usec(L, cgroup);
+
 		*state = st = xcalloc(1, sizeof *st);
-		st->born = now;
+		st->born = now - (age < now ? age : now);
+		st->dirs = CGROUP_DIRS_INIT;
 	}
 	if (now >= st->retry_at) {
 		st->absent = 0;
 		st->retry_at = now + (now - st->born < ABSENT_GRACE_USEC ? 0 : ABSENT_RETRY_USEC);
 	}
-	cgroup_list_tasks(L, cgroup, &tids, &pids);
+	cgroup_list_tasks(L, &st->dirs, cgroup, &tids, &pids);
 	proc_sample_tasks(env->cfg->proc_root, &tids, env->delayacct, &st->carry, m);
 	if (!L->v2)
 		proc_sample_io(env->cfg->proc_root, &pids, &st->carry, m);
-	cgroup_sample(L, cgroup, &st->absent, m);
+	cgroup_sample(L, cgroup, &st->dirs, &st->absent, m);
 	if (metric_has(m, M_CPU_USAGE_USEC))	/* every thread of a container counts */
 		metric_set(m, M_PARALLEL_USEC, m->v[M_CPU_USAGE_USEC]);
-	proc_sample_net(env->cfg->proc_root, &pids, env->host_netns, m);
+	proc_sample_net(env->cfg->proc_root, &pids, &st->carry, env->host_netns, m);
 	pid_list_free(&tids);
 	pid_list_free(&pids);
 }
@@ -80,8 +86,10 @@ void container_state_free(void *state)
 {
 	struct container_state *st = state;
 
-	if (st)
+	if (st) {
 		task_carry_free(&st->carry);
+		cgroup_dirs_close(&st->dirs);
+	}
 	free(st);
 }
 

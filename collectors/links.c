@@ -233,7 +233,7 @@ void links_collect(const struct config *cfg, const struct snapshot *s, int *grou
 		struct pid_list tids = {0}, pids = {0};
 		pid_t pid = 0;
 
-		if (w->vm || cgroup_list_tasks(&L, w->key, &tids, &pids) < 0)
+		if (w->vm || cgroup_list_tasks(&L, NULL, w->key, &tids, &pids) < 0)
 			goto next;
 		for (size_t k = 0; k < pids.n && !pid; k++) {
 			ino_t ns = proc_netns_inode(cfg->proc_root, pids.v[k]);

@@ -5,18 +5,47 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-void task_carry_free(struct task_carry *c)
-{
-	free(c->v);
-	*c = (struct task_carry){0};
-}
-
 static int cmp_tid(const void *a, const void *b)
 {
 	pid_t x = ((const struct tid_value *)a)->tid, y = ((const struct tid_value *)b)->tid;
 
 	return (x > y) - (x < y);
 }
+
+/* The last sweep's entry of tid (entries sorted by tid), or NULL. */
+static struct tid_value *carried(const struct task_carry *c, pid_t tid)
+{
+	struct tid_value key = { .tid = tid };
+
+	return c->n ? bsearch(&key, c->v, c->n, sizeof *c->v, cmp_tid) : NULL;
+}
+
+/* The /proc/TID directory held for tid since the last sweep, handed over. */
+static struct kept_dir take_dir(struct task_carry *c, pid_t tid)
+{
+	struct tid_value *o = carried(c, tid);
+	struct kept_dir d = KEPT_DIR_INIT;
+
+	if (o) {
+		d = o->dir;
+		o->dir = KEPT_DIR_INIT;
+	}
+	return d;
+}
+
+static void close_dirs(struct tid_value *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kept_dir_close(&v[i].dir);
+}
+
+void task_carry_free(struct task_carry *c)
+{
+	close_dirs(c->v, c->n);
+	free(c->v);
+	*c = (struct task_carry){0};
+}
+
 
 /* Bank the figures of threads in old that are gone (or whose tid was reused,
  * seen as a counter going backwards) from cur. Both sorted by tid. */
@@ -46,30 +75,39 @@ void proc_sample_tasks(const char *proc_root, const struct pid_list *tids, bool 
 
 	for (size_t i = 0; i < tids->n; i++) {
 		char path[PATH_MAX], buf[1024];
+		struct kept_dir dir = take_dir(carry, tids->v[i]);
 		struct proc_stat ps;
 		uint64_t run_ns, wait_ns;
 
-		snprintf(path, sizeof path, "%s/%d/stat", proc_root, tids->v[i]);
-		if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0)
+		snprintf(path, sizeof path, "%s/%d", proc_root, tids->v[i]);
+		if (kept_dir_read(&dir, path, "stat", buf, sizeof buf) < 0 ||
+		    proc_stat_parse(buf, &ps) < 0) {
+			kept_dir_close(&dir);
 			continue;	/* exited between listing and reading */
-		snprintf(path, sizeof path, "%s/%d/schedstat", proc_root, tids->v[i]);
-		if (read_file(path, buf, sizeof buf) < 0 || schedstat_parse(buf, &run_ns, &wait_ns) < 0)
+		}
+		if (kept_dir_read(&dir, path, "schedstat", buf, sizeof buf) < 0 ||
+		    schedstat_parse(buf, &run_ns, &wait_ns) < 0)
 			wait_ns = 0;
-		cur[n++] = (struct tid_value){ tids->v[i], wait_ns, ps.have_blkio ? ps.blkio_ticks : 0 };
+		cur[n++] = (struct tid_value){ tids->v[i], wait_ns,
+					       ps.have_blkio ? ps.blkio_ticks : 0, dir };
 		running += ps.state == 'R';
 	}
 	qsort(cur, n, sizeof *cur, cmp_tid);
 	/* A thread listed twice (racing readers of tasks files) counts once. */
 	size_t u = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (u == 0 || cur[u - 1].tid != cur[i].tid)
 			cur[u++] = cur[i];
+		else
+			kept_dir_close(&cur[i].dir);
+	}
 	n = u;
 	carry_bank_exited(carry, cur, n);
 	for (size_t i = 0; i < n; i++) {
 		wait += cur[i].wait_ns;
 		blkio += cur[i].blkio_ticks;
 	}
+	close_dirs(carry->v, carry->n);	/* exited threads' */
 	free(carry->v);
 	carry->v = cur;
 	carry->n = n;
@@ -92,11 +130,15 @@ void proc_sample_io(const char *proc_root, const struct pid_list *pids, struct t
 
 	for (size_t i = 0; i < pids->n; i++) {
 		char path[PATH_MAX], buf[512];
+		struct tid_value *t = carried(carry, pids->v[i]);
+		struct kept_dir own = KEPT_DIR_INIT, *dir = t ? &t->dir : &own;
 		uint64_t v[2];
+		ssize_t r;
 
-		snprintf(path, sizeof path, "%s/%d/io", proc_root, pids->v[i]);
-		if (read_file(path, buf, sizeof buf) < 0 || kv_get_u64(buf, keys[0], &v[0]) < 0 ||
-		    kv_get_u64(buf, keys[1], &v[1]) < 0)
+		snprintf(path, sizeof path, "%s/%d", proc_root, pids->v[i]);
+		r = kept_dir_read(dir, path, "io", buf, sizeof buf);
+		kept_dir_close(&own);
+		if (r < 0 || kv_get_u64(buf, keys[0], &v[0]) < 0 || kv_get_u64(buf, keys[1], &v[1]) < 0)
 			continue;
 		sum[0] += v[0];
 		sum[1] += v[1];
@@ -124,20 +166,33 @@ ino_t proc_netns_inode(const char *proc_root, pid_t pid)
 	return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
-void proc_sample_net(const char *proc_root, const struct pid_list *pids, ino_t host_netns,
-		     struct metric_set *m)
+void proc_sample_net(const char *proc_root, const struct pid_list *pids, struct task_carry *carry,
+		     ino_t host_netns, struct metric_set *m)
 {
 	for (size_t i = 0; i < pids->n; i++) {
 		char path[PATH_MAX], buf[16384];
-		ino_t ns = proc_netns_inode(proc_root, pids->v[i]);
+		struct tid_value *t = carried(carry, pids->v[i]);
+		struct kept_dir own = KEPT_DIR_INIT, *dir = t ? &t->dir : &own;
+		struct stat ns;
 		uint64_t rx, tx;
+		ssize_t r;
+		int fd;
 
-		if (ns == 0)
+		snprintf(path, sizeof path, "%s/%d", proc_root, pids->v[i]);
+		if (kept_dir_stat(dir, path, "ns/net", &ns) < 0) {
+			kept_dir_close(&own);
 			continue;
-		if (ns == host_netns)
+		}
+		if (ns.st_ino == host_netns) {
+			kept_dir_close(&own);
 			return;
-		snprintf(path, sizeof path, "%s/%d/net/dev", proc_root, pids->v[i]);
-		if (read_file(path, buf, sizeof buf) < 0 || netdev_parse(buf, &rx, &tx) < 0)
+		}
+		/* One line per device: a long list takes more than one read. */
+		fd = kept_dir_fd(dir, path, false);
+		r = fd < 0 ? fd : read_file_at(fd, "net/dev", buf, sizeof buf);
+		kept_dir_done(dir, fd);
+		kept_dir_close(&own);
+		if (r < 0 || netdev_parse(buf, &rx, &tx) < 0)
 			continue;
 		metric_set(m, M_IO_NET_RX_BYTES, (double)rx);
 		metric_set(m, M_IO_NET_TX_BYTES, (double)tx);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cgroup.h"
+#include "keptdir.h"
 #include "metrics.h"
 
 #include <stdbool.h>
@@ -12,11 +13,13 @@ struct tid_value {
 	pid_t tid;
 	uint64_t wait_ns;
 	uint64_t blkio_ticks;
+	struct kept_dir dir;	/* /proc/TID, held from sweep to sweep */
 };
 
 /* Threads come and go; their past wait must not vanish from a counter that
  * promises to be monotonic. The carry remembers each thread's last figures
- * and banks those of threads that exited. */
+ * and banks those of threads that exited. Its /proc/TID directories stay
+ * open until the thread is gone; task_carry_free closes them. */
 struct task_carry {
 	struct tid_value *v;
 	size_t n;
@@ -40,8 +43,8 @@ void proc_sample_io(const char *proc_root, const struct pid_list *pids, struct t
 
 /* net rx/tx of the first process in pids that has its own network namespace
  * (a workload sharing the host's namespace has no net figures of its own). */
-void proc_sample_net(const char *proc_root, const struct pid_list *pids, ino_t host_netns,
-		     struct metric_set *m);
+void proc_sample_net(const char *proc_root, const struct pid_list *pids, struct task_carry *carry,
+		     ino_t host_netns, struct metric_set *m);
 
 ino_t proc_netns_inode(const char *proc_root, pid_t pid);
 /* No such process, or a zombie (a daemonized QEMU or LXC monitor is reaped

@@ -7,9 +7,11 @@
 #include "prefetch.h"
 #include "log.h"
 #include "ops.h"
+#include "keptdir.h"
 #include "managed.h"
 #include "sampler.h"
 #include "snapshot.h"
+#include "spawn.h"
 #include "util.h"
 
 #include <errno.h>
@@ -308,6 +310,8 @@ int main(int argc, char **argv)
 	log_open(!o.foreground);
 	if (o.pidfile)
 		write_pidfile(o.pidfile);
+	/* Half the files for held directories, half for everything else. */
+	kept_dir_set_budget(spawn_raise_fd_limit() / 2);
 
 	/* Our threads never take signals: SIGHUP goes to the reloader (sigwait),
 	 * SIGTERM/SIGINT to FUSE's threads, whose blocked read() the signal must

@@ -5,12 +5,42 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+
+static struct rlimit fd_limit_at_start;
+static bool fd_limit_raised;
+
+long spawn_raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return 1024;
+	fd_limit_at_start = r;
+	r.rlim_cur = r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+		return (long)fd_limit_at_start.rlim_cur;
+	fd_limit_raised = true;
+	return (long)r.rlim_cur;
+}
+
+void spawn_child_reset(void)
+{
+	sigset_t none;
+
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A program that select()s or closes every fd up to the limit would
+	 * not expect the daemon's. */
+	if (fd_limit_raised)
+		setrlimit(RLIMIT_NOFILE, &fd_limit_at_start);
+}
 
 /* stderr_fd < 0: the daemon's stderr. */
 static pid_t spawn_fds(const char *const argv[], int stdin_fd, int stdout_fd, int stderr_fd)
 {
-	sigset_t none;
 	pid_t pid = fork();
 
 	if (pid != 0)
@@ -21,11 +51,7 @@ static pid_t spawn_fds(const char *const argv[], int stdin_fd, int stdout_fd, in
 	dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
 	if (stderr_fd >= 0)
 		dup2(stderr_fd, STDERR_FILENO);
-	signal(SIGPIPE, SIG_DFL);
-	/* The daemon's threads block SIGHUP, SIGTERM and SIGINT; a program
-	 * must not inherit that (it could not be stopped with SIGTERM). */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	spawn_child_reset();
 	execvp(argv[0], (char *const *)argv);
 	_exit(127);
 }

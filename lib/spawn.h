@@ -15,3 +15,12 @@ pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd);
 pid_t spawn_start_log(const char *const argv[], int log_fd);
 /* Wait for pid up to timeout_ms, then SIGKILL it. Status as spawn_wait. */
 int spawn_reap(pid_t pid, int timeout_ms);
+
+/* Raise the daemon's soft limit of open files to the hard one (it holds a
+ * directory per sampled thread); the new soft limit. Programs started
+ * later get the old one back (spawn_child_reset). */
+long spawn_raise_fd_limit(void);
+/* In a forked child before exec: default SIGPIPE, no blocked signals (the
+ * daemon's threads block SIGHUP, SIGTERM and SIGINT) and the file limit
+ * the daemon was started with. */
+void spawn_child_reset(void);

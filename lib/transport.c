@@ -1,4 +1,5 @@
 #include "transport.h"
+#include "spawn.h"
 #include "util.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ int transport_spawn(const char *transport, const char *cmd, int stdin_fd, struct
 		dup2(stdin_fd >= 0 ? stdin_fd : in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
 		setpgid(0, 0);
-		signal(SIGPIPE, SIG_DFL);
+		spawn_child_reset();
 		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
 		_exit(127);
 	}

@@ -41,6 +41,24 @@ ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+ssize_t read_file_once_at(int dirfd, const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == size - 1)
+		return -EFBIG;
+	buf[n] = '\0';
+	return n;
+}
+
 ssize_t read_file(const char *path, char *buf, size_t size)
 {
 	return read_file_at(AT_FDCWD, path, buf, size);

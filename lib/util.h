@@ -31,6 +31,10 @@ uint64_t wall_usec(void);
  * A file longer than the buffer is -EFBIG: callers size buffers for the format. */
 ssize_t read_file(const char *path, char *buf, size_t size);
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size);
+/* The same with one read(2), for kernel files whose text is made whole for
+ * each read (a cgroup interface file, /proc/PID/stat, schedstat, io: one
+ * seq_file record): the second read that would only see EOF is spared. */
+ssize_t read_file_once_at(int dirfd, const char *path, char *buf, size_t size);
 
 bool startswith(const char *s, const char *prefix);
 bool endswith(const char *s, const char *suffix);

@@ -416,7 +416,7 @@ static void v1_sample_reads_cpuacct_memory_blkio_and_unified_psi(void **state)
 		{ M_IO_DELAY_USEC, 424242 },
 	};
 
-	cgroup_sample(&c->v1, "/lxc.payload.web", NULL, &m);
+	cgroup_sample(&c->v1, "/lxc.payload.web", NULL, NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -434,7 +434,7 @@ static void v1_sample_of_idle_docker_container_has_zeros_not_gaps(void **state)
 		{ M_IO_DELAY_USEC, 0 },
 	};
 
-	cgroup_sample(&c->v1, "/docker/" D1, NULL, &m);
+	cgroup_sample(&c->v1, "/docker/" D1, NULL, NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -452,7 +452,7 @@ static void v1_sample_falls_back_to_non_recursive_files_and_pgmajfault(void **st
 		/* no unified dir for it: no PSI */
 	};
 
-	cgroup_sample(&c->v1, "/system.slice/docker-" D2 ".scope", NULL, &m);
+	cgroup_sample(&c->v1, "/system.slice/docker-" D2 ".scope", NULL, NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -462,7 +462,7 @@ static void v1_sample_leaves_out_what_a_cgroup_lacks(void **state)
 	struct metric_set m = {0};
 	const struct expect e[] = { { M_CPU_USAGE_USEC, 42 } };
 
-	cgroup_sample(&c->v1, "/machine.slice/systemd-nspawn@db.service", NULL, &m);
+	cgroup_sample(&c->v1, "/machine.slice/systemd-nspawn@db.service", NULL, NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -483,7 +483,7 @@ static void v2_sample_reads_cpu_io_memory_stat_and_psi(void **state)
 		{ M_IO_DELAY_USEC, 99000 },
 	};
 
-	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", NULL, &m);
+	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", NULL, NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -503,7 +503,7 @@ static void v2_sample_with_empty_io_stat_reports_zero_io(void **state)
 		{ M_SCHED_PRESSURE_SOME_AVG10, 0 },
 	};
 
-	cgroup_sample(&c->v2, "/machine.slice/libpod-" P1 ".scope", NULL, &m);
+	cgroup_sample(&c->v2, "/machine.slice/libpod-" P1 ".scope", NULL, NULL, &m);
 	check_metrics(&m, e, N(e));
 }
 
@@ -513,7 +513,7 @@ static void psi_io_does_not_override_delay_accounting(void **state)
 	struct metric_set m = {0};
 
 	metric_set(&m, M_IO_DELAY_USEC, 5);
-	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", NULL, &m);
+	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", NULL, NULL, &m);
 	assert_float_equal(m.v[M_IO_DELAY_USEC], 5, 1e-9);
 }
 
@@ -522,13 +522,13 @@ static void malformed_and_truncated_files_leave_metrics_out(void **state)
 	struct ctx *c = *state;
 	struct metric_set m = {0};
 
-	cgroup_sample(&c->v1, "/lxc.payload.broken", NULL, &m);
+	cgroup_sample(&c->v1, "/lxc.payload.broken", NULL, NULL, &m);
 	assert_int_equal(m.present, 0);
-	cgroup_sample(&c->v2, "/lxc.payload.broken", NULL, &m);
+	cgroup_sample(&c->v2, "/lxc.payload.broken", NULL, NULL, &m);
 	assert_int_equal(m.present, 0);
-	cgroup_sample(&c->v1, "/lxc.payload.empty", NULL, &m);
-	cgroup_sample(&c->v2, "/lxc.payload.empty", NULL, &m);
-	cgroup_sample(&c->v2, "/no/such/cgroup", NULL, &m);
+	cgroup_sample(&c->v1, "/lxc.payload.empty", NULL, NULL, &m);
+	cgroup_sample(&c->v2, "/lxc.payload.empty", NULL, NULL, &m);
+	cgroup_sample(&c->v2, "/no/such/cgroup", NULL, NULL, &m);
 	assert_int_equal(m.present, 0);
 }
 
@@ -551,7 +551,7 @@ static void oversized_file_is_left_out(void **state)
 	tu_write("usage_usec 5\n", "%s/c/cpu.stat", root);
 	free(big);
 	assert_int_equal(cgroup_layout_detect(root, &L), 0);
-	cgroup_sample(&L, "/c", NULL, &m);
+	cgroup_sample(&L, "/c", NULL, NULL, &m);
 	assert_true(metric_has(&m, M_CPU_USAGE_USEC));
 	assert_false(metric_has(&m, M_IO_READ_BYTES));
 	cgroup_layout_free(&L);
@@ -569,19 +569,66 @@ static void missing_files_are_remembered_until_the_mask_is_cleared(void **state)
 	tu_write("cpu io memory\n", "%s/cgroup.controllers", root);
 	tu_write("usage_usec 5\n", "%s/c/cpu.stat", root);
 	assert_int_equal(cgroup_layout_detect(root, &L), 0);
-	cgroup_sample(&L, "/c", &absent, &m);
+	cgroup_sample(&L, "/c", NULL, &absent, &m);
 	assert_true(metric_has(&m, M_CPU_USAGE_USEC));
 	assert_false(metric_has(&m, M_SCHED_PRESSURE_SOME_AVG10));
 	assert_int_not_equal(absent, 0);
 	/* Appearing later: skipped while remembered, read once forgotten. */
 	tu_write("some avg10=1.50 avg60=0 avg300=0 total=7\n", "%s/c/cpu.pressure", root);
 	m = (struct metric_set){0};
-	cgroup_sample(&L, "/c", &absent, &m);
+	cgroup_sample(&L, "/c", NULL, &absent, &m);
 	assert_true(metric_has(&m, M_CPU_USAGE_USEC));
 	assert_false(metric_has(&m, M_SCHED_PRESSURE_SOME_AVG10));
 	absent = 0;
-	cgroup_sample(&L, "/c", &absent, &m);
+	cgroup_sample(&L, "/c", NULL, &absent, &m);
 	assert_true(metric_has(&m, M_SCHED_PRESSURE_SOME_AVG10));
+	cgroup_layout_free(&L);
+}
+
+/* The sampler holds a cgroup's directories from sweep to sweep; a cgroup
+ * removed and made again under the same name is read anew, tasks too. */
+static void a_held_cgroup_made_again_is_read_anew(void **state)
+{
+	struct ctx *c = *state;
+	struct cgroup_layout L;
+	struct cgroup_dirs dirs = CGROUP_DIRS_INIT;
+	struct pid_list tids = {0};
+	struct metric_set m = {0};
+	char root[PATH_MAX], dir[PATH_MAX + 4];
+
+	snprintf(root, sizeof root, "%s/remade", c->tmp);
+	snprintf(dir, sizeof dir, "%s/c", root);
+	tu_write("cpu io memory\n", "%s/cgroup.controllers", root);
+	tu_write("usage_usec 5\n", "%s/c/cpu.stat", root);
+	tu_write("7\n", "%s/c/cgroup.threads", root);
+	tu_write("7\n", "%s/c/cgroup.procs", root);
+	assert_int_equal(cgroup_layout_detect(root, &L), 0);
+	cgroup_sample(&L, "/c", &dirs, NULL, &m);
+	assert_float_equal(m.v[M_CPU_USAGE_USEC], 5, 1e-9);
+	assert_int_equal(cgroup_list_tasks(&L, &dirs, "/c", &tids, NULL), 0);
+	assert_true(dirs.d[CG_UNIFIED].fd >= 0);
+
+	tu_rm_rf(dir);
+	tu_write("usage_usec 9\n", "%s/c/cpu.stat", root);
+	tu_write("8\n", "%s/c/cgroup.threads", root);
+	tu_write("8\n", "%s/c/cgroup.procs", root);
+	m = (struct metric_set){0};
+	cgroup_sample(&L, "/c", &dirs, NULL, &m);
+	assert_float_equal(m.v[M_CPU_USAGE_USEC], 9, 1e-9);
+	pid_list_free(&tids);
+	assert_int_equal(cgroup_list_tasks(&L, &dirs, "/c", &tids, NULL), 0);
+	assert_int_equal(tids.n, 1);
+	assert_int_equal(tids.v[0], 8);
+
+	/* Gone for good: no figures, and the lists say so. */
+	tu_rm_rf(dir);
+	m = (struct metric_set){0};
+	cgroup_sample(&L, "/c", &dirs, NULL, &m);
+	assert_int_equal(m.present, 0);
+	pid_list_free(&tids);
+	assert_int_equal(cgroup_list_tasks(&L, &dirs, "/c", &tids, NULL), -ENOENT);
+	cgroup_dirs_close(&dirs);
+	pid_list_free(&tids);
 	cgroup_layout_free(&L);
 }
 
@@ -608,7 +655,7 @@ static void list_tasks_covers_the_whole_subtree_v1(void **state)
 	struct pid_list tids = {0}, pids = {0};
 	const pid_t want_tids[] = { 101, 102, 103, 104 }, want_pids[] = { 101, 103, 104 };
 
-	assert_int_equal(cgroup_list_tasks(&c->v1, "/lxc.payload.web", &tids, &pids), 0);
+	assert_int_equal(cgroup_list_tasks(&c->v1, NULL, "/lxc.payload.web", &tids, &pids), 0);
 	check_pids(&tids, want_tids, N(want_tids));
 	check_pids(&pids, want_pids, N(want_pids));
 	pid_list_free(&tids);
@@ -622,13 +669,13 @@ static void list_tasks_reads_cgroup_threads_on_v2(void **state)
 	const pid_t want_tids[] = { 2001, 2002 }, want_pids[] = { 2001 };
 	const pid_t lxc_tids[] = { 3001, 3100, 3101 };
 
-	assert_int_equal(cgroup_list_tasks(&c->v2, "/machine.slice/libpod-" P1 ".scope", &tids, &pids), 0);
+	assert_int_equal(cgroup_list_tasks(&c->v2, NULL, "/machine.slice/libpod-" P1 ".scope", &tids, &pids), 0);
 	check_pids(&tids, want_tids, N(want_tids));
 	check_pids(&pids, want_pids, N(want_pids));
 	pid_list_free(&tids);
 	pid_list_free(&pids);
 	/* pids is optional */
-	assert_int_equal(cgroup_list_tasks(&c->v2, "/lxc.payload.web", &tids, NULL), 0);
+	assert_int_equal(cgroup_list_tasks(&c->v2, NULL, "/lxc.payload.web", &tids, NULL), 0);
 	check_pids(&tids, lxc_tids, N(lxc_tids));
 	pid_list_free(&tids);
 }
@@ -638,9 +685,9 @@ static void list_tasks_of_missing_cgroup_is_enoent(void **state)
 	struct ctx *c = *state;
 	struct pid_list tids = {0}, pids = {0};
 
-	assert_int_equal(cgroup_list_tasks(&c->v2, "/gone", &tids, &pids), -ENOENT);
+	assert_int_equal(cgroup_list_tasks(&c->v2, NULL, "/gone", &tids, &pids), -ENOENT);
 	assert_int_equal(tids.n + pids.n, 0);
-	assert_int_equal(cgroup_list_tasks(&c->v2, "/lxc.payload.empty", &tids, &pids), 0);
+	assert_int_equal(cgroup_list_tasks(&c->v2, NULL, "/lxc.payload.empty", &tids, &pids), 0);
 	assert_int_equal(tids.n + pids.n, 0);
 	pid_list_free(&tids);
 	pid_list_free(&pids);
@@ -712,6 +759,19 @@ static void sched_wait_stays_monotonic_when_threads_exit(void **state)
 	task_carry_free(&carry);
 }
 
+/* Open file descriptors of this process. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 static void a_reused_tid_banks_the_old_threads_wait(void **state)
 {
 	struct ctx *c = *state;
@@ -719,20 +779,46 @@ static void a_reused_tid_banks_the_old_threads_wait(void **state)
 	struct pid_list tids = { v, N(v), N(v) };
 	struct task_carry carry = {0};
 	struct metric_set a = {0}, b = {0};
-	char proc2[PATH_MAX];
+	char proc2[PATH_MAX], dir[PATH_MAX + 8];
 
 	snprintf(proc2, sizeof proc2, "%s/proc-reused", c->tmp);
 	tu_copy(PROC "/101/stat", "%s/101/stat", proc2);
 	tu_copy(PROC "/101/schedstat", "%s/101/schedstat", proc2);
 	tu_copy(PROC "/102/stat", "%s/102/stat", proc2);
-	/* A new thread got tid 102: its wait starts again from almost nothing. */
-	tu_write("1000 1000 1\n", "%s/102/schedstat", proc2);
+	tu_copy(PROC "/102/schedstat", "%s/102/schedstat", proc2);
+	proc_sample_tasks(proc2, &tids, false, &carry, &a);
 
-	proc_sample_tasks(PROC, &tids, false, &carry, &a);
+	/* Thread 102 exits and a new thread gets its tid: a new /proc/102
+	 * (the one held since the last sweep is a dead directory), whose
+	 * wait starts again from almost nothing. */
+	snprintf(dir, sizeof dir, "%s/102", proc2);
+	tu_rm_rf(dir);
+	tu_copy(PROC "/102/stat", "%s/102/stat", proc2);
+	tu_write("1000 1000 1\n", "%s/102/schedstat", proc2);
 	proc_sample_tasks(proc2, &tids, false, &carry, &b);
 	assert_float_equal(a.v[M_SCHED_WAIT_USEC], 10000, 1e-9);
 	assert_float_equal(b.v[M_SCHED_WAIT_USEC], 10000 + 1, 1e-9);
 	task_carry_free(&carry);
+}
+
+static void a_threads_proc_dir_is_held_while_it_lives(void **state)
+{
+	pid_t all[] = { 101, 102 }, one[] = { 101 };
+	struct pid_list tids = { all, N(all), N(all) };
+	struct task_carry carry = {0};
+	struct metric_set m = {0};
+	int before = open_fds();
+
+	(void)state;
+	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	assert_int_equal(open_fds(), before + 2);
+	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	assert_int_equal(open_fds(), before + 2);	/* the same two, not two more */
+	tids = (struct pid_list){ one, 1, 1 };
+	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	assert_int_equal(open_fds(), before + 1);	/* 102 left: its dir is let go */
+	task_carry_free(&carry);
+	assert_int_equal(open_fds(), before);
 }
 
 static void proc_io_sums_bytes_of_every_process(void **state)
@@ -789,6 +875,7 @@ static void proc_io_without_readable_processes_is_left_out(void **state)
 static void net_comes_from_the_first_process_with_its_own_namespace(void **state)
 {
 	ino_t host = proc_netns_inode(PROC, 1);
+	struct task_carry no_carry = {0};
 	static const struct { pid_t v[3]; size_t n; bool has; } cases[] = {
 		{ { 101 }, 1, true },
 		{ { 999, 101 }, 2, true },		/* gone */
@@ -808,7 +895,7 @@ static void net_comes_from_the_first_process_with_its_own_namespace(void **state
 		struct metric_set m = {0};
 
 		memcpy(v, cases[i].v, sizeof v);
-		proc_sample_net(PROC, &pids, host, &m);
+		proc_sample_net(PROC, &pids, &no_carry, host, &m);
 		if (!cases[i].has) {
 			assert_int_equal(m.present, 0);
 			continue;
@@ -893,6 +980,7 @@ int main(void)
 		cmocka_unit_test(malformed_and_truncated_files_leave_metrics_out),
 		cmocka_unit_test(oversized_file_is_left_out),
 		cmocka_unit_test(missing_files_are_remembered_until_the_mask_is_cleared),
+		cmocka_unit_test(a_held_cgroup_made_again_is_read_anew),
 		cmocka_unit_test(list_tasks_covers_the_whole_subtree_v1),
 		cmocka_unit_test(list_tasks_reads_cgroup_threads_on_v2),
 		cmocka_unit_test(list_tasks_of_missing_cgroup_is_enoent),
@@ -901,6 +989,7 @@ int main(void)
 		cmocka_unit_test(proc_tasks_count_a_thread_listed_twice_once),
 		cmocka_unit_test(sched_wait_stays_monotonic_when_threads_exit),
 		cmocka_unit_test(a_reused_tid_banks_the_old_threads_wait),
+		cmocka_unit_test(a_threads_proc_dir_is_held_while_it_lives),
 		cmocka_unit_test(proc_io_sums_bytes_of_every_process),
 		cmocka_unit_test(proc_io_bytes_never_go_backwards_when_a_process_leaves),
 		cmocka_unit_test(proc_io_without_readable_processes_is_left_out),
