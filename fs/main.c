@@ -258,8 +258,9 @@ static int serve(struct fuse_session *se, const struct options *o)
 		return -ENOMEM;
 	/* Requests only render from a snapshot or queue an action: a thread per
 	 * CPU keeps every CPU answering, and more only add context switches
-	 * (8 readers on 2 CPUs: 16 threads doubled the p99, bench/scale). Two at
-	 * least, so one long metrics.prom render never stalls the rest. */
+	 * (8 readers, 2 CPUs, the daemon in a session of its own: 16 threads
+	 * doubled the p99; bench/README.md, scale). Two at least, so that one
+	 * long metrics.prom render never stalls the rest. */
 	threads = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = threads < 2 ? 2 : threads;
 	fuse_loop_cfg_set_max_threads(lc, (unsigned)threads);
