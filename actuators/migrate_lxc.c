@@ -251,6 +251,10 @@ bool recover_lxc(const char *text)
 		events_add(name, "placement: an interrupted move to %s cannot be settled: the peer does not answer; the container stays stopped here", host);
 		return false;
 	}
+	/* Killed while stopping: the stop it started outlives it and may end
+	 * the container after a start here, so end it first, at once. */
+	if (strcmp(phase, "stopping") == 0)
+		lxc("lxc-stop", path, name, "-k");
 	/* stopped (or never stopped: starting it again is then a no-op) */
 	resume_here(path, name, strcmp(images, "yes") == 0);
 	events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);

@@ -102,6 +102,9 @@
 #   empty (LXC cannot start) and a FUSE mount made inside is invisible outside. hostexec and the
 #   daemons use `nsenter --net` instead; /sys/class/net there shows the ROOT namespace's
 #   devices (use ip(8) or /proc/net/dev, which follow the reader's namespace).
+# - A daemon's own lxc-start (a rolled-back move) would see the root namespace's /sys/class/net
+#   ("bridge interface doesn't exist") and put the container's cgroups outside /adt-H: the
+#   daemons run with DIR/bin first in PATH, where lxc-start and lxc-checkpoint are hostexec H's.
 # - QEMU refuses -nographic with -daemonize: -display none.
 # - A -daemonize'd QEMU (and lxc-start -d's monitor) is reparented to PID 1, which reaps slowly
 #   here: a zombie counts as stopped.
@@ -382,12 +385,29 @@ _hosts_conf() { # HOST ALLHOSTS...
 
 # ---------------------------------------------------------------- daemons ------------------
 
+# _hosts_lxc_shims HOST: DIR/bin with the LXC tools with which the daemon starts a container
+# itself (a rolled-back move), each the real one through hostexec HOST, as on a real host: the
+# daemon has only the netns (nsenter --net), where lxc-start would check its bridge in the
+# root namespace's /sys/class/net and make the container's cgroups outside /adt-HOST. (Its
+# lxc-stop, lxc-wait and lxc-destroy work as they are: the command socket is the netns's.)
+_hosts_lxc_shims() { # HOST
+    local h=$1 dir=$ADAPT_HOSTS_DIR/$1 t real
+    mkdir -p "$dir/bin" || return 1
+    for t in lxc-start lxc-checkpoint; do
+        real=$(command -v "$t") || continue
+        printf '#!/bin/sh\nexec %q %q %q "$@"\n' "$HOSTEXEC" "$h" "$real" >"$dir/bin/$t"
+        chmod 0755 "$dir/bin/$t"
+    done
+}
+
 _hosts_daemon_start() { # HOST
     local dir=$ADAPT_HOSTS_DIR/$1
     {
         echo "=== $(date -u +%FT%T.%3NZ) hosts.bash: starting adaptfs for $1"
     } >>"$dir/daemon.log"
+    _hosts_lxc_shims "$1" || return 1
     _hosts_bg "$dir/daemon.log" nsenter --net="/run/netns/adt-$1" -- \
+        env PATH="$dir/bin:$PATH" \
         "$ADAPTFS_BIN" -f --interval "$HOSTS_INTERVAL" --config "$dir/adaptfs.conf" "$dir/mnt"
     echo "$_HOSTS_BG_PID" >"$dir/daemon.pid"
 }
