@@ -321,17 +321,19 @@ done
 "$PY" "$here/soak.py" writer "$mnt" "$PREFIX" "$work" "$CHOICES" </dev/null >>"$work/workers.log" 2>&1 &
 bgpids+=($!)
 
-printf 't_s\tworkloads\tmine\trss_kb\tfds\tthreads\treads\tread_errors\twrites\twrite_errors\tchurned\n' >"$work/samples.tsv"
+printf 't_s\tworkloads\tmine\trss_kb\tfds\theld\tthreads\treads\tread_errors\twrites\twrite_errors\tchurned\n' >"$work/samples.tsv"
 alive=yes
 t0=$(date +%s)
 sample() {
-	local t=$1 rss fds thr all prog
+	local t=$1 rss fds held thr all prog
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon/status" || echo 0)
 	thr=$(awk '/^Threads:/ { print $2 }' "/proc/$daemon/status" || echo 0)
-	fds=$({ find "/proc/$daemon/fd" -mindepth 1 -maxdepth 1 || true; } | wc -l)
+	# the directories the sampler holds (cgroups, /proc/TID) apart from every other fd
+	read -r fds held < <({ find "/proc/$daemon/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' || true; } |
+		awk '/^\/proc\/[0-9]+$/ || /^\/sys\/fs\/cgroup\// { h++; next } { o++ } END { print o + 0, h + 0 }')
 	all=$({ find "$mnt" -mindepth 1 -maxdepth 1 -type d ! -name host 2>/dev/null || true; } | wc -l)
 	read -r -a prog < <("$PY" "$here/soak.py" progress "$work") # reads, errors, writes, errors
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$all" "$(mine)" "$rss" "$fds" "$thr" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$all" "$(mine)" "$rss" "$fds" "$held" "$thr" \
 		"${prog[@]}" "$(cat "$work/churned")" >>"$work/samples.tsv"
 	say "$(tail -1 "$work/samples.tsv")"
 }
@@ -421,7 +423,7 @@ else
 	# the samples as a time series beside the table, and RSS / fds over time as a PNG
 	{
 		echo "# t_s rss_kb fds threads workloads (bench/soak/run.sh, one line per sample)"
-		awk 'NR > 1 { print $1, $4, $5, $6, $2 }' "$work/samples.tsv"
+		awk 'NR > 1 { print $1, $4, $5, $7, $2 }' "$work/samples.tsv"
 	} >"${OUT%.md}.dat"
 	say "wrote ${OUT%.md}.dat"
 	if ! command -v gnuplot >/dev/null; then

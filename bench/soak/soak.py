@@ -24,6 +24,9 @@ WORKLOAD_FILES = ("kind", "cpu", "io", "threads", "sched_wait", "major_faults", 
                   "class", "stat", "placement", "mode", "prefetch")
 # read latency histogram: bucket upper bounds in ms
 BUCKETS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, float("inf"))
+# The sampler holds up to four cgroup directories per container and /proc/TID of each of
+# its threads: the soak's workloads run one or two threads each.
+HELD_PER_WORKLOAD = 8
 
 
 class Tally:
@@ -229,11 +232,11 @@ def summary(outdir, duration, warmup):
     w = [r for r in rows if r["t_s"] >= warmup]
     out = []
     p = out.append
-    p("| t (s) | workloads | daemon RSS (kB) | fds | threads | reads | read errors | writes | write errors | churned |")
-    p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    p("| t (s) | workloads | daemon RSS (kB) | fds | held dirs | threads | reads | read errors | writes | write errors | churned |")
+    p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        p("| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |" % (
-            r["t_s"], r["workloads"], r["rss_kb"], r["fds"], r["threads"], r["reads"],
+        p("| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |" % (
+            r["t_s"], r["workloads"], r["rss_kb"], r["fds"], r["held"], r["threads"], r["reads"],
             r["read_errors"], r["writes"], r["write_errors"], r["churned"]))
     p("")
     ok = True
@@ -245,6 +248,11 @@ def summary(outdir, duration, warmup):
     rss_flat = bool(w) and abs(rss_growth) <= 0.05 * rss_med
     fds = [r["fds"] for r in w]
     fd_flat = bool(w) and abs(fd_slope * span / 60) < 2 and max(fds) - min(fds) <= 4
+    # Held directories follow the workloads (a few per container, one per thread): per
+    # workload they must neither creep up nor exceed what the workloads' threads explain.
+    per_wl = [r["held"] / max(r["workloads"], 1) for r in w]
+    held_slope = slope([r["t_s"] for r in w], per_wl) * 60
+    held_ok = bool(w) and max(per_wl) <= HELD_PER_WORKLOAD and abs(held_slope * span / 60) < 0.5
     counts = {}
     hist = [0] * len(BUCKETS)
     max_ms = {"reader": 0.0, "writer": 0.0}
@@ -285,7 +293,9 @@ def summary(outdir, duration, warmup):
         min(r["rss_kb"] for r in w), rss_med, max(r["rss_kb"] for r in w)) if w else "| daemon RSS | - |")
     p("| daemon RSS slope | %+.1f kB/min (%+.0f kB over %d s, %.1f %% of the median) |" % (
         rss_slope, rss_growth, span, 100 * rss_growth / rss_med if rss_med else 0))
-    p("| daemon fds min / max, slope | %d / %d, %+.3f fds/min |" % (min(fds), max(fds), fd_slope) if w else "| fds | - |")
+    p("| daemon fds min / max, slope (held directories apart) | %d / %d, %+.3f fds/min |" % (min(fds), max(fds), fd_slope) if w else "| fds | - |")
+    p("| held directories per workload min / max, slope | %.2f / %.2f, %+.4f /min |" % (
+        min(per_wl), max(per_wl), held_slope) if w else "| held directories | - |")
     p("| daemon log lines other than events | %s |" % env.get("LOG_NOISE", "?"))
     p("| daemon log lines garbled (two threads writing stderr at once) | %s |" % env.get("LOG_GARBLED", "?"))
     p("| daemon exit after SIGTERM | %s |" % env.get("EXIT", "?"))
@@ -304,12 +314,14 @@ def summary(outdir, duration, warmup):
     verdict.append("no unexpected read or write error" if not errors else "%d unexpected errors" % len(errors))
     verdict.append("RSS flat (fitted growth within 5 % of the median)" if rss_flat else "RSS NOT flat")
     verdict.append("fds flat" if fd_flat else "fds NOT flat")
+    verdict.append("held directories follow the workloads" if held_ok else
+                   "held directories do NOT follow the workloads")
     daemon_ok = env.get("EXIT") == "0, unmounted" and env.get("ALIVE") == "yes"
     verdict.append("daemon up throughout and exited 0" if daemon_ok else
                    "daemon: alive throughout=%s, exit=%s" % (env.get("ALIVE"), env.get("EXIT")))
     if env.get("LEFTOVER") != "0":
         verdict.append("%s cgroups left behind" % env.get("LEFTOVER"))
-    ok = ok and rss_flat and fd_flat and daemon_ok and env.get("LEFTOVER") == "0"
+    ok = ok and rss_flat and fd_flat and held_ok and daemon_ok and env.get("LEFTOVER") == "0"
     p("**Verdict: %s** — %s." % ("PASS" if ok else "FAIL", "; ".join(verdict)))
     print("\n".join(out))
     return 0 if ok else 1
