@@ -294,9 +294,6 @@ int control_start(const struct config *cfg)
 {
 	snprintf(host_name, sizeof host_name, "%s", cfg->host_name);
 	placement_init(cfg->cgroup_root);
-	migrate_configure(cfg);
-	/* Before any new action: finish or undo what a killed daemon left. */
-	migrate_recover();
 	if (jobs_start(2) < 0)
 		return -1;
 	return managed_start(cfg);

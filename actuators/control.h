@@ -41,7 +41,7 @@ int control_write(const struct snapshot *s, const struct wl_view *w, enum contro
 /* The text of a control file: it reads back in the syntax it accepts. */
 void control_render(const struct wl_view *w, enum control_file f, struct strbuf *out);
 
-/* Start and stop the actuator workers (after recovering interrupted
- * migrations from the journal). */
+/* Start and stop the actuator workers (the daemon recovers interrupted
+ * migrations from the journal before, see migrate_recover). */
 int control_start(const struct config *cfg);
 void control_stop(void);

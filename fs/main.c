@@ -299,6 +299,11 @@ int main(int argc, char **argv)
 	}
 	if (check_mountpoint(o.mountpoint) < 0)
 		goto out_options;
+	/* Before any new action, and before the tree is mounted (so that no
+	 * reader waits on a slow peer): finish or undo the moves a killed
+	 * daemon left half done. */
+	migrate_configure(&cfg);
+	migrate_recover();
 	se = session_create(&o);
 	if (!se)
 		goto out_options;
