@@ -328,9 +328,11 @@ sample() {
 	local t=$1 rss fds held thr all prog
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon/status" || echo 0)
 	thr=$(awk '/^Threads:/ { print $2 }' "/proc/$daemon/status" || echo 0)
-	# the directories the sampler holds (cgroups, /proc/TID) apart from every other fd
-	read -r fds held < <({ find "/proc/$daemon/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' || true; } |
-		awk '/^\/proc\/[0-9]+$/ || /^\/sys\/fs\/cgroup\// { h++; next } { o++ } END { print o + 0, h + 0 }')
+	# the directories the sampler holds (cgroups, /proc/TID; and the mount point's lock)
+	# apart from every other fd
+	fds=$({ find "/proc/$daemon/fd" -mindepth 1 -maxdepth 1 || true; } | wc -l)
+	held=$({ find "/proc/$daemon/fd" -mindepth 1 -maxdepth 1 -xtype d || true; } | wc -l)
+	fds=$((fds - held))
 	all=$({ find "$mnt" -mindepth 1 -maxdepth 1 -type d ! -name host 2>/dev/null || true; } | wc -l)
 	read -r -a prog < <("$PY" "$here/soak.py" progress "$work") # reads, errors, writes, errors
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$all" "$(mine)" "$rss" "$fds" "$held" "$thr" \
