@@ -6,11 +6,15 @@
 
 void argv_list_add(struct argv_list *l, const char *s)
 {
-	char **v = realloc(l->v, (l->n + 2) * sizeof *v);
+	if (l->n + 2 > l->cap) {	/* doubling: a long command line is not copied per word */
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		char **v = realloc(l->v, cap * sizeof *v);
 
-	if (!v)
-		abort();
-	l->v = v;
+		if (!v)
+			abort();
+		l->v = v;
+		l->cap = cap;
+	}
 	l->v[l->n++] = xstrdup(s);
 	l->v[l->n] = NULL;
 }

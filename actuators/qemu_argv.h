@@ -11,7 +11,7 @@
 
 struct argv_list {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* Build out from the source's argv (in): per-host files into run_dir,
