@@ -46,7 +46,6 @@ void task_carry_free(struct task_carry *c)
 	*c = (struct task_carry){0};
 }
 
-
 /* Bank the figures of threads in old that are gone (or whose tid was reused,
  * seen as a counter going backwards) from cur. Both sorted by tid. */
 static void carry_bank_exited(struct task_carry *c, const struct tid_value *cur, size_t n)
