@@ -543,6 +543,15 @@ lat_rounds() {
 		"$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
 			sed "s/^/$r\t/" >>"$tmp/lat.$n.tsv" || R[$n,lat_errors]=1
 	done
+	# hellofs_hl and NAME/cpu again with the readers in a session of their own, as a scraper
+	# is to a daemon systemd runs: the daemons above share the readers' session, hence their
+	# scheduler group (autogroup), where each daemon thread competes with each reader
+	: >"$tmp/latsid.$n.tsv"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		if ((r % 2)); then set -- "$HL" "$HLDIO" "$A/$name/cpu"; else set -- "$A/$name/cpu" "$HLDIO" "$HL"; fi
+		setsid -w "$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
+			sed "s/^/$r\t/" >>"$tmp/latsid.$n.tsv" || R[$n,lat_errors]=1
+	done
 }
 
 # time_runs N KEY CMD...: wall ms of CMD, median of 3, into R[N,KEY]
@@ -631,7 +640,7 @@ mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k / 1024 }'; }
 ms() { awk -v v="${1:--1}" 'BEGIN { printf "%.2f", v / 1000 }'; }
 verdict() { if awk "BEGIN { exit !($1) }" 2>/dev/null; then echo "**met**"; else echo "**missed**"; fi; }
 
-# lat_agg N: "label path bytes med p99 lo hi rounds_csv errors" per file
+# lat_agg FILE: "label path bytes med p99 lo hi rounds_csv errors" per file of FILE's rounds
 lat_agg() {
 	awk -F'\t' -v R="$ROUNDS" -v hl="$HL" -v hldio="$HLDIO" -v A="$A/" -v lx="$LX/" '
 		function label(p,    q) {
@@ -660,7 +669,7 @@ lat_agg() {
 				for (r = 1; r <= R; r++) rs = rs (r > 1 ? "," : "") (((p, r) in rm) ? rm[p, r] : "-")
 				printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", label(p), p, by[p], med(m[p]), med(p99[p]), lo(m[p]), hi(m[p]), rs, err[p]
 			}
-		}' "$tmp/lat.$1.tsv"
+		}' "$1"
 }
 
 # pct FILE COLUMN P: nearest-rank percentile of the values >= 0
@@ -673,8 +682,10 @@ targets=() # "target|N|measured|verdict"
 report_n() {
 	local n=$1 hlmed cpumed ratio rawscaled iv c dio
 	: >>"$tmp/lat.$n.tsv"
+	: >>"$tmp/latsid.$n.tsv"
 	: >>"$tmp/disco.$n.out"
-	lat_agg "$n" >"$tmp/agg.$n.tsv"
+	lat_agg "$tmp/lat.$n.tsv" >"$tmp/agg.$n.tsv"
+	lat_agg "$tmp/latsid.$n.tsv" >"$tmp/aggsid.$n.tsv"
 	hlmed=$(awk -F'\t' '$1 == "hellofs_hl:/metric" { print $4 }' "$tmp/agg.$n.tsv")
 	cpumed=$(awk -F'\t' '$1 == "adaptfs:/NAME/cpu" { print $4 }' "$tmp/agg.$n.tsv")
 	echo "## N = $n"
@@ -742,6 +753,21 @@ report_n() {
 		targets+=("NAME/cpu ≤ 1.2 × hellofs_hl (8 readers)|$n|$cpumed / $hlmed µs = ${ratio}× (per round: $per)|$(verdict "$ratio <= 1.2")")
 		dio=$(awk -F'\t' '$1 == "hellofs_hl(direct_io):/metric" { print $4 }' "$tmp/agg.$n.tsv")
 		[[ -n $dio ]] && targets+=("NAME/cpu against hellofs_hl -o direct_io, the floor of a live file (reported, no target)|$n|$cpumed / $dio µs = $(awk -v a="$cpumed" -v h="$dio" 'BEGIN { printf "%.2f", a / h }')×|—")
+	fi
+	if [[ -s $tmp/aggsid.$n.tsv ]]; then
+		local shl scpu
+		shl=$(awk -F'\t' '$1 == "hellofs_hl:/metric" { print $4 }' "$tmp/aggsid.$n.tsv")
+		scpu=$(awk -F'\t' '$1 == "adaptfs:/NAME/cpu" { print $4 }' "$tmp/aggsid.$n.tsv")
+		echo "The same readers in a session of their own (\`setsid\`), as a scraper is to a daemon" \
+			"systemd runs (the daemons above share the readers' session and scheduler group):"
+		echo
+		echo "| file | bytes | median | p99 | x | round medians | errors |"
+		echo "|------|------:|-------:|----:|--:|---------------|-------:|"
+		awk -F'\t' -v base="${shl:-0}" '{
+			x = (base > 0 && $4 != "-") ? sprintf("%.2f", $4 / base) : "-"
+			printf "| %s | %s | %.1f | %.1f | %s | %s | %s |\n", $1, $3, $4, $5, x, $8, $9 }' "$tmp/aggsid.$n.tsv"
+		echo
+		[[ -n $shl && -n $scpu ]] && targets+=("NAME/cpu, readers in a session of their own (reported, no target)|$n|$scpu / $shl µs = $(awk -v a="$scpu" -v h="$shl" 'BEGIN { printf "%.2f", a / h }')× hellofs_hl|—")
 	fi
 	echo "### metrics.prom, the whole tree, discovery"
 	echo
