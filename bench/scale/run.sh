@@ -678,6 +678,20 @@ pct() {
 		awk -v p="$3" '{ a[NR] = $1 } END { if (!NR) { print "-1"; exit } k = int(p / 100 * NR + 0.999999); if (k < 1) k = 1; if (k > NR) k = NR; print a[k] }'
 }
 
+# agg_med AGG LABEL: the median of LABEL's row in an lat_agg file
+agg_med() { awk -F'\t' -v l="$2" '$1 == l { print $4 }' "$1"; }
+# quot A B: A / B, two decimals
+quot() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# lat_table AGG BASE: the rows of an lat_agg file as a table, x = median / BASE
+lat_table() {
+	echo "| file | bytes | median | p99 | x | round medians | errors |"
+	echo "|------|------:|-------:|----:|--:|---------------|-------:|"
+	awk -F'\t' -v base="${2:-0}" '{
+		x = (base > 0 && $4 != "-") ? sprintf("%.2f", $4 / base) : "-"
+		printf "| %s | %s | %.1f | %.1f | %s | %s | %s |\n", $1, $3, $4, $5, x, $8, $9 }' "$1"
+	echo
+}
+
 targets=() # "target|N|measured|verdict"
 report_n() {
 	local n=$1 hlmed cpumed ratio rawscaled iv c dio
@@ -686,8 +700,8 @@ report_n() {
 	: >>"$tmp/disco.$n.out"
 	lat_agg "$tmp/lat.$n.tsv" >"$tmp/agg.$n.tsv"
 	lat_agg "$tmp/latsid.$n.tsv" >"$tmp/aggsid.$n.tsv"
-	hlmed=$(awk -F'\t' '$1 == "hellofs_hl:/metric" { print $4 }' "$tmp/agg.$n.tsv")
-	cpumed=$(awk -F'\t' '$1 == "adaptfs:/NAME/cpu" { print $4 }' "$tmp/agg.$n.tsv")
+	hlmed=$(agg_med "$tmp/agg.$n.tsv" hellofs_hl:/metric)
+	cpumed=$(agg_med "$tmp/agg.$n.tsv" adaptfs:/NAME/cpu)
 	echo "## N = $n"
 	echo
 	echo "$n docker-layout workloads of this run ($(((n + 9) / 10)) busy); adaptfs showed" \
@@ -739,35 +753,25 @@ report_n() {
 		"p99 = median of the round p99s (all threads' reads pooled per round);" \
 		"x = median / hellofs_hl:/metric median."
 	echo
-	echo "| file | bytes | median | p99 | x | round medians | errors |"
-	echo "|------|------:|-------:|----:|--:|---------------|-------:|"
-	awk -F'\t' -v base="${hlmed:-0}" '{
-		x = (base > 0 && $4 != "-") ? sprintf("%.2f", $4 / base) : "-"
-		printf "| %s | %s | %.1f | %.1f | %s | %s | %s |\n", $1, $3, $4, $5, x, $8, $9 }' "$tmp/agg.$n.tsv"
-	echo
+	lat_table "$tmp/agg.$n.tsv" "$hlmed"
 	if [[ -n $cpumed && -n $hlmed ]]; then
 		local per
 		per=$(awk -F'\t' '$1 == "hellofs_hl:/metric" { split($8, h, ",") } $1 == "adaptfs:/NAME/cpu" { split($8, a, ",") }
 			END { for (i = 1; i in a; i++) printf "%s%.2f", (i > 1 ? " " : ""), (h[i] > 0 ? a[i] / h[i] : 0) }' "$tmp/agg.$n.tsv")
-		ratio=$(awk -v a="$cpumed" -v h="$hlmed" 'BEGIN { printf "%.2f", a / h }')
+		ratio=$(quot "$cpumed" "$hlmed")
 		targets+=("NAME/cpu ≤ 1.2 × hellofs_hl (8 readers)|$n|$cpumed / $hlmed µs = ${ratio}× (per round: $per)|$(verdict "$ratio <= 1.2")")
-		dio=$(awk -F'\t' '$1 == "hellofs_hl(direct_io):/metric" { print $4 }' "$tmp/agg.$n.tsv")
-		[[ -n $dio ]] && targets+=("NAME/cpu against hellofs_hl -o direct_io, the floor of a live file (reported, no target)|$n|$cpumed / $dio µs = $(awk -v a="$cpumed" -v h="$dio" 'BEGIN { printf "%.2f", a / h }')×|—")
+		dio=$(agg_med "$tmp/agg.$n.tsv" "hellofs_hl(direct_io):/metric")
+		[[ -n $dio ]] && targets+=("NAME/cpu against hellofs_hl -o direct_io, the floor of a live file (reported, no target)|$n|$cpumed / $dio µs = $(quot "$cpumed" "$dio")×|—")
 	fi
 	if [[ -s $tmp/aggsid.$n.tsv ]]; then
 		local shl scpu
-		shl=$(awk -F'\t' '$1 == "hellofs_hl:/metric" { print $4 }' "$tmp/aggsid.$n.tsv")
-		scpu=$(awk -F'\t' '$1 == "adaptfs:/NAME/cpu" { print $4 }' "$tmp/aggsid.$n.tsv")
+		shl=$(agg_med "$tmp/aggsid.$n.tsv" hellofs_hl:/metric)
+		scpu=$(agg_med "$tmp/aggsid.$n.tsv" adaptfs:/NAME/cpu)
 		echo "The same readers in a session of their own (\`setsid\`), as a scraper is to a daemon" \
 			"systemd runs (the daemons above share the readers' session and scheduler group):"
 		echo
-		echo "| file | bytes | median | p99 | x | round medians | errors |"
-		echo "|------|------:|-------:|----:|--:|---------------|-------:|"
-		awk -F'\t' -v base="${shl:-0}" '{
-			x = (base > 0 && $4 != "-") ? sprintf("%.2f", $4 / base) : "-"
-			printf "| %s | %s | %.1f | %.1f | %s | %s | %s |\n", $1, $3, $4, $5, x, $8, $9 }' "$tmp/aggsid.$n.tsv"
-		echo
-		[[ -n $shl && -n $scpu ]] && targets+=("NAME/cpu, readers in a session of their own (reported, no target)|$n|$scpu / $shl µs = $(awk -v a="$scpu" -v h="$shl" 'BEGIN { printf "%.2f", a / h }')× hellofs_hl|—")
+		lat_table "$tmp/aggsid.$n.tsv" "$shl"
+		[[ -n $shl && -n $scpu ]] && targets+=("NAME/cpu, readers in a session of their own (reported, no target)|$n|$scpu / $shl µs = $(quot "$scpu" "$shl")× hellofs_hl|—")
 	fi
 	echo "### metrics.prom, the whole tree, discovery"
 	echo
