@@ -99,22 +99,10 @@ span() { echo $(((${2/./} - ${1/./}) / 1000)); } # ms from EPOCHREALTIME $1 to $
 
 # ---------------------------------------------------------------- QEMU guests --------------
 
-# live (not zombie) QEMU processes of guest NAME, any host
-guest_pids() {
-	local f pid st
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}
-		pid=${pid%/cmdline}
-		{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "-name $1,debug-threads" || continue
-		st=$(awk '{ sub(/.*\) /, ""); print substr($0, 1, 1) }' "/proc/$pid/stat" 2>/dev/null)
-		[[ -n $st && $st != Z ]] && echo "$pid"
-	done
-}
-
 # the guest's one QEMU, in host H's scope
 guest_pid_on() { # H NAME
 	local p
-	p=$(guest_pids "$2")
+	p=$(hosts_guest_pids "$2")
 	[[ -n $p && $p != *$'\n'* ]] && grep -q ":/adt-$1\$" "/proc/$p/cgroup" 2>/dev/null && echo "$p"
 }
 
@@ -184,7 +172,7 @@ bare_vm_move() { # CASE NAME FROM TO ARGSFILE TAP
 # stop guest NAME wherever it runs now (QMP quit on its monitor, SIGKILL if it stays)
 guest_stop() { # NAME
 	local p ctl
-	for p in $(guest_pids "$1"); do
+	for p in $(hosts_guest_pids "$1"); do
 		ctl=$(tr '\0' '\n' <"/proc/$p/cmdline" | sed -n 's/^socket,id=ctl,path=\([^,]*\),.*/\1/p' | head -n1)
 		[[ -n $ctl ]] && VM_QMP_TIMEOUT=2 qmp_cmd "$ctl" '{"execute":"quit"}' >/dev/null 2>&1
 		wait_for -t 5 _adapt_pid_gone "$p" || kill -KILL "$p" 2>/dev/null

@@ -66,18 +66,6 @@ lxc_running() { [ "$(hostexec "$1" lxc-info -P "$(host_dir "$1")/lxc" -n "$2" -s
 # one_tree_shows NAME: exactly one of hA and hB lists NAME
 one_tree_shows() { [ "$(ls "$(host_mnt hA)" "$(host_mnt hB)" | grep -cx "$1")" -eq 1 ]; }
 
-# guests NAME: pids of live (not zombie) QEMU processes named NAME, on any host
-guests() {
-	local f pid st
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}
-		pid=${pid%/cmdline}
-		{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "-name $1,debug-threads" || continue
-		st=$(awk '{ sub(/.*\) /, ""); print substr($0, 1, 1) }' "/proc/$pid/stat" 2>/dev/null)
-		[[ -n $st && $st != Z ]] && echo "$pid"
-	done
-}
-
 @test "an LXC container moves cold: a file it wrote survives, same address, the source copy is gone" {
 	host_lxc_up hA c1 >/dev/null
 	ip=$(host_lxc_ip hA c1)
@@ -144,7 +132,7 @@ guests() {
 	umount "$jdir"
 	[[ $output == *"Read-only file system"* ]]
 	grep -q "g3: placement: moving to hB failed: cannot write the journal: Read-only file system" "$a/events"
-	[ "$(guests g3 | wc -l)" -eq 1 ]
+	[ "$(hosts_guest_pids g3 | wc -l)" -eq 1 ]
 	test -d "$a/g3"
 	[ "$(host_vm_qmp_cmd hA g3 '{"execute":"query-status"}' | jq -r .return.status)" = running ]
 }
@@ -186,8 +174,8 @@ guests() {
 	grep -E "g4: placement: an interrupted move to hB was (finished|rolled back)" "$a/events"
 	[ ! -e "$journal" ]
 	# exactly one QEMU runs it, and it answers at its address
-	wait_for -t 10 test "$(guests g4 | wc -l)" -eq 1
-	[ "$(guests g4 | wc -l)" -eq 1 ]
+	wait_for -t 10 test "$(hosts_guest_pids g4 | wc -l)" -eq 1
+	[ "$(hosts_guest_pids g4 | wc -l)" -eq 1 ]
 	nsenter --net=/run/netns/adt-cli -- curl -sf -m 5 "http://$ip:8080/index.html"
 	# and one tree shows it
 	wait_for -t 10 one_tree_shows g4
@@ -248,7 +236,7 @@ guests() {
 	cp "$BATS_TEST_TMPDIR/conf.orig" "$conf"
 	echo "the write: $outcome"
 	grep -E "g5: placement: (moved to hB live|moving to hB failed: .*; it runs here, unchanged)" "$a/events"
-	wait_for -t 10 test "$(guests g5 | wc -l)" -eq 1
+	wait_for -t 10 test "$(hosts_guest_pids g5 | wc -l)" -eq 1
 	nsenter --net=/run/netns/adt-cli -- curl -sf -m 5 "http://$ip:8080/index.html"
 	wait_for -t 10 one_tree_shows g5
 	[ ! -e "$(host_dir hA)/state/journal/migrate-qemu-g5" ]

@@ -64,6 +64,8 @@
 #   host_vm_disk / host_vm_log (serial) / host_vm_args (QEMU's arguments, one per line, without
 #                            the program: a migration destination reuses them with -incoming)
 #   host_vm_qmp_cmd H NAME JSON   qmp_cmd on the private monitor
+#   hosts_guest_pids NAME    pids of the live (not zombie) QEMU processes of guest NAME, on
+#                            any host (a move in flight may have one on each)
 #   host_vm_down H NAME      QMP quit, SIGKILL if needed, delete the tap; the disk stays until
 #                            hosts_down (a migrated guest on another host may still use it)
 #   host_tap_add H TAP       create tap TAP in adt-H on br0 (a migration destination needs one)
@@ -490,6 +492,16 @@ _hosts_vm_get() { # HOST NAME FIELD
     st=$(_hosts_vm_st "$1" "$2") || return 1
     [[ -f $st/$3 ]] || { echo "hosts: no VM '$2' on host $1 (no $st/$3)" >&2; return 1; }
     cat "$st/$3"
+}
+hosts_guest_pids() { # NAME
+    local f pid st
+    for f in /proc/[0-9]*/cmdline; do
+        pid=${f#/proc/}
+        pid=${pid%/cmdline}
+        { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "-name $1,debug-threads" || continue
+        st=$(awk '{ sub(/.*\) /, ""); print substr($0, 1, 1) }' "/proc/$pid/stat" 2>/dev/null)
+        [[ -n $st && $st != Z ]] && echo "$pid"
+    done
 }
 host_vm_pid() { _hosts_vm_get "$1" "$2" pid; }
 host_vm_ip() { _hosts_vm_get "$1" "$2" ip; }
