@@ -33,8 +33,8 @@
 #endif
 
 struct options {
-	const char *mountpoint;
-	char *config;		/* absolute paths, malloc'd */
+	char *mountpoint;	/* absolute paths, malloc'd */
+	char *config;
 	char *pidfile;
 	double interval;
 	bool foreground, debug, single_thread;
@@ -133,7 +133,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return -1;
 	}
-	o->mountpoint = argv[optind];
+	o->mountpoint = absolute(argv[optind]);
 	return 0;
 }
 
@@ -385,6 +385,7 @@ out_options:
 	if (have_cfg)
 		config_free(&cfg);
 	strbuf_free(&o.fuse_opts);
+	free(o.mountpoint);
 	free(o.config);
 	free(o.pidfile);
 	if (lock_fd >= 0)

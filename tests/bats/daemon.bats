@@ -33,6 +33,17 @@ teardown() {
 	[ ! -e "$PIDFILE" ]
 }
 
+@test "a mount point given relative to the working directory is unmounted on SIGTERM" {
+	# the daemon works in /: a relative path kept as given named the wrong place
+	cd "$(dirname "$MNT")"
+	"$ADAPTFS_BIN" --pidfile "$PIDFILE" --interval 0.5 "$(basename "$MNT")"
+	wait_for -t 5 test -e "$MNT/host/cores"
+	pid=$(cat "$PIDFILE")
+	kill -TERM "$pid"
+	wait_for -t 5 _adapt_pid_gone "$pid"
+	! grep -q " $MNT " /proc/mounts
+}
+
 @test "SIGHUP reloads the config: a new discovery pattern takes effect" {
 	cfg=$BATS_TEST_TMPDIR/adaptfs.conf
 	printf '[discovery]\nrescan_interval = 600\n' > "$cfg"
