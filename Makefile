@@ -9,10 +9,10 @@ DESTDIR ?=
 MOUNTPOINT ?= /adapt
 VERSION := 0.1
 
-PKGS := fuse3 inih jansson
+PKGS := fuse3 inih jansson liburing
 
 # Debian packages to build, test and benchmark (make deps installs them).
-DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev \
+DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev liburing-dev \
 	    libcmocka-dev clang libclang-rt-14-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
 	    lxc lxc-templates busybox-static runc criu jq iproute2 procps util-linux \
 	    stress-ng nginx-light wrk prometheus lxcfs python3 rsync \
@@ -96,7 +96,7 @@ test: unit bats
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANITIZE_BATS ?= tests/bats/mount.bats tests/bats/workloads.bats tests/bats/control.bats \
 		 tests/bats/prefetch.bats tests/bats/daemon.bats tests/bats/group.bats tests/bats/hosts.bats \
-		 tests/bats/scope.bats tests/bats/migrate.bats
+		 tests/bats/scope.bats tests/bats/migrate.bats tests/bats/uring.bats
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit adaptfs-asan
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \
@@ -105,7 +105,8 @@ check-asan:
 # The same bats files with the daemon under valgrind (slow: a few minutes).
 check-valgrind: adaptfs
 	ADAPTFS_BIN=$(CURDIR)/tests/valgrind-adaptfs ADAPTFS_MOUNT_TIMEOUT=30 ADAPTFS_STOP_TIMEOUT=30 \
-		bats --print-output-on-failure tests/bats/mount.bats tests/bats/control.bats tests/bats/group.bats
+		bats --print-output-on-failure tests/bats/mount.bats tests/bats/control.bats tests/bats/group.bats \
+		tests/bats/uring.bats
 
 adaptfs-asan: $(CORE_OBJ) $(BUILD)/fs/main.o
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)

@@ -7,6 +7,7 @@
 #include "prefetch.h"
 #include "log.h"
 #include "ops.h"
+#include "uring.h"
 #include "keptdir.h"
 #include "managed.h"
 #include "sampler.h"
@@ -311,6 +312,8 @@ int main(int argc, char **argv)
 		log_err("cannot mount %s", o.mountpoint);
 		goto out_destroy;
 	}
+	if (uring_attach(se, cfg.io_uring) < 0)
+		goto out_unmount;
 	if (fuse_daemonize(o.foreground) < 0)
 		goto out_unmount;
 	log_open(!o.foreground);
@@ -368,6 +371,8 @@ int main(int argc, char **argv)
 	r = serve(se, &o) < 0 ? 1 : 0;
 	policy_stop();
 	control_stop();
+	/* after the last late reply (control writes) */
+	uring_stop();
 	prefetch_stop();
 	sampler_stop();
 	snapshot_release_all();

@@ -197,15 +197,8 @@ static int set_policy(struct policy_config *p, const char *name, const char *v)
 		{ "settle", offsetof(struct policy_config, settle), 0, 86400 },
 	};
 
-	if (strcmp(name, "enabled") == 0) {
-		if (strcmp(v, "yes") == 0)
-			p->enabled = true;
-		else if (strcmp(v, "no") == 0)
-			p->enabled = false;
-		else
-			return -EINVAL;
-		return 0;
-	}
+	if (strcmp(name, "enabled") == 0)
+		return ini_parse_yes_no(v, &p->enabled);
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(name, keys[i].key) == 0)
 			return ini_parse_double(v, keys[i].min, keys[i].max, (double *)((char *)p + keys[i].off));
@@ -221,6 +214,8 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 			return ini_parse_double(v, 0.05, 3600, &cfg->interval);
 		if (strcmp(name, "state_dir") == 0)
 			return ini_set_path(&cfg->state_dir, v);
+		if (strcmp(name, "io_uring") == 0)
+			return ini_parse_yes_no(v, &cfg->io_uring);
 		if (strcmp(name, "group") == 0) {
 			if (!getgrnam(v))
 				return -EINVAL;	/* a group that does not exist */
@@ -282,6 +277,7 @@ static void config_defaults(struct config *cfg)
 	gethostname(host, sizeof host - 1);
 	*cfg = (struct config){
 		.interval = 1.0,
+		.io_uring = true,
 		.rescan_interval = 10.0,
 		.cgroup_root = xstrdup("/sys/fs/cgroup"),
 		.proc_root = xstrdup("/proc"),

@@ -72,6 +72,7 @@ struct config {
 	char *group;			/* may write control files too; NULL: root only */
 	double interval;		/* seconds between snapshots */
 	double rescan_interval;		/* seconds between full discovery walks */
+	bool io_uring;			/* serve FUSE over io_uring where offered */
 	char *cgroup_root;
 	char *proc_root;
 	char *run_root;

@@ -86,6 +86,14 @@ int ini_parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+int ini_parse_yes_no(const char *s, bool *out)
+{
+	if (strcmp(s, "yes") != 0 && strcmp(s, "no") != 0)
+		return -EINVAL;
+	*out = strcmp(s, "yes") == 0;
+	return 0;
+}
+
 int ini_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 {
 	double d;

@@ -3,6 +3,7 @@
  * errors, and no world-writable file (it says what root will do). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -15,8 +16,9 @@ int ini_file_parse(FILE *f, const char *path, ini_set_fn set, void *user, char *
 
 /* Helpers for set functions: -ERANGE for a number that is not one or out
  * of [min, max] (or not whole, for ini_parse_uint); -EINVAL for a path
- * that is not absolute. */
+ * that is not absolute or a switch that is neither yes nor no. */
 int ini_parse_double(const char *s, double min, double max, double *out);
 int ini_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+int ini_parse_yes_no(const char *s, bool *out);
 void ini_set_str(char **dst, const char *v);
 int ini_set_path(char **dst, const char *v);

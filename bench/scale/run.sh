@@ -22,6 +22,9 @@
 #   THREADS [8]                concurrent readers
 #   DISCO [50]                 discovery trials
 #   PROM_TRIALS [10 / 5]       metrics.prom first-read-after-snapshot trials
+#   URING [1]                  1: set the fuse module's enable_uring for the run (put back
+#                              after) so adaptfs serves over io_uring, and measure NAME/cpu
+#                              over /dev/fuse (io_uring = no) in extra rounds; 0: leave it
 #   ADAPTFS [REPO/adaptfs]  SHARED_BENCH [REPO/../shared/bench]
 #   OUT [bench/scale/results.md, or "-" (stdout only) with QUICK=1]; with gnuplot also
 #                              writes OUT's .png (plot.sh: CPU, latency, discovery against N)
@@ -59,6 +62,9 @@ RAW_SWEEPS=${RAW_SWEEPS:-2}
 THREADS=${THREADS:-8}
 COST_INTERVAL=${COST_INTERVAL:-5}
 LAT_INTERVAL=${LAT_INTERVAL:-1}
+URING=${URING:-1}
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_WAS=
 CG=/sys/fs/cgroup
 CTRLS=(cpuacct cpu memory blkio pids)
 CLK_TCK=$(getconf CLK_TCK)
@@ -180,9 +186,10 @@ cleanup() {
 	exec 9<&- 2>/dev/null
 	rm -rf "$tmp/build" "$tmp/state"
 	rm -f "$tmp"/*.log "$tmp"/*.out "$tmp"/*.err "$tmp"/*.txt "$tmp"/*.md "$tmp"/*.tsv \
-		"$tmp/never" "$tmp/list" "$tmp/adaptfs.conf" "$tmp/lxcfs.pid"
+		"$tmp/never" "$tmp/list" "$tmp/adaptfs.conf" "$tmp/adaptfs-dev.conf" "$tmp/lxcfs.pid"
 	# never rm -r the mount dirs: a still-mounted tree must not be recursed into
 	rmdir "$tmp"/mnt/* "$tmp/mnt" "$tmp" 2>/dev/null || say "left $tmp behind"
+	[[ -n $URING_WAS ]] && echo "$URING_WAS" >"$URING_PARAM"
 	return 0
 }
 trap cleanup EXIT
@@ -226,6 +233,14 @@ RAWLOOP=$tmp/build/rawloop
 MULTIREADER=$tmp/build/multireader
 DISCOLAT=$tmp/build/discolat
 printf '[adaptfs]\nstate_dir = %s\n' "$tmp/state" >"$tmp/adaptfs.conf"
+printf '[adaptfs]\nstate_dir = %s\nio_uring = no\n' "$tmp/state" >"$tmp/adaptfs-dev.conf"
+# adaptfs takes requests over io_uring where the fuse module allows it (adaptfs(8))
+if [[ $URING == 1 && -w $URING_PARAM ]]; then
+	URING_WAS=$(cat "$URING_PARAM")
+	echo Y >"$URING_PARAM"
+fi
+TRANSPORT=/dev/fuse
+[[ -r $URING_PARAM && $(cat "$URING_PARAM") == Y ]] && TRANSPORT=io_uring
 
 # --- FUSE daemons ----------------------------------------------------------
 # start NAME HOW CMD...: run foreground daemon CMD on $tmp/mnt/NAME; sets DPID.
@@ -323,8 +338,8 @@ shown() {
 	echo "$n"
 }
 all_shown() { (($(shown) == ${#ids[@]})); }
-mount_adaptfs() { # INTERVAL
-	start adaptfs term "$ADAPTFS" -f --config "$tmp/adaptfs.conf" --interval "$1"
+mount_adaptfs() { # INTERVAL [CONFIG]
+	start adaptfs term "$ADAPTFS" -f --config "${2:-$tmp/adaptfs.conf}" --interval "$1"
 	APID=$DPID
 	adapt_ready() { [[ -e $A/host/cores ]]; }
 	wait_until 100 "adaptfs host/cores" adapt_ready || {
@@ -554,6 +569,17 @@ lat_rounds() {
 	done
 }
 
+# dev_rounds N NAME: ROUNDS multireader runs of hellofs_hl and NAME/cpu, adaptfs on /dev/fuse
+dev_rounds() {
+	local n=$1 name=$2 r
+	: >"$tmp/latdev.$n.tsv"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		if ((r % 2)); then set -- "$HL" "$HLDIO" "$A/$name/cpu"; else set -- "$A/$name/cpu" "$HLDIO" "$HL"; fi
+		"$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
+			sed "s/^/$r\t/" >>"$tmp/latdev.$n.tsv" || R[$n,lat_errors]=1
+	done
+}
+
 # time_runs N KEY CMD...: wall ms of CMD, median of 3, into R[N,KEY]
 time_runs() {
 	local n=$1 key=$2 t=() i a
@@ -611,6 +637,11 @@ lat_phase() {
 	helper=""
 	adapt_alive "$n" "the discovery trials" || return 0
 	R[$n,rss_lat_kib]=$(awk '/^VmRSS:/ { print $2 }' "/proc/$APID/status")
+	[[ $TRANSPORT == io_uring ]] || return 0
+	say "N=$n: NAME/cpu with adaptfs on /dev/fuse (io_uring = no)"
+	stop_last
+	mount_adaptfs "$IV" "$tmp/adaptfs-dev.conf"
+	dev_rounds "$n" "$name"
 }
 
 run_n() {
@@ -697,9 +728,11 @@ report_n() {
 	local n=$1 hlmed cpumed ratio rawscaled iv c dio
 	: >>"$tmp/lat.$n.tsv"
 	: >>"$tmp/latsid.$n.tsv"
+	: >>"$tmp/latdev.$n.tsv"
 	: >>"$tmp/disco.$n.out"
 	lat_agg "$tmp/lat.$n.tsv" >"$tmp/agg.$n.tsv"
 	lat_agg "$tmp/latsid.$n.tsv" >"$tmp/aggsid.$n.tsv"
+	lat_agg "$tmp/latdev.$n.tsv" >"$tmp/aggdev.$n.tsv"
 	hlmed=$(agg_med "$tmp/agg.$n.tsv" hellofs_hl:/metric)
 	cpumed=$(agg_med "$tmp/agg.$n.tsv" adaptfs:/NAME/cpu)
 	echo "## N = $n"
@@ -747,7 +780,7 @@ report_n() {
 		targets+=("VmRSS flat: growth from 10 s to the end of the ${R[$n,window_s]:-?} s window ≤ 1 MiB|$n|$(mib "${R[$n,rss_10_kib]:-}") → $(mib "${R[$n,rss_cost_kib]:-}") MiB ($(mib "$g") MiB)|$(verdict "${R[$n,rss_10_kib]:-0} > 0 && $g <= 1024")")
 	fi
 
-	echo "### Read latency, $THREADS concurrent readers (adaptfs --interval $LAT_INTERVAL)"
+	echo "### Read latency, $THREADS concurrent readers (adaptfs --interval $LAT_INTERVAL, requests over $TRANSPORT)"
 	echo
 	echo "open + read to EOF + close, µs; median = median of $ROUNDS round medians," \
 		"p99 = median of the round p99s (all threads' reads pooled per round);" \
@@ -772,6 +805,16 @@ report_n() {
 		echo
 		lat_table "$tmp/aggsid.$n.tsv" "$shl"
 		[[ -n $shl && -n $scpu ]] && targets+=("NAME/cpu, readers in a session of their own (reported, no target)|$n|$scpu / $shl µs = $(quot "$scpu" "$shl")× hellofs_hl|—")
+	fi
+	if [[ -s $tmp/aggdev.$n.tsv ]]; then
+		local dhl dcpu
+		dhl=$(agg_med "$tmp/aggdev.$n.tsv" hellofs_hl:/metric)
+		dcpu=$(agg_med "$tmp/aggdev.$n.tsv" adaptfs:/NAME/cpu)
+		echo "adaptfs restarted with \`io_uring = no\` (requests over /dev/fuse), $ROUNDS more rounds" \
+			"beside hellofs_hl:"
+		echo
+		lat_table "$tmp/aggdev.$n.tsv" "$dhl"
+		[[ -n $dhl && -n $dcpu ]] && targets+=("NAME/cpu with adaptfs on /dev/fuse (io_uring = no; reported, no target)|$n|$dcpu / $dhl µs = $(quot "$dcpu" "$dhl")× hellofs_hl|—")
 	fi
 	echo "### metrics.prom, the whole tree, discovery"
 	echo
@@ -844,6 +887,7 @@ report() {
 	echo "- machine: nproc=$(nproc), $cpu, $mem, kernel $(uname -r)"
 	echo "- adaptfs at repo $commit (binary sha256 $ADAPTFS_SUM…, built $ADAPTFS_BUILT);" \
 		"libfuse $(pkg-config --modversion fuse3); lxcfs $(lxcfs --version 2>&1 | tail -n1)"
+	echo "- adaptfs requests over $TRANSPORT$([[ -n $URING_WAS ]] && echo " (fuse.enable_uring was $URING_WAS; this run set it to Y)")"
 	echo "- load average before / after: $load0 / $load1"
 	echo "- other CPU-busy processes at the start: ${others:-none}"
 	echo

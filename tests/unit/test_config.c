@@ -69,6 +69,7 @@ static void check_defaults(const struct config *cfg)
 	assert_string_equal(cfg->managed.initrd, "/var/lib/adaptfs/vm/initramfs.cpio");
 	assert_string_equal(cfg->managed.qemu, "qemu-system-x86_64");
 	assert_string_equal(cfg->managed.runc, "runc");
+	assert_true(cfg->io_uring);
 	assert_true(cfg->policy.enabled);
 	assert_float_equal(cfg->policy.interval, 5, 1e-12);
 	assert_float_equal(cfg->policy.stable, 30, 1e-12);
@@ -198,6 +199,17 @@ static void policy_section_sets_every_key(void **state)
 	assert_true(c->cfg.policy.enabled);
 }
 
+static void io_uring_switches_off(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(load(c, "[adaptfs]\nio_uring = no\n"), 0);
+	assert_false(c->cfg.io_uring);
+	config_free(&c->cfg);
+	assert_int_equal(load(c, "[adaptfs]\nio_uring = yes\n"), 0);
+	assert_true(c->cfg.io_uring);
+}
+
 static void repeated_pattern_keys_accumulate(void **state)
 {
 	struct ctx *c = *state;
@@ -269,6 +281,7 @@ static void bad_values_are_rejected_with_their_line(void **state)
 		{ "[managed]\nbridge_mac = 01:00:00:00:00:01\n", "bridge_mac", "managed", 2 },
 		{ "[managed]\nkernel =\n", "kernel", "managed", 2 },
 		{ "[policy]\nenabled = 1\n", "enabled", "policy", 2 },
+		{ "[adaptfs]\nio_uring = auto\n", "io_uring", "adaptfs", 2 },
 		{ "[policy]\ninterval = 0.01\n", "interval", "policy", 2 },
 		{ "[policy]\noverload = 0.9\n", "overload", "policy", 2 },
 		{ "[policy]\nmin_gain = 0\n", "min_gain", "policy", 2 },
@@ -319,6 +332,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(valid_file_sets_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(cpu_mode_accepts_its_three_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_section_sets_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(io_uring_switches_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(repeated_pattern_keys_accumulate, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_key_names_file_line_key_and_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_section_is_reported_as_unknown_key, setup, teardown),
