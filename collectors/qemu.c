@@ -137,6 +137,7 @@ struct qemu_state {
 	double held[4];
 	uint64_t held_usec;
 	bool held_shown;
+	bool proc_io_shown;	/* a sample showed /proc/PID/io before QMP first answered */
 	bool balloon_polling;
 	struct task_carry carry;
 };
@@ -492,6 +493,10 @@ static void sample_qmp(struct qemu_state *st, const char *proc_root, pid_t pid, 
 	if (r == 0) {
 		if (st->held_shown)
 			rates_across_gap(st, m, now);
+		/* The process's bytes before, QEMU's now: no rate spans the two. */
+		if (st->proc_io_shown && !st->qmp_answered)
+			for (size_t k = 0; k < ARRAY_SIZE(block_rates); k++)
+				metric_set(m, block_rates[k], 0);
 		for (size_t k = 0; k < ARRAY_SIZE(block_metrics); k++)
 			st->held[k] = metric_has(m, block_metrics[k]) ? m->v[block_metrics[k]] : -1;
 		st->held_usec = now;
@@ -511,6 +516,7 @@ static void sample_qmp(struct qemu_state *st, const char *proc_root, pid_t pid, 
 	struct pid_list self = { .v = &pid, .n = 1 };
 
 	proc_sample_io(proc_root, &self, &st->carry, m);
+	st->proc_io_shown = true;
 }
 
 void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, struct metric_set *m)

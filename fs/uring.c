@@ -263,6 +263,14 @@ static int queue_setup(struct ring_queue *q, int dev_fd)
 	return r < 0 ? r : 0;
 }
 
+/* A queue that stops while mounted leaves its CPU's requests unanswered:
+ * stop the daemon (and unmount) rather than hang those readers. */
+static void queue_fail(const struct ring_queue *q, int err)
+{
+	log_err("io_uring queue %u: %s: stopping", q->qid, strerror(-err));
+	kill(getpid(), SIGTERM);
+}
+
 /* Handles what the ring completed; false when the queue is done. */
 static bool queue_reap(struct ring_queue *q)
 {
@@ -271,10 +279,11 @@ static bool queue_reap(struct ring_queue *q)
 
 	while (go_on && io_uring_peek_cqe(&q->ring, &cqe) == 0) {
 		struct ring_ent *e = io_uring_cqe_get_data(cqe);
+		bool stop = cqe->user_data == STOP_TAG;
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&q->ring, cqe);
-		if (cqe->user_data == STOP_TAG) {
+		io_uring_cqe_seen(&q->ring, cqe);	/* the kernel may reuse it now */
+		if (stop) {
 			go_on = false;
 		} else if (res == -EINTR || res == -EAGAIN) {
 			pthread_mutex_lock(&q->lock);
@@ -282,15 +291,11 @@ static bool queue_reap(struct ring_queue *q)
 			pthread_mutex_unlock(&q->lock);
 		} else if (res < 0) {
 			/* -ENOTCONN: unmounted. A refused registration leaves
-			 * the ring unready, requests stay on /dev/fuse; any other
-			 * error leaves this CPU's requests unanswered: exit (and
-			 * unmount) rather than hang its readers. */
-			if (res != -ENOTCONN && e->last_cmd == FUSE_IO_URING_CMD_REGISTER) {
+			 * the ring unready: requests stay on /dev/fuse. */
+			if (res != -ENOTCONN && e->last_cmd == FUSE_IO_URING_CMD_REGISTER)
 				log_err("io_uring queue %u: registering: %s", q->qid, strerror(-res));
-			} else if (res != -ENOTCONN) {
-				log_err("io_uring queue %u: %s: stopping", q->qid, strerror(-res));
-				kill(getpid(), SIGTERM);
-			}
+			else if (res != -ENOTCONN)
+				queue_fail(q, res);
 			go_on = false;
 		} else {
 			serve_request(e);
@@ -304,12 +309,12 @@ static void *queue_thread(void *arg)
 	struct ring_queue *q = arg;
 	char name[16];
 	cpu_set_t cpu;
+	sigset_t all;
 	int r;
 
 	snprintf(name, sizeof name, "adapt-ring%u", q->qid);
 	pthread_setname_np(pthread_self(), name);
 	/* SIGTERM must reach a thread blocked on /dev/fuse to end the loop. */
-	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	/* A queue gets the requests made on its CPU: answer them there. */
@@ -330,11 +335,12 @@ static void *queue_thread(void *arg)
 		pthread_mutex_lock(&q->lock);
 		r = io_uring_submit(&q->ring);
 		pthread_mutex_unlock(&q->lock);
-		if (r < 0 && r != -EINTR && r != -EAGAIN)
+		if (r >= 0 || r == -EINTR || r == -EAGAIN)
+			r = io_uring_wait_cqe(&q->ring, &(struct io_uring_cqe *){ NULL });
+		if (r < 0 && r != -EINTR && r != -EAGAIN) {
+			queue_fail(q, r);
 			break;
-		r = io_uring_wait_cqe(&q->ring, &(struct io_uring_cqe *){ NULL });
-		if (r < 0 && r != -EINTR && r != -EAGAIN)
-			break;
+		}
 		if (!queue_reap(q))
 			break;
 	}

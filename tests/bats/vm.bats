@@ -39,6 +39,7 @@ setup() {
 
 teardown() {
     local rc=0
+    stop_fake_qmp || rc=1
     unboost || rc=1
     unpin_shared || rc=1
     stop_stubs || rc=1
@@ -157,6 +158,48 @@ median_read_us() {
         sleep 0.05
     done | sort -n | awk '{ v[NR] = $1 } END {
         print int((v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2), v[int(NR * 0.9)], v[NR], NR }'
+}
+
+# The fake QMP server of a test (fake_qmp), killed by pid if it is still ours
+stop_fake_qmp() {
+    local f=$BATS_TEST_TMPDIR/fakeqmp.pid pid
+    [[ -f $f ]] || return 0
+    pid=$(cat "$f")
+    if _adapt_pid_alive "$pid" && grep -qF "$BATS_TEST_TMPDIR" "/proc/$pid/cmdline" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        wait_for -t 5 _adapt_pid_gone "$pid" || return 1
+    fi
+    rm -f "$f"
+}
+
+# fake_qmp SOCK GATE: a QMP server on SOCK that holds every connection silent until the
+# file GATE exists, then answers like QEMU: query-blockstats reports 8 GiB written in 2 ops
+fake_qmp() {
+    local py
+    py=$(_vm_python_bin) || return 1
+    _vm_bg "$BATS_TEST_TMPDIR/fakeqmp.log" "$py" -c '
+import json, os, socket, sys
+path, gate = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(16)
+silent = []
+while True:
+    c, _ = s.accept()
+    if not os.path.exists(gate):
+        silent.append(c)
+        continue
+    c.sendall(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n")
+    for line in c.makefile("rb"):
+        if json.loads(line).get("execute") == "query-blockstats":
+            r = {"return": [{"device": "vda", "stats": {"rd_bytes": 4096, "wr_bytes": 8 << 30,
+                                                        "rd_operations": 1, "wr_operations": 2}}]}
+        else:
+            r = {"return": {}}
+        c.sendall(json.dumps(r).encode() + b"\r\n")
+    c.close()
+' "$1" "$2"
+    echo "$_VM_BG_PID" >"$BATS_TEST_TMPDIR/fakeqmp.pid"
 }
 
 # Fake QEMU processes of the hung-QMP test: pids in $BATS_FILE_TMPDIR/stubs, killed by pid
@@ -553,6 +596,30 @@ for b in bad.values():
 sys.exit(1 if bad else 0)
 PY
     assert_success
+}
+
+@test "a guest whose QMP first answers after /proc/PID/io stood in: no io rate is made across the two" {
+    local sock=$BATS_TEST_TMPDIR/late.sock gate=$BATS_TEST_TMPDIR/answer
+    local stub=$BATS_FILE_TMPDIR/stub/late/qemu-system-x86_64 h=$ADAPTFS_MNT/$VMT-late t
+    mkdir -p "${stub%/*}"
+    printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' | cc -O -x c -o "$stub" -
+    fake_qmp "$sock" "$gate"
+    wait_for -t 5 test -S "$sock"
+    _vm_bg /dev/null "$stub" -name "$VMT-late" -qmp "unix:$sock,server=on,wait=off"
+    echo "$_VM_BG_PID" >>"$BATS_FILE_TMPDIR/stubs"
+    # QMP keeps silent: the stub's own /proc/PID/io stands in (bytes, no ops)
+    wait_for -t 10 key read_bytes "$h/io"
+    run key write_ops "$h/io"
+    assert_failure
+    # QMP answers from now on; adaptfs asks again 10 s after the time-out
+    touch "$gate"
+    qmp_sample() { t=$(<"$h/io") && grep -q '^write_ops ' <<<"$t"; }
+    wait_for -t 20 qmp_sample
+    echo "# first sample with QMP's figures: $(tr '\n' ' ' <<<"$t")" >&3
+    assert_equal "$(awk '$1 == "write_bytes" { print $2 }' <<<"$t")" $((8 << 30))
+    # 8 GiB against /proc/PID/io's few bytes would be a rate of ~8 GiB/s
+    awk '$1 == "write_bytes_per_sec" { exit !($2 < 1e6) }' <<<"$t" ||
+        fail "a rate made of /proc/PID/io's and QMP's figures: $(grep per_sec <<<"$t")"
 }
 
 @test "a spinning thread's cpu + sched_wait percentages add up to 100 while slow QMP sockets delay the sweep" {
