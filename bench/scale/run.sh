@@ -724,6 +724,20 @@ lat_table() {
 }
 
 targets=() # "target|N|measured|verdict"
+# side_table N AGG TARGET TEXT...: TEXT, then the rounds of $tmp/AGG.N.tsv as a table, and
+# NAME/cpu against hellofs_hl of those rounds as a reported row TARGET
+side_table() {
+	local n=$1 f=$tmp/$2.$1.tsv target=$3 hl cpu
+	shift 3
+	[[ -s $f ]] || return 0
+	hl=$(agg_med "$f" hellofs_hl:/metric)
+	cpu=$(agg_med "$f" adaptfs:/NAME/cpu)
+	echo "$@"
+	echo
+	lat_table "$f" "$hl"
+	[[ -n $hl && -n $cpu ]] && targets+=("$target|$n|$cpu / $hl µs = $(quot "$cpu" "$hl")× hellofs_hl|—")
+	return 0
+}
 report_n() {
 	local n=$1 hlmed cpumed ratio rawscaled iv c dio
 	: >>"$tmp/lat.$n.tsv"
@@ -796,26 +810,12 @@ report_n() {
 		dio=$(agg_med "$tmp/agg.$n.tsv" "hellofs_hl(direct_io):/metric")
 		[[ -n $dio ]] && targets+=("NAME/cpu against hellofs_hl -o direct_io, the floor of a live file (reported, no target)|$n|$cpumed / $dio µs = $(quot "$cpumed" "$dio")×|—")
 	fi
-	if [[ -s $tmp/aggsid.$n.tsv ]]; then
-		local shl scpu
-		shl=$(agg_med "$tmp/aggsid.$n.tsv" hellofs_hl:/metric)
-		scpu=$(agg_med "$tmp/aggsid.$n.tsv" adaptfs:/NAME/cpu)
-		echo "The same readers in a session of their own (\`setsid\`), as a scraper is to a daemon" \
-			"systemd runs (the daemons above share the readers' session and scheduler group):"
-		echo
-		lat_table "$tmp/aggsid.$n.tsv" "$shl"
-		[[ -n $shl && -n $scpu ]] && targets+=("NAME/cpu, readers in a session of their own (reported, no target)|$n|$scpu / $shl µs = $(quot "$scpu" "$shl")× hellofs_hl|—")
-	fi
-	if [[ -s $tmp/aggdev.$n.tsv ]]; then
-		local dhl dcpu
-		dhl=$(agg_med "$tmp/aggdev.$n.tsv" hellofs_hl:/metric)
-		dcpu=$(agg_med "$tmp/aggdev.$n.tsv" adaptfs:/NAME/cpu)
-		echo "adaptfs restarted with \`io_uring = no\` (requests over /dev/fuse), $ROUNDS more rounds" \
-			"beside hellofs_hl:"
-		echo
-		lat_table "$tmp/aggdev.$n.tsv" "$dhl"
-		[[ -n $dhl && -n $dcpu ]] && targets+=("NAME/cpu with adaptfs on /dev/fuse (io_uring = no; reported, no target)|$n|$dcpu / $dhl µs = $(quot "$dcpu" "$dhl")× hellofs_hl|—")
-	fi
+	side_table "$n" aggsid "NAME/cpu, readers in a session of their own (reported, no target)" \
+		"The same readers in a session of their own (\`setsid\`), as a scraper is to a daemon" \
+		"systemd runs (the daemons above share the readers' session and scheduler group):"
+	side_table "$n" aggdev "NAME/cpu with adaptfs on /dev/fuse (io_uring = no; reported, no target)" \
+		"adaptfs restarted with \`io_uring = no\` (requests over /dev/fuse), $ROUNDS more rounds" \
+		"beside hellofs_hl:"
 	echo "### metrics.prom, the whole tree, discovery"
 	echo
 	local d50 d99 g50 g99 dn

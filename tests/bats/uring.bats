@@ -130,19 +130,9 @@ PY
 }
 
 @test "events poll() wakes over the ring (the wake-up goes through /dev/fuse)" {
-	python3 - "$ADAPTFS_MNT/events" > "$BATS_TEST_TMPDIR/poll.out" 2>&1 3>&- <<'PY' &
-import select, sys
-with open(sys.argv[1], 'rb', buffering=0) as f:
-    f.read()
-    p = select.poll()
-    p.register(f, select.POLLIN)
-    print("ready", flush=True)
-    print("woken" if p.poll(10000) else "timeout", flush=True)
-PY
-	poller=$!
-	wait_for -t 5 grep -q ready "$BATS_TEST_TMPDIR/poll.out"
+	events_poller "$BATS_TEST_TMPDIR/poll.out"
 	cg_spawn wakeme sleep 1000
-	wait "$poller"
+	wait "$EVENTS_POLLER"
 	grep -q woken "$BATS_TEST_TMPDIR/poll.out"
 }
 

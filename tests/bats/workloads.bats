@@ -143,20 +143,9 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 
 @test "events supports poll(): a reader is woken by a new workload" {
 	command -v python3 || skip "python3 not installed"
-	python3 - "$ADAPTFS_MNT/events" > "$BATS_TEST_TMPDIR/poll.out" 2>&1 3>&- <<'PY' &
-import select, sys
-with open(sys.argv[1], 'rb', buffering=0) as f:
-    f.read()
-    p = select.poll()
-    p.register(f, select.POLLIN)
-    print("ready", flush=True)
-    ev = p.poll(10000)
-    print("woken" if ev else "timeout", flush=True)
-PY
-	poller=$!
-	wait_for -t 5 grep -q ready "$BATS_TEST_TMPDIR/poll.out"
+	events_poller "$BATS_TEST_TMPDIR/poll.out"
 	cg_spawn pollme sleep 1000
-	wait "$poller"
+	wait "$EVENTS_POLLER"
 	grep -q woken "$BATS_TEST_TMPDIR/poll.out"
 }
 

@@ -30,6 +30,10 @@
 #   adaptfs_log                    print the daemon's log (stderr), e.g. in a failing test.
 #   adaptfs_mounted [DIR]          is DIR (default ADAPTFS_MNT) a mount point right now? Reads
 #                                  /proc/self/mountinfo, so it never blocks on a hung FUSE mount.
+#   events_poller OUT              in the background, python3 reads MNT/events to its end, then
+#                                  poll()s it for up to 10 s and writes "woken" or "timeout" to
+#                                  OUT; returns once it polls. Sets EVENTS_POLLER (its pid: wait
+#                                  for it after causing an event).
 #
 # Defaults: ADAPTFS_BIN = <repo root>/adaptfs, ADAPTFS_INTERVAL = 1.
 # Typical use:
@@ -58,6 +62,21 @@ _adaptfs_ready() {
 }
 
 _adaptfs_statefile() { echo "$(_adapt_state)/adaptfs.mount"; }
+
+events_poller() {
+    local out=${1:?usage: events_poller OUT}
+    python3 - "$ADAPTFS_MNT/events" >"$out" 2>&1 3>&- <<'PY' &
+import select, sys
+with open(sys.argv[1], 'rb', buffering=0) as f:
+    f.read()
+    p = select.poll()
+    p.register(f, select.POLLIN)
+    print("ready", flush=True)
+    print("woken" if p.poll(10000) else "timeout", flush=True)
+PY
+    EVENTS_POLLER=$!
+    wait_for -t 5 grep -q ready "$out"
+}
 
 adaptfs_log() {
     local log=${ADAPTFS_LOG:-$(_adapt_state)/adaptfs.log}
