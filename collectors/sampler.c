@@ -41,6 +41,7 @@ struct tracked {
 	uint64_t last_usec;
 	uint64_t rate_usec;		/* span of last's rates */
 	bool sampled;
+	uint64_t round;			/* the last full round that sampled it */
 	struct class_state cls;
 	enum wl_class cls_seen;		/* class at the last sample ... */
 	uint64_t class_since;		/* ... and since when */
@@ -72,6 +73,7 @@ struct sampler {
 	uint64_t host_usec;
 	uint64_t host_rate_usec;
 	uint64_t seq;
+	uint64_t round;			/* full rounds so far */
 };
 
 static struct sampler S = {
@@ -311,22 +313,21 @@ static void read_cpus(struct tracked *t)
 	t->cpus = be->cpus && be->cpus(&S.env, &t->ref, cpus, sizeof cpus) == 0 ? xstrdup(cpus) : NULL;
 }
 
-/* full: sample everything; else only workloads new since the last sweep
- * (a discovery wake-up must not shorten everyone's rate interval).
- * reread: read every workload's CPUs again. */
-static void sweep(bool full, bool reread, uint64_t serves)
+/* Builds and publishes a snapshot of every workload, sampling those never
+ * sampled (new since the last one). reread: read every workload's CPUs
+ * again. serves: the writers' ticket it serves (0: none). */
+static void publish(bool reread, uint64_t serves)
 {
-	uint64_t now = now_usec();
 	struct snapshot *s = snapshot_new(S.n_tr);
 
-	if (full)
-		sample_host(now);
 	for (size_t i = 0; i < S.n_tr; i++) {
 		struct tracked *t = S.tr[i];
 		struct wl_view *v = &s->wl[i];
 
-		if (full || !t->sampled)
+		if (!t->sampled) {
 			sample_one(t);
+			t->round = S.round;	/* once is enough for this round */
+		}
 		if (reread || (!t->cpus && backends[t->backend]->cpus))
 			read_cpus(t);
 		*v = (struct wl_view){
@@ -356,6 +357,50 @@ static void sweep(bool full, bool reread, uint64_t serves)
 		S.served = serves;
 	pthread_cond_broadcast(&S.published_cond);
 	pthread_mutex_unlock(&S.lock);
+}
+
+static bool drain_inotify(void)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+
+	while (read(S.inotify_fd, buf, sizeof buf) > 0)
+		any = true;
+	return any;
+}
+
+/* Samples every workload once. A round over a thousand workloads takes
+ * ~100 ms: a workload that appears meanwhile is discovered and published
+ * (beside the others' last samples) without waiting for the round's end. */
+static void sample_round(void)
+{
+	uint64_t round = ++S.round;
+
+	for (size_t i = 0; i < S.n_tr; i++) {
+		struct tracked *t = S.tr[i];
+		struct pollfd pfd = { S.inotify_fd, POLLIN, 0 };
+
+		if (t->round == round)
+			continue;
+		sample_one(t);
+		t->round = round;
+		if (i % 64 == 63 && poll(&pfd, 1, 0) > 0 && drain_inotify() &&
+		    discover(ALL_BACKENDS)) {
+			publish(false, 0);
+			i = (size_t)-1;	/* the list changed: again from its start */
+		}
+	}
+}
+
+/* full: sample everything; else only workloads new since the last sweep
+ * (a discovery wake-up must not shorten everyone's rate interval). */
+static void sweep(bool full, bool reread, uint64_t serves)
+{
+	if (full) {
+		sample_host(now_usec());
+		sample_round();
+	}
+	publish(reread, serves);
 }
 
 static void backends_fini(void)
@@ -393,16 +438,6 @@ static void apply_config(void)
 	S.scope_cpuset = S.cfg.scope && S.cfg.scope[0] &&
 			 cgroup_layout_detect(S.cfg.cgroup_root, &S.scope_layout) == 0;
 	peers_configure(&S.cfg);
-}
-
-static bool drain_inotify(void)
-{
-	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool any = false;
-
-	while (read(S.inotify_fd, buf, sizeof buf) > 0)
-		any = true;
-	return any;
 }
 
 static void *sampler_main(void *arg)
