@@ -17,7 +17,7 @@
 #   COST_INTERVAL [5]          adaptfs --interval for the cost / RSS window
 #   LAT_INTERVAL [1]           adaptfs --interval for latency, render, ls/find, discovery
 #   RAW_SWEEPS [2]             rawloop sweeps in the middle of each interval of the window
-#   ROUNDS [3 / 2]             multireader rounds over all files (alternating order)
+#   ROUNDS [5 / 2]             multireader rounds over all files (alternating order)
 #   OPS [400 / 200]            timed reads per reader thread per file and round
 #   THREADS [8]                concurrent readers
 #   DISCO [50]                 discovery trials
@@ -50,7 +50,7 @@ if [[ $QUICK == 1 ]]; then
 	OUT=${OUT:--}
 else
 	NS=${NS:-10 100 1000}
-	ROUNDS=${ROUNDS:-3}
+	ROUNDS=${ROUNDS:-5}
 	OPS=${OPS:-400}
 	PROM_TRIALS=${PROM_TRIALS:-10}
 	OUT=${OUT:-$here/results.md}
