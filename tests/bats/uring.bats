@@ -34,6 +34,8 @@ setup() {
 
 teardown() {
 	teardown_all
+	# a test that mounted a daemon of its own stops it (the file's is stopped in teardown_file)
+	if [ -n "${OWN_MOUNT:-}" ]; then adaptfs_umount; fi
 }
 
 wl() { echo "$ADAPTFS_MNT/$(cg_id "$1" | cut -c1-12)"; }
@@ -150,6 +152,7 @@ PY
 	wait
 	printf '[adaptfs]\nio_uring = no\n' > "$BATS_TEST_TMPDIR/adaptfs.conf"
 	adaptfs_mount --interval 0.5 --config "$BATS_TEST_TMPDIR/adaptfs.conf"
+	OWN_MOUNT=1
 	cat "$ADAPTFS_MNT/host/cpu" > /dev/null
 	grep -q "mounted at" "$ADAPTFS_MNT/events"
 	! grep -q "io_uring" "$ADAPTFS_MNT/events"
