@@ -10,7 +10,6 @@
  * to fuse_session_process_buf() as if read from /dev/fuse, and a reply whose
  * request came from a ring goes back through it. /dev/fuse keeps serving
  * what never goes through a ring (INIT, FORGET, INTERRUPT, notifications). */
-#include <ctype.h>
 #include <errno.h>
 #include <liburing.h>
 #include <linux/fuse.h>
@@ -27,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "cpulist.h"
 #include "events.h"
 #include "log.h"
 #include "ops.h"
@@ -98,7 +98,6 @@ struct ring_queue {
 
 static struct {
 	struct fuse_session *se;
-	bool want;
 	atomic_bool offered;	/* INIT asked about it */
 	atomic_uint_fast64_t init_unique;
 	size_t payload_size;
@@ -347,21 +346,20 @@ static void *queue_thread(void *arg)
 	return NULL;
 }
 
-/* The kernel has a queue for every possible CPU (nr_cpu_ids), online or not:
- * one more than the last number of "0-3" or "0-3,8-11". */
+/* The kernel has a queue for every possible CPU (nr_cpu_ids), online or not. */
 static unsigned possible_cpus(void)
 {
-	char buf[256];
-	const char *p;
+	char buf[1024];
+	cpu_set_t set;
+	unsigned n = 0;
 
-	if (read_file("/sys/devices/system/cpu/possible", buf, sizeof buf) <= 0)
+	if (read_file("/sys/devices/system/cpu/possible", buf, sizeof buf) <= 0 ||
+	    cpulist_parse(buf, strcspn(buf, "\n"), &set) < 0)
 		return (unsigned)get_nprocs_conf();
-	p = buf + strcspn(buf, "\n");
-	while (p > buf && !isdigit((unsigned char)p[-1]))
-		p--;
-	while (p > buf && isdigit((unsigned char)p[-1]))
-		p--;
-	return (unsigned)strtoul(p, NULL, 10) + 1;
+	for (unsigned c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			n = c + 1;
+	return n;
 }
 
 /* After INIT's reply: one queue per possible CPU, each must hold entries
@@ -451,8 +449,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	ssize_t n;
 
 	(void)userdata;
-	if (out->unique != 0 && out->unique == atomic_load(&U.init_unique) && atomic_load(&U.offered) &&
-	    U.want)
+	if (out->unique != 0 && out->unique == atomic_load(&U.init_unique) && atomic_load(&U.offered))
 		return init_reply(fd, iov, count);
 	/* A ring thread may answer its first request before start_queues()
 	 * has heard from every queue: look the entry up all the same. */
@@ -471,8 +468,10 @@ int uring_attach(struct fuse_session *se, bool want)
 {
 	static const struct fuse_custom_io io = { .read = io_read, .writev = io_writev };
 
+	/* io_uring = no: libfuse reads and writes /dev/fuse itself */
+	if (!want)
+		return 0;
 	U.se = se;
-	U.want = want;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
 
