@@ -545,39 +545,32 @@ cost_window() {
 	if ((n == NMAX)); then rss_series=("0 $rss0" "${rss_now[@]}"); fi
 }
 
-# lat_rounds N NAME: ROUNDS multireader runs over every file, alternate order.
-lat_rounds() {
-	local n=$1 name=$2 r paths rpaths i
-	paths=("$HL" "$HLDIO" "$A/$name/cpu" "$A/$name/stat" "$A/metrics.prom"
-		"$LX/proc/meminfo" "$LX/proc/loadavg" "$LX/proc/uptime")
-	rpaths=()
-	for ((i = ${#paths[@]} - 1; i >= 0; i--)); do rpaths+=("${paths[i]}"); done
-	: >"$tmp/lat.$n.tsv"
+# rounds N OUT WRAP PATH...: ROUNDS multireader runs over PATH..., every other one in
+# reverse order, into OUT (each line led by its round); WRAP ("" or e.g. "setsid -w") runs
+# the readers
+rounds() {
+	local n=$1 out=$2 r i fwd rev wrap
+	read -ra wrap <<<"$3"
+	shift 3
+	fwd=("$@") rev=()
+	for ((i = $# - 1; i >= 0; i--)); do rev+=("${fwd[i]}"); done
+	: >"$out"
 	for ((r = 1; r <= ROUNDS; r++)); do
-		if ((r % 2)); then set -- "${paths[@]}"; else set -- "${rpaths[@]}"; fi
-		"$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
-			sed "s/^/$r\t/" >>"$tmp/lat.$n.tsv" || R[$n,lat_errors]=1
-	done
-	# hellofs_hl and NAME/cpu again with the readers in a session of their own, as a scraper
-	# is to a daemon systemd runs: the daemons above share the readers' session, hence their
-	# scheduler group (autogroup), where each daemon thread competes with each reader
-	: >"$tmp/latsid.$n.tsv"
-	for ((r = 1; r <= ROUNDS; r++)); do
-		if ((r % 2)); then set -- "$HL" "$HLDIO" "$A/$name/cpu"; else set -- "$A/$name/cpu" "$HLDIO" "$HL"; fi
-		setsid -w "$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
-			sed "s/^/$r\t/" >>"$tmp/latsid.$n.tsv" || R[$n,lat_errors]=1
+		if ((r % 2)); then set -- "${fwd[@]}"; else set -- "${rev[@]}"; fi
+		"${wrap[@]}" "$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
+			sed "s/^/$r\t/" >>"$out" || R[$n,lat_errors]=1
 	done
 }
 
-# dev_rounds N NAME: ROUNDS multireader runs of hellofs_hl and NAME/cpu, adaptfs on /dev/fuse
-dev_rounds() {
-	local n=$1 name=$2 r
-	: >"$tmp/latdev.$n.tsv"
-	for ((r = 1; r <= ROUNDS; r++)); do
-		if ((r % 2)); then set -- "$HL" "$HLDIO" "$A/$name/cpu"; else set -- "$A/$name/cpu" "$HLDIO" "$HL"; fi
-		"$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
-			sed "s/^/$r\t/" >>"$tmp/latdev.$n.tsv" || R[$n,lat_errors]=1
-	done
+# lat_rounds N NAME: every file; then hellofs_hl and NAME/cpu again with the readers in a
+# session of their own, as a scraper is to a daemon systemd runs: the daemons share the
+# readers' session otherwise, hence their scheduler group (autogroup), where each daemon
+# thread competes with each reader
+lat_rounds() {
+	local n=$1 name=$2
+	rounds "$n" "$tmp/lat.$n.tsv" "" "$HL" "$HLDIO" "$A/$name/cpu" "$A/$name/stat" \
+		"$A/metrics.prom" "$LX/proc/meminfo" "$LX/proc/loadavg" "$LX/proc/uptime"
+	rounds "$n" "$tmp/latsid.$n.tsv" "setsid -w" "$HL" "$HLDIO" "$A/$name/cpu"
 }
 
 # time_runs N KEY CMD...: wall ms of CMD, median of 3, into R[N,KEY]
@@ -641,7 +634,7 @@ lat_phase() {
 	say "N=$n: NAME/cpu with adaptfs on /dev/fuse (io_uring = no)"
 	stop_last
 	mount_adaptfs "$IV" "$tmp/adaptfs-dev.conf"
-	dev_rounds "$n" "$name"
+	rounds "$n" "$tmp/latdev.$n.tsv" "" "$HL" "$HLDIO" "$A/$name/cpu"
 }
 
 run_n() {
