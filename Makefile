@@ -13,7 +13,7 @@ PKGS := fuse3 inih jansson liburing
 
 # Debian packages to build, test and benchmark (make deps installs them).
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev liburing-dev \
-	    libcmocka-dev clang libclang-rt-14-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind \
+	    libcmocka-dev clang libclang-rt-14-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind strace \
 	    lxc lxc-templates busybox-static runc criu jq iproute2 procps util-linux \
 	    stress-ng nginx-light wrk prometheus lxcfs python3 rsync \
 	    libncurses-dev tmux debhelper prometheus-node-exporter curl collectd-core gnuplot-nox \
@@ -96,7 +96,8 @@ test: unit bats
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANITIZE_BATS ?= tests/bats/mount.bats tests/bats/workloads.bats tests/bats/control.bats \
 		 tests/bats/prefetch.bats tests/bats/daemon.bats tests/bats/group.bats tests/bats/hosts.bats \
-		 tests/bats/scope.bats tests/bats/migrate.bats tests/bats/uring.bats
+		 tests/bats/scope.bats tests/bats/migrate.bats tests/bats/uring.bats \
+		 tests/bats/procwatch.bats
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit adaptfs-asan
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \

@@ -9,6 +9,7 @@
 #include "managed_state.h"
 #include "parse.h"
 #include "proc.h"
+#include "procwatch.h"
 #include "qmp.h"
 #include "util.h"
 
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <search.h>
 
 #define QMP_TIMEOUT_MS 50
 #define QMP_RETRY_USEC (10 * USEC_PER_SEC)
@@ -161,38 +163,103 @@ static ssize_t read_cmdline(const char *proc_root, pid_t pid, char *buf, size_t 
 	return n < 0 ? -errno : n;
 }
 
-/* Most processes are not QEMU, and the process table is walked every sweep:
- * a process is looked at while young (a fork that is about to exec QEMU) and
- * then again only every RECHECK_EVERY walks. */
-#define YOUNG_WALKS 3
+/* Most processes are not QEMU. A process is looked at while young (its
+ * first YOUNG_LOOKS samples: a fork about to exec QEMU, a guest still
+ * setting up) and while it is a guest. Where the proc connector reports
+ * new processes, those it reports are the young ones and /proc is walked
+ * (looking at every process) only every RECHECK_EVERY rescan intervals and
+ * after the kernel dropped reports. Where it does not, /proc is walked on
+ * every sample, a process is young from its first walk on, and every
+ * RECHECK_EVERY-th walk looks at every process. */
+#define YOUNG_LOOKS 3
 #define RECHECK_EVERY 10
 
 struct seen_pid {
 	pid_t pid;
-	unsigned first_walk;
+	unsigned young_until;	/* looked at while looks < young_until */
 	bool guest;		/* was a guest at the last look: always looked at */
 };
 
-static struct seen_pid *seen;
+static struct seen_pid *seen;	/* sorted by pid */
 static size_t n_seen;
-static unsigned walks;
+static unsigned looks, walks;
+static int watch_fd = -1;
+static uint64_t next_walk;	/* with the connector: the next walk of /proc */
+static bool reports_lost;	/* the last drain lost reports */
+/* Reported by the connector since the last look: in order, and as a set
+ * (a fork is checked against its parent's report). */
+static struct pid_list reported;
+static void *reported_set;
 
-static int cmp_seen(const void *a, const void *b)
+static int cmp_pid(const void *a, const void *b)
 {
-	pid_t x = ((const struct seen_pid *)a)->pid, y = ((const struct seen_pid *)b)->pid;
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
 
 	return (x > y) - (x < y);
 }
 
-static bool worth_a_look(pid_t pid, struct seen_pid *now)
+static const struct seen_pid *seen_find(pid_t pid)
 {
-	struct seen_pid key = { .pid = pid };
-	const struct seen_pid *old = n_seen ? bsearch(&key, seen, n_seen, sizeof *seen, cmp_seen) : NULL;
+	return n_seen ? bsearch(&pid, seen, n_seen, sizeof *seen, cmp_pid) : NULL;
+}
+
+static bool lively(const struct seen_pid *s)
+{
+	return s->guest || looks < s->young_until;
+}
+
+static int cmp_set_pid(const void *a, const void *b)
+{
+	intptr_t x = (intptr_t)a, y = (intptr_t)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool was_reported(pid_t pid)
+{
+	return tfind((void *)(intptr_t)pid, &reported_set, cmp_set_pid) != NULL;
+}
+
+static void no_free(void *p)
+{
+	(void)p;
+}
+
+static void reports_clear(void)
+{
+	tdestroy(reported_set, no_free);
+	reported_set = NULL;
+	reported.n = 0;
+}
+
+static void on_report(const struct procwatch_event *ev, void *userdata)
+{
+	const struct seen_pid *parent;
+
+	(void)userdata;
+	/* A fork is worth a look where its parent is: -daemonize forks twice
+	 * and never execs. */
+	if (ev->kind == PROCWATCH_FORK) {
+		parent = seen_find(ev->parent);
+		if (!(parent && lively(parent)) && !was_reported(ev->parent))
+			return;
+	}
+	if (!was_reported(ev->pid)) {
+		if (!tsearch((void *)(intptr_t)ev->pid, &reported_set, cmp_set_pid))
+			abort();
+		pid_list_add(&reported, ev->pid);
+	}
+}
+
+static bool worth_a_look(pid_t pid, bool everyone, struct seen_pid *now)
+{
+	const struct seen_pid *old = seen_find(pid);
+	bool fresh = watch_fd < 0 ? !old : was_reported(pid);
 
 	now->pid = pid;
-	now->first_walk = old ? old->first_walk : walks;
+	now->young_until = fresh ? looks + YOUNG_LOOKS : old ? old->young_until : 0;
 	now->guest = old && old->guest;
-	return now->guest || walks - now->first_walk < YOUNG_WALKS || walks % RECHECK_EVERY == 0;
+	return lively(now) || everyone;
 }
 
 /* -daemonize: for a moment the waiting parent and the daemonized child
@@ -270,45 +337,96 @@ static void drop_twins(struct found_list *out, size_t first, const struct twin_k
 	out->n = kept;
 }
 
-static void qemu_discover(const struct backend_env *env, struct found_list *out)
+/* Every process in /proc. */
+static void list_proc(const char *proc_root, struct pid_list *out)
 {
-	_cleanup_closedir_ DIR *d = opendir(env->cfg->proc_root);
-	struct twin_key *keys = NULL;
-	size_t first = out->n, n_keys = 0, cap_keys = 0;
-	struct seen_pid *now = NULL;
-	size_t n = 0, cap = 0;
+	_cleanup_closedir_ DIR *d = opendir(proc_root);
 	struct dirent *de;
 
-	if (!d)
-		return;
-	walks++;
-	while ((de = readdir(d))) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			now = realloc(now, cap * sizeof *now);
-			if (!now)
-				abort();
-		}
-		if (worth_a_look((pid_t)atoi(de->d_name), &now[n])) {
+	while (d && (de = readdir(d)))
+		if (isdigit((unsigned char)de->d_name[0]))
+			pid_list_add(out, (pid_t)atoi(de->d_name));
+}
+
+/* Looks at the processes in pids (sorted), adds the guests among them to
+ * out and remembers what it saw for the next look. */
+static void look_at(const struct backend_env *env, const struct pid_list *pids, bool everyone,
+		    struct found_list *out)
+{
+	struct seen_pid *now = xcalloc(pids->n + 1, sizeof *now);
+	struct twin_key *keys = NULL;
+	size_t first = out->n, n_keys = 0, cap_keys = 0, n = 0;
+
+	for (size_t i = 0; i < pids->n; i++) {
+		struct seen_pid *s = &now[n];
+
+		if (worth_a_look(pids->v[i], everyone, s)) {
 			if (n_keys == cap_keys) {
 				cap_keys = cap_keys ? cap_keys * 2 : 16;
 				keys = realloc(keys, cap_keys * sizeof *keys);
 				if (!keys)
 					abort();
 			}
-			now[n].guest = add_guest(env, now[n].pid, out, &keys[n_keys]);
-			n_keys += now[n].guest;
+			s->guest = add_guest(env, s->pid, out, &keys[n_keys]);
+			n_keys += s->guest;
 		}
-		n++;
+		/* without reports, a process missing here is a new one next time */
+		n += watch_fd < 0 || lively(s);
 	}
 	drop_twins(out, first, keys, n_keys);
 	free(keys);
-	qsort(now, n, sizeof *now, cmp_seen);
 	free(seen);
 	seen = now;
 	n_seen = n;
+}
+
+/* Sorted, each once. */
+static void pid_list_settle(struct pid_list *l)
+{
+	size_t n = 0;
+
+	qsort(l->v, l->n, sizeof *l->v, cmp_pid);
+	for (size_t i = 0; i < l->n; i++)
+		if (n == 0 || l->v[n - 1] != l->v[i])
+			l->v[n++] = l->v[i];
+	l->n = n;
+}
+
+static void qemu_discover(const struct backend_env *env, struct found_list *out)
+{
+	struct pid_list pids = {0};
+	bool walk = true, everyone;
+
+	looks++;
+	if (watch_fd >= 0) {
+		uint64_t now = now_usec();
+		int r = procwatch_drain(watch_fd, on_report, NULL);
+
+		/* logged where a run of lossy samples begins */
+		if (r < 0 && !reports_lost)
+			log_info("proc connector: %s, walking /proc", r == -ENOBUFS ?
+				 "the kernel dropped process reports (socket full)" : strerror(-r));
+		reports_lost = r < 0;
+		walk = r < 0 || now >= next_walk;
+		if (walk)
+			next_walk = now + (uint64_t)(RECHECK_EVERY * env->cfg->rescan_interval * 1e6);
+		everyone = walk;
+	} else {
+		everyone = ++walks % RECHECK_EVERY == 0;
+	}
+	if (walk) {
+		list_proc(env->cfg->proc_root, &pids);
+	} else {
+		for (size_t i = 0; i < n_seen; i++)
+			if (lively(&seen[i]))
+				pid_list_add(&pids, seen[i].pid);
+		for (size_t i = 0; i < reported.n; i++)
+			pid_list_add(&pids, reported.v[i]);
+	}
+	pid_list_settle(&pids);
+	look_at(env, &pids, everyone, out);
+	pid_list_free(&pids);
+	reports_clear();
 }
 
 /* vCPU threads are named "CPU n/KVM" or "CPU n/TCG" with debug-threads=on. */
@@ -593,15 +711,36 @@ static int qemu_cpus(const struct backend_env *env, const struct found *w, char 
 	return qemu_cpus_pid(env->cfg->proc_root, (pid_t)atoi(w->key), buf, size);
 }
 
+/* New processes from the proc connector where the kernel reports them to
+ * us; a /proc other than the kernel's own (a test's fixture tree) is walked. */
+static int qemu_init(const struct backend_env *env)
+{
+	if (strcmp(env->cfg->proc_root, "/proc") != 0)
+		return 0;
+	watch_fd = procwatch_open();
+	if (watch_fd < 0)
+		log_info("proc connector unavailable (%s): QEMU guests are looked for by walking /proc every sample",
+			 strerror(-watch_fd));
+	else
+		log_info("proc connector: QEMU guests are looked for among the processes it reports");
+	next_walk = 0;
+	return 0;
+}
+
 static void qemu_fini(void)
 {
+	procwatch_close(watch_fd);
+	watch_fd = -1;
 	free(seen);
 	seen = NULL;
 	n_seen = 0;
+	reports_clear();
+	pid_list_free(&reported);
 }
 
 const struct backend qemu_backend = {
 	.name = "qemu",
+	.init = qemu_init,
 	.fini = qemu_fini,
 	.discover = qemu_discover,
 	.discover_every_sweep = true,
