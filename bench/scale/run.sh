@@ -17,7 +17,7 @@
 #   COST_INTERVAL [5]          adaptfs --interval for the cost / RSS window
 #   LAT_INTERVAL [1]           adaptfs --interval for latency, render, ls/find, discovery
 #   RAW_SWEEPS [2]             rawloop sweeps in the middle of each interval of the window
-#   ROUNDS [5 / 2]             multireader rounds over all files (alternating order)
+#   ROUNDS [5 / 2]             multireader rounds over all files (interleaved)
 #   OPS [400 / 200]            timed reads per reader thread per file and round
 #   THREADS [8]                concurrent readers
 #   DISCO [50]                 discovery trials
@@ -545,20 +545,17 @@ cost_window() {
 	if ((n == NMAX)); then rss_series=("0 $rss0" "${rss_now[@]}"); fi
 }
 
-# rounds N OUT WRAP PATH...: ROUNDS multireader runs over PATH..., every other one in
-# reverse order, into OUT (each line led by its round); WRAP ("" or e.g. "setsid -w") runs
-# the readers
+# rounds N OUT WRAP PATH...: ROUNDS multireader runs over PATH..., interleaved (each
+# reader reads every path in turn, so all are measured across the same moments), into OUT
+# (each line led by its round); WRAP ("" or e.g. "setsid -w") runs the readers
 rounds() {
-	local n=$1 out=$2 r i fwd rev wrap
+	local n=$1 out=$2 r wrap
 	read -ra wrap <<<"$3"
 	shift 3
-	fwd=("$@") rev=()
-	for ((i = $# - 1; i >= 0; i--)); do rev+=("${fwd[i]}"); done
 	: >"$out"
 	for ((r = 1; r <= ROUNDS; r++)); do
-		if ((r % 2)); then set -- "${fwd[@]}"; else set -- "${rev[@]}"; fi
-		"${wrap[@]}" "$MULTIREADER" -t "$THREADS" -n "$OPS" -w 20 -D 3 "$@" 2>>"$tmp/lat.err" |
-			sed "s/^/$r\t/" >>"$out" || R[$n,lat_errors]=1
+		"${wrap[@]}" "$MULTIREADER" -i -t "$THREADS" -n "$OPS" -w 20 -D $((3 * $#)) "$@" \
+			2>>"$tmp/lat.err" | sed "s/^/$r\t/" >>"$out" || R[$n,lat_errors]=1
 	done
 }
 
