@@ -165,7 +165,8 @@ static ssize_t read_cmdline(const char *proc_root, pid_t pid, char *buf, size_t 
 
 /* Most processes are not QEMU. A process is looked at while young (its
  * first YOUNG_LOOKS samples: a fork about to exec QEMU, a guest still
- * setting up) and while it is a guest. Where the proc connector reports
+ * setting up), while it is a guest, and while it is QEMU outside the scope
+ * (moved into it, it appears at the next sample). Where the proc connector reports
  * new processes, those it reports are the young ones and /proc is walked
  * (looking at every process) only every RECHECK_EVERY rescan intervals and
  * after the kernel dropped reports. Where it does not, /proc is walked on
@@ -178,6 +179,7 @@ struct seen_pid {
 	pid_t pid;
 	unsigned young_until;	/* looked at while looks < young_until */
 	bool guest;		/* was a guest at the last look: always looked at */
+	bool outside;		/* was QEMU outside the scope: looked at until moved in */
 };
 
 static struct seen_pid *seen;	/* sorted by pid */
@@ -205,7 +207,7 @@ static const struct seen_pid *seen_find(pid_t pid)
 
 static bool lively(const struct seen_pid *s)
 {
-	return s->guest || looks < s->young_until;
+	return s->guest || s->outside || looks < s->young_until;
 }
 
 static int cmp_set_pid(const void *a, const void *b)
@@ -259,6 +261,7 @@ static bool worth_a_look(pid_t pid, bool everyone, struct seen_pid *now)
 	now->pid = pid;
 	now->young_until = fresh ? looks + YOUNG_LOOKS : old ? old->young_until : 0;
 	now->guest = old && old->guest;
+	now->outside = old && old->outside;
 	return lively(now) || everyone;
 }
 
@@ -281,8 +284,11 @@ static uint64_t fnv1a(const char *p, size_t n)
 	return h;
 }
 
-static bool add_guest(const struct backend_env *env, pid_t pid, struct found_list *out,
-		      struct twin_key *twin)
+/* What a look at a process found. */
+enum look { NO_GUEST, GUEST, OUTSIDE_SCOPE };
+
+static enum look add_guest(const struct backend_env *env, pid_t pid, struct found_list *out,
+			   struct twin_key *twin)
 {
 	char path[PATH_MAX], buf[512], key[16];
 	static char args[65536];
@@ -292,25 +298,25 @@ static bool add_guest(const struct backend_env *env, pid_t pid, struct found_lis
 
 	snprintf(path, sizeof path, "%s/%d/comm", env->cfg->proc_root, pid);
 	if (read_file(path, buf, sizeof buf) < 0 || !is_qemu_comm(buf))
-		return false;
+		return NO_GUEST;
 	/* A guest that quit may linger as a zombie: it is gone. */
 	snprintf(path, sizeof path, "%s/%d/stat", env->cfg->proc_root, pid);
 	if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0 ||
 	    ps.state == 'Z' || ps.state == 'X')
-		return false;
+		return NO_GUEST;
 	if (!cgroup_pid_in_scope(env->cfg->proc_root, pid, env->cfg->scope))
-		return false;	/* another host's guest (see [discovery] scope) */
+		return OUTSIDE_SCOPE;	/* another host's guest (see [discovery] scope) */
 	n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
 	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
-		return false;
+		return NO_GUEST;
 	if (startswith(c.name, MANAGED_PREFIX))
-		return false;	/* shown by the managed backend */
+		return NO_GUEST;	/* shown by the managed backend */
 	*twin = (struct twin_key){ fnv1a(args, (size_t)n), ps.num_threads, pid };
 	snprintf(key, sizeof key, "%d", pid);
 	if (!c.name[0])
 		snprintf(c.name, sizeof c.name, "qemu-%d", pid);
 	found_add(out, key, xstrdup(c.name), c.libvirt ? "libvirt" : "qemu", true);
-	return true;
+	return GUEST;
 }
 
 /* Of the guests found since index first, leave out every one that has a
@@ -367,7 +373,10 @@ static void look_at(const struct backend_env *env, const struct pid_list *pids, 
 				if (!keys)
 					abort();
 			}
-			s->guest = add_guest(env, s->pid, out, &keys[n_keys]);
+			enum look l = add_guest(env, s->pid, out, &keys[n_keys]);
+
+			s->guest = l == GUEST;
+			s->outside = l == OUTSIDE_SCOPE;
 			n_keys += s->guest;
 		}
 		/* without reports, a process missing here is a new one next time */

@@ -45,7 +45,7 @@ teardown() {
 	CG_PATH='/adt-scope-x/{id}' cg_spawn guest_out "${qemu[@]}" -name scopeout
 	CG_PATH='/adt-scope/{id}' cg_spawn guest_in "${qemu[@]}" -name scopein
 	wait_for -t 10 test -d "$ADAPTFS_MNT/scopein"
-	# every sweep walks the whole process table: the older guest was looked at
+	# the older guest was looked at (and is, every sample, while it is outside)
 	[ ! -e "$ADAPTFS_MNT/scopeout" ]
 	# moved into the scope, it appears
 	echo "$(cg_pid guest_out)" > "$(cg_dir guest_in cpuacct)/cgroup.procs"
