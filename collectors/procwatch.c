@@ -28,6 +28,16 @@
 	(NLMSG_LENGTH(0) + offsetof(struct cn_msg, data) + offsetof(struct proc_event, field))
 #define EV_MIN_LEN NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))
 
+/* The event lies 36 bytes into the datagram, where its 64-bit timestamp
+ * is misaligned: read a copy. */
+static struct proc_event event_of(const struct cn_msg *cn)
+{
+	struct proc_event ev;
+
+	memcpy(&ev, cn->data, sizeof ev);
+	return ev;
+}
+
 static int send_op(int fd, enum proc_cn_mcast_op op, uint32_t ack)
 {
 	char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof op)]
@@ -66,11 +76,13 @@ static int await_ack(int fd, uint32_t ack)
 		for (struct nlmsghdr *nl = (struct nlmsghdr *)buf; NLMSG_OK(nl, n);
 		     nl = NLMSG_NEXT(nl, n)) {
 			const struct cn_msg *cn = NLMSG_DATA(nl);
-			const struct proc_event *ev = (const struct proc_event *)cn->data;
+			struct proc_event ev;
 
-			if (nl->nlmsg_len >= EV_MIN_LEN && ev->what == PROC_EVENT_NONE &&
-			    cn->ack == ack + 1)
-				return -(int)ev->event_data.ack.err;
+			if (nl->nlmsg_len < EV_MIN_LEN)
+				continue;
+			ev = event_of(cn);
+			if (ev.what == PROC_EVENT_NONE && cn->ack == ack + 1)
+				return -(int)ev.event_data.ack.err;
 		}
 	}
 	return -ETIMEDOUT;
@@ -129,24 +141,25 @@ int procwatch_open(void)
 	return fd;
 }
 
-static void report(const struct proc_event *ev, procwatch_fn fn, void *userdata)
+static void report(const struct cn_msg *cn, procwatch_fn fn, void *userdata)
 {
+	struct proc_event ev = event_of(cn);
 	struct procwatch_event out;
 
-	switch (ev->what) {
+	switch (ev.what) {
 	case PROC_EVENT_EXEC:
-		out = (struct procwatch_event){ PROCWATCH_EXEC, ev->event_data.exec.process_tgid, 0 };
+		out = (struct procwatch_event){ PROCWATCH_EXEC, ev.event_data.exec.process_tgid, 0 };
 		break;
 	case PROC_EVENT_FORK:
-		if (ev->event_data.fork.child_pid != ev->event_data.fork.child_tgid)
+		if (ev.event_data.fork.child_pid != ev.event_data.fork.child_tgid)
 			return;
-		out = (struct procwatch_event){ PROCWATCH_FORK, ev->event_data.fork.child_tgid,
-						ev->event_data.fork.parent_tgid };
+		out = (struct procwatch_event){ PROCWATCH_FORK, ev.event_data.fork.child_tgid,
+						ev.event_data.fork.parent_tgid };
 		break;
 	case PROC_EVENT_COMM:
-		if (ev->event_data.comm.process_pid != ev->event_data.comm.process_tgid)
+		if (ev.event_data.comm.process_pid != ev.event_data.comm.process_tgid)
 			return;
-		out = (struct procwatch_event){ PROCWATCH_COMM, ev->event_data.comm.process_tgid, 0 };
+		out = (struct procwatch_event){ PROCWATCH_COMM, ev.event_data.comm.process_tgid, 0 };
 		break;
 	default:
 		return;
@@ -187,7 +200,7 @@ int procwatch_drain(int fd, procwatch_fn fn, void *userdata)
 				const struct cn_msg *cn = NLMSG_DATA(nl);
 
 				if (nl->nlmsg_len >= EV_MIN_LEN)
-					report((const struct proc_event *)cn->data, fn, userdata);
+					report(cn, fn, userdata);
 			}
 		}
 	}
