@@ -103,11 +103,13 @@ check-asan:
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \
 		bats --print-output-on-failure $(SANITIZE_BATS)
 
-# The same bats files with the daemon under valgrind (slow: a few minutes).
+# The daemon under valgrind (slow: a few minutes). Not uring.bats: valgrind
+# 3.19 keeps its lock while a thread waits in io_uring_enter(2), which
+# freezes every other thread (ASan covers fs/uring.c in check-asan).
 check-valgrind: adaptfs
 	ADAPTFS_BIN=$(CURDIR)/tests/valgrind-adaptfs ADAPTFS_MOUNT_TIMEOUT=30 ADAPTFS_STOP_TIMEOUT=30 \
 		bats --print-output-on-failure tests/bats/mount.bats tests/bats/control.bats tests/bats/group.bats \
-		tests/bats/uring.bats
+		tests/bats/procwatch.bats
 
 adaptfs-asan: $(CORE_OBJ) $(BUILD)/fs/main.o
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
