@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* Room for a few thousand events between two samples (the kernel's
- * default, ~200 KiB, holds a few hundred). */
+/* The kernel doubles it and counts ~830 bytes an event: room for about
+ * ten thousand between two samples (its default, ~200 KiB, holds 250). */
 #define RCVBUF_BYTES (4 << 20)
 /* The acknowledgement is queued while the subscription is sent; this only
  * bounds the wait where it never comes. */
