@@ -188,10 +188,8 @@ static unsigned looks, walks;
 static int watch_fd = -1;
 static uint64_t next_walk;	/* with the connector: the next walk of /proc */
 static bool reports_lost;	/* the last drain lost reports */
-/* Reported by the connector since the last look: in order, and as a set
- * (a fork is checked against its parent's report). */
-static struct pid_list reported;
-static void *reported_set;
+/* The pids the connector reported since the last look (a tsearch tree). */
+static void *reported;
 
 static int cmp_pid(const void *a, const void *b)
 {
@@ -219,7 +217,7 @@ static int cmp_set_pid(const void *a, const void *b)
 
 static bool was_reported(pid_t pid)
 {
-	return tfind((void *)(intptr_t)pid, &reported_set, cmp_set_pid) != NULL;
+	return tfind((void *)(intptr_t)pid, &reported, cmp_set_pid) != NULL;
 }
 
 static void no_free(void *p)
@@ -229,9 +227,14 @@ static void no_free(void *p)
 
 static void reports_clear(void)
 {
-	tdestroy(reported_set, no_free);
-	reported_set = NULL;
-	reported.n = 0;
+	tdestroy(reported, no_free);
+	reported = NULL;
+}
+
+static void add_reported(const void *node, VISIT which, void *pids)
+{
+	if (which == postorder || which == leaf)
+		pid_list_add(pids, (pid_t)(intptr_t)*(void *const *)node);
 }
 
 static void on_report(const struct procwatch_event *ev, void *userdata)
@@ -246,11 +249,8 @@ static void on_report(const struct procwatch_event *ev, void *userdata)
 		if (!(parent && lively(parent)) && !was_reported(ev->parent))
 			return;
 	}
-	if (!was_reported(ev->pid)) {
-		if (!tsearch((void *)(intptr_t)ev->pid, &reported_set, cmp_set_pid))
-			abort();
-		pid_list_add(&reported, ev->pid);
-	}
+	if (!tsearch((void *)(intptr_t)ev->pid, &reported, cmp_set_pid))
+		abort();
 }
 
 static bool worth_a_look(pid_t pid, bool everyone, struct seen_pid *now)
@@ -429,8 +429,7 @@ static void qemu_discover(const struct backend_env *env, struct found_list *out)
 		for (size_t i = 0; i < n_seen; i++)
 			if (lively(&seen[i]))
 				pid_list_add(&pids, seen[i].pid);
-		for (size_t i = 0; i < reported.n; i++)
-			pid_list_add(&pids, reported.v[i]);
+		twalk_r(reported, add_reported, &pids);
 	}
 	pid_list_settle(&pids);
 	look_at(env, &pids, everyone, out);
@@ -744,7 +743,6 @@ static void qemu_fini(void)
 	seen = NULL;
 	n_seen = 0;
 	reports_clear();
-	pid_list_free(&reported);
 }
 
 const struct backend qemu_backend = {
