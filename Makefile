@@ -9,36 +9,41 @@ DESTDIR ?=
 MOUNTPOINT ?= /adapt
 VERSION := 0.1
 
-PKGS := fuse3 inih jansson liburing
+# Debian packages, in two sets (make deps, make deps-test; each line's
+# packages are in README). DEPS_RUN builds and runs adaptfs and starts no
+# service; the engines it drives (runc, QEMU, LXC, CRIU) are the operator's
+# choice, as the .deb's Recommends and Suggests. DEPS_TEST adds what the tests
+# and benches call, the engines among them; tests/deps-install keeps the
+# services these packages ship from starting.
+DEPS_RUN := make gcc libc6-dev pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev liburing-dev \
+	    libsystemd-dev libncurses-dev libxen-dev libcmocka-dev
+DEPS_TEST := bats bats-assert bats-support mmdebstrap git clang libclang-rt-14-dev valgrind strace \
+	     inotify-tools man-db jq curl python3 rsync tmux cpio xz-utils busybox-static \
+	     iproute2 procps util-linux stress-ng wrk gnuplot-nox \
+	     lxc lxc-templates runc criu lxcfs qemu-system-x86 linux-image-amd64 libvirt-daemon-system \
+	     nginx-light prometheus prometheus-node-exporter collectd-core build-essential debhelper
 
-# Debian packages to build, test and benchmark (make deps installs them).
-DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev liburing-dev \
-	    libcmocka-dev clang libclang-rt-14-dev libxen-dev libsystemd-dev bats bats-assert bats-support inotify-tools man-db valgrind strace \
-	    lxc lxc-templates busybox-static runc criu jq iproute2 procps util-linux \
-	    stress-ng nginx-light wrk prometheus lxcfs python3 rsync \
-	    libncurses-dev tmux debhelper prometheus-node-exporter curl collectd-core gnuplot-nox \
-	    qemu-system-x86 linux-image-amd64 cpio xz-utils libvirt-daemon-system
+# pkg-config is asked when a recipe first needs its answer, not when make reads
+# this file: `make deps all` installs the -dev packages before that. Each
+# answer is then kept ($(eval VAR := ...)), so pkg-config runs once per make.
+HAVE_XENSTAT = $(eval HAVE_XENSTAT := $(shell pkg-config --exists xenstat && echo 1))$(HAVE_XENSTAT)
+HAVE_SYSTEMD = $(eval HAVE_SYSTEMD := $(shell pkg-config --exists libsystemd && echo 1))$(HAVE_SYSTEMD)
+PKGS = fuse3 inih jansson liburing $(if $(HAVE_XENSTAT),xenstat) $(if $(HAVE_SYSTEMD),libsystemd)
+pkg_config = $(or $(shell pkg-config $(1) $(PKGS)),$(error pkg-config $(1) $(PKGS) failed: run 'make deps'))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_config,--cflags))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkg_config,--libs))$(PKG_LIBS)
+
 CC ?= cc
 CFLAGS ?= -O2 -g
-BUILD_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
-	  -Ilib -Icollectors -Iactuators -Ifs $(shell pkg-config --cflags $(PKGS))
-LDLIBS += $(shell pkg-config --libs $(PKGS)) -lpthread
-
-# The Xen backend is built where libxenstat is (Debian: libxen-dev).
-HAVE_XENSTAT := $(shell pkg-config --exists xenstat && echo 1)
-ifeq ($(HAVE_XENSTAT),1)
-PKGS += xenstat
-BUILD_CFLAGS += -DHAVE_XENSTAT
-endif
-
-# sd_notify(READY=1) for systemd Type=notify where libsystemd is (Debian: libsystemd-dev).
-ifeq ($(shell pkg-config --exists libsystemd && echo 1),1)
-PKGS += libsystemd
-BUILD_CFLAGS += -DHAVE_SYSTEMD
-endif
+# The Xen backend is compiled where libxenstat is (Debian: libxen-dev), and
+# sd_notify(READY=1) for systemd's Type=notify where libsystemd is.
+BUILD_CFLAGS = -std=gnu11 -Wall -Wextra -MMD -MP -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
+	  -Ilib -Icollectors -Iactuators -Ifs $(PKG_CFLAGS) \
+	  $(if $(HAVE_XENSTAT),-DHAVE_XENSTAT) $(if $(HAVE_SYSTEMD),-DHAVE_SYSTEMD)
+LDLIBS = $(PKG_LIBS) -lpthread
 
 LIB_SRC := $(wildcard lib/*.c)
-COLLECTOR_SRC := $(filter-out $(if $(HAVE_XENSTAT),,collectors/xen.c),$(wildcard collectors/*.c))
+COLLECTOR_SRC := $(wildcard collectors/*.c)
 ACTUATOR_SRC := $(wildcard actuators/*.c)
 FS_SRC := $(filter-out fs/main.c,$(wildcard fs/*.c))
 CORE_SRC := $(LIB_SRC) $(COLLECTOR_SRC) $(ACTUATOR_SRC) $(FS_SRC)
@@ -48,7 +53,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
 all: adaptfs adaptfs-migrate adapttop
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h collectors/*.h actuators/*.h fs/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -c $< -o $@
 
@@ -57,7 +62,6 @@ adaptfs: $(CORE_OBJ) $(BUILD)/fs/main.o
 
 # adaptfs-migrate(8): the destination end of a migration, run on peers.
 RECEIVE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard actuators/receive/*.c))
-$(RECEIVE_OBJ): $(wildcard actuators/receive/*.h)
 
 adaptfs-migrate: $(RECEIVE_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
@@ -66,7 +70,6 @@ adaptfs-migrate: $(RECEIVE_OBJ) $(CORE_OBJ)
 BINDIR ?= $(PREFIX)/bin
 ADAPTTOP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard adapttop/*.c))
 $(ADAPTTOP_OBJ): BUILD_CFLAGS += $(shell pkg-config --cflags ncursesw)
-$(ADAPTTOP_OBJ): $(wildcard adapttop/*.h)
 
 adapttop: adapttop/adapttop
 
@@ -77,16 +80,19 @@ adapttop/adapttop: $(ADAPTTOP_OBJ) $(BUILD)/lib/util.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -DFIXTURES='"$(CURDIR)/tests/fixtures"' $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -MF $@.d -MT $@ -DFIXTURES='"$(CURDIR)/tests/fixtures"' $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do echo "== $$t"; $$t || exit 1; done
 
+# bats drives every binary (adaptfs-migrate on peers, adapttop in tmux), and
+# tests/commands.bats checks that every command the scripts call comes from
+# DEPS_RUN or DEPS_TEST.
 BATS_FILES ?= tests/bats
-bats: adaptfs
-	bats --print-output-on-failure $(BATS_FILES)
+bats: all
+	DEPS_PKGS="$(DEPS_RUN) $(DEPS_TEST)" bats --print-output-on-failure $(BATS_FILES)
 
 test: unit bats
 
@@ -150,15 +156,23 @@ install: adaptfs adaptfs-migrate adapttop
 	sed -i 's|/usr/sbin/adaptfs|$(SBINDIR)/adaptfs|' $(DESTDIR)$(UNITDIR)/adaptfs.service
 	install -D -m 0644 etc/adaptfs.tmpfiles $(DESTDIR)$(TMPFILESDIR)/adaptfs.conf
 
-# Build and mount at $(MOUNTPOINT) as a background daemon (pid in /run/adaptfs.pid).
-run: adaptfs
+# Build and mount at $(MOUNTPOINT) as a background daemon (pid in /run/adaptfs.pid);
+# a daemon that an earlier `make run` left is stopped first, by its pid.
+run: all
+	@if [ -r /run/adaptfs.pid ] && [ "$$(cat /proc/$$(cat /run/adaptfs.pid)/comm 2>/dev/null)" = adaptfs ]; then \
+		echo "stopping the adaptfs of an earlier make run (pid $$(cat /run/adaptfs.pid))"; \
+		pid=$$(cat /run/adaptfs.pid); kill $$pid; \
+		while [ -d /proc/$$pid ]; do sleep 0.1; done; \
+	fi
 	mkdir -p $(MOUNTPOINT)
 	./adaptfs --pidfile /run/adaptfs.pid $(MOUNTPOINT)
 	@echo "adaptfs mounted at $(MOUNTPOINT); stop with: kill \$$(cat /run/adaptfs.pid)"
 
 deps:
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+	sh tests/deps-install $(DEPS_RUN)
+
+deps-test: deps
+	sh tests/deps-install $(DEPS_TEST)
 
 clean:
 	rm -rf build build-asan build-fuzz adaptfs adaptfs-asan adaptfs-migrate
@@ -167,4 +181,6 @@ clean: clean-adapttop
 clean-adapttop:
 	rm -f adapttop/adapttop
 
-.PHONY: all deps adapttop clean-adapttop unit bats test check-asan bench install run clean
+.PHONY: all deps deps-test adapttop clean-adapttop unit bats test check-asan bench install run clean
+
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d)
