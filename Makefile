@@ -18,10 +18,12 @@ VERSION := 0.1
 DEPS_RUN := make gcc libc6-dev pkg-config fuse3 libfuse3-dev libinih-dev libjansson-dev liburing-dev \
 	    libsystemd-dev libncurses-dev libxen-dev libcmocka-dev
 DEPS_TEST := bats bats-assert bats-support mmdebstrap git clang libclang-rt-14-dev valgrind strace \
-	     inotify-tools man-db jq curl python3 rsync tmux cpio xz-utils busybox-static \
+	     inotify-tools man-db jq curl python3 rsync tmux cpio xz-utils zstd lz4 busybox-static \
 	     iproute2 procps util-linux stress-ng wrk gnuplot-nox \
 	     lxc lxc-templates runc criu lxcfs qemu-system-x86 linux-image-amd64 libvirt-daemon-system \
 	     nginx-light prometheus prometheus-node-exporter collectd-core build-essential debhelper
+# bench/prefetch's services (the second paper's web and database tiers).
+DEPS_BENCH := apache2 mariadb-server ruby ruby-mysql2
 
 # pkg-config is asked when a recipe first needs its answer, not when make reads
 # this file: `make deps all` installs the -dev packages before that. Each
@@ -89,10 +91,10 @@ unit: $(UNIT_BIN)
 
 # bats drives every binary (adaptfs-migrate on peers, adapttop in tmux), and
 # tests/commands.bats checks that every command the scripts call comes from
-# DEPS_RUN or DEPS_TEST.
+# DEPS_RUN, DEPS_TEST or DEPS_BENCH.
 BATS_FILES ?= tests/bats
 bats: all
-	DEPS_PKGS="$(DEPS_RUN) $(DEPS_TEST)" bats --print-output-on-failure $(BATS_FILES)
+	DEPS_PKGS="$(DEPS_RUN) $(DEPS_TEST) $(DEPS_BENCH)" bats --print-output-on-failure $(BATS_FILES)
 
 test: unit bats
 
@@ -174,6 +176,9 @@ deps:
 deps-test: deps
 	sh tests/deps-install $(DEPS_TEST)
 
+deps-bench: deps-test
+	sh tests/deps-install $(DEPS_BENCH)
+
 clean:
 	rm -rf build build-asan build-fuzz adaptfs adaptfs-asan adaptfs-migrate
 
@@ -181,6 +186,6 @@ clean: clean-adapttop
 clean-adapttop:
 	rm -f adapttop/adapttop
 
-.PHONY: all deps deps-test adapttop clean-adapttop unit bats test check-asan bench install run clean
+.PHONY: all deps deps-test deps-bench adapttop clean-adapttop unit bats test check-asan bench install run clean
 
 -include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d)

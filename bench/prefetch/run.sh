@@ -2,10 +2,11 @@
 # bench/prefetch/run.sh — the second paper's experiment (sibling swap prefetch),
 # reproduced with real servers in v1 memory cgroups (issue 4, "Measure").
 #
-# Debian packages it needs (the lead adds them to the Makefile's DEB_PKGS):
-#   apache2 mariadb-server ruby ruby-mysql2 curl gnuplot-nox python3 util-linux
-#   build-essential pkg-config libfuse3-dev fuse3 (only for DELAY_US > 0: slowfs.c)
-# Run by hand as root it installs what is missing (apt-get install -y); tests never call it.
+# Debian packages it needs: the Makefile's DEPS_BENCH (apache2 mariadb-server ruby
+# ruby-mysql2) and, from DEPS_TEST, curl gnuplot-nox python3 util-linux; build-essential
+# pkg-config libfuse3-dev fuse3 only for DELAY_US > 0 (slowfs.c). Run by hand as root it
+# installs what is missing through tests/deps-install (their services stay stopped: the
+# bench starts its own); tests never call it. `make deps-bench` installs them all.
 #
 #   make && sudo bench/prefetch/run.sh            # 1 ideal + 5 off + 5 on, writes results.md + PNG
 #   sudo QUICK=1 bench/prefetch/run.sh            # 1 ideal + 1 off + 1 on, prints the table only
@@ -76,7 +77,7 @@ need_pkgs() {
 	fi
 	if ((${#missing[@]})); then
 		log "installing ${missing[*]}"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+		sh "$ROOT/tests/deps-install" "${missing[@]}" >/dev/null
 	fi
 }
 need_pkgs
