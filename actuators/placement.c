@@ -68,11 +68,14 @@ static int cpuset_mkdir(const char *dir, char made[][PATH_MAX], int *created)
 		return errno == EEXIST ? 0 : -errno;
 	snprintf(made[(*created)++], PATH_MAX, "%s", dir);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof path, "%s/%s", parent, files[i]);
+		r = path_printf(path, sizeof path, "%s/%s", parent, files[i]);
+		if (r < 0)
+			return r;
 		if (read_file(path, buf, sizeof buf) < 0)
 			return -EIO;
-		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-		r = write_str(path, buf);
+		r = path_printf(path, sizeof path, "%s/%s", dir, files[i]);
+		if (r == 0)
+			r = write_str(path, buf);
 		if (r < 0)
 			return r;
 	}
@@ -86,7 +89,8 @@ static bool within_parent(const char *dir, const cpu_set_t *cpus)
 	cpu_set_t parent, both;
 	const char *slash = strrchr(dir, '/');
 
-	snprintf(path, sizeof path, "%.*s/cpuset.effective_cpus", (int)(slash - dir), dir);
+	if (path_printf(path, sizeof path, "%.*s/cpuset.effective_cpus", (int)(slash - dir), dir) < 0)
+		return true;	/* the pin itself fails on the length */
 	if (read_file(path, buf, sizeof buf) <= 0 || cpulist_parse(buf, strcspn(buf, "\n"), &parent) < 0)
 		return true;	/* cannot tell: let the kernel judge */
 	CPU_AND(&both, cpus, &parent);
@@ -103,18 +107,23 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 
 	if (!layout.cpuset)
 		return -EOPNOTSUPP;
+	/* Paths are never cut: a cut one could be another workload's. */
+	r = path_printf(dir, sizeof dir, "%s%s", layout.walk, w->key);
+	if (r < 0)
+		return r;
 	/* Gone meanwhile: do not make cgroups for it. */
-	snprintf(dir, sizeof dir, "%s%s", layout.walk, w->key);
 	if (access(dir, F_OK) < 0)
 		return -ENOENT;
-	snprintf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
+	r = path_printf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
+	if (r < 0)
+		return r;
 	if (!within_parent(dir, cpus))
 		return -ERANGE;
 	r = cpuset_mkdir(dir, made, &created);
-	if (r == 0) {
-		snprintf(path, sizeof path, "%s/cpuset.cpus", dir);
+	if (r == 0)
+		r = path_printf(path, sizeof path, "%s/cpuset.cpus", dir);
+	if (r == 0)
 		r = write_str(path, list);
-	}
 	if (r < 0) {
 		while (created-- > 0)
 			rmdir(made[created]);
@@ -125,7 +134,7 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 	}
 	/* Threads the engine left in an ancestor's cpuset join the workload's. */
 	cgroup_list_tasks(&layout, NULL, w->key, &tids, NULL);
-	snprintf(path, sizeof path, "%s/tasks", dir);
+	path_printf(path, sizeof path, "%s/tasks", dir);	/* fits: cpuset.cpus did */
 	for (size_t i = 0; i < tids.n; i++) {
 		char tid[16];
 
@@ -139,8 +148,10 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 static int pin_container_v2(const struct wl_view *w, const char *list)
 {
 	char path[PATH_MAX];
+	int r = path_printf(path, sizeof path, "%s%s/cpuset.cpus", layout.unified, w->key);
 
-	snprintf(path, sizeof path, "%s%s/cpuset.cpus", layout.unified, w->key);
+	if (r < 0)
+		return r;
 	if (access(path, F_OK) < 0)
 		return -EOPNOTSUPP;	/* the cpuset controller is not enabled there */
 	return write_str(path, list);

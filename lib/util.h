@@ -41,3 +41,7 @@ bool endswith(const char *s, const char *suffix);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
+/* snprintf that refuses to cut: 0, or -ENAMETOOLONG (buf then "") if the
+ * text does not fit. For paths and names, where a cut one can name another
+ * object (two cgroups that share a long prefix). */
+int path_printf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# Hostile cgroup names and paths: a long path never addresses another
+# workload. Each test's cgroups live under a slice of their own, shown
+# through a [discovery] pattern.
+
+setup_file() {
+	load lib/mount
+	load lib/containers
+	# unique per run: another engineer's tests may share the machine. Long,
+	# so that workloads under it have long paths but short names (a
+	# directory name is cut at 199 bytes, a path never).
+	TOP=/adtnames-$$-$RANDOM
+	SLICE=$TOP/$(printf '%*s' 200 '' | tr ' ' s)
+	export SLICE
+	printf '[discovery]\npattern = %s/*/*\n' "$TOP" > "$BATS_FILE_TMPDIR/adaptfs.conf"
+	adaptfs_mount --interval 0.5 --config "$BATS_FILE_TMPDIR/adaptfs.conf"
+}
+
+teardown_file() {
+	load lib/containers
+	teardown_all
+	adaptfs_umount
+}
+
+setup() {
+	load lib/mount
+	load lib/containers
+	# cpuset among the controllers so that teardown removes what pinning creates
+	export CG_CONTROLLERS="cpuacct cpu memory blkio pids cpuset unified"
+}
+
+teardown() {
+	teardown_all
+}
+
+cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
+
+# pad N -> N times "a"
+pad() { printf '%*s' "$1" '' | tr ' ' a; }
+
+@test "a pin of a workload whose cgroup path extends another's 255 bytes pins it, not the other" {
+	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
+	all=$(cat /sys/devices/system/cpu/online)
+	# short's path is 255 bytes; long's is short's plus "bb": cut to 255
+	# bytes (a 256-byte field) long's path was short's
+	short=$(pad $((255 - ${#SLICE} - 1)))
+	long=${short}bb
+	[ "${#short}" -gt 10 ] && [ "${#short}" -lt 60 ]
+	CG_PATH="$SLICE/$short" cg_spawn short sleep 1000
+	CG_PATH="$SLICE/$long" cg_spawn long sleep 1000
+	wait_for -t 5 test -d "$ADAPTFS_MNT/$short"
+	wait_for -t 5 test -d "$ADAPTFS_MNT/$long"
+	wait_for -t 5 grep -q "cpus=$all" "$ADAPTFS_MNT/$long/placement"
+	echo "cpus=1" > "$ADAPTFS_MNT/$long/placement"
+	[ "$(cpus_allowed "$(cg_pid long)")" = 1 ]
+	[ "$(cpus_allowed "$(cg_pid short)")" = "$all" ]
+	[ "$(cat "$(cg_dir short cpuset)/cpuset.cpus")" = "$all" ]
+	[ "$(cat "$ADAPTFS_MNT/$long/placement")" = "host=$(hostname) cpus=1" ]
+	# and the other way round
+	echo "cpus=0" > "$ADAPTFS_MNT/$short/placement"
+	[ "$(cpus_allowed "$(cg_pid short)")" = 0 ]
+	[ "$(cpus_allowed "$(cg_pid long)")" = 1 ]
+}
