@@ -41,6 +41,11 @@ bool endswith(const char *s, const char *suffix);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
+/* Copy in to out (size > 0) with control bytes, DEL, C1 controls and bytes
+ * that are not valid UTF-8 written as \xNN, as systemd's journal shows them,
+ * so that text from outside cannot drive a terminal. A text too long for
+ * out is cut between characters. Returns the length written. */
+size_t str_escape(const char *in, char *out, size_t size);
 /* snprintf that refuses to cut: 0, or -ENAMETOOLONG (buf then "") if the
  * text does not fit. For paths and names, where a cut one can name another
  * object (two cgroups that share a long prefix). */

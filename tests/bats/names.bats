@@ -11,7 +11,7 @@ setup_file() {
 	# directory name is cut at 199 bytes, a path never).
 	TOP=/adtnames-$$-$RANDOM
 	SLICE=$TOP/$(printf '%*s' 200 '' | tr ' ' s)
-	export SLICE
+	export TOP SLICE
 	printf '[discovery]\npattern = %s/*/*\n' "$TOP" > "$BATS_FILE_TMPDIR/adaptfs.conf"
 	adaptfs_mount --interval 0.5 --config "$BATS_FILE_TMPDIR/adaptfs.conf"
 }
@@ -60,4 +60,32 @@ pad() { printf '%*s' "$1" '' | tr ' ' a; }
 	echo "cpus=0" > "$ADAPTFS_MNT/$short/placement"
 	[ "$(cpus_allowed "$(cg_pid short)")" = 0 ]
 	[ "$(cpus_allowed "$(cg_pid long)")" = 1 ]
+}
+
+# no_raw_bytes FILE: no control byte but newline, no DEL, valid UTF-8
+no_raw_bytes() {
+	python3 - "$1" <<'PY'
+import sys
+data = open(sys.argv[1], 'rb').read()
+bad = [b for b in data if (b < 0x20 and b != 0x0a) or b == 0x7f]
+data.decode('utf-8')
+sys.exit(1 if bad else 0)
+PY
+}
+
+@test "control and non-UTF-8 bytes of a cgroup name and of a write reach events and the log escaped" {
+	command -v python3 || skip "python3 not installed"
+	evil=$'evil\e[31m\tx\xff'
+	CG_PATH="$TOP/h/$evil" cg_spawn evil sleep 1000
+	# the directory name is sanitized; the event shows the cgroup path
+	d=$ADAPTFS_MNT/evil__31m_x_
+	wait_for -t 5 test -d "$d" || { ls "$ADAPTFS_MNT" | cat -A; cat -A "$ADAPTFS_MNT/events"; false; }
+	wait_for -t 5 grep -qF 'evil\x1b[31m\x09x\xff)' "$ADAPTFS_MNT/events"
+	run bash -c "printf 'cpus=\e[2J\x01\xff\n' > '$d/placement'"
+	[ "$status" -ne 0 ]
+	grep -qF "'cpus=\\x1b[2J\\x01\\xff' refused: Invalid argument" "$ADAPTFS_MNT/events"
+	no_raw_bytes "$ADAPTFS_MNT/events"
+	grep -qF 'evil\x1b[31m\x09x\xff' "$ADAPTFS_LOG"
+	grep -qF "'cpus=\\x1b[2J\\x01\\xff' refused" "$ADAPTFS_LOG"
+	no_raw_bytes "$ADAPTFS_LOG"
 }
