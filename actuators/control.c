@@ -93,6 +93,10 @@ static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, 
 	const char *why;
 	int r;
 
+	/* Bad input is EINVAL whatever the state of the peer. */
+	if (req->has_cpus)
+		return refuse(w, CTL_PLACEMENT, line, -EINVAL,
+			      "cpus= is for this host: move first, then pin there");
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const struct peer_view *p = &s->peers[i];
 
@@ -104,11 +108,6 @@ static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, 
 	if (migrate_peer(req->host, m) < 0) {
 		free(m);
 		return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: not a [host] in the config");
-	}
-	if (req->has_cpus) {
-		free(m);
-		return refuse(w, CTL_PLACEMENT, line, -EINVAL,
-			      "cpus= is for this host: move first, then pin there");
 	}
 	if (migrate_supported(w->engine, &why) < 0) {
 		free(m);

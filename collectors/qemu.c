@@ -404,7 +404,7 @@ static void pid_list_settle(struct pid_list *l)
 {
 	size_t n = 0;
 
-	qsort(l->v, l->n, sizeof *l->v, cmp_pid);
+	qsort_safe(l->v, l->n, sizeof *l->v, cmp_pid);
 	for (size_t i = 0; i < l->n; i++)
 		if (n == 0 || l->v[n - 1] != l->v[i])
 			l->v[n++] = l->v[i];

@@ -19,6 +19,20 @@ static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 #define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
 #define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
 
+/* qsort(3) and memcpy(3) require non-NULL pointers even for no elements
+ * (UBSan aborts on qsort(NULL, 0, ...)): an empty list may have none. */
+static inline void qsort_safe(void *base, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+static inline void *memcpy_safe(void *dst, const void *src, size_t n)
+{
+	return n ? memcpy(dst, src, n) : dst;
+}
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define USEC_PER_SEC 1000000ULL
 
