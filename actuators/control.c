@@ -282,7 +282,8 @@ void control_render(const struct wl_view *w, enum control_file f, struct strbuf 
 {
 	switch (f) {
 	case CTL_PLACEMENT:
-		if (w->cpus)
+		/* "cpus=" with no list would not be writable back */
+		if (w->cpus && w->cpus[0])
 			strbuf_printf(out, "host=%s cpus=%s\n", host_name, w->cpus);
 		else
 			strbuf_printf(out, "host=%s\n", host_name);

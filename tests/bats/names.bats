@@ -31,6 +31,11 @@ setup() {
 
 teardown() {
 	teardown_all
+	# cpuset cgroups a test made by hand, deepest last in the list
+	local i
+	for ((i = ${#CPUSET_DIRS[@]} - 1; i >= 0; i--)); do
+		rmdir "${CPUSET_DIRS[i]}" 2>/dev/null || true
+	done
 }
 
 cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
@@ -88,4 +93,30 @@ PY
 	grep -qF 'evil\x1b[31m\x09x\xff' "$ADAPTFS_LOG"
 	grep -qF "'cpus=\\x1b[2J\\x01\\xff' refused" "$ADAPTFS_LOG"
 	no_raw_bytes "$ADAPTFS_LOG"
+}
+
+@test "a pin the kernel refuses (a cpuset without memory nodes) fails with its errno and says so" {
+	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
+	[ -d /sys/fs/cgroup/cpuset ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] || skip "needs v1 cpuset"
+	all=$(cat /sys/devices/system/cpu/online)
+	# the workload is not in the cpuset hierarchy; its cpuset cgroup exists
+	# with CPUs but no memory nodes, so it takes no task
+	CG_CONTROLLERS="cpuacct cpu memory blkio pids unified" CG_PATH="$TOP/m/nomems" cg_spawn nomems sleep 1000
+	CPUSET_DIRS=()
+	cs=/sys/fs/cgroup/cpuset
+	for rel in "$TOP" "$TOP/m" "$TOP/m/nomems"; do
+		[ -d "$cs$rel" ] && continue
+		mkdir "$cs$rel"
+		CPUSET_DIRS+=("$cs$rel")
+		cat "$cs$(dirname "$rel")/cpuset.cpus" > "$cs$rel/cpuset.cpus"
+		[ "$rel" = "$TOP/m/nomems" ] || cat "$cs$(dirname "$rel")/cpuset.mems" > "$cs$rel/cpuset.mems"
+	done
+	[ -z "$(cat "$cs$TOP/m/nomems/cpuset.mems")" ]
+	wait_for -t 5 test -d "$ADAPTFS_MNT/nomems"
+	run bash -c "echo cpus=1 > '$ADAPTFS_MNT/nomems/placement'"
+	[ "$status" -ne 0 ]
+	[[ $output == *"No space left on device"* ]]
+	grep -q "nomems: placement: pinning to cpus 1 failed: No space left on device; placement unchanged" "$ADAPTFS_MNT/events"
+	[ "$(cpus_allowed "$(cg_pid nomems)")" = "$all" ]
+	[ "$(cat "$cs$TOP/m/nomems/cpuset.cpus")" = "$all" ]
 }
