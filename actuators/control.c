@@ -33,13 +33,29 @@ static bool is_managed(const struct wl_view *w)
 	return strcmp(w->engine, "adaptfs") == 0;
 }
 
+/* What a pin job needs, in one allocation (the job frees it with free()):
+ * key, engine and name are whole copies in strings[], never cut, so a long
+ * cgroup path cannot turn into another workload's. */
 struct pin_arg {
-	struct wl_view view;	/* copy of what the job needs: key, engine, vm */
-	char key[256];
-	char engine[32];
-	char name[256];
+	struct wl_view view;	/* id, vm, and key, engine, name pointing into strings */
 	cpu_set_t cpus;
+	char strings[];
 };
+
+static struct pin_arg *pin_arg_new(const struct wl_view *w, const cpu_set_t *cpus)
+{
+	size_t lk = strlen(w->key) + 1, le = strlen(w->engine) + 1, ln = strlen(w->name) + 1;
+	struct pin_arg *a = xcalloc(1, sizeof *a + lk + le + ln);
+	char *key = a->strings, *engine = key + lk, *name = engine + le;
+
+	memcpy(key, w->key, lk);
+	memcpy(engine, w->engine, le);
+	memcpy(name, w->name, ln);
+	a->view = (struct wl_view){ .id = w->id, .name = name, .key = key, .engine = engine,
+				    .vm = w->vm };
+	a->cpus = *cpus;
+	return a;
+}
 
 static int run_pin(struct job *job)
 {
@@ -49,11 +65,11 @@ static int run_pin(struct job *job)
 
 	cpulist_format(&a->cpus, list, sizeof list);
 	if (r < 0) {
-		events_add(a->name, "placement: pinning to cpus %s failed: %s; placement unchanged",
+		events_add(a->view.name, "placement: pinning to cpus %s failed: %s; placement unchanged",
 			   list, strerror(-r));
 		return r;
 	}
-	events_add(a->name, "placement: pinned to cpus %s", list);
+	events_add(a->view.name, "placement: pinned to cpus %s", list);
 	/* Return only once a read of placement shows it. */
 	sampler_refresh(2000);
 	return 0;
@@ -77,6 +93,10 @@ static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, 
 	const char *why;
 	int r;
 
+	/* Bad input is EINVAL whatever the state of the peer. */
+	if (req->has_cpus)
+		return refuse(w, CTL_PLACEMENT, line, -EINVAL,
+			      "cpus= is for this host: move first, then pin there");
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const struct peer_view *p = &s->peers[i];
 
@@ -89,18 +109,18 @@ static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, 
 		free(m);
 		return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: not a [host] in the config");
 	}
-	if (req->has_cpus) {
-		free(m);
-		return refuse(w, CTL_PLACEMENT, line, -EINVAL,
-			      "cpus= is for this host: move first, then pin there");
-	}
 	if (migrate_supported(w->engine, &why) < 0) {
 		free(m);
 		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, why);
 	}
-	snprintf(m->name, sizeof m->name, "%s", w->name);
-	snprintf(m->key, sizeof m->key, "%s", w->key);
-	snprintf(m->engine, sizeof m->engine, "%s", w->engine);
+	/* A cut name or key would move another workload: refuse instead. */
+	if (path_printf(m->name, sizeof m->name, "%s", w->name) < 0 ||
+	    path_printf(m->key, sizeof m->key, "%s", w->key) < 0 ||
+	    path_printf(m->engine, sizeof m->engine, "%s", w->engine) < 0) {
+		free(m);
+		return refuse(w, CTL_PLACEMENT, line, -ENAMETOOLONG,
+			      "its name or cgroup path is too long to move");
+	}
 	r = jobs_submit(&(struct job){ .wid = w->id, .run = run_migrate, .done = done, .ctx = ctx, .arg = m });
 	if (r < 0) {
 		free(m);
@@ -137,13 +157,7 @@ static int write_placement(const struct snapshot *s, const struct wl_view *w, co
 	if (w->vm && strcmp(w->engine, "qemu") != 0 && strcmp(w->engine, "libvirt") != 0)
 		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, "cannot pin this engine's guests");
 
-	a = xcalloc(1, sizeof *a);
-	snprintf(a->key, sizeof a->key, "%s", w->key);
-	snprintf(a->engine, sizeof a->engine, "%s", w->engine);
-	snprintf(a->name, sizeof a->name, "%s", w->name);
-	a->view = (struct wl_view){ .id = w->id, .name = a->name, .key = a->key, .engine = a->engine,
-				    .vm = w->vm };
-	a->cpus = req.cpus;
+	a = pin_arg_new(w, &req.cpus);
 	r = jobs_submit(&(struct job){ .wid = w->id, .run = run_pin, .done = done, .ctx = ctx, .arg = a });
 	if (r < 0) {
 		free(a);
@@ -187,7 +201,10 @@ static int write_managed_mode(const struct wl_view *w, const char *line, enum mo
 		return 1;
 	}
 	a = xcalloc(1, sizeof *a);
-	snprintf(a->name, sizeof a->name, "%s", w->key);
+	if (path_printf(a->name, sizeof a->name, "%s", w->key) < 0) {
+		free(a);
+		return refuse(w, CTL_MODE, line, -ENAMETOOLONG, "no such managed workload");
+	}
 	a->mode = to_recipe[m];
 	r = jobs_submit(&(struct job){ .wid = w->id, .run = run_mode, .done = done, .ctx = ctx, .arg = a });
 	if (r < 0) {
@@ -265,7 +282,8 @@ void control_render(const struct wl_view *w, enum control_file f, struct strbuf 
 {
 	switch (f) {
 	case CTL_PLACEMENT:
-		if (w->cpus)
+		/* "cpus=" with no list would not be writable back */
+		if (w->cpus && w->cpus[0])
 			strbuf_printf(out, "host=%s cpus=%s\n", host_name, w->cpus);
 		else
 			strbuf_printf(out, "host=%s\n", host_name);

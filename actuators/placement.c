@@ -68,11 +68,14 @@ static int cpuset_mkdir(const char *dir, char made[][PATH_MAX], int *created)
 		return errno == EEXIST ? 0 : -errno;
 	snprintf(made[(*created)++], PATH_MAX, "%s", dir);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof path, "%s/%s", parent, files[i]);
+		r = path_printf(path, sizeof path, "%s/%s", parent, files[i]);
+		if (r < 0)
+			return r;
 		if (read_file(path, buf, sizeof buf) < 0)
 			return -EIO;
-		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-		r = write_str(path, buf);
+		r = path_printf(path, sizeof path, "%s/%s", dir, files[i]);
+		if (r == 0)
+			r = write_str(path, buf);
 		if (r < 0)
 			return r;
 	}
@@ -86,34 +89,72 @@ static bool within_parent(const char *dir, const cpu_set_t *cpus)
 	cpu_set_t parent, both;
 	const char *slash = strrchr(dir, '/');
 
-	snprintf(path, sizeof path, "%.*s/cpuset.effective_cpus", (int)(slash - dir), dir);
+	if (path_printf(path, sizeof path, "%.*s/cpuset.effective_cpus", (int)(slash - dir), dir) < 0)
+		return true;	/* the pin itself fails on the length */
 	if (read_file(path, buf, sizeof buf) <= 0 || cpulist_parse(buf, strcspn(buf, "\n"), &parent) < 0)
 		return true;	/* cannot tell: let the kernel judge */
 	CPU_AND(&both, cpus, &parent);
 	return CPU_EQUAL(&both, cpus);
 }
 
+/* Processes the engine left in an ancestor's cpuset join the workload's,
+ * whole: cgroup.procs moves every thread of a process at once. One that
+ * exited meanwhile is no error; any other refusal is (a v1 cpuset without
+ * memory nodes takes no task: ENOSPC). */
+static int move_procs(const char *dir, const char *key)
+{
+	struct pid_list pids = {0};
+	char path[PATH_MAX + 32];
+	int r = cgroup_list_tasks(&layout, NULL, key, NULL, &pids);
+
+	if (r == 0)
+		r = path_printf(path, sizeof path, "%s/cgroup.procs", dir);
+	for (size_t i = 0; r == 0 && i < pids.n; i++) {
+		char pid[16];
+		int e;
+
+		snprintf(pid, sizeof pid, "%d", pids.v[i]);
+		e = write_str(path, pid);
+		if (e < 0 && e != -ESRCH)
+			r = e;
+	}
+	pid_list_free(&pids);
+	return r;
+}
+
 /* CPUs first, threads after: if the kernel refuses the CPUs nothing has
  * moved, and cgroups made for it are removed again. */
 static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, const char *list)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32], made[8][PATH_MAX];
-	struct pid_list tids = {0};
+	char dir[PATH_MAX], path[PATH_MAX + 32], made[8][PATH_MAX], old[1024] = "";
 	int created = 0, r;
 
 	if (!layout.cpuset)
 		return -EOPNOTSUPP;
+	/* Paths are never cut: a cut one could be another workload's. */
+	r = path_printf(dir, sizeof dir, "%s%s", layout.walk, w->key);
+	if (r < 0)
+		return r;
 	/* Gone meanwhile: do not make cgroups for it. */
-	snprintf(dir, sizeof dir, "%s%s", layout.walk, w->key);
 	if (access(dir, F_OK) < 0)
 		return -ENOENT;
-	snprintf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
+	r = path_printf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
+	if (r < 0)
+		return r;
 	if (!within_parent(dir, cpus))
 		return -ERANGE;
 	r = cpuset_mkdir(dir, made, &created);
-	if (r == 0) {
-		snprintf(path, sizeof path, "%s/cpuset.cpus", dir);
+	if (r == 0)
+		r = path_printf(path, sizeof path, "%s/cpuset.cpus", dir);
+	if (r == 0 && read_file(path, old, sizeof old) < 0)
+		old[0] = '\0';
+	if (r == 0)
 		r = write_str(path, list);
+	if (r == 0) {
+		r = move_procs(dir, w->key);
+		/* Not pinned: the CPUs it had, for what did move. */
+		if (r < 0 && old[0] && old[0] != '\n')
+			write_str(path, old);
 	}
 	if (r < 0) {
 		while (created-- > 0)
@@ -123,24 +164,16 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 		 * or any other refusal are invalid here. */
 		return r == -EACCES ? -ERANGE : r == -EBUSY ? -EINVAL : r;
 	}
-	/* Threads the engine left in an ancestor's cpuset join the workload's. */
-	cgroup_list_tasks(&layout, NULL, w->key, &tids, NULL);
-	snprintf(path, sizeof path, "%s/tasks", dir);
-	for (size_t i = 0; i < tids.n; i++) {
-		char tid[16];
-
-		snprintf(tid, sizeof tid, "%d", tids.v[i]);
-		write_str(path, tid);	/* a thread may have exited meanwhile */
-	}
-	pid_list_free(&tids);
 	return 0;
 }
 
 static int pin_container_v2(const struct wl_view *w, const char *list)
 {
 	char path[PATH_MAX];
+	int r = path_printf(path, sizeof path, "%s%s/cpuset.cpus", layout.unified, w->key);
 
-	snprintf(path, sizeof path, "%s%s/cpuset.cpus", layout.unified, w->key);
+	if (r < 0)
+		return r;
 	if (access(path, F_OK) < 0)
 		return -EOPNOTSUPP;	/* the cpuset controller is not enabled there */
 	return write_str(path, list);

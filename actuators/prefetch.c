@@ -144,7 +144,8 @@ static int read_u64_file(const char *base, const char *rel, const char *file, ui
 
 	if (!base)
 		return -ENOENT;
-	snprintf(path, sizeof path, "%s%s/%s", base, rel, file);
+	if (path_printf(path, sizeof path, "%s%s/%s", base, rel, file) < 0)
+		return -ENAMETOOLONG;
 	if (read_file(path, buf, sizeof buf) <= 0 || sscanf(buf, "%lu", v) != 1)
 		return -EINVAL;
 	return 0;
@@ -157,7 +158,8 @@ static int cgroup_majflt(const char *rel, uint64_t *v)
 
 	if (!base)
 		return -ENOENT;
-	snprintf(path, sizeof path, "%s%s/memory.stat", base, rel);
+	if (path_printf(path, sizeof path, "%s%s/memory.stat", base, rel) < 0)
+		return -ENAMETOOLONG;
 	if (read_file(path, buf, sizeof buf) < 0)
 		return -EIO;
 	return (!layout.v2 && kv_get_u64(buf, "total_pgmajfault", v) == 0) ||
@@ -173,7 +175,8 @@ static bool thrashing(const char *rel)
 
 	if (!layout.unified)
 		return false;
-	snprintf(path, sizeof path, "%s%s/memory.pressure", layout.unified, rel);
+	if (path_printf(path, sizeof path, "%s%s/memory.pressure", layout.unified, rel) < 0)
+		return false;
 	return read_file(path, buf, sizeof buf) > 0 && psi_parse(buf, "full", &avg10, &total) == 0 &&
 	       avg10 > cfg.thrash_full_avg10;
 }
@@ -437,10 +440,11 @@ static size_t plan(const struct snapshot *snap, struct pf_state **due, size_t ma
 		if (!s)
 			continue;
 		s->seen = true;
-		if (s->on && !w->vm && n_due < max) {
-			snprintf(s->key, sizeof s->key, "%s", w->key);
+		/* A key too long for s->key is not cut (it could be another
+		 * container's cgroup): that container is not polled. */
+		if (s->on && !w->vm && n_due < max &&
+		    path_printf(s->key, sizeof s->key, "%s", w->key) == 0)
 			due[n_due++] = s;
-		}
 	}
 	if (snap)
 		collect_garbage();

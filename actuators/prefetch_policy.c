@@ -1,4 +1,5 @@
 #include "prefetch_policy.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@ void prefetch_order(const struct prefetch_learn *l, const char *trigger,
 	for (unsigned i = 0; i < l->n; i++)
 		if (strncmp(l->names[i], trigger, COMM_LEN) == 0)
 			order_trigger = (int)i;
-	qsort(t, n, sizeof *t, cmp_target);
+	qsort_safe(t, n, sizeof *t, cmp_target);
 }
 
 uint64_t prefetch_budget(uint64_t limit, uint64_t usage, uint64_t available, uint64_t margin,

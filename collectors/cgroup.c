@@ -378,7 +378,9 @@ int cgroup_list_tasks(const struct cgroup_layout *L, struct cgroup_dirs *dirs, c
 	char p[PATH_MAX];
 	int r;
 
-	snprintf(p, sizeof p, "%s%s", L->walk, rel);
+	/* A cut path could list another cgroup's tasks. */
+	if (path_printf(p, sizeof p, "%s%s", L->walk, rel) < 0)
+		return -ENAMETOOLONG;
 	/* A held directory without its lists was removed (a removed directory
 	 * has no entries, so nothing was listed): look it up again. */
 	for (bool again = false;; again = true) {

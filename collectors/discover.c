@@ -56,8 +56,7 @@ static int cmp_found(const void *a, const void *b)
 
 void found_list_sort(struct found_list *l)
 {
-	if (l->n)
-		qsort(l->v, l->n, sizeof *l->v, cmp_found);
+	qsort_safe(l->v, l->n, sizeof *l->v, cmp_found);
 }
 
 static const struct found *known_find(const struct found_list *known, const char *key)

@@ -91,7 +91,7 @@ void proc_sample_tasks(const char *proc_root, const struct pid_list *tids, bool 
 					       ps.have_blkio ? ps.blkio_ticks : 0, dir };
 		running += ps.state == 'R';
 	}
-	qsort(cur, n, sizeof *cur, cmp_tid);
+	qsort_safe(cur, n, sizeof *cur, cmp_tid);
 	/* A thread listed twice (racing readers of tasks files) counts once. */
 	size_t u = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -42,6 +42,16 @@ static const char *opt_next(const char *p, char *out, size_t size)
 	return *p ? p + 1 : NULL;
 }
 
+/* The first element of an option string, whole, or -ENAMETOOLONG (out "").
+ * A cut name or QMP path could be another guest's. */
+static int opt_first(const char *p, char *out, size_t size)
+{
+	char elem[4096];
+
+	opt_next(p, elem, sizeof elem);
+	return path_printf(out, size, "%s", elem);
+}
+
 /* Value of key=VALUE in an option string, copied to out. */
 static int opt_get(const char *opts, const char *key, char *out, size_t size)
 {
@@ -67,9 +77,9 @@ static void parse_qmp_arg(const char *v, struct qemu_cmdline *c)
 	if (!startswith(v, "unix:"))
 		return;
 	v += 5;
-	if (opt_get(v, "path", c->qmp, sizeof c->qmp) == 0)
-		return;
-	opt_next(v, c->qmp, sizeof c->qmp);
+	if (opt_get(v, "path", c->qmp, sizeof c->qmp) != -ENOENT)
+		return;	/* found, or too long: no QMP rather than a cut path */
+	opt_first(v, c->qmp, sizeof c->qmp);
 }
 
 int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *c)
@@ -102,7 +112,7 @@ int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *c)
 			if (opt_get(v, "guest", c->name, sizeof c->name) == 0)
 				c->libvirt = 1;
 			else
-				opt_next(v, c->name, sizeof c->name);
+				opt_first(v, c->name, sizeof c->name);
 		} else if (strcmp(o, "-qmp") == 0) {
 			parse_qmp_arg(v, c);
 		} else if (strcmp(o, "-chardev") == 0 && startswith(v, "socket,") &&
@@ -394,7 +404,7 @@ static void pid_list_settle(struct pid_list *l)
 {
 	size_t n = 0;
 
-	qsort(l->v, l->n, sizeof *l->v, cmp_pid);
+	qsort_safe(l->v, l->n, sizeof *l->v, cmp_pid);
 	for (size_t i = 0; i < l->n; i++)
 		if (n == 0 || l->v[n - 1] != l->v[i])
 			l->v[n++] = l->v[i];

@@ -173,7 +173,7 @@ static bool reconcile(struct keyed *found, size_t n_found, unsigned mask)
 	struct tracked **next = xcalloc(n_found + S.n_tr, sizeof *next);
 	size_t i = 0, j = 0, n = 0, changes = 0;
 
-	qsort(found, n_found, sizeof *found, cmp_keyed);
+	qsort_safe(found, n_found, sizeof *found, cmp_keyed);
 	while (i < S.n_tr || j < n_found) {
 		int c = i == S.n_tr ? 1 : j == n_found ? -1 :
 			cmp_key(S.tr[i]->backend, S.tr[i]->ref.key, found[j].backend, found[j].f->key);
@@ -222,7 +222,7 @@ static bool reconcile(struct keyed *found, size_t n_found, unsigned mask)
 		events_add(t->dirname, "appeared (%s %s, %s)", f->vm ? "vm" : "container", f->engine,
 			   f->key);
 	}
-	qsort(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
+	qsort_safe(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
 	return changes > 0;
 }
 

@@ -49,7 +49,7 @@ void snapshot_index(struct snapshot *s)
 {
 	size_t size = 16;
 
-	qsort(s->wl, s->n, sizeof *s->wl, cmp_name);
+	qsort_safe(s->wl, s->n, sizeof *s->wl, cmp_name);
 	while (size < s->n * 2)
 		size *= 2;
 	s->hmask = size - 1;

@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
@@ -154,6 +155,44 @@ static bool already_mounted(const char *mountpoint)
 			return true;
 	}
 	return false;
+}
+
+/* Is there a FUSE mount on mp (as written, absolute) in the mount table? */
+static bool fuse_mounted_at(const char *mp)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
+	char line[4096];
+
+	while (f && fgets(line, sizeof line, f)) {
+		char dev[256], dir[PATH_MAX], type[64];
+
+		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) == 3 &&
+		    strcmp(dir, mp) == 0 && (strcmp(type, "fuse") == 0 || startswith(type, "fuse.")))
+			return true;
+	}
+	return false;
+}
+
+/* A daemon killed with SIGKILL leaves its FUSE mount behind, dead: every
+ * access fails with ENOTCONN (ECONNABORTED once aborted), so nothing could
+ * mount there. Detach it (lazily: a process may still hold it), as
+ * fusermount -uz would. Tried with open(2): stat(2) may still answer from
+ * the attributes the kernel cached for the root. */
+static void detach_stale_mount(const char *mp)
+{
+	int fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	if ((errno != ENOTCONN && errno != ECONNABORTED) || !fuse_mounted_at(mp))
+		return;
+	if (umount2(mp, MNT_DETACH) < 0)
+		log_warn("mount point %s: a stale FUSE mount (its daemon is gone) that cannot be "
+			 "detached: %s", mp, strerror(errno));
+	else
+		log_warn("mount point %s: detached a stale FUSE mount (its daemon is gone)", mp);
 }
 
 static int check_mountpoint(const char *mp)
@@ -291,6 +330,7 @@ int main(int argc, char **argv)
 	if (load_config(&o, &cfg) < 0)
 		goto out_options;
 	have_cfg = true;
+	detach_stale_mount(o.mountpoint);
 	/* Two daemons started at once both pass the mounts check: the first to
 	 * lock the mount point goes on. The lock lives as long as the process. */
 	lock_fd = open(o.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

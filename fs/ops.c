@@ -23,6 +23,10 @@ struct open_file {
 	 * torn) instead of a copy of up to megabytes per open. */
 	struct snapshot *prom_snap;
 	uint64_t events_seen;
+	/* events: the kernel's handle for this open's poll() wait, under
+	 * poll_lock. The kernel sends one per poll call for the same file, so
+	 * the newest replaces the last: one per open file, never a table. */
+	struct fuse_pollhandle *ph;
 	bool fresh;		/* text rendered at open, not yet read */
 	pthread_mutex_t lock;	/* the kernel may read one open file from several threads */
 	struct open_file *prev, *next;	/* all open files, freed at exit if still open */
@@ -30,6 +34,8 @@ struct open_file {
 
 static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct open_file *open_files;
+/* Taken inside open_files_lock, never the other way round. */
+static pthread_mutex_t poll_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void open_files_link(struct open_file *of)
 {
@@ -51,6 +57,10 @@ static void open_file_free(struct open_file *of)
 	if (of->next)
 		of->next->prev = of->prev;
 	pthread_mutex_unlock(&open_files_lock);
+	pthread_mutex_lock(&poll_lock);
+	if (of->ph)
+		fuse_pollhandle_destroy(of->ph);
+	pthread_mutex_unlock(&poll_lock);
 	pthread_mutex_destroy(&of->lock);
 	strbuf_free(&of->text);
 	snapshot_put(of->prom_snap);
@@ -66,9 +76,6 @@ void ops_free_open_files(void)
 
 static struct fuse_session *session;
 static gid_t control_gid;	/* group allowed to write control files; 0: root only */
-static pthread_mutex_t poll_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fuse_pollhandle *pollers[64];
-static size_t n_pollers;
 
 static void fill_attr(const struct node *n, struct stat *st)
 {
@@ -412,42 +419,53 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-/* events supports poll(): readable once an event newer than the last read exists. */
+/* events supports poll() as cgroup.events does: readable only once an event
+ * newer than this open's last read (at offset 0) exists, however often a
+ * reader polls and times out. Other files are always readable. */
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
-	unsigned revents = 0;
+	unsigned revents = POLLIN | POLLRDNORM;
+	uint64_t seen;
 
 	(void)ino;
-	if (of->node.kind != N_EVENTS || events_seq() > of->events_seen) {
-		revents = POLLIN | POLLRDNORM;
-		if (ph)
-			fuse_pollhandle_destroy(ph);
-	} else if (ph) {
+	if (of->node.kind == N_EVENTS) {
+		pthread_mutex_lock(&of->lock);
+		seen = of->events_seen;
+		pthread_mutex_unlock(&of->lock);
+		/* Checked under poll_lock: an event counted after the check
+		 * finds the handle stored and wakes it (see wake_pollers). */
 		pthread_mutex_lock(&poll_lock);
-		if (n_pollers < ARRAY_SIZE(pollers)) {
-			pollers[n_pollers++] = ph;
-			ph = NULL;
+		if (events_seq() <= seen) {
+			revents = 0;
+			if (ph) {
+				if (of->ph)
+					fuse_pollhandle_destroy(of->ph);
+				of->ph = ph;
+				ph = NULL;
+			}
 		}
 		pthread_mutex_unlock(&poll_lock);
-		if (ph) {	/* too many pollers: tell this one to read now */
-			fuse_pollhandle_destroy(ph);
-			revents = POLLIN | POLLRDNORM;
-		}
 	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
 	fuse_reply_poll(req, revents);
 }
 
 static void wake_pollers(void)
 {
+	pthread_mutex_lock(&open_files_lock);
 	pthread_mutex_lock(&poll_lock);
-	for (size_t i = 0; i < n_pollers; i++) {
-		fuse_lowlevel_notify_poll(pollers[i]);
-		fuse_pollhandle_destroy(pollers[i]);
+	for (struct open_file *of = open_files; of; of = of->next) {
+		if (!of->ph)
+			continue;
+		fuse_lowlevel_notify_poll(of->ph);
+		fuse_pollhandle_destroy(of->ph);
+		of->ph = NULL;
 	}
-	n_pollers = 0;
 	pthread_mutex_unlock(&poll_lock);
+	pthread_mutex_unlock(&open_files_lock);
 }
 
 /* Nothing in the tree is created, removed or renamed by users. Control

@@ -186,7 +186,7 @@ static ssize_t commit_reply(struct ring_ent *e, const struct iovec *iov, int cou
 			len = 0;
 			break;
 		}
-		memcpy(e->payload + len, iov[i].iov_base, iov[i].iov_len);
+		memcpy_safe(e->payload + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
 	out->len = (uint32_t)(sizeof *out + len);

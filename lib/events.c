@@ -8,6 +8,7 @@
 
 #define EVENT_LEN 320
 #define MSG_LEN 240
+#define SUBJECT_LEN 48
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char ring[EVENTS_MAX][EVENT_LEN];
@@ -21,33 +22,34 @@ void events_set_hook(void (*fn)(void))
 
 void events_add(const char *subject, const char *fmt, ...)
 {
-	char msg[MSG_LEN], stamp[24];
+	char msg[MSG_LEN], subj[SUBJECT_LEN + 1], raw[MSG_LEN], stamp[24];
 	uint64_t now = wall_usec();
 	time_t secs = (time_t)(now / USEC_PER_SEC);
 	struct tm tm;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
-	/* One event is one line whatever a caller passes in. */
-	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	/* One event is one line, and cgroup names or bytes written by users
+	 * never reach a terminal that tails events or the log raw: newlines,
+	 * controls and invalid UTF-8 become \xNN. */
+	str_escape(raw, msg, sizeof msg);
+	str_escape(subject, subj, sizeof subj);
 	gmtime_r(&secs, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 
 	pthread_mutex_lock(&lock);
-	snprintf(ring[seq % EVENTS_MAX], EVENT_LEN, "%s.%03uZ %.48s: %s", stamp,
-		 (unsigned)(now % USEC_PER_SEC / 1000), subject, msg);
+	snprintf(ring[seq % EVENTS_MAX], EVENT_LEN, "%s.%03uZ %s: %s", stamp,
+		 (unsigned)(now % USEC_PER_SEC / 1000), subj, msg);
 	seq++;
 	pthread_mutex_unlock(&lock);
 
 	/* The log already says "adaptfs:" in front of every line. */
-	if (strcmp(subject, "adaptfs") == 0)
+	if (strcmp(subj, "adaptfs") == 0)
 		log_info("%s", msg);
 	else
-		log_info("%s: %s", subject, msg);
+		log_info("%s: %s", subj, msg);
 	if (hook)
 		hook();
 }

@@ -1,4 +1,5 @@
 #include "log.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,17 +15,16 @@ void log_open(bool to_syslog)
 
 void log_msg(int prio, const char *fmt, ...)
 {
+	char raw[1024], line[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (use_syslog) {
-		vsyslog(prio, fmt, ap);
-	} else {
-		char line[1024];
-
-		/* One write per line: threads log concurrently. */
-		vsnprintf(line, sizeof line, fmt, ap);
-		fprintf(stderr, "adaptfs: %s\n", line);
-	}
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	/* Paths and names from outside are escaped (\xNN) as in events. */
+	str_escape(raw, line, sizeof line);
+	if (use_syslog)
+		syslog(prio, "%s", line);
+	else	/* one write per line: threads log concurrently */
+		fprintf(stderr, "adaptfs: %s\n", line);
 }

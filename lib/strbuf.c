@@ -37,7 +37,7 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 void strbuf_append(struct strbuf *sb, const char *s, size_t n)
 {
 	strbuf_reserve(sb, n);
-	memcpy(sb->buf + sb->len, s, n);
+	memcpy_safe(sb->buf + sb->len, s, n);
 	sb->len += n;
 	sb->buf[sb->len] = '\0';
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <time.h>
 
 static uint64_t clock_usec(clockid_t id)
@@ -101,4 +102,67 @@ char *xstrdup(const char *s)
 	if (!p)
 		abort();
 	return p;
+}
+
+int path_printf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size) {
+		if (size)
+			buf[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static bool utf8_cont(unsigned char c) { return c >= 0x80 && c <= 0xbf; }
+
+/* Length of the printable character at p (1 to 4 bytes), 0 if it is a
+ * control or not valid UTF-8 (overlong, surrogate, above U+10FFFF). The
+ * checks stop at the first byte that fails, so never read past a NUL. */
+static size_t utf8_printable_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+
+	if (c < 0x80)
+		return c >= 0x20 && c != 0x7f;
+	if (c >= 0xc2 && c <= 0xdf)
+		return utf8_cont(p[1]) && !(c == 0xc2 && p[1] < 0xa0) ? 2 : 0;	/* C1 */
+	if (c >= 0xe0 && c <= 0xef)
+		return utf8_cont(p[1]) && utf8_cont(p[2]) && !(c == 0xe0 && p[1] < 0xa0) &&
+			       !(c == 0xed && p[1] > 0x9f) ? 3 : 0;
+	if (c >= 0xf0 && c <= 0xf4)
+		return utf8_cont(p[1]) && utf8_cont(p[2]) && utf8_cont(p[3]) &&
+			       !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] > 0x8f) ? 4 : 0;
+	return 0;
+}
+
+size_t str_escape(const char *in, char *out, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (*p) {
+		size_t n = utf8_printable_len(p);
+
+		if (n) {
+			if (o + n >= size)
+				break;
+			memcpy(out + o, p, n);
+			o += n;
+			p += n;
+		} else {
+			if (o + 4 >= size)
+				break;
+			snprintf(out + o, 5, "\\x%02x", *p++);
+			o += 4;
+		}
+	}
+	out[o] = '\0';
+	return o;
 }

@@ -19,6 +19,20 @@ static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 #define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
 #define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
 
+/* qsort(3) and memcpy(3) require non-NULL pointers even for no elements
+ * (UBSan aborts on qsort(NULL, 0, ...)): an empty list may have none. */
+static inline void qsort_safe(void *base, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+static inline void *memcpy_safe(void *dst, const void *src, size_t n)
+{
+	return n ? memcpy(dst, src, n) : dst;
+}
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define USEC_PER_SEC 1000000ULL
 
@@ -41,3 +55,12 @@ bool endswith(const char *s, const char *suffix);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
+/* Copy in to out (size > 0) with control bytes, DEL, C1 controls and bytes
+ * that are not valid UTF-8 written as \xNN, as systemd's journal shows them,
+ * so that text from outside cannot drive a terminal. A text too long for
+ * out is cut between characters. Returns the length written. */
+size_t str_escape(const char *in, char *out, size_t size);
+/* snprintf that refuses to cut: 0, or -ENAMETOOLONG (buf then "") if the
+ * text does not fit. For paths and names, where a cut one can name another
+ * object (two cgroups that share a long prefix). */
+int path_printf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

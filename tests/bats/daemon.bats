@@ -9,6 +9,10 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${FG_PID:-}" ] && _adapt_pid_alive "$FG_PID"; then
+		kill -KILL "$FG_PID"
+		wait_for -t 5 _adapt_pid_gone "$FG_PID" || true
+	fi
 	if [ -f "$PIDFILE" ]; then
 		kill "$(cat "$PIDFILE")" 2>/dev/null || true
 		wait_for -t 5 test ! -f "$PIDFILE" || true
@@ -31,6 +35,31 @@ teardown() {
 	wait_for -t 5 _adapt_pid_gone "$pid"
 	! grep -q " $MNT " /proc/mounts
 	[ ! -e "$PIDFILE" ]
+}
+
+@test "after kill -9 a new daemon detaches the dead mount, says so, and mounts" {
+	"$ADAPTFS_BIN" -f --interval 0.5 "$MNT" > "$BATS_TEST_TMPDIR/first.log" 2>&1 3>&- &
+	FG_PID=$!
+	wait_for -t 5 test -e "$MNT/host/cores"
+	kill -KILL "$FG_PID"
+	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+	# the dead mount is still there: every access fails
+	adaptfs_mounted "$MNT"
+	run stat "$MNT"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Transport endpoint is not connected"* ]]
+	run "$ADAPTFS_BIN" --pidfile "$PIDFILE" --interval 0.5 "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"mount point $MNT: detached a stale FUSE mount (its daemon is gone)"* ]]
+	wait_for -t 5 test -s "$PIDFILE"
+	wait_for -t 5 test -e "$MNT/host/cores"
+	[ "$(grep -c " $MNT fuse.adaptfs " /proc/mounts)" -eq 1 ]
+	# and it stops cleanly, leaving nothing mounted
+	pid=$(cat "$PIDFILE")
+	kill -TERM "$pid"
+	wait_for -t 5 _adapt_pid_gone "$pid"
+	! adaptfs_mounted "$MNT"
 }
 
 @test "a mount point given relative to the working directory is unmounted on SIGTERM" {

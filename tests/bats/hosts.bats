@@ -5,13 +5,16 @@
 setup_file() {
 	load lib/mount
 	load lib/containers
-	ip netns add adt-peer1
-	ip -n adt-peer1 link set lo up
+	# unique per run: another engineer's tests may share the machine
+	PEER_NS=adt-peer1-$$
+	echo "$PEER_NS" > "$BATS_FILE_TMPDIR/peer_ns"
+	ip netns add "$PEER_NS"
+	ip -n "$PEER_NS" link set lo up
 	cfg=$BATS_FILE_TMPDIR/adaptfs.conf
 	cat > "$cfg" <<CONF
 [host peer1]
 address = 10.232.0.2
-transport = ip netns exec adt-peer1
+transport = ip netns exec $PEER_NS
 [host dead]
 address = 10.232.0.9
 transport = false
@@ -26,7 +29,7 @@ teardown_file() {
 	load lib/containers
 	teardown_all
 	adaptfs_umount
-	ip netns del adt-peer1 2>/dev/null || true
+	ip netns del "$(cat "$BATS_FILE_TMPDIR/peer_ns")" 2>/dev/null || true
 }
 
 setup() {
@@ -59,6 +62,11 @@ teardown() {
 	grep -q "placement: 'host=peer1' refused: Operation not supported (this engine has no migration" "$ADAPTFS_MNT/events"
 	run bash -c "echo host=peer1 cpus=0 > '$d/placement'"
 	[[ "$output" == *"Invalid argument"* ]]
+	# cpus= with a peer is bad input, refused before the peer is asked
+	# (adaptfs.5), even when that peer does not answer
+	run bash -c "echo host=dead cpus=0 > '$d/placement'"
+	[[ "$output" == *"Invalid argument"* ]]
+	grep -q "placement: 'host=dead cpus=0' refused: Invalid argument (cpus= is for this host" "$ADAPTFS_MNT/events"
 	run bash -c "echo host=dead > '$d/placement'"
 	[[ "$output" == *"No route to host"* ]]
 	run bash -c "echo host=nowhere > '$d/placement'"

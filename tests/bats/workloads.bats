@@ -149,6 +149,43 @@ key_at_least() { local v; v=$(key "$1" "$2") && at_least "$v" "$3"; }
 	grep -q woken "$BATS_TEST_TMPDIR/poll.out"
 }
 
+@test "events poll() blocks while nothing new arrives, however often it times out" {
+	command -v python3 || skip "python3 not installed"
+	# A poll(100 ms) loop for 4 s: each wake-up must bring a new line (other
+	# cgroups on the host may come and go); before the fix, after ~32
+	# timeouts every poll returned at once, thousands of empty wake-ups.
+	python3 - "$ADAPTFS_MNT/events" > "$BATS_TEST_TMPDIR/loop.out" <<'PY'
+import select, sys, time
+with open(sys.argv[1], 'rb', buffering=0) as f:
+    last = f.read()
+    p = select.poll()
+    p.register(f, select.POLLIN)
+    timeouts = empty = new = 0
+    end = time.monotonic() + 4
+    while time.monotonic() < end:
+        if not p.poll(100):
+            timeouts += 1
+            continue
+        f.seek(0)
+        text = f.read()
+        if text == last:
+            empty += 1
+        else:
+            new += 1
+        last = text
+    print(f"timeouts {timeouts} empty {empty} new {new}")
+PY
+	cat "$BATS_TEST_TMPDIR/loop.out"
+	read -r _ timeouts _ empty _ new < "$BATS_TEST_TMPDIR/loop.out"
+	[ "$empty" -eq 0 ]
+	[ "$timeouts" -ge 20 ]
+	# and after all those timeouts a new event still wakes a poller
+	events_poller "$BATS_TEST_TMPDIR/poll.out"
+	cg_spawn pollagain sleep 1000
+	wait "$EVENTS_POLLER"
+	grep -q woken "$BATS_TEST_TMPDIR/poll.out"
+}
+
 @test "reads across fast snapshot swaps are never torn, and a kept-open file stays live" {
 	cg_spawn churn bash -c 'while :; do :; done'
 	d=$(wl churn)

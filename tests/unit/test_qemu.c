@@ -83,6 +83,29 @@ static void cmdline_unescapes_doubled_commas(void **state)
 	assert_string_equal(c.qmp, "/tmp/x,y.sock");
 }
 
+/* A name or QMP path longer than its field is dropped, never cut: a cut
+ * path could be another guest's socket. */
+static void cmdline_drops_too_long_name_and_qmp(void **state)
+{
+	char name[300], qmp[320], qmp_opt[360], qmp_path[340];
+	const char *args[] = { "qemu-system-x86_64", "-name", name, "-qmp", qmp, NULL };
+	const char *args2[] = { "qemu-system-x86_64", "-qmp", qmp_opt, NULL };
+	char buf[2048];
+	struct qemu_cmdline c;
+
+	(void)state;
+	memset(name, 'n', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	snprintf(qmp, sizeof qmp, "unix:/run/%0290d", 7);
+	assert_int_equal(qemu_cmdline_parse(buf, argv_blob(buf, sizeof buf, args), &c), 0);
+	assert_string_equal(c.name, "");
+	assert_string_equal(c.qmp, "");
+	snprintf(qmp_path, sizeof qmp_path, "/run/%0290d", 7);
+	snprintf(qmp_opt, sizeof qmp_opt, "unix:path=%s,server=on", qmp_path);
+	assert_int_equal(qemu_cmdline_parse(buf, argv_blob(buf, sizeof buf, args2), &c), 0);
+	assert_string_equal(c.qmp, "");
+}
+
 static void cmdline_old_qmp_spelling_and_no_name(void **state)
 {
 	static const char *const args[] = {
@@ -108,11 +131,12 @@ static void cmdline_rejects_truncated_and_empty(void **state)
 	(void)state;
 	assert_int_equal(qemu_cmdline_parse(blob, sizeof blob, &c), -EINVAL);
 	assert_int_equal(qemu_cmdline_parse(blob, 0, &c), -EINVAL);
-	/* an over-long name is cut to the field, never overflowing it */
+	/* an over-long name is dropped (the guest is then named qemu-PID),
+	 * never cut: two guests cut to one name would be confused */
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	assert_int_equal(qemu_cmdline_parse(buf, argv_blob(buf, sizeof buf, args), &c), 0);
-	assert_int_equal(strlen(c.name), sizeof c.name - 1);
+	assert_string_equal(c.name, "");
 }
 
 static void qmp_message_parses_replies_and_events(void **state)
@@ -171,6 +195,7 @@ int main(void)
 		cmocka_unit_test(cmdline_understands_libvirt_and_chardev_monitors),
 		cmocka_unit_test(cmdline_unescapes_doubled_commas),
 		cmocka_unit_test(cmdline_old_qmp_spelling_and_no_name),
+		cmocka_unit_test(cmdline_drops_too_long_name_and_qmp),
 		cmocka_unit_test(cmdline_rejects_truncated_and_empty),
 		cmocka_unit_test(qmp_message_parses_replies_and_events),
 		cmocka_unit_test(qmp_message_error_reply_is_an_object),

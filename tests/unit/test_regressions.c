@@ -14,6 +14,7 @@
 #include "parse.h"
 #include "sampler.h"
 #include "testutil.h"
+#include "util.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -133,6 +134,27 @@ static void nspawn_machine_named_qemu_something_is_a_container(void **state)
 	free(name);
 }
 
+/* BUG (issue 17 item 8): control and non-UTF-8 bytes from cgroup names and
+ * control-file writes reached events and the log raw. */
+static void escape_controls_and_invalid_utf8(void **state)
+{
+	char out[64];
+
+	(void)state;
+	str_escape("a\x1b[2J\tb\xff\n\x7f", out, sizeof out);
+	assert_string_equal(out, "a\\x1b[2J\\x09b\\xff\\x0a\\x7f");
+	/* valid UTF-8 stays; C1 controls, overlong forms and surrogates do not */
+	str_escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", out, sizeof out);
+	assert_string_equal(out, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	str_escape("\xc2\x9b\xc0\xaf\xed\xa0\x80", out, sizeof out);
+	assert_string_equal(out, "\\xc2\\x9b\\xc0\\xaf\\xed\\xa0\\x80");
+	/* a truncated sequence at the end, and a cut never inside an escape */
+	str_escape("ab\xe2\x82", out, sizeof out);
+	assert_string_equal(out, "ab\\xe2\\x82");
+	assert_int_equal(str_escape("ab\x01", out, 6), 2);
+	assert_string_equal(out, "ab");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +164,7 @@ int main(void)
 		cmocka_unit_test(runc_state_matches_through_comounted_cpuacct_symlink),
 		cmocka_unit_test(sanitize_never_writes_past_a_tiny_buffer),
 		cmocka_unit_test(nspawn_machine_named_qemu_something_is_a_container),
+		cmocka_unit_test(escape_controls_and_invalid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
