@@ -92,6 +92,38 @@ void ops_set_control_group(gid_t gid)
 	control_gid = gid;
 }
 
+/* The time the node's content is of: a file shows snapshot s (events: its
+ * newest line), a directory changes when its names do. Monitoring reads it
+ * as freshness (node_exporter's textfile mtime), so it is never 0. */
+static uint64_t node_time_usec(const struct snapshot *s, const struct node *n)
+{
+	const struct wl_view *w;
+	uint64_t t;
+
+	switch (n->kind) {
+	case N_ROOT:
+		return s->tree_usec;
+	case N_HOST_DIR:
+		return s->start_usec;
+	case N_WL_DIR:
+		w = snapshot_find_id(s, n->wid);
+		return w ? w->appeared_usec : s->tree_usec;
+	case N_EVENTS:
+		t = events_last_usec();
+		return t ? t : s->start_usec;
+	default:
+		return s->wall_usec;
+	}
+}
+
+static void set_times(const struct snapshot *s, const struct node *n, struct stat *st)
+{
+	uint64_t t = s ? node_time_usec(s, n) : 0;
+	struct timespec ts = { (time_t)(t / USEC_PER_SEC), (long)(t % USEC_PER_SEC) * 1000 };
+
+	st->st_mtim = st->st_ctim = st->st_atim = ts;
+}
+
 /* Attributes of a file carry the length of its text in snapshot s, for ls
  * and test -s; reads never trust it (direct I/O, see op_open). */
 static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
@@ -100,6 +132,7 @@ static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 	int r;
 
 	fill_attr(n, st);
+	set_times(s, n, st);
 	/* events grows between stat and read, control files change on write:
 	 * both are always read directly. */
 	if (node_is_dir(n) || n->kind == N_EVENTS || node_is_control(n))

@@ -12,6 +12,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char ring[EVENTS_MAX][EVENT_LEN];
 static uint64_t seq;
+static uint64_t last_usec;
 static void (*hook)(void);
 
 void events_set_hook(void (*fn)(void))
@@ -41,6 +42,7 @@ void events_add(const char *subject, const char *fmt, ...)
 	snprintf(ring[seq % EVENTS_MAX], EVENT_LEN, "%s.%03uZ %.48s: %s", stamp,
 		 (unsigned)(now % USEC_PER_SEC / 1000), subject, msg);
 	seq++;
+	last_usec = now;
 	pthread_mutex_unlock(&lock);
 
 	/* The log already says "adaptfs:" in front of every line. */
@@ -66,4 +68,12 @@ uint64_t events_seq(void)
 	uint64_t s = seq;
 	pthread_mutex_unlock(&lock);
 	return s;
+}
+
+uint64_t events_last_usec(void)
+{
+	pthread_mutex_lock(&lock);
+	uint64_t t = last_usec;
+	pthread_mutex_unlock(&lock);
+	return t;
 }

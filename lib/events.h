@@ -12,5 +12,7 @@ void events_add(const char *subject, const char *fmt, ...) __attribute__((format
 void events_render(struct strbuf *sb);
 /* Sequence number of the newest event; grows by one per event. */
 uint64_t events_seq(void);
+/* Wall time of the newest event, 0 before the first. */
+uint64_t events_last_usec(void);
 /* Called (outside the events lock) after each event, e.g. to wake poll()ers. */
 void events_set_hook(void (*hook)(void));
