@@ -22,7 +22,10 @@ struct open_file {
 	/* metrics.prom serves its snapshot's shared render (held, so never
 	 * torn) instead of a copy of up to megabytes per open. */
 	struct snapshot *prom_snap;
-	uint64_t events_seen;
+	/* events: the stream offset this open's file offset 0 stands for (it
+	 * grows when the reader falls behind the kept lines), and where its
+	 * last read ended, for poll(). */
+	uint64_t events_skip, events_end;
 	bool fresh;		/* text rendered at open, not yet read */
 	pthread_mutex_t lock;	/* the kernel may read one open file from several threads */
 	struct open_file *prev, *next;	/* all open files, freed at exit if still open */
@@ -133,8 +136,11 @@ static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 
 	fill_attr(n, st);
 	set_times(s, n, st);
-	/* events grows between stat and read, control files change on write:
-	 * both are always read directly. */
+	/* events' size is the bytes of every event so far: it only grows, so
+	 * tail -f reads what was added. Control files change on write: read
+	 * directly. */
+	if (n->kind == N_EVENTS)
+		st->st_size = (off_t)events_size();
 	if (node_is_dir(n) || n->kind == N_EVENTS || node_is_control(n))
 		return 0;
 	if (n->kind == N_METRICS) {
@@ -156,11 +162,18 @@ static bool node_exists(const struct snapshot *s, const struct node *n)
 	return s && snapshot_find_id(s, n->wid);
 }
 
+/* events' size grows with every event: a follower's fstat() must see it
+ * at once, so its attributes are never kept in the kernel. */
+static double attr_timeout(const struct node *n)
+{
+	return n->kind == N_EVENTS ? 0 : ENTRY_TIMEOUT;
+}
+
 static void reply_entry(fuse_req_t req, struct snapshot *s, const struct node *n)
 {
 	struct fuse_entry_param e = {
 		.ino = node_ino(n),
-		.attr_timeout = ENTRY_TIMEOUT,
+		.attr_timeout = attr_timeout(n),
 		.entry_timeout = ENTRY_TIMEOUT,
 	};
 	int r = file_attr(s, n, &e.attr);
@@ -242,7 +255,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
+		fuse_reply_attr(req, &st, attr_timeout(&n));
 }
 
 /* A directory listing is taken from one snapshot, held from opendir to
@@ -354,9 +367,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	of = xcalloc(1, sizeof *of);
 	of->node = n;
 	pthread_mutex_init(&of->lock, NULL);
-	if (n.kind == N_EVENTS)
-		of->events_seen = events_seq();
-	if (n.kind == N_METRICS) {
+	if (n.kind == N_EVENTS) {
+		/* read by offset from the event stream, see read_events() */
+		of->events_end = events_size();
+	} else if (n.kind == N_METRICS) {
 		render_prom_cached(s);
 		of->prom_snap = s;
 		s = NULL;
@@ -371,9 +385,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/* events is re-read at every offset 0: a poll() may have woken the
-	 * reader for an event newer than this open's text. */
-	of->fresh = n.kind != N_EVENTS;
+	of->fresh = true;
 	/* Live text goes around the page cache: the kernel's cached size and
 	 * pages are shared by every opener, the text is per open and changes
 	 * with every snapshot, so a cached size could cut a text short. */
@@ -398,11 +410,25 @@ static int rerender(struct open_file *of)
 		return 0;
 	}
 	strbuf_reset(&of->text);
-	if (of->node.kind == N_EVENTS)
-		of->events_seen = events_seq();
 	r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
 	snapshot_put(s);
 	return r;
+}
+
+/* events is read by offset over the stream of lines (file offset + skip =
+ * stream offset), so tail -f finds at its old size what was added since.
+ * A read before the kept lines (cat from 0 on a long-running daemon, a
+ * follower more than EVENTS_MAX lines behind) continues at the oldest kept
+ * line; the skip keeps that open's later offsets in step. */
+static void read_events(fuse_req_t req, struct open_file *of, size_t size, off_t off)
+{
+	_cleanup_free_ char *buf = xmalloc(size ? size : 1);
+	uint64_t pos = (uint64_t)off + of->events_skip;
+	size_t n = events_read(&pos, buf, size);
+
+	of->events_skip = pos - (uint64_t)off;
+	of->events_end = pos + n;
+	fuse_reply_buf(req, buf, n);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -414,6 +440,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	pthread_mutex_lock(&of->lock);
+	if (of->node.kind == N_EVENTS) {
+		read_events(req, of, size, off);
+		pthread_mutex_unlock(&of->lock);
+		return;
+	}
 	/* Offset 0 renders from the current snapshot (the first read uses the
 	 * text rendered at open); later offsets slice the same text so one
 	 * read(2) loop sees one consistent file. */
@@ -445,30 +476,36 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-/* events supports poll(): readable once an event newer than the last read exists. */
+/* events supports poll(): readable once the stream has bytes past the end
+ * of this open's last read (or its open). The check and the registration
+ * are one step under poll_lock: an event added between them still finds the
+ * handle, since its wake-up takes poll_lock after adding. */
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
-	unsigned revents = 0;
+	unsigned revents = POLLIN | POLLRDNORM;
 
 	(void)ino;
-	if (of->node.kind != N_EVENTS || events_seq() > of->events_seen) {
-		revents = POLLIN | POLLRDNORM;
-		if (ph)
-			fuse_pollhandle_destroy(ph);
-	} else if (ph) {
+	if (of->node.kind == N_EVENTS) {
+		pthread_mutex_lock(&of->lock);
+		uint64_t end = of->events_end;
+
+		pthread_mutex_unlock(&of->lock);
 		pthread_mutex_lock(&poll_lock);
-		if (n_pollers < ARRAY_SIZE(pollers)) {
-			pollers[n_pollers++] = ph;
-			ph = NULL;
+		if (events_size() <= end) {
+			revents = 0;
+			if (ph && n_pollers < ARRAY_SIZE(pollers)) {
+				pollers[n_pollers++] = ph;
+				ph = NULL;
+			} else if (ph) {
+				revents = POLLIN | POLLRDNORM;	/* too many pollers: read now */
+			}
 		}
 		pthread_mutex_unlock(&poll_lock);
-		if (ph) {	/* too many pollers: tell this one to read now */
-			fuse_pollhandle_destroy(ph);
-			revents = POLLIN | POLLRDNORM;
-		}
 	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
 	fuse_reply_poll(req, revents);
 }
 
