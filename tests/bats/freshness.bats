@@ -38,6 +38,7 @@ mtime() { stat -c %Y "$1"; }
 # the file's mtime is within $2 seconds of now
 mtime_recent() { awk -v m="$(mtime "$1")" -v n="$(date +%s)" -v d="$2" 'BEGIN { exit !(m >= n - d && m <= n + 1) }'; }
 mtime_after() { (($(mtime "$1") > $2)); }
+mtime_since() { (($(mtime "$1") >= $2)); }
 prom_value() { awk -v k="$1" '$1 == k { print $2; ok = 1 } END { exit !ok }' "$ADAPTFS_MNT/metrics.prom"; }
 
 @test "a file's mtime and ctime are its snapshot's time, a couple of intervals old at most, and advance" {
@@ -59,7 +60,7 @@ prom_value() { awk -v k="$1" '$1 == k { print $2; ok = 1 } END { exit !ok }' "$A
 	name=$(cg_id frsh_a | cut -c1-12)
 	wait_for -t 5 test -d "$ADAPTFS_MNT/$name"
 	# the root changed when the workload appeared (attributes are cached up to 1 s)
-	wait_for -t 3 awk -v m="$(mtime "$ADAPTFS_MNT")" -v t="$t0" 'BEGIN { exit !(m >= t) }'
+	wait_for -t 3 mtime_since "$ADAPTFS_MNT" "$t0"
 	m=$(mtime "$ADAPTFS_MNT/$name")
 	((m >= t0 && m <= $(date +%s)))
 	mtime_recent "$ADAPTFS_MNT/$name/cpu" 3
