@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef ADAPTFS_VERSION
 #define ADAPTFS_VERSION "0.1"
@@ -25,16 +26,18 @@ static void usage(FILE *out)
 		"Show every container and VM of an adaptfs mount live, one row each.\n\n"
 		"  -m, --mount DIR       the adaptfs mount (default /adapt)\n"
 		"  -d, --delay SECONDS   seconds between refreshes (default 1)\n"
-		"  -b, --batch           print plain text frames instead of the screen\n"
-		"  -n, --iterations N    batch mode: stop after N frames (default: run on)\n"
-		"  -s, --sort KEY        sort by c(pu) p(arallelism) w(ait) i(o) n(et) f(aults)\n"
-		"                        m(emory) or N(ame) (default c)\n"
+		"  -b, --batch           print plain text frames instead of the screen (the\n"
+		"                        default when standard output is not a terminal)\n"
+		"  -n, --iterations N    stop after N frames (default: run on)\n"
+		"  -s, --sort KEY        sort by c or P (cpu) p(arallelism) w(ait) i(o) n(et)\n"
+		"                        f(aults) m or M (memory) or N(ame) (default c)\n"
 		"  -r, --reverse         reverse the order\n"
 		"  -f, --filter TEXT     only workloads whose name contains TEXT\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n\n"
-		"Keys: c p w i n f m N sort, r reverse, arrows/j/k select, / find, \\ filter,\n"
-		"P toggle prefetch, M cycle mode, q quit. See adapttop(1).\n");
+		"Keys: c P p w i n f m M N sort, r reverse, Up/Down/j/k select, Left/Right scroll,\n"
+		"/ find, \\ filter, t toggle prefetch, o cycle mode (each asks y/n), q quit.\n"
+		"See adapttop(1).\n");
 }
 
 static int parse_args(int argc, char **argv, struct view_options *o, bool *batch, long *count)
@@ -81,7 +84,7 @@ static int parse_args(int argc, char **argv, struct view_options *o, bool *batch
 		case 's':
 			k = strlen(optarg) == 1 ? sort_key_from_char(optarg[0]) : -1;
 			if (k < 0) {
-				fprintf(stderr, "adapttop: -s %s: one of c p w i n f m N\n", optarg);
+				fprintf(stderr, "adapttop: -s %s: one of c P p w i n f m M N\n", optarg);
 				return -1;
 			}
 			o->sort = (enum sort_key)k;
@@ -188,6 +191,10 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o, &batch, &count) < 0)
 		return 2;
+	/* into a pipe or a file, frames are text, never terminal escapes */
+	if (!isatty(STDOUT_FILENO))
+		batch = true;
+	o.iterations = count;
 	if (batch)
 		return batch_run(&o, count);
 	/* before curses takes the terminal: a wrong mount is a plain message and status 1 */

@@ -15,7 +15,10 @@
 /* How often keys and finished writes are looked at between reads of the mount. */
 #define KEY_POLL_MS 100
 
-#define HELP_LINE "c/p/w/i/n/f/m/N sort  r reverse  j/k select  / find  \\ filter  P prefetch  M mode  q quit"
+/* Columns scroll by this many characters per Left/Right (NAME stays). */
+#define HSCROLL_STEP 8
+
+#define HELP_LINE "c/P p w i n f m/M N sort  r reverse  j/k select  <-/-> scroll  / find  \\ filter  t prefetch  o mode  q quit"
 
 struct screen {
 	struct view_options o;
@@ -24,8 +27,13 @@ struct screen {
 	size_t sel, top;		/* selected row, first row shown */
 	char sel_name[256];		/* the selection follows its workload across re-sorts */
 	char status[512];
-	enum { PROMPT_NONE, PROMPT_FIND, PROMPT_FILTER } prompt; /* keys edit TEXT until Enter/Esc */
+	/* FIND and FILTER: keys edit TEXT until Enter/Esc; CONFIRM: y writes ASK_VALUE to
+	 * ASK_NAME's ASK_FILE, any other key cancels */
+	enum { PROMPT_NONE, PROMPT_FIND, PROMPT_FILTER, PROMPT_CONFIRM } prompt;
 	char text[64];
+	char ask_name[256], ask_file[32], ask_value[32];
+	int hscroll;			/* characters of the columns after NAME scrolled off */
+	long frames;			/* refreshes shown, for -n */
 	char filter[64];		/* only workloads whose name contains it ("": all) */
 	struct control_job job;
 };
@@ -75,6 +83,29 @@ static void screen_sample(struct screen *s)
 	screen_resort(s);
 }
 
+/* How far the columns after NAME can scroll: until the last one is in view. */
+static int hscroll_max(const struct layout *l, const char *line)
+{
+	int fixed = l->name_w + 1, rest = (int)strlen(line) - fixed;
+
+	return rest > COLS - fixed ? rest - (COLS - fixed) : 0;
+}
+
+/* A header or row line at screen line Y: NAME stays, the other columns are shifted
+ * left by the horizontal scroll, so every column can be brought into view at 80 columns. */
+static void screen_put_row(struct screen *s, const struct layout *l, int y, const char *line)
+{
+	int fixed = l->name_w + 1, len = (int)strlen(line), max = hscroll_max(l, line);
+	int off = s->hscroll < max ? s->hscroll : max;
+
+	if (len <= fixed || fixed >= COLS) {
+		mvaddnstr(y, 0, line, COLS);
+		return;
+	}
+	mvaddnstr(y, 0, line, fixed);
+	addnstr(line + fixed + off, COLS - fixed);
+}
+
 static void screen_draw(struct screen *s)
 {
 	char line[1024];
@@ -96,8 +127,10 @@ static void screen_draw(struct screen *s)
 
 	layout_fit(&l, &s->frame, SCREEN_MAX_W);
 	format_header(&l, line, sizeof(line));
+	if (s->hscroll > hscroll_max(&l, line))
+		s->hscroll = hscroll_max(&l, line);
 	attron(A_BOLD);
-	mvaddnstr(3, 0, line, COLS);
+	screen_put_row(s, &l, 3, line);
 	attroff(A_BOLD);
 
 	rows_h = LINES > 5 ? (size_t)LINES - 5 : 1;
@@ -109,10 +142,10 @@ static void screen_draw(struct screen *s)
 		format_row(&l, &s->frame.rows[i], line, sizeof(line));
 		if (i == s->sel)
 			attron(A_REVERSE);
-		mvaddnstr(y, 0, line, COLS);
+		screen_put_row(s, &l, y, line);
 		if (i == s->sel) {
 			/* the bar spans the screen, as in top and htop */
-			for (int x = (int)strlen(line); x < COLS; x++)
+			for (int x = getcurx(stdscr); x < COLS && x > 0; x++)
 				addch(' ');
 			attroff(A_REVERSE);
 		}
@@ -121,12 +154,12 @@ static void screen_draw(struct screen *s)
 	refresh();
 }
 
-/* P and M: write the selected workload's control file in the background. */
-static void screen_control(struct screen *s, const char *file)
+/* t and o: ask before writing the selected workload's control file, since a mode switch
+ * stops and restarts a managed workload. The question names what would be written. */
+static void screen_ask(struct screen *s, const char *file)
 {
 	const struct row *r;
 	const char *value;
-	int err;
 
 	if (s->sel >= s->frame.n) {
 		snprintf(s->status, sizeof(s->status), "no workload selected");
@@ -135,15 +168,27 @@ static void screen_control(struct screen *s, const char *file)
 	r = &s->frame.rows[s->sel];
 	value = strcmp(file, "prefetch") == 0 ? control_toggle_prefetch(r->prefetch)
 					      : control_next_mode(r->mode);
-	err = control_start(&s->job, s->o.mount, r->name, file, value);
+	snprintf(s->ask_name, sizeof(s->ask_name), "%s", r->name);
+	snprintf(s->ask_file, sizeof(s->ask_file), "%s", file);
+	snprintf(s->ask_value, sizeof(s->ask_value), "%s", value);
+	s->prompt = PROMPT_CONFIRM;
+	snprintf(s->status, sizeof(s->status), "%s: write %s %s? (y/n)", r->name, file, value);
+}
+
+/* y to the question: write in the background (adaptfs returns when the action is done). */
+static void screen_control(struct screen *s)
+{
+	const char *name = s->ask_name, *file = s->ask_file, *value = s->ask_value;
+	int err = control_start(&s->job, s->o.mount, name, file, value);
+
 	if (err == -EBUSY)
 		snprintf(s->status, sizeof(s->status), "%s: %s %s: still running, wait for it",
 			 s->job.name, s->job.file, s->job.value);
 	else if (err < 0)
-		snprintf(s->status, sizeof(s->status), "%s: %s %s failed: %s", r->name, file, value,
+		snprintf(s->status, sizeof(s->status), "%s: %s %s failed: %s", name, file, value,
 			 strerror(-err));
 	else
-		snprintf(s->status, sizeof(s->status), "%s: %s %s ...", r->name, file, value);
+		snprintf(s->status, sizeof(s->status), "%s: %s %s ...", name, file, value);
 }
 
 static bool screen_control_done(struct screen *s)
@@ -240,6 +285,15 @@ static bool screen_key(struct screen *s, int ch)
 	int k;
 	long page = LINES > 6 ? LINES - 6 : 1;
 
+	if (s->prompt == PROMPT_CONFIRM) {
+		s->prompt = PROMPT_NONE;
+		if (ch == 'y' || ch == 'Y')
+			screen_control(s);
+		else
+			snprintf(s->status, sizeof(s->status), "%s: %s unchanged", s->ask_name,
+				 s->ask_file);
+		return true;
+	}
 	if (s->prompt != PROMPT_NONE) {
 		screen_prompt_key(s, ch);
 		return true;
@@ -269,11 +323,17 @@ static bool screen_key(struct screen *s, int ch)
 		s->o.reverse = !s->o.reverse;
 		screen_resort(s);
 		break;
-	case 'P':
-		screen_control(s, "prefetch");
+	case KEY_LEFT:
+		s->hscroll = s->hscroll > HSCROLL_STEP ? s->hscroll - HSCROLL_STEP : 0;
 		break;
-	case 'M':
-		screen_control(s, "mode");
+	case KEY_RIGHT:
+		s->hscroll += HSCROLL_STEP;
+		break;
+	case 't':
+		screen_ask(s, "prefetch");
+		break;
+	case 'o':
+		screen_ask(s, "mode");
 		break;
 	case '/':
 		screen_prompt(s, PROMPT_FIND, "");
@@ -315,6 +375,9 @@ int screen_run(const struct view_options *o)
 	for (;;) {
 		now = now_usec();
 		if (now >= next) {
+			/* -n N: the Nth frame stays up for one delay, then quit, as top does */
+			if (s->o.iterations && s->frames++ == s->o.iterations)
+				break;
 			screen_sample(s);
 			next = now + (uint64_t)(s->o.delay * 1e6);
 			dirty = true;

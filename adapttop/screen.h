@@ -10,6 +10,7 @@ struct view_options {
 	enum sort_key sort;
 	bool reverse;
 	const char *filter;	/* show only workloads whose name contains it (NULL/"": all) */
+	long iterations;	/* -n: frames to show before quitting, 0 = until q */
 };
 
 /* Run until the user quits. Returns the process exit status. */

@@ -19,6 +19,11 @@ static const struct {
 
 int sort_key_from_char(int ch)
 {
+	/* top's and htop's keys: P sorts by CPU, M by memory */
+	if (ch == 'P')
+		return SORT_CPU;
+	if (ch == 'M')
+		return SORT_MEM;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].ch == ch)
 			return (int)i;

@@ -1,5 +1,5 @@
 /* Which rows and in what order: a name filter, and one sort key per viewer key
- * (c p w i n f m N), reversible. */
+ * (c p w i n f m N, and P and M as in top), reversible. */
 #pragma once
 
 #include "sample.h"

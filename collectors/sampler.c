@@ -45,6 +45,7 @@ struct tracked {
 	struct class_state cls;
 	enum wl_class cls_seen;		/* class at the last sample ... */
 	uint64_t class_since;		/* ... and since when */
+	uint64_t appeared_usec;		/* wall time it was discovered */
 };
 
 struct sampler {
@@ -74,6 +75,9 @@ struct sampler {
 	uint64_t host_rate_usec;
 	uint64_t seq;
 	uint64_t round;			/* full rounds so far */
+	uint64_t start_usec;		/* wall time the sampler started */
+	uint64_t tree_usec;		/* wall time a workload last came or went */
+	uint64_t round_usec;		/* time the last full round took */
 };
 
 static struct sampler S = {
@@ -214,6 +218,7 @@ static bool reconcile(struct keyed *found, size_t n_found, unsigned mask)
 		t->backend = found[j].backend;
 		t->ref = (struct found){ xstrdup(f->key), xstrdup(f->name), f->engine, f->vm };
 		t->dirname = assign_dirname(f->name, f->engine, t->id);
+		t->appeared_usec = wall_usec();
 		S.tr = realloc(S.tr, (S.n_tr + 1) * sizeof *S.tr);
 		if (!S.tr)
 			abort();
@@ -223,6 +228,9 @@ static bool reconcile(struct keyed *found, size_t n_found, unsigned mask)
 			   f->key);
 	}
 	qsort_safe(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
+	/* the root directory's mtime: when its list of names last changed */
+	if (changes)
+		S.tree_usec = wall_usec();
 	return changes > 0;
 }
 
@@ -341,6 +349,7 @@ static void publish(bool reread, uint64_t serves)
 			.class_since_usec = t->class_since,
 			.recommend_vm = classify_recommend_vm(&S.cfg.class, t->cls.current, S.kvm),
 			.rate_usec = t->rate_usec,
+			.appeared_usec = t->appeared_usec,
 			.m = t->last,
 		};
 	}
@@ -350,6 +359,9 @@ static void publish(bool reread, uint64_t serves)
 	s->seq = ++S.seq;
 	s->wall_usec = wall_usec();
 	s->interval_usec = S.host_rate_usec;
+	s->start_usec = S.start_usec;
+	s->tree_usec = S.tree_usec;
+	s->round_usec = S.round_usec;
 	snapshot_index(s);
 	snapshot_publish(s);
 	pthread_mutex_lock(&S.lock);
@@ -397,8 +409,11 @@ static void sample_round(void)
 static void sweep(bool full, bool reread, uint64_t serves)
 {
 	if (full) {
-		sample_host(now_usec());
+		uint64_t start = now_usec();
+
+		sample_host(start);
 		sample_round();
+		S.round_usec = now_usec() - start;
 	}
 	publish(reread, serves);
 }
@@ -510,6 +525,7 @@ int sampler_start(struct config *cfg)
 	int r;
 
 	S.cfg = *cfg;
+	S.start_usec = S.tree_usec = wall_usec();
 	if (pipe2(S.wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	S.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);

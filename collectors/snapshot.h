@@ -26,6 +26,7 @@ struct wl_view {
 	uint64_t class_since_usec;	/* monotonic time its class became what it is */
 	bool recommend_vm;
 	uint64_t rate_usec;	/* time its rates are over; 0 before its second sample */
+	uint64_t appeared_usec;	/* wall time it was discovered: its directory's mtime */
 	struct metric_set m;
 };
 
@@ -43,6 +44,9 @@ struct snapshot {
 	uint64_t seq;
 	uint64_t wall_usec;		/* when it was taken */
 	uint64_t interval_usec;		/* time the host's rates are over */
+	uint64_t start_usec;		/* wall time the sampler started: host/'s mtime */
+	uint64_t tree_usec;		/* wall time a workload last came or went: the root's mtime */
+	uint64_t round_usec;		/* time the last full sample round took */
 	size_t n;
 	struct wl_view *wl;		/* sorted by name */
 	uint32_t *by_name, *by_id;	/* open addressing: index + 1, 0 = empty */

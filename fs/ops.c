@@ -22,7 +22,10 @@ struct open_file {
 	/* metrics.prom serves its snapshot's shared render (held, so never
 	 * torn) instead of a copy of up to megabytes per open. */
 	struct snapshot *prom_snap;
-	uint64_t events_seen;
+	/* events: the stream offset this open's file offset 0 stands for (it
+	 * grows when the reader falls behind the kept lines), and where its
+	 * last read ended, for poll(). */
+	uint64_t events_skip, events_end;
 	/* events: the kernel's handle for this open's poll() wait, under
 	 * poll_lock. The kernel sends one per poll call for the same file, so
 	 * the newest replaces the last: one per open file, never a table. */
@@ -99,6 +102,38 @@ void ops_set_control_group(gid_t gid)
 	control_gid = gid;
 }
 
+/* The time the node's content is of: a file shows snapshot s (events: its
+ * newest line), a directory changes when its names do. Monitoring reads it
+ * as freshness (node_exporter's textfile mtime), so it is never 0. */
+static uint64_t node_time_usec(const struct snapshot *s, const struct node *n)
+{
+	const struct wl_view *w;
+	uint64_t t;
+
+	switch (n->kind) {
+	case N_ROOT:
+		return s->tree_usec;
+	case N_HOST_DIR:
+		return s->start_usec;
+	case N_WL_DIR:
+		w = snapshot_find_id(s, n->wid);
+		return w ? w->appeared_usec : s->tree_usec;
+	case N_EVENTS:
+		t = events_last_usec();
+		return t ? t : s->start_usec;
+	default:
+		return s->wall_usec;
+	}
+}
+
+static void set_times(const struct snapshot *s, const struct node *n, struct stat *st)
+{
+	uint64_t t = s ? node_time_usec(s, n) : 0;
+	struct timespec ts = { (time_t)(t / USEC_PER_SEC), (long)(t % USEC_PER_SEC) * 1000 };
+
+	st->st_mtim = st->st_ctim = st->st_atim = ts;
+}
+
 /* Attributes of a file carry the length of its text in snapshot s, for ls
  * and test -s; reads never trust it (direct I/O, see op_open). */
 static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
@@ -107,8 +142,12 @@ static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 	int r;
 
 	fill_attr(n, st);
-	/* events grows between stat and read, control files change on write:
-	 * both are always read directly. */
+	set_times(s, n, st);
+	/* events' size is the bytes of every event so far: it only grows, so
+	 * tail -f reads what was added. Control files change on write: read
+	 * directly. */
+	if (n->kind == N_EVENTS)
+		st->st_size = (off_t)events_size();
 	if (node_is_dir(n) || n->kind == N_EVENTS || node_is_control(n))
 		return 0;
 	if (n->kind == N_METRICS) {
@@ -130,11 +169,18 @@ static bool node_exists(const struct snapshot *s, const struct node *n)
 	return s && snapshot_find_id(s, n->wid);
 }
 
+/* events' size grows with every event: a follower's fstat() must see it
+ * at once, so its attributes are never kept in the kernel. */
+static double attr_timeout(const struct node *n)
+{
+	return n->kind == N_EVENTS ? 0 : ENTRY_TIMEOUT;
+}
+
 static void reply_entry(fuse_req_t req, struct snapshot *s, const struct node *n)
 {
 	struct fuse_entry_param e = {
 		.ino = node_ino(n),
-		.attr_timeout = ENTRY_TIMEOUT,
+		.attr_timeout = attr_timeout(n),
 		.entry_timeout = ENTRY_TIMEOUT,
 	};
 	int r = file_attr(s, n, &e.attr);
@@ -216,7 +262,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
+		fuse_reply_attr(req, &st, attr_timeout(&n));
 }
 
 /* A directory listing is taken from one snapshot, held from opendir to
@@ -328,9 +374,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	of = xcalloc(1, sizeof *of);
 	of->node = n;
 	pthread_mutex_init(&of->lock, NULL);
-	if (n.kind == N_EVENTS)
-		of->events_seen = events_seq();
-	if (n.kind == N_METRICS) {
+	if (n.kind == N_EVENTS) {
+		/* read by offset from the event stream, see read_events() */
+		of->events_end = events_size();
+	} else if (n.kind == N_METRICS) {
 		render_prom_cached(s);
 		of->prom_snap = s;
 		s = NULL;
@@ -345,9 +392,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/* events is re-read at every offset 0: a poll() may have woken the
-	 * reader for an event newer than this open's text. */
-	of->fresh = n.kind != N_EVENTS;
+	of->fresh = true;
 	/* Live text goes around the page cache: the kernel's cached size and
 	 * pages are shared by every opener, the text is per open and changes
 	 * with every snapshot, so a cached size could cut a text short. */
@@ -372,11 +417,25 @@ static int rerender(struct open_file *of)
 		return 0;
 	}
 	strbuf_reset(&of->text);
-	if (of->node.kind == N_EVENTS)
-		of->events_seen = events_seq();
 	r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
 	snapshot_put(s);
 	return r;
+}
+
+/* events is read by offset over the stream of lines (file offset + skip =
+ * stream offset), so tail -f finds at its old size what was added since.
+ * A read before the kept lines (cat from 0 on a long-running daemon, a
+ * follower more than EVENTS_MAX lines behind) continues at the oldest kept
+ * line; the skip keeps that open's later offsets in step. */
+static void read_events(fuse_req_t req, struct open_file *of, size_t size, off_t off)
+{
+	_cleanup_free_ char *buf = xmalloc(size ? size : 1);
+	uint64_t pos = (uint64_t)off + of->events_skip;
+	size_t n = events_read(&pos, buf, size);
+
+	of->events_skip = pos - (uint64_t)off;
+	of->events_end = pos + n;
+	fuse_reply_buf(req, buf, n);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -388,6 +447,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	pthread_mutex_lock(&of->lock);
+	if (of->node.kind == N_EVENTS) {
+		read_events(req, of, size, off);
+		pthread_mutex_unlock(&of->lock);
+		return;
+	}
 	/* Offset 0 renders from the current snapshot (the first read uses the
 	 * text rendered at open); later offsets slice the same text so one
 	 * read(2) loop sees one consistent file. */
@@ -419,25 +483,26 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-/* events supports poll() as cgroup.events does: readable only once an event
- * newer than this open's last read (at offset 0) exists, however often a
- * reader polls and times out. Other files are always readable. */
+/* events supports poll() as cgroup.events does: readable only once the
+ * stream has bytes past the end of this open's last read (or its open),
+ * however often a reader polls and times out. The check and the
+ * registration are one step under poll_lock: an event added between them
+ * still finds the handle, since its wake-up takes poll_lock after adding.
+ * Other files are always readable. */
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	unsigned revents = POLLIN | POLLRDNORM;
-	uint64_t seen;
 
 	(void)ino;
 	if (of->node.kind == N_EVENTS) {
 		pthread_mutex_lock(&of->lock);
-		seen = of->events_seen;
+		uint64_t end = of->events_end;
+
 		pthread_mutex_unlock(&of->lock);
-		/* Checked under poll_lock: an event counted after the check
-		 * finds the handle stored and wakes it (see wake_pollers). */
 		pthread_mutex_lock(&poll_lock);
-		if (events_seq() <= seen) {
+		if (events_size() <= end) {
 			revents = 0;
 			if (ph) {
 				if (of->ph)

@@ -80,8 +80,67 @@ static void put_wl_labels(struct strbuf *out, const struct wl_view *w)
 
 static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out);
 
+#ifndef ADAPTFS_VERSION
+#define ADAPTFS_VERSION "unknown"
+#endif
+
+/* The daemon's own health: which build, how fresh, how slow. A scraper tells
+ * a hung sampler (timestamp stands still) from a quiet host this way. */
+static void render_daemon_prom(const struct snapshot *s, struct strbuf *out)
+{
+	strbuf_printf(out, "# HELP adapt_build_info The adaptfs version serving these figures (always 1).\n"
+			   "# TYPE adapt_build_info gauge\n"
+			   "adapt_build_info{version=\"%s\"} 1\n", ADAPTFS_VERSION);
+	strbuf_printf(out, "# HELP adapt_last_sample_timestamp_seconds Wall time of the snapshot these figures are from.\n"
+			   "# TYPE adapt_last_sample_timestamp_seconds gauge\n"
+			   "adapt_last_sample_timestamp_seconds %llu.%06llu\n",
+		      (unsigned long long)(s->wall_usec / 1000000),
+		      (unsigned long long)(s->wall_usec % 1000000));
+	strbuf_printf(out, "# HELP adapt_sample_duration_seconds Time the last full sample round (host and every workload) took.\n"
+			   "# TYPE adapt_sample_duration_seconds gauge\n"
+			   "adapt_sample_duration_seconds %.6f\n", (double)s->round_usec / 1e6);
+}
+
+/* Moves to peers (host/stat's migrations, migrations_failed and the last
+ * move's times) and the peers' reachability (hosts' reachable=). */
+static void render_fleet_prom(const struct snapshot *s, struct strbuf *out)
+{
+	struct migrate_stats m;
+	bool header = false;
+
+	migrate_get_stats(&m);
+	strbuf_printf(out, "# HELP adapt_migrations_total Moves of workloads to a peer host since start, by result.\n"
+			   "# TYPE adapt_migrations_total counter\n"
+			   "adapt_migrations_total{result=\"done\"} %llu\n"
+			   "adapt_migrations_total{result=\"failed\"} %llu\n",
+		      (unsigned long long)m.done, (unsigned long long)m.failed);
+	if (m.done)
+		strbuf_printf(out, "# HELP adapt_migration_last_duration_seconds Time the last move to a peer took.\n"
+				   "# TYPE adapt_migration_last_duration_seconds gauge\n"
+				   "adapt_migration_last_duration_seconds %.3f\n"
+				   "# HELP adapt_migration_last_downtime_seconds Time the last moved workload did not run.\n"
+				   "# TYPE adapt_migration_last_downtime_seconds gauge\n"
+				   "adapt_migration_last_downtime_seconds %.3f\n",
+			      (double)m.last_total_ms / 1e3, (double)m.last_downtime_ms / 1e3);
+	for (size_t i = 0; i < s->n_peers; i++) {
+		const struct peer_view *p = &s->peers[i];
+
+		if (!p->probed)
+			continue;	/* unknown is left out, never shown as down */
+		if (!header)
+			strbuf_printf(out, "# HELP adapt_peer_up Whether the peer host answered its last probe.\n"
+					   "# TYPE adapt_peer_up gauge\n");
+		header = true;
+		strbuf_append(out, "adapt_peer_up{host=\"", 20);
+		put_label_value(out, p->name);
+		strbuf_printf(out, "\"} %d\n", p->reachable ? 1 : 0);
+	}
+}
+
 void render_prom(const struct snapshot *s, struct strbuf *out)
 {
+	render_daemon_prom(s, out);
+	render_fleet_prom(s, out);
 	for (int i = 0; i < H_COUNT; i++) {
 		const struct metric_def *d = &host_metrics[i];
 		const char *suffix = d->counter ? "_total" : "";

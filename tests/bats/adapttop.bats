@@ -37,14 +37,26 @@ teardown() {
 
 tm() { tmux -S "$TMUX_SOCK" "$@"; }
 
-# top_start [ADAPTTOP ARGS...]: adapttop on our mount in a detached 200x40 tmux session "top"
+# top_start [ADAPTTOP ARGS...]: adapttop on our mount in a detached tmux session "top" of
+# TOP_W x 40 characters (default 200)
 top_start() {
-	local cmd
-	cmd=$(printf '%q ' exec "$ADAPTTOP_BIN" -m "$ADAPTFS_MNT" -d 0.5 "$@")
-	# the tmux server must not hold bats' fd 3, or bats waits for it at the end of the file
-	tm -f /dev/null new-session -d -s top -x 200 -y 40 "$cmd" </dev/null >/dev/null 2>&1 3>&-
-	TMUX_SERVER_PID=$(tm display-message -p -t top '#{pid}')
+	top_session "$@"
 	wait_for -t 5 screen_has "adapttop - $ADAPTFS_MNT"
+}
+
+# top_session [ADAPTTOP ARGS...]: the session alone. With TOP_STATUS=FILE adapttop's exit
+# status is written to FILE when it exits (tmux's own pane_dead_status can be lost).
+top_session() {
+	local cmd
+	cmd=$(printf '%q ' "$ADAPTTOP_BIN" -m "$ADAPTFS_MNT" -d 0.5 "$@")
+	if [[ -n ${TOP_STATUS:-} ]]; then
+		cmd="$cmd; echo \$? >$(printf '%q' "$TOP_STATUS")"
+	else
+		cmd="exec $cmd"
+	fi
+	# the tmux server must not hold bats' fd 3, or bats waits for it at the end of the file
+	tm -f /dev/null new-session -d -s top -x "${TOP_W:-200}" -y 40 "$cmd" </dev/null >/dev/null 2>&1 3>&-
+	TMUX_SERVER_PID=$(tm display-message -p -t top '#{pid}')
 }
 
 # The server is ours (own socket, its pid recorded at start): stop it and wait for it.
@@ -165,6 +177,10 @@ control_key_outcome() {
 	before_status=$(status_line)
 	before_file=$(cat "$path" 2>/dev/null) || before_file=ABSENT
 	keys "$key"
+	# nothing is written before the answer
+	wait_screen status_asks "$name"
+	[ "$(cat "$path" 2>/dev/null || echo ABSENT)" = "$before_file" ]
+	keys y
 	WAIT_SCREEN=30 wait_screen status_final "$before_status"
 	after_status=$(status_line)
 	echo "$key: status before: '$before_status' after: '$after_status'"
@@ -185,20 +201,98 @@ control_key_outcome() {
 	fi
 }
 
-@test "P writes the selected workload's prefetch and shows the outcome in the status line" {
+status_asks() { status_line | grep -q "^$1: write [a-z]* [a-z]*? (y/n)$"; }
+
+@test "t asks, then y writes the selected workload's prefetch and shows the outcome" {
 	spawn_named adt_pf sleep 1000
 	top_start -f adt_
 	wait_for -t 5 row_shown adt_pf
-	control_key_outcome P adt_pf prefetch
+	control_key_outcome t adt_pf prefetch
 	# and back: the other value, the status line follows
-	control_key_outcome P adt_pf prefetch
+	control_key_outcome t adt_pf prefetch
 }
 
-@test "M writes the next mode of the selected workload and shows the outcome" {
+@test "o asks, then y writes the next mode of the selected workload and shows the outcome" {
 	spawn_named adt_mode sleep 1000
 	top_start -f adt_
 	wait_for -t 5 row_shown adt_mode
-	control_key_outcome M adt_mode mode
+	control_key_outcome o adt_mode mode
+}
+
+@test "any answer but y writes nothing" {
+	spawn_named adt_no sleep 1000
+	top_start -f adt_
+	wait_for -t 5 row_shown adt_no
+	select_row adt_no
+	before=$(cat "$ADAPTFS_MNT/adt_no/prefetch")
+	keys t
+	wait_screen status_asks adt_no
+	keys n
+	wait_screen status_is "adt_no: prefetch unchanged"
+	keys o
+	wait_screen status_asks adt_no
+	keys q
+	# q answered the question: the viewer still runs
+	wait_screen status_is "adt_no: mode unchanged"
+	[ "$(cat "$ADAPTFS_MNT/adt_no/prefetch")" = "$before" ]
+	! grep -q "adt_no: prefetch\|adt_no: mode" "$ADAPTFS_MNT/events"
+}
+
+@test "P and M sort by CPU and by memory, as in top, and write nothing" {
+	spawn_named adt_pm sleep 1000
+	top_start -f adt_
+	wait_for -t 5 row_shown adt_pm
+	select_row adt_pm
+	pf=$(cat "$ADAPTFS_MNT/adt_pm/prefetch")
+	mode=$(cat "$ADAPTFS_MNT/adt_pm/mode")
+	keys N
+	wait_screen screen_has "sort: name"
+	keys M
+	wait_screen screen_has "sort: memory"
+	keys P
+	wait_screen screen_has "sort: cpu"
+	! status_line | grep -q '(y/n)'
+	[ "$(cat "$ADAPTFS_MNT/adt_pm/prefetch")" = "$pf" ]
+	[ "$(cat "$ADAPTFS_MNT/adt_pm/mode")" = "$mode" ]
+	! grep -q "adt_pm: prefetch\|adt_pm: mode" "$ADAPTFS_MNT/events"
+	# -s takes them too
+	run "$ADAPTTOP_BIN" -b -n 1 -s M -f adt_pm -m "$ADAPTFS_MNT"
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == *"sort: memory" ]]
+}
+
+@test "at 80 columns the columns after NAME scroll into view with Right and back with Left" {
+	spawn_named adt_wide sleep 1000
+	TOP_W=80 top_start -f adt_wide
+	wait_for -t 5 row_shown adt_wide
+	header() { screen | sed -n 4p; }
+	header | grep -q '^NAME '
+	! header | grep -q PREFETCH
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do keys Right; done
+	wait_screen eval 'header | grep -q "PLACEMENT *PREFETCH *$"'
+	# NAME stays; the row's last fields are its placement and prefetch, as the files say
+	header | grep -q '^NAME '
+	[ "$(row_field adt_wide 1)" = adt_wide ]
+	pf=$(sed 's/.*\[\([a-z]*\)\].*/\1/' "$ADAPTFS_MNT/adt_wide/prefetch")
+	wait_screen eval 'screen | awk -v pf="$pf" '\''$1 == "adt_wide" && $NF == pf { ok = 1 } END { exit !ok }'\'
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do keys Left; done
+	wait_screen eval 'header | grep -q "^NAME *KIND *CPU%"'
+}
+
+@test "-n without -b quits after that many frames" {
+	st=$BATS_TEST_TMPDIR/status
+	TOP_STATUS=$st top_session -n 2
+	wait_for -t 10 test -s "$st"
+	[ "$(cat "$st")" = 0 ]
+}
+
+@test "into a pipe it prints batch frames, and -n stops it" {
+	run bash -c "'$ADAPTTOP_BIN' -n 2 -d 0.2 -m '$ADAPTFS_MNT' | cat"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c "^adapttop - $ADAPTFS_MNT - " <<<"$output")" -eq 2 ]
+	[ "$(grep -c '^NAME  *KIND ' <<<"$output")" -eq 2 ]
+	# text only: no terminal escapes
+	! grep -q $'\033' <<<"$output"
 }
 
 @test "the filter key shows only the workloads whose name contains the text" {

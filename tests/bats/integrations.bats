@@ -188,6 +188,17 @@ node_exporter_scrape() {
 	[ "$status" -eq 0 ]
 }
 
+@test "every adapt_ family the Telegraf snippet names is served" {
+	local name names
+	cg_spawn tlg sleep 1000
+	wait_for -t 3 grep -q "^adapt_major_faults_total{workload=\"$(wl_name tlg)\"" "$ADAPTFS_MNT/metrics.prom"
+	names=$(grep -o 'adapt_[a-z0-9_]*' "$EXAMPLES/telegraf.conf" | sort -u)
+	[ -n "$names" ]
+	for name in $names; do
+		grep -Eq "^$name[{ ]" "$ADAPTFS_MNT/metrics.prom" || { echo "not served: $name"; false; }
+	done
+}
+
 # ---------------------------------------------------------------- prefetch watcher --------
 
 @test "the prefetch watcher turns prefetch on for a new matching cgroup, or says why not" {

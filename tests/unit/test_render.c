@@ -201,8 +201,29 @@ static void prom_of_empty_snapshot_has_no_class_header(void **state)
 	(void)state;
 	snapshot_index(s);
 	render_prom(s, &out);
-	assert_string_equal(out.buf, "# HELP adapt_workloads Workloads adaptfs shows.\n"
-				     "# TYPE adapt_workloads gauge\nadapt_workloads 0\n");
+	assert_non_null(strstr(out.buf, "# HELP adapt_workloads Workloads adaptfs shows.\n"
+					"# TYPE adapt_workloads gauge\nadapt_workloads 0\n"));
+	assert_null(strstr(out.buf, "adapt_class"));
+	strbuf_free(&out);
+	snapshot_put(s);
+}
+
+static void prom_carries_sample_time_duration_and_build(void **state)
+{
+	struct snapshot *s = snapshot_new(0);
+	struct strbuf out = {0};
+
+	(void)state;
+	s->wall_usec = 1765012345000042ULL;
+	s->round_usec = 1500;
+	snapshot_index(s);
+	render_prom(s, &out);
+	assert_non_null(strstr(out.buf, "\nadapt_last_sample_timestamp_seconds 1765012345.000042\n"));
+	assert_non_null(strstr(out.buf, "\nadapt_sample_duration_seconds 0.001500\n"));
+	assert_non_null(strstr(out.buf, "\nadapt_build_info{version=\""));
+	assert_non_null(strstr(out.buf, "\nadapt_migrations_total{result=\"failed\"} 0\n"));
+	/* no peers configured: no adapt_peer_up at all */
+	assert_null(strstr(out.buf, "adapt_peer_up"));
 	strbuf_free(&out);
 	snapshot_put(s);
 }
@@ -382,6 +403,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(prom_has_one_class_line_per_workload,
 						snap_setup, snap_teardown),
 		cmocka_unit_test(prom_of_empty_snapshot_has_no_class_header),
+		cmocka_unit_test(prom_carries_sample_time_duration_and_build),
 		cmocka_unit_test_setup_teardown(render_node_renders_workload_files_by_id,
 						snap_setup, snap_teardown),
 		cmocka_unit_test_setup_teardown(render_node_of_vanished_workload_is_enoent,
