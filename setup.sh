@@ -5,7 +5,6 @@
 #   sh setup.sh test   install DEPS_TEST too, build everything, run every test
 # Both need root: apt-get installs, FUSE mounts and the tests drive cgroups.
 set -eu
-cd "$(dirname "$0")"
 
 if [ "$(id -u)" -ne 0 ]; then
 	if ! command -v sudo >/dev/null 2>&1; then
@@ -14,6 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 	exec sudo sh "$0" "$@"
 fi
+cd "$(dirname "$0")"
 
 # make is Priority: optional, so a minimal Debian lacks it; the Makefile's
 # deps targets install the rest.

@@ -130,7 +130,7 @@ sampler_walks() {
 }
 
 @test "a guest that execs appears at the next sample, without walks of /proc, and goes when it quits" {
-    command -v strace >/dev/null || skip "no strace (make deps installs it)"
+    command -v strace >/dev/null || skip "no strace (make deps-test installs it)"
     adaptfs_mount --interval 1
     connector_or_skip
     walks=$(sampler_walks 3)
@@ -171,7 +171,7 @@ sampler_walks() {
 }
 
 @test "in another network namespace the connector is unavailable: /proc is walked every sample and guests still appear" {
-    command -v strace >/dev/null || skip "no strace (make deps installs it)"
+    command -v strace >/dev/null || skip "no strace (make deps-test installs it)"
     printf '#!/bin/sh\nexec unshare -n %q "$@"\n' "$ADAPTFS_BIN" >"$BATS_TEST_TMPDIR/adaptfs-netns"
     chmod +x "$BATS_TEST_TMPDIR/adaptfs-netns"
     ADAPTFS_BIN=$BATS_TEST_TMPDIR/adaptfs-netns adaptfs_mount --interval 1
