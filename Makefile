@@ -94,7 +94,7 @@ unit: $(UNIT_BIN)
 # DEPS_RUN, DEPS_TEST or DEPS_BENCH.
 BATS_FILES ?= tests/bats
 bats: all
-	DEPS_PKGS="$(DEPS_RUN) $(DEPS_TEST) $(DEPS_BENCH)" bats --print-output-on-failure $(BATS_FILES)
+	DEPS_PKGS="$(DEPS_RUN) $(DEPS_TEST)" DEPS_BENCH_PKGS="$(DEPS_BENCH)" bats --print-output-on-failure $(BATS_FILES)
 
 test: unit bats
 

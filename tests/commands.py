@@ -9,7 +9,9 @@ python3 and the listed packages provide.
 
   commands.py scan [FILE...]   the commands found, one "file:line command" a line
   commands.py check [FILE...]  exit 1 with one line per problem
-Without FILEs, the project's scripts; DEPS_PKGS names the package sets.
+Without FILEs, the project's scripts. DEPS_PKGS names the packages that make
+deps-test installs (their commands must be installed), DEPS_BENCH_PKGS those
+that only make deps-bench installs (checked where installed).
 The scanner is a small shell tokenizer: it finds the word in command position
 of each simple command (after wrappers such as run, timeout, xargs, ip netns
 exec, bash -c '...'), not every word; heredoc bodies are not read.
@@ -571,13 +573,19 @@ def check(files, whole_tree):
     if not listed:
         problems.append("DEPS_PKGS is empty: run through make bats (it passes DEPS_RUN and DEPS_TEST)")
     closure = package_closure(listed) if listed else set()
+    bench = os.environ.get("DEPS_BENCH_PKGS", "").split()
+    bench_closure = package_closure(bench) - closure if bench else set()
     for cmd in sorted(used):
         pkg = table[cmd]
         if pkg == "adaptfs":
             continue
+        present = shutil.which(cmd, path=SYSTEM_PATH)
         if pkg.endswith("?"):  # the caller looks for it first
             pkg = pkg[:-1]
-            if not shutil.which(cmd, path=SYSTEM_PATH):
+            if not present:
+                continue
+        elif pkg in bench_closure:  # make deps-bench installs it, make deps-test does not
+            if not present:
                 continue
         elif pkg not in closure and not is_base(pkg):
             problems.append(f"'{cmd}' comes from {pkg}, which neither a minimal Debian 12 nor "
