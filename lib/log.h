@@ -1,4 +1,6 @@
-/* Logging: stderr in the foreground, syslog (journald) as a daemon. */
+/* Logging: stderr in the foreground, syslog (journald) as a daemon. On a
+ * stderr that is the journal (JOURNAL_STREAM), each line starts with its
+ * syslog priority as "<N>", so that journalctl -p sees the severity. */
 #pragma once
 
 #include <stdbool.h>

@@ -136,3 +136,50 @@ PY
 	test -e "$MNT/host/cores"
 	grep -q 'Type=notify' "$BATS_TEST_DIRNAME/../../etc/adaptfs.service"
 }
+
+@test "on a stderr that is the journal each line carries its syslog priority as <N>" {
+	log=$BATS_TEST_TMPDIR/journal.log
+	: > "$log"
+	stream=$(stat -c %d:%i "$log")
+	cfg=$BATS_TEST_TMPDIR/bad.conf
+	printf '[adaptfs]\nno_such_key = 1\n' > "$cfg"
+	# an error: <3> (LOG_ERR), so that journalctl -p err shows it
+	status=0
+	JOURNAL_STREAM=$stream "$ADAPTFS_BIN" -f --config "$cfg" "$MNT" 2>> "$log" || status=$?
+	cat "$log"
+	[ "$status" -eq 1 ]
+	grep -qx "<3>adaptfs: $cfg:2: unknown key 'no_such_key' in section \[adaptfs\]" "$log"
+	# information: <6> (LOG_INFO), on every line of a running daemon
+	: > "$log"
+	JOURNAL_STREAM=$stream "$ADAPTFS_BIN" -f --interval 0.5 "$MNT" 2>> "$log" 3>&- &
+	FG_PID=$!
+	wait_for -t 5 grep -q "mounted at" "$log"
+	cat "$log"
+	grep -qx "<6>adaptfs: mounted at $MNT" "$log"
+	! grep -v '^<[0-7]>adaptfs: ' "$log"
+	kill -TERM "$FG_PID"
+	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+}
+
+@test "without JOURNAL_STREAM, or when it names another file, lines carry no <N>" {
+	log=$BATS_TEST_TMPDIR/plain.log
+	other=$BATS_TEST_TMPDIR/other
+	: > "$other"
+	cfg=$BATS_TEST_TMPDIR/bad.conf
+	printf '[adaptfs]\nno_such_key = 1\n' > "$cfg"
+	run "$ADAPTFS_BIN" -f --config "$cfg" "$MNT"
+	[ "$status" -eq 1 ]
+	[[ $output == "adaptfs: $cfg:2: unknown key"* ]]
+	# a child whose stderr was redirected inherits the variable, not the stream
+	JOURNAL_STREAM=$(stat -c %d:%i "$other") run "$ADAPTFS_BIN" -f --config "$cfg" "$MNT"
+	[ "$status" -eq 1 ]
+	[[ $output == "adaptfs: $cfg:2: unknown key"* ]]
+	JOURNAL_STREAM=$(stat -c %d:%i "$other") "$ADAPTFS_BIN" -f --interval 0.5 "$MNT" 2> "$log" 3>&- &
+	FG_PID=$!
+	wait_for -t 5 grep -q "mounted at" "$log"
+	cat "$log"
+	grep -qx "adaptfs: mounted at $MNT" "$log"
+	! grep -q '^<' "$log"
+	kill -TERM "$FG_PID"
+	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+}
