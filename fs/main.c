@@ -40,6 +40,7 @@ struct options {
 	char *pidfile;
 	double interval;
 	bool foreground, debug, single_thread;
+	bool check_config;	/* --check-config: parse the config, mount nothing */
 	struct strbuf fuse_opts;
 };
 
@@ -47,6 +48,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: adaptfs [OPTIONS] MOUNTPOINT\n"
+		"       adaptfs --check-config [FILE]\n"
 		"Mount the adaptfs control filesystem: every container and VM a directory\n"
 		"of live metric files.\n\n"
 		"  -f, --foreground      stay in the foreground, log to stderr\n"
@@ -56,6 +58,9 @@ static void usage(FILE *out)
 		"  -c, --config FILE     configuration file (default " CONFIG_DEFAULT_PATH ")\n"
 		"  -i, --interval SEC    seconds between snapshots (overrides the config)\n"
 		"  -p, --pidfile FILE    write the daemon's pid to FILE\n"
+		"      --check-config[=FILE]\n"
+		"                        check the configuration (or FILE) and exit,\n"
+		"                        0 if the daemon would take it, else 1\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n\n"
 		"Signals: SIGTERM/SIGINT unmount and exit, SIGHUP reloads the configuration.\n"
@@ -81,6 +86,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "check-config", optional_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -119,6 +125,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			free(o->pidfile);
 			o->pidfile = absolute(optarg);
 			break;
+		case 'C':
+			o->check_config = true;
+			if (optarg) {	/* named as given: its errors say FILE:LINE */
+				free(o->config);
+				o->config = xstrdup(optarg);
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -129,6 +142,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 			usage(stderr);
 			return -1;
 		}
+	}
+	if (o->check_config) {
+		/* "--check-config FILE" as well as "--check-config=FILE" */
+		if (optind < argc - 1) {
+			log_err("--check-config: too many arguments");
+			return -1;
+		}
+		if (optind == argc - 1) {
+			free(o->config);
+			o->config = xstrdup(argv[optind]);
+		}
+		return 0;
 	}
 	if (optind != argc - 1) {
 		log_err("%s", optind >= argc ? "missing MOUNTPOINT" : "too many arguments");
@@ -225,6 +250,24 @@ static int load_config(const struct options *o, struct config *cfg)
 	}
 	if (o->interval > 0)
 		cfg->interval = o->interval;
+	return 0;
+}
+
+/* --check-config: the daemon's own parser, so that ExecReload can refuse a
+ * file before SIGHUP (which would log the error and keep the old one).
+ * Errors are FILE:LINE: REASON alone, as compilers write them. */
+static int check_config(const struct options *o)
+{
+	struct config cfg;
+	char err[512], line[512];
+
+	if (config_load(&cfg, o->config ? o->config : CONFIG_DEFAULT_PATH, o->config != NULL,
+			err, sizeof err) < 0) {
+		str_escape(err, line, sizeof line);
+		fprintf(stderr, "%s\n", line);
+		return -EINVAL;
+	}
+	config_free(&cfg);
 	return 0;
 }
 
@@ -327,6 +370,10 @@ int main(int argc, char **argv)
 	log_open(false);
 	if (parse_args(argc, argv, &o) < 0)
 		goto out_options;
+	if (o.check_config) {
+		r = check_config(&o) < 0 ? 1 : 0;
+		goto out_options;
+	}
 	if (load_config(&o, &cfg) < 0)
 		goto out_options;
 	have_cfg = true;

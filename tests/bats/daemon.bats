@@ -183,3 +183,49 @@ PY
 	kill -TERM "$FG_PID"
 	wait_for -t 5 _adapt_pid_gone "$FG_PID"
 }
+
+@test "--check-config exits 0 on a good file and mounts nothing" {
+	cfg=$BATS_TEST_TMPDIR/good.conf
+	printf '[adaptfs]\ninterval = 2\n[discovery]\nrescan_interval = 600\n' > "$cfg"
+	run "$ADAPTFS_BIN" --check-config "$cfg"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run "$ADAPTFS_BIN" --check-config="$cfg"
+	[ "$status" -eq 0 ]
+	# -c names it as for the daemon
+	run "$ADAPTFS_BIN" -c "$cfg" --check-config
+	[ "$status" -eq 0 ]
+	# the shipped example is valid
+	run "$ADAPTFS_BIN" --check-config "$BATS_TEST_DIRNAME/../../etc/adaptfs.conf"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! grep -q " fuse.adaptfs " <(grep " $MNT " /proc/mounts)
+}
+
+@test "--check-config exits 1 with FILE:LINE: REASON for a bad key, section or value" {
+	cfg=$BATS_TEST_TMPDIR/bad.conf
+	printf '[adaptfs]\ninterval = 1\nno_such_key = 1\n' > "$cfg"
+	run "$ADAPTFS_BIN" --check-config "$cfg"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$cfg:3: unknown key 'no_such_key' in section [adaptfs]" ]
+	printf '# a comment\n[no_such_section]\nkey = 1\n' > "$cfg"
+	run "$ADAPTFS_BIN" --check-config "$cfg"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == "$cfg:3: "*"no_such_section"* ]]
+	printf '[adaptfs]\ninterval = soon\n' > "$cfg"
+	run "$ADAPTFS_BIN" --check-config "$cfg"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$cfg:2: bad value for key 'interval' in section [adaptfs]" ]
+	run "$ADAPTFS_BIN" --check-config "$BATS_TEST_TMPDIR/missing.conf"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$BATS_TEST_TMPDIR/missing.conf: No such file or directory" ]
+}
+
+@test "the unit's ExecReload checks the configuration before it sends SIGHUP" {
+	unit=$BATS_TEST_DIRNAME/../../etc/adaptfs.service
+	run grep '^ExecReload=' "$unit"
+	[ "${lines[0]}" = "ExecReload=/usr/sbin/adaptfs --check-config" ]
+	[ "${lines[1]}" = 'ExecReload=/bin/kill -HUP $MAINPID' ]
+	[ "${#lines[@]}" -eq 2 ]
+}
