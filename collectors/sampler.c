@@ -78,6 +78,9 @@ struct sampler {
 	uint64_t start_usec;		/* wall time the sampler started */
 	uint64_t tree_usec;		/* wall time a workload last came or went */
 	uint64_t round_usec;		/* time the last full round took */
+	/* Read by the watchdog from another thread: atomic. */
+	uint64_t round_end;		/* monotonic time the last full round ended */
+	uint64_t interval_usec;		/* of the configuration in use */
 };
 
 static struct sampler S = {
@@ -414,6 +417,7 @@ static void sweep(bool full, bool reread, uint64_t serves)
 		sample_host(start);
 		sample_round();
 		S.round_usec = now_usec() - start;
+		__atomic_store_n(&S.round_end, start + S.round_usec, __ATOMIC_RELAXED);
 	}
 	publish(reread, serves);
 }
@@ -453,6 +457,7 @@ static void apply_config(void)
 	S.scope_cpuset = S.cfg.scope && S.cfg.scope[0] &&
 			 cgroup_layout_detect(S.cfg.cgroup_root, &S.scope_layout) == 0;
 	peers_configure(&S.cfg);
+	__atomic_store_n(&S.interval_usec, (uint64_t)(S.cfg.interval * 1e6), __ATOMIC_RELAXED);
 }
 
 static void *sampler_main(void *arg)
@@ -540,6 +545,14 @@ int sampler_start(struct config *cfg)
 	if (r == 0)
 		pthread_setname_np(S.thread, "adapt-sampler");
 	return -r;
+}
+
+bool sampler_on_schedule(uint64_t slack_usec)
+{
+	uint64_t end = __atomic_load_n(&S.round_end, __ATOMIC_RELAXED);
+	uint64_t interval = __atomic_load_n(&S.interval_usec, __ATOMIC_RELAXED);
+
+	return end && now_usec() - end <= interval + slack_usec;
 }
 
 void sampler_reload(struct config *cfg)

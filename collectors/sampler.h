@@ -4,12 +4,18 @@
 
 #include "config.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Takes ownership of cfg. Builds and publishes the first snapshot before
  * returning, so a mount never shows an empty tree by accident. */
 int sampler_start(struct config *cfg);
 /* Hand over a new configuration (SIGHUP); applied before the next sweep. */
 void sampler_reload(struct config *cfg);
 void sampler_stop(void);
+/* Is the sampler keeping to its schedule: did its last full round end at
+ * most one interval plus slack_usec ago? For the watchdog; any thread. */
+bool sampler_on_schedule(uint64_t slack_usec);
 /* Publish a new snapshot now (workloads' placement re-read, counters kept)
  * and wait until it is current, so that a control file reads back what a
  * write just did. 0, or -ETIMEDOUT after timeout_ms. */

@@ -271,6 +271,46 @@ static int check_config(const struct options *o)
 	return 0;
 }
 
+#ifdef HAVE_SYSTEMD
+/* WATCHDOG=1 twice per WatchdogSec=, but only while the sampler keeps to its
+ * schedule: a hung sampler serves stale files for ever while the FUSE
+ * threads still answer, and systemd should see (and restart) that. */
+static void *watchdog_thread(void *arg)
+{
+	uint64_t half = *(const uint64_t *)arg / 2;
+	struct timespec ts = { .tv_sec = half / 1000000, .tv_nsec = half % 1000000 * 1000 };
+
+	for (;;) {
+		if (sampler_on_schedule(half))
+			sd_notify(0, "WATCHDOG=1");
+		nanosleep(&ts, NULL);	/* a signal only shortens one wait */
+	}
+	return NULL;
+}
+
+/* Takes WATCHDOG_USEC (and WATCHDOG_PID) out of the environment, so that
+ * the engines adaptfs starts do not think the watchdog is theirs: call it
+ * before the other threads start, as unsetenv is not thread-safe. */
+static uint64_t watchdog_usec(void)
+{
+	uint64_t usec = 0;
+
+	return sd_watchdog_enabled(1, &usec) > 0 ? usec : 0;
+}
+
+static void watchdog_start(const uint64_t *usec)
+{
+	pthread_t t;
+
+	if (!*usec || pthread_create(&t, NULL, watchdog_thread, (void *)usec) != 0)
+		return;
+	pthread_setname_np(t, "adapt-watchdog");
+	pthread_detach(t);
+	log_info("watchdog: WATCHDOG=1 every %.2f s while the sampler keeps to its schedule",
+		 (double)*usec / 2e6);
+}
+#endif
+
 /* SIGHUP is blocked everywhere and taken here, so reloading never runs in
  * signal context. A bad file keeps the running configuration. */
 static void *reload_thread(void *arg)
@@ -362,6 +402,9 @@ int main(int argc, char **argv)
 	int lock_fd = -1;
 	pthread_t reloader;
 	sigset_t hup, stop;
+#ifdef HAVE_SYSTEMD
+	static uint64_t wd_usec;	/* the watchdog thread reads it until exit */
+#endif
 	int r = 1;
 
 	/* Each thread's malloc arena holds on to freed memory: with a dozen
@@ -404,6 +447,9 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(o.foreground) < 0)
 		goto out_unmount;
 	log_open(!o.foreground);
+#ifdef HAVE_SYSTEMD
+	wd_usec = watchdog_usec();
+#endif
 	if (o.pidfile)
 		write_pidfile(o.pidfile);
 	/* Half the files for held directories, half for everything else. */
@@ -452,6 +498,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_SYSTEMD
 	/* The first snapshot is published and the mount is up: ready. */
 	sd_notify(0, "READY=1");
+	watchdog_start(&wd_usec);
 #endif
 	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 	/* The loop returns the signal number after SIGTERM/SIGINT: a clean exit. */

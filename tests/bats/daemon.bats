@@ -9,6 +9,7 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${LISTENER:-}" ] && _adapt_pid_alive "$LISTENER"; then kill "$LISTENER"; fi
 	if [ -n "${FG_PID:-}" ] && _adapt_pid_alive "$FG_PID"; then
 		kill -KILL "$FG_PID"
 		wait_for -t 5 _adapt_pid_gone "$FG_PID" || true
@@ -228,4 +229,56 @@ PY
 	[ "${lines[0]}" = "ExecReload=/usr/sbin/adaptfs --check-config" ]
 	[ "${lines[1]}" = 'ExecReload=/bin/kill -HUP $MAINPID' ]
 	[ "${#lines[@]}" -eq 2 ]
+}
+
+# N or more lines of FILE are exactly LINE
+_lines_at_least() { [ "$(grep -cx "$2" "$3")" -ge "$1" ]; }
+# after its first N lines, FILE has a line "quiet" (the listener heard nothing for 1.5 s)
+_quiet_after() { tail -n +"$(($1 + 1))" "$2" | grep -qx quiet; }
+
+@test "WATCHDOG=1 reaches systemd while the sampler keeps to its schedule, and stops when it hangs" {
+	command -v python3 || skip "python3 not installed"
+	sock=$BATS_TEST_TMPDIR/notify.sock
+	out=$BATS_TEST_TMPDIR/notify.out
+	# every datagram on a line; "quiet" after 1.5 s without one
+	python3 - "$sock" > "$out" 3>&- <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(1.5)
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    try:
+        print(s.recv(4096).decode(), flush=True)
+    except socket.timeout:
+        print("quiet", flush=True)
+PY
+	LISTENER=$!
+	wait_for -t 5 test -S "$sock"
+	cfg=$BATS_TEST_TMPDIR/adaptfs.conf
+	printf '[adaptfs]\ninterval = 0.2\n' > "$cfg"
+	log=$BATS_TEST_TMPDIR/adaptfs.log
+	NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 "$ADAPTFS_BIN" -f --config "$cfg" "$MNT" 2> "$log" 3>&- &
+	FG_PID=$!
+	# WatchdogSec=1s: a ping every 0.5 s
+	wait_for -t 10 _lines_at_least 4 WATCHDOG=1 "$out"
+	grep -q "watchdog: WATCHDOG=1 every 0.50 s while the sampler keeps to its schedule" "$log"
+	# Hang the sampler: after a reload its rounds open a FIFO for /proc/stat,
+	# which blocks until a writer comes.
+	proc=$BATS_TEST_TMPDIR/proc
+	mkdir "$proc"
+	mkfifo "$proc/stat"
+	printf '[adaptfs]\ninterval = 0.2\n[discovery]\nproc_root = %s\n' "$proc" > "$cfg"
+	kill -HUP "$FG_PID"
+	# a writer's open returns once the sampler has opened the FIFO: it is stuck there
+	timeout 10 sh -c 'echo > "$1"' sh "$proc/stat"
+	n=$(wc -l < "$out")
+	# released once, it finishes that round and blocks at the next: the pings stop
+	wait_for -t 10 _quiet_after "$n" "$out"
+	cat "$out"
+	# while the FUSE threads still answer: only the watchdog shows the hang
+	_adapt_pid_alive "$FG_PID"
+	test -s "$MNT/host/cores"
+	# (teardown kills it, as systemd would once WatchdogSec= passed)
+	grep -qx 'WatchdogSec=30s' "$BATS_TEST_DIRNAME/../../etc/adaptfs.service"
 }
