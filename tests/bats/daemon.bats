@@ -282,3 +282,54 @@ PY
 	# (teardown kills it, as systemd would once WatchdogSec= passed)
 	grep -qx 'WatchdogSec=30s' "$BATS_TEST_DIRNAME/../../etc/adaptfs.service"
 }
+
+# the unit as make install puts it under $1, its commands pointing there
+_installed_unit() {
+	make -C "$BATS_TEST_DIRNAME/../.." install DESTDIR="$1" PREFIX=/usr > /dev/null
+	# verify runs the unit's commands' paths on this host: the installed adaptfs
+	sed "s|/usr/sbin/adaptfs|$1/usr/sbin/adaptfs|" "$1/lib/systemd/system/adaptfs.service" \
+		> "$BATS_TEST_TMPDIR/adaptfs.service"
+}
+
+@test "systemd-analyze verify passes on the installed unit, man pages included" {
+	dest=$BATS_TEST_TMPDIR/root
+	_installed_unit "$dest"
+	# (systemd is not PID 1 here: verify reads the unit offline)
+	MANPATH=$dest/usr/share/man run systemd-analyze verify "$BATS_TEST_TMPDIR/adaptfs.service"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "the systemd-analyze security exposure in adaptfs.8 is the unit's" {
+	dest=$BATS_TEST_TMPDIR/root
+	_installed_unit "$dest"
+	score=$(systemd-analyze security --offline=true "$BATS_TEST_TMPDIR/adaptfs.service" |
+		sed -n 's/.*Overall exposure level for adaptfs.service: \([0-9.]*\) .*/\1/p')
+	echo "measured: $score"
+	[ -n "$score" ]
+	grep -q "overall exposure $score " "$BATS_TEST_DIRNAME/../../man/adaptfs.8"
+}
+
+@test "under the unit's CapabilityBoundingSet the daemon mounts, serves and shows a workload" {
+	unit=$BATS_TEST_DIRNAME/../../etc/adaptfs.service
+	caps=$(sed -n 's/^CapabilityBoundingSet=~//p' "$unit")
+	[ -n "$caps" ]
+	# "CAP_SYS_TIME CAP_SYS_MODULE" -> "-sys_time,-sys_module", as setpriv takes them
+	drop=$(echo "$caps" | tr 'A-Z ' 'a-z,' | sed 's/cap_/-/g')
+	log=$BATS_TEST_TMPDIR/adaptfs.log
+	setpriv --bounding-set "$drop" "$ADAPTFS_BIN" -f --interval 0.5 "$MNT" 2> "$log" 3>&- &
+	FG_PID=$!
+	wait_for -t 10 test -e "$MNT/host/cores"
+	# the bounding set is the unit's: CAP_SYS_MODULE (16) and CAP_SYS_TIME (25) gone
+	bnd=$((16#$(awk '$1 == "CapBnd:" { print $2 }' "/proc/$FG_PID/status")))
+	[ $(((bnd >> 16) & 1)) -eq 0 ]
+	[ $(((bnd >> 25) & 1)) -eq 0 ]
+	cg_spawn capjob sleep 1000
+	name=$(cg_id capjob | cut -c1-12)
+	wait_for -t 5 test -d "$MNT/$name"
+	[ "$(cat "$MNT/$name/kind")" = "container docker" ]
+	kill -TERM "$FG_PID"
+	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+	! grep -q 'Operation not permitted' "$log"
+}
