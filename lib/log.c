@@ -25,10 +25,10 @@ static bool stderr_is_journal(void)
 	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
 }
 
-void log_open(bool to_syslog)
+void log_open(bool to_syslog, bool always_prefix)
 {
 	use_syslog = to_syslog;
-	level_prefix = !to_syslog && stderr_is_journal();
+	level_prefix = !to_syslog && (always_prefix || stderr_is_journal());
 	if (use_syslog)
 		openlog("adaptfs", LOG_PID, LOG_DAEMON);
 }

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <syslog.h>
 
-void log_open(bool to_syslog);
+/* always_prefix: "<N>" on stderr even where it is not the journal (a
+ * supervisor that reads the same convention). */
+void log_open(bool to_syslog, bool always_prefix);
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)

@@ -162,6 +162,17 @@ PY
 	wait_for -t 5 _adapt_pid_gone "$FG_PID"
 }
 
+@test "--log-level-prefix asks for <N> on any stderr" {
+	cfg=$BATS_TEST_TMPDIR/bad.conf
+	printf '[adaptfs]\nno_such_key = 1\n' > "$cfg"
+	run "$ADAPTFS_BIN" -f --log-level-prefix --config "$cfg" "$MNT"
+	[ "$status" -eq 1 ]
+	[ "$output" = "<3>adaptfs: $cfg:2: unknown key 'no_such_key' in section [adaptfs]" ]
+	run "$ADAPTFS_BIN" --log-level-prefix -f "$MNT/no-such-dir"
+	[ "$status" -eq 1 ]
+	[[ $output == *"<3>adaptfs: mount point $MNT/no-such-dir: No such file or directory"* ]]
+}
+
 @test "without JOURNAL_STREAM, or when it names another file, lines carry no <N>" {
 	log=$BATS_TEST_TMPDIR/plain.log
 	other=$BATS_TEST_TMPDIR/other
