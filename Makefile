@@ -5,6 +5,7 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
+DATADIR ?= $(PREFIX)/share
 DESTDIR ?=
 MOUNTPOINT ?= /adapt
 VERSION := 0.1
@@ -158,6 +159,7 @@ install: adaptfs adaptfs-migrate adapttop
 	install -D -m 0644 etc/adaptfs.service $(DESTDIR)$(UNITDIR)/adaptfs.service
 	sed -i 's|/usr/sbin/adaptfs|$(SBINDIR)/adaptfs|' $(DESTDIR)$(UNITDIR)/adaptfs.service
 	install -D -m 0644 etc/adaptfs.tmpfiles $(DESTDIR)$(TMPFILESDIR)/adaptfs.conf
+	install -D -m 0644 etc/prometheus/adaptfs.rules.yml $(DESTDIR)$(DATADIR)/adaptfs/prometheus/adaptfs.rules.yml
 
 # Build and mount at $(MOUNTPOINT) as a background daemon (pid in /run/adaptfs.pid);
 # a daemon that an earlier `make run` left is stopped first, by its pid.

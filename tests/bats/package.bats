@@ -60,7 +60,8 @@ install_pkg() {
 	for f in ./usr/sbin/adaptfs ./usr/bin/adapttop \
 		./usr/share/man/man8/adaptfs.8.gz ./usr/share/man/man5/adaptfs.5.gz \
 		./usr/share/man/man5/adaptfs.conf.5.gz ./usr/share/man/man1/adapttop.1.gz \
-		./etc/adaptfs/adaptfs.conf.example ./usr/share/doc/adaptfs/examples/alert.sh; do
+		./etc/adaptfs/adaptfs.conf.example ./usr/share/doc/adaptfs/examples/alert.sh \
+		./usr/share/adaptfs/prometheus/adaptfs.rules.yml; do
 		grep -q " $f\$" <<<"$output" || { echo "missing $f"; false; }
 	done
 	if [[ -f $PKG_DIR/src/etc/adaptfs.service ]]; then
