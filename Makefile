@@ -5,6 +5,7 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
+DATADIR ?= $(PREFIX)/share
 DESTDIR ?=
 MOUNTPOINT ?= /adapt
 VERSION := 0.1
@@ -21,14 +22,18 @@ DEPS_TEST := bats bats-assert bats-support mmdebstrap git clang libclang-rt-14-d
 	     inotify-tools man-db jq curl python3 rsync tmux cpio xz-utils zstd lz4 busybox-static \
 	     iproute2 procps util-linux systemd stress-ng wrk gnuplot-nox \
 	     lxc lxc-templates runc criu lxcfs qemu-system-x86 linux-image-amd64 libvirt-daemon-system \
-	     nginx-light prometheus prometheus-node-exporter collectd-core build-essential debhelper
+	     nginx-light prometheus prometheus-node-exporter collectd-core build-essential debhelper \
+	     lintian
 # bench/prefetch's services (the second paper's web and database tiers).
 DEPS_BENCH := apache2 mariadb-server ruby ruby-mysql2
 
 # pkg-config is asked when a recipe first needs its answer, not when make reads
 # this file: `make deps all` installs the -dev packages before that. Each
 # answer is then kept ($(eval VAR := ...)), so pkg-config runs once per make.
-HAVE_XENSTAT = $(eval HAVE_XENSTAT := $(shell pkg-config --exists xenstat && echo 1))$(HAVE_XENSTAT)
+# XEN=no builds without the Xen backend even where libxenstat is (the .deb
+# does, unless its build profile pkg.adaptfs.xen asks: debian/rules).
+XEN ?= auto
+HAVE_XENSTAT = $(eval HAVE_XENSTAT := $(if $(filter no,$(XEN)),,$(shell pkg-config --exists xenstat && echo 1)))$(HAVE_XENSTAT)
 HAVE_SYSTEMD = $(eval HAVE_SYSTEMD := $(shell pkg-config --exists libsystemd && echo 1))$(HAVE_SYSTEMD)
 PKGS = fuse3 inih jansson liburing $(if $(HAVE_XENSTAT),xenstat) $(if $(HAVE_SYSTEMD),libsystemd)
 pkg_config = $(or $(shell pkg-config $(1) $(PKGS)),$(error pkg-config $(1) $(PKGS) failed: run 'make deps'))
@@ -37,6 +42,10 @@ PKG_LIBS = $(eval PKG_LIBS := $(call pkg_config,--libs))$(PKG_LIBS)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
+# CPPFLAGS and LDFLAGS are passed too: dpkg-buildflags puts _FORTIFY_SOURCE and
+# -z relro -z now there (debian/rules: hardening=+all).
+CPPFLAGS ?=
+LDFLAGS ?=
 # The Xen backend is compiled where libxenstat is (Debian: libxen-dev), and
 # sd_notify(READY=1) for systemd's Type=notify where libsystemd is.
 BUILD_CFLAGS = -std=gnu11 -Wall -Wextra -MMD -MP -D_GNU_SOURCE -DADAPTFS_VERSION='"$(VERSION)"' \
@@ -57,16 +66,16 @@ all: adaptfs adaptfs-migrate adapttop
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BUILD_CFLAGS) -c $< -o $@
 
 adaptfs: $(CORE_OBJ) $(BUILD)/fs/main.o
-	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # adaptfs-migrate(8): the destination end of a migration, run on peers.
 RECEIVE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard actuators/receive/*.c))
 
 adaptfs-migrate: $(RECEIVE_OBJ) $(CORE_OBJ)
-	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # adapttop(1): a curses viewer, a client of the mounted files (binary adapttop/adapttop).
 BINDIR ?= $(PREFIX)/bin
@@ -76,7 +85,7 @@ $(ADAPTTOP_OBJ): BUILD_CFLAGS += $(shell pkg-config --cflags ncursesw)
 adapttop: adapttop/adapttop
 
 adapttop/adapttop: $(ADAPTTOP_OBJ) $(BUILD)/lib/util.o
-	$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs ncursesw) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs ncursesw) -lpthread -lm
 
 # Unit tests (cmocka): each tests/unit/test_*.c links against the core objects.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -84,7 +93,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BUILD_CFLAGS) -MF $@.d -MT $@ -DFIXTURES='"$(CURDIR)/tests/fixtures"' $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BUILD_CFLAGS) $(LDFLAGS) -MF $@.d -MT $@ -DFIXTURES='"$(CURDIR)/tests/fixtures"' $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do echo "== $$t"; $$t || exit 1; done
@@ -121,7 +130,7 @@ check-valgrind: adaptfs
 		tests/bats/procwatch.bats
 
 adaptfs-asan: $(CORE_OBJ) $(BUILD)/fs/main.o
-	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(BUILD_CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # libFuzzer over every parser of outside input (clang, libclang-rt-14-dev).
 FUZZ_SECONDS ?= 300
@@ -158,6 +167,7 @@ install: adaptfs adaptfs-migrate adapttop
 	install -D -m 0644 etc/adaptfs.service $(DESTDIR)$(UNITDIR)/adaptfs.service
 	sed -i 's|/usr/sbin/adaptfs|$(SBINDIR)/adaptfs|' $(DESTDIR)$(UNITDIR)/adaptfs.service
 	install -D -m 0644 etc/adaptfs.tmpfiles $(DESTDIR)$(TMPFILESDIR)/adaptfs.conf
+	install -D -m 0644 etc/prometheus/adaptfs.rules.yml $(DESTDIR)$(DATADIR)/adaptfs/prometheus/adaptfs.rules.yml
 
 # Build and mount at $(MOUNTPOINT) as a background daemon (pid in /run/adaptfs.pid);
 # a daemon that an earlier `make run` left is stopped first, by its pid.
