@@ -214,12 +214,10 @@ static int check_mountpoint(const char *mp)
 	return 0;
 }
 
-static int load_config(const struct options *o, struct config *cfg)
+static int load_config(const struct options *o, struct config *cfg, char *err, size_t errlen)
 {
-	char err[512];
-
 	if (config_load(cfg, o->config ? o->config : CONFIG_DEFAULT_PATH, o->config != NULL,
-			err, sizeof err) < 0) {
+			err, errlen) < 0) {
 		log_err("%s", err);
 		return -1;
 	}
@@ -240,11 +238,12 @@ static void *reload_thread(void *arg)
 	sigaddset(&set, SIGHUP);
 	for (;;) {
 		struct config cfg;
+		char err[512];
 
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (load_config(o, &cfg) < 0) {
-			events_add("adaptfs", "configuration reload failed: keeping the running one");
+		if (load_config(o, &cfg, err, sizeof err) < 0) {
+			events_add("adaptfs", "configuration reload failed: %s; keeping the running one", err);
 			continue;
 		}
 #ifdef HAVE_SYSTEMD
@@ -319,6 +318,7 @@ int main(int argc, char **argv)
 	int lock_fd = -1;
 	pthread_t reloader;
 	sigset_t hup, stop;
+	char err[512];
 	int r = 1;
 
 	/* Each thread's malloc arena holds on to freed memory: with a dozen
@@ -327,7 +327,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) < 0)
 		goto out_options;
 	log_open(false);
-	if (load_config(&o, &cfg) < 0)
+	if (load_config(&o, &cfg, err, sizeof err) < 0)
 		goto out_options;
 	have_cfg = true;
 	detach_stale_mount(o.mountpoint);

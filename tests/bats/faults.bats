@@ -519,7 +519,7 @@ EOF
 	spawn p sleep 1000
 	mkdir "$TMP/state"
 	defer unbind "$TMP/state"
-	mount -t tmpfs -o ro,size=1m adaptfs-faults-state "$TMP/state"
+	mount -t tmpfs -o ro,size=1m,mode=0755 adaptfs-faults-state "$TMP/state"
 	adaptfs_mount --interval 0.5 -c "$(conf '[adaptfs]' "state_dir = $TMP/state")"
 	wait_for -t 10 test -d "$ADAPTFS_MNT/p"
 	[ "$(write_errno "$ADAPTFS_MNT/p/placement" cpus=0)" = OK ]
@@ -531,7 +531,7 @@ EOF
 	spawn p sleep 1000
 	mkdir "$TMP/state"
 	defer unbind "$TMP/state"
-	mount -t tmpfs -o size=64k adaptfs-faults-state "$TMP/state"
+	mount -t tmpfs -o size=64k,mode=0755 adaptfs-faults-state "$TMP/state"
 	not dd if=/dev/zero of="$TMP/state/fill" bs=4k count=1000 status=none 2>/dev/null
 	adaptfs_mount --interval 0.5 -c "$(conf '[adaptfs]' "state_dir = $TMP/state")"
 	wait_for -t 10 test -d "$ADAPTFS_MNT/p"
