@@ -2,6 +2,7 @@
 #include "config.h"
 #include "control.h"
 #include "migrate.h"
+#include "placement.h"
 #include "events.h"
 #include "policy_run.h"
 #include "prefetch.h"
@@ -250,6 +251,7 @@ static void *reload_thread(void *arg)
 		sd_notify(0, "RELOADING=1");
 #endif
 		migrate_configure(&cfg);
+		placement_set_state_dir(cfg.state_dir);
 		managed_reload(&cfg);
 		policy_configure(&cfg);
 		sampler_reload(&cfg);
