@@ -249,9 +249,16 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 	if (r == 0 && read_file(path, old, sizeof old) < 0)
 		old[0] = '\0';
 	/* Intent first: a daemon killed from here on completes the pin at
-	 * start. A pin that cannot be journaled does not start. */
-	if (r == 0 && sd)
-		r = journal_write(sd, id, text_of(text, PIN_TEXT_MAX, w->key, list, made, created));
+	 * start. Unlike a move, a pin cut short leaves one copy running and is
+	 * redone by writing it again: a state directory that is full or
+	 * read-only costs the recovery, not the pin (said in events). */
+	if (r == 0 && sd) {
+		int e = journal_write(sd, id, text_of(text, PIN_TEXT_MAX, w->key, list, made, created));
+
+		if (e < 0)
+			events_add(w->name, "placement: pinning to cpus %s without a journal (%s): a "
+				   "restart in the middle would not complete it", list, strerror(-e));
+	}
 	if (r == 0)
 		r = write_str(path, list);
 	if (r == 0) {
