@@ -312,6 +312,9 @@ int control_start(const struct config *cfg)
 {
 	snprintf(host_name, sizeof host_name, "%s", cfg->host_name);
 	placement_init(cfg->cgroup_root);
+	placement_set_state_dir(cfg->state_dir);
+	/* before any job can pin */
+	placement_recover();
 	if (jobs_start(2) < 0)
 		return -1;
 	return managed_start(cfg);

@@ -1,4 +1,6 @@
 #include "journal.h"
+#include "log.h"
+#include "trust.h"
 #include "util.h"
 
 #include <errno.h>
@@ -6,62 +8,120 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-static void entry_path(const char *state_dir, const char *id, const char *suffix, char *buf, size_t size)
+/* A directory that only root can change, opened without following a
+ * symlink: what is opened under it is what root wrote there. */
+static int open_checked(int at, const char *path, mode_t mode, bool create)
 {
-	snprintf(buf, size, "%s/journal/%s%s", state_dir, id, suffix);
+	char err[PATH_MAX + 128];
+	struct stat st;
+	int fd;
+
+	if (create && mkdirat(at, path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || trust_check_stat(path, &st, err, sizeof err) < 0) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* STATE_DIR/journal, checked; the state directory's own path and those
+ * above it were checked with the configuration (lib/config.c). */
+static int journal_dir(const char *state_dir, bool create)
+{
+	_cleanup_close_ int sfd = open_checked(AT_FDCWD, state_dir, 0755, create);
+
+	if (sfd < 0)
+		return sfd;
+	return open_checked(sfd, "journal", 0700, create);
 }
 
 int journal_write(const char *state_dir, const char *id, const char *text)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX + 300], path[PATH_MAX + 300];
+	_cleanup_close_ int dfd = journal_dir(state_dir, true);
+	char tmp[NAME_MAX + 1];
 	size_t len = strlen(text);
 	int fd, r = 0;
 
-	snprintf(dir, sizeof dir, "%s/journal", state_dir);
-	if ((mkdir(state_dir, 0755) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
-		return -errno;
-	entry_path(state_dir, id, ".new", tmp, sizeof tmp);
-	entry_path(state_dir, id, "", path, sizeof path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (dfd < 0)
+		return dfd;
+	if (snprintf(tmp, sizeof tmp, "%s.new", id) >= (int)sizeof tmp || strchr(id, '/'))
+		return -ENAMETOOLONG;
+	/* Whatever is there (a planted symlink) goes: O_EXCL makes a new file. */
+	unlinkat(dfd, tmp, 0);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
 		r = errno ? -errno : -ENOSPC;
 	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
+	/* rename replaces a symlink at id itself, never what it points to */
+	if (r == 0 && renameat(dfd, tmp, dfd, id) < 0)
 		r = -errno;
 	if (r < 0)
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 	return r;
 }
 
 void journal_remove(const char *state_dir, const char *id)
 {
-	char path[PATH_MAX + 300];
+	_cleanup_close_ int dfd = journal_dir(state_dir, false);
 
-	entry_path(state_dir, id, "", path, sizeof path);
-	unlink(path);
+	if (dfd >= 0)
+		unlinkat(dfd, id, 0);
+}
+
+/* An entry's text: a regular file, never through a symlink. */
+static int read_entry(int dfd, const char *name, char *text, size_t size)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EINVAL;
+	n = read(fd, text, size - 1);
+	if (n < 0)
+		return -errno;
+	text[n] = '\0';
+	return 0;
 }
 
 void journal_each(const char *state_dir, void (*fn)(const char *id, const char *text, void *ctx),
 		  void *ctx)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 300], text[8192];
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
+	char text[8192];
+	int dfd = journal_dir(state_dir, false);
 
-	snprintf(dir, sizeof dir, "%s/journal", state_dir);
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
+	if (dfd < 0) {
+		if (dfd != -ENOENT)
+			log_warn("journal in %s: %s: nothing recovered", state_dir, strerror(-dfd));
+		return;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		if (endswith(de->d_name, ".new")) {
-			unlink(path);	/* never renamed: its phase never happened */
+			unlinkat(dfd, de->d_name, 0);	/* never renamed: its phase never happened */
 			continue;
 		}
-		if (read_file(path, text, sizeof text) >= 0)
+		if (read_entry(dfd, de->d_name, text, sizeof text) == 0)
 			fn(de->d_name, text, ctx);
+		else
+			log_warn("journal %s/journal/%s: not a regular file: ignored", state_dir,
+				 de->d_name);
 	}
 }
 

@@ -108,6 +108,8 @@ static void recover_one(const char *id, const char *text, void *ctx)
 		settled = recover_qemu(text);
 	else if (strcmp(engine, "lxc") == 0)
 		settled = recover_lxc(text);
+	else if (strcmp(engine, "pin") == 0)
+		settled = false;	/* placement_recover's, once the cgroups are known */
 	if (settled)
 		journal_remove(ctx, id);
 }

@@ -1,16 +1,42 @@
 #include "placement.h"
 #include "cgroup.h"
 #include "cpulist.h"
+#include "events.h"
+#include "journal.h"
+#include "log.h"
 #include "qemu.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 static struct cgroup_layout layout;
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *state_dir;
+
+void placement_set_state_dir(const char *dir)
+{
+	pthread_mutex_lock(&state_lock);
+	free(state_dir);
+	state_dir = xstrdup(dir);
+	pthread_mutex_unlock(&state_lock);
+}
+
+static char *state_dir_get(void)
+{
+	char *s;
+
+	pthread_mutex_lock(&state_lock);
+	s = state_dir ? xstrdup(state_dir) : NULL;
+	pthread_mutex_unlock(&state_lock);
+	return s;
+}
 
 int placement_init(const char *cgroup_root)
 {
@@ -97,37 +123,111 @@ static bool within_parent(const char *dir, const cpu_set_t *cpus)
 	return CPU_EQUAL(&both, cpus);
 }
 
-/* Processes the engine left in an ancestor's cpuset join the workload's,
- * whole: cgroup.procs moves every thread of a process at once. One that
- * exited meanwhile is no error; any other refusal is (a v1 cpuset without
- * memory nodes takes no task: ENOSPC). */
-static int move_procs(const char *dir, const char *key)
+static int cmp_pid(const void *a, const void *b)
 {
-	struct pid_list pids = {0};
-	char path[PATH_MAX + 32];
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The processes in a cgroup.procs, sorted for bsearch. */
+static int read_procs(const char *path, struct pid_list *out)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	int pid;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%d", &pid) == 1)
+		pid_list_add(out, pid);
+	if (out->n)
+		qsort(out->v, out->n, sizeof *out->v, cmp_pid);
+	return 0;
+}
+
+/* One round: every process of the workload not yet in dir's cpuset joins
+ * it. *moved counts those that did. */
+static int move_round(const char *procs, const char *key, size_t *moved)
+{
+	struct pid_list pids = {0}, in = {0};
 	int r = cgroup_list_tasks(&layout, NULL, key, NULL, &pids);
 
 	if (r == 0)
-		r = path_printf(path, sizeof path, "%s/cgroup.procs", dir);
+		r = read_procs(procs, &in);
+	*moved = 0;
 	for (size_t i = 0; r == 0 && i < pids.n; i++) {
 		char pid[16];
 		int e;
 
+		if (in.n && bsearch(&pids.v[i], in.v, in.n, sizeof *in.v, cmp_pid))
+			continue;
 		snprintf(pid, sizeof pid, "%d", pids.v[i]);
-		e = write_str(path, pid);
-		if (e < 0 && e != -ESRCH)
+		e = write_str(procs, pid);
+		if (e == 0)
+			(*moved)++;
+		else if (e != -ESRCH)
 			r = e;
 	}
 	pid_list_free(&pids);
+	pid_list_free(&in);
 	return r;
+}
+
+/* Processes the engine left in an ancestor's cpuset join the workload's,
+ * whole: cgroup.procs moves every thread of a process at once. One that
+ * exited meanwhile is no error; any other refusal is (a v1 cpuset without
+ * memory nodes takes no task: ENOSPC). A process forked by one not yet
+ * moved is born outside: rounds go on until one finds none left outside
+ * (each round moves the forkers it saw, so a round adds only what they
+ * forked meanwhile); a workload that outruns 100 rounds is EAGAIN. */
+static int move_procs(const char *dir, const char *key)
+{
+	char path[PATH_MAX + 32];
+	size_t moved = 1;
+	int r = path_printf(path, sizeof path, "%s/cgroup.procs", dir);
+
+	for (int round = 0; r == 0 && moved; round++) {
+		if (round == 100)
+			return -EAGAIN;
+		r = move_round(path, key, &moved);
+	}
+	return r;
+}
+
+/* The journal's name for a pin of key: keys are cgroup paths, too long
+ * for a file name (FNV-1a, 64 bits). */
+static void pin_id(const char *key, char *id, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	snprintf(id, size, "pin-%016" PRIx64, h);
+}
+
+/* as journal_each reads an entry */
+#define PIN_TEXT_MAX 8192
+
+/* The journal entry: what to complete, and what was made for it. */
+static const char *text_of(char *text, size_t size, const char *key, const char *list,
+			   char made[][PATH_MAX], int created)
+{
+	int n = snprintf(text, size, "engine=pin\nkey=%s\ncpus=%s\n", key, list);
+
+	for (int i = 0; i < created && n > 0 && (size_t)n < size; i++)
+		n += snprintf(text + n, size - (size_t)n, "made%d=%s\n", i, made[i]);
+	return text;
 }
 
 /* CPUs first, threads after: if the kernel refuses the CPUs nothing has
  * moved, and cgroups made for it are removed again. */
 static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, const char *list)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32], made[8][PATH_MAX], old[1024] = "";
+	char dir[PATH_MAX], path[PATH_MAX + 32], made[8][PATH_MAX], old[1024] = "", id[32];
+	_cleanup_free_ char *sd = state_dir_get(), *text = xmalloc(PIN_TEXT_MAX);
 	int created = 0, r;
+
+	pin_id(w->key, id, sizeof id);
 
 	if (!layout.cpuset)
 		return -EOPNOTSUPP;
@@ -148,6 +248,17 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 		r = path_printf(path, sizeof path, "%s/cpuset.cpus", dir);
 	if (r == 0 && read_file(path, old, sizeof old) < 0)
 		old[0] = '\0';
+	/* Intent first: a daemon killed from here on completes the pin at
+	 * start. Unlike a move, a pin cut short leaves one copy running and is
+	 * redone by writing it again: a state directory that is full or
+	 * read-only costs the recovery, not the pin (said in events). */
+	if (r == 0 && sd) {
+		int e = journal_write(sd, id, text_of(text, PIN_TEXT_MAX, w->key, list, made, created));
+
+		if (e < 0)
+			events_add(w->name, "placement: pinning to cpus %s without a journal (%s): a "
+				   "restart in the middle would not complete it", list, strerror(-e));
+	}
 	if (r == 0)
 		r = write_str(path, list);
 	if (r == 0) {
@@ -156,6 +267,8 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 		if (r < 0 && old[0] && old[0] != '\n')
 			write_str(path, old);
 	}
+	if (sd)
+		journal_remove(sd, id);
 	if (r < 0) {
 		while (created-- > 0)
 			rmdir(made[created]);
@@ -221,4 +334,53 @@ int placement_pin(const struct wl_view *w, const cpu_set_t *cpus)
 			       pin_vm(w, cpus) : -EOPNOTSUPP;
 	cpulist_format(cpus, list, sizeof list);
 	return layout.v2 ? pin_container_v2(w, list) : pin_container_v1(w, cpus, list);
+}
+
+/* Complete: the CPUs again, then every process; a workload gone meanwhile
+ * leaves only the cpusets made for it, removed deepest first. */
+static void recover_pin(const char *id, const char *text, void *ctx)
+{
+	char key[PATH_MAX], list[1024], dir[PATH_MAX], path[PATH_MAX + 32], made[PATH_MAX];
+	int r;
+
+	if (strncmp(id, "pin-", 4) != 0 || journal_get(text, "key", key, sizeof key) < 0 ||
+	    journal_get(text, "cpus", list, sizeof list) < 0 || !layout.cpuset)
+		return;
+	r = path_printf(dir, sizeof dir, "%s%s", layout.walk, key);
+	if (r == 0 && access(dir, F_OK) < 0)
+		r = -ENOENT;
+	if (r == 0)
+		r = path_printf(dir, sizeof dir, "%s%s", layout.cpuset, key);
+	if (r == 0)
+		r = path_printf(path, sizeof path, "%s/cpuset.cpus", dir);
+	if (r == 0)
+		r = write_str(path, list);
+	if (r == 0)
+		r = move_procs(dir, key);
+	if (r == 0) {
+		log_warn("pin of %s to cpus %s, cut by a restart, completed", key, list);
+		events_add("adaptfs", "placement: the pin of %s to cpus %s, cut by a restart, completed",
+			   key, list);
+	} else {
+		for (int i = 7; i >= 0; i--) {
+			char k[8];
+
+			snprintf(k, sizeof k, "made%d", i);
+			if (journal_get(text, k, made, sizeof made) == 0)
+				rmdir(made);
+		}
+		log_warn("pin of %s to cpus %s, cut by a restart, not completed: %s", key, list,
+			 strerror(-r));
+		events_add("adaptfs", "placement: the pin of %s to cpus %s, cut by a restart, could "
+			   "not be completed: %s", key, list, strerror(-r));
+	}
+	journal_remove(ctx, id);
+}
+
+void placement_recover(void)
+{
+	_cleanup_free_ char *sd = state_dir_get();
+
+	if (sd)
+		journal_each(sd, recover_pin, sd);
 }

@@ -9,6 +9,12 @@
 #include <sched.h>
 
 int placement_init(const char *cgroup_root);
+/* Where a v1 pin is journaled (STATE_DIR/journal/pin-HASH): intent before
+ * the first change, removed when done. */
+void placement_set_state_dir(const char *state_dir);
+/* At start, before any pin: complete each pin a killed daemon left open,
+ * or, if its workload is gone, remove what it made. */
+void placement_recover(void);
 void placement_fini(void);
 /* The host's online CPUs. */
 int placement_online_cpus(cpu_set_t *set);

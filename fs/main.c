@@ -2,6 +2,7 @@
 #include "config.h"
 #include "control.h"
 #include "migrate.h"
+#include "placement.h"
 #include "events.h"
 #include "policy_run.h"
 #include "prefetch.h"
@@ -248,12 +249,10 @@ static int check_mountpoint(const char *mp)
 	return 0;
 }
 
-static int load_config(const struct options *o, struct config *cfg)
+static int load_config(const struct options *o, struct config *cfg, char *err, size_t errlen)
 {
-	char err[512];
-
 	if (config_load(cfg, o->config ? o->config : CONFIG_DEFAULT_PATH, o->config != NULL,
-			err, sizeof err) < 0) {
+			err, errlen) < 0) {
 		log_err("%s", err);
 		return -1;
 	}
@@ -332,17 +331,19 @@ static void *reload_thread(void *arg)
 	sigaddset(&set, SIGHUP);
 	for (;;) {
 		struct config cfg;
+		char err[512];
 
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (load_config(o, &cfg) < 0) {
-			events_add("adaptfs", "configuration reload failed: keeping the running one");
+		if (load_config(o, &cfg, err, sizeof err) < 0) {
+			events_add("adaptfs", "configuration reload failed: %s; keeping the running one", err);
 			continue;
 		}
 #ifdef HAVE_SYSTEMD
 		sd_notify(0, "RELOADING=1");
 #endif
 		migrate_configure(&cfg);
+		placement_set_state_dir(cfg.state_dir);
 		managed_reload(&cfg);
 		policy_configure(&cfg);
 		sampler_reload(&cfg);
@@ -414,6 +415,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_SYSTEMD
 	static uint64_t wd_usec;	/* the watchdog thread reads it until exit */
 #endif
+	char err[512];
 	int r = 1;
 
 	/* Each thread's malloc arena holds on to freed memory: with a dozen
@@ -427,7 +429,7 @@ int main(int argc, char **argv)
 		r = check_config(&o) < 0 ? 1 : 0;
 		goto out_options;
 	}
-	if (load_config(&o, &cfg) < 0)
+	if (load_config(&o, &cfg, err, sizeof err) < 0)
 		goto out_options;
 	have_cfg = true;
 	detach_stale_mount(o.mountpoint);

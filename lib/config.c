@@ -1,5 +1,6 @@
 #include "config.h"
 #include "inifile.h"
+#include "trust.h"
 #include "util.h"
 
 #include <errno.h>
@@ -331,6 +332,18 @@ static void config_defaults(struct config *cfg)
 	};
 }
 
+/* The journal in the state directory says what to run at start; the run
+ * directory holds what managed workloads run as. */
+static int check_dirs(struct config *cfg, char *err, size_t errlen)
+{
+	if (trust_check_dir(cfg->state_dir, err, errlen) < 0 ||
+	    trust_check_dir(cfg->managed.run_dir, err, errlen) < 0) {
+		config_free(cfg);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int config_load(struct config *cfg, const char *path, bool required, char *err, size_t errlen)
 {
 	_cleanup_fclose_ FILE *f = NULL;
@@ -338,14 +351,14 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 
 	config_defaults(cfg);
 	if (!path)
-		return 0;
+		return check_dirs(cfg, err, errlen);
 	cfg->path = xstrdup(path);
 	f = fopen(path, "re");
 	if (!f) {
 		int e = errno;
 
 		if (e == ENOENT && !required)
-			return 0;
+			return check_dirs(cfg, err, errlen);
 		snprintf(err, errlen, "%s: %s", path, strerror(e));
 		config_free(cfg);
 		return -e;
@@ -364,7 +377,7 @@ int config_load(struct config *cfg, const char *path, bool required, char *err, 
 			config_free(cfg);
 			return -EINVAL;
 		}
-	return 0;
+	return check_dirs(cfg, err, errlen);
 }
 
 void config_free(struct config *cfg)

@@ -1,4 +1,5 @@
 #include "inifile.h"
+#include "trust.h"
 #include "util.h"
 
 #include <errno.h>
@@ -52,10 +53,13 @@ int ini_file_parse(FILE *f, const char *path, ini_set_fn set, void *user, char *
 	struct stat st;
 	int line;
 
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IWOTH)) {
-		snprintf(err, errlen, "%s: is world-writable: refusing it (chmod o-w)", path);
-		return -EPERM;
+	/* It says what root will do: only root may be able to change it. */
+	if (fstat(fileno(f), &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
 	}
+	if (trust_check_stat(path, &st, err, errlen) < 0 || trust_check_parents(path, err, errlen) < 0)
+		return -EPERM;
 	line = ini_parse_stream(read_line, &ctx, on_key, &ctx);
 	if (line == 0 && ferror(f)) {
 		int e = errno ? errno : EIO;

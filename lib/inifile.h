@@ -1,6 +1,7 @@
 /* INI files read with libinih, as adaptfs.conf(5) and recipes are: line
  * numbers that name the refused key's own line, "FILE:LINE: reason"
- * errors, and no world-writable file (it says what root will do). */
+ * errors, and only files that root alone can change, in directories that
+ * root alone can change (lib/trust.h): they say what root will do. */
 #pragma once
 
 #include <stdbool.h>

@@ -127,7 +127,7 @@ one_tree_shows() { [ "$(ls "$(host_mnt hA)" "$(host_mnt hB)" | grep -cx "$1")" -
 	wait_for -t 10 test -d "$a/g3"
 	jdir=$(host_dir hA)/state/journal
 	mkdir -p "$jdir"
-	mount -t tmpfs -o ro tmpfs "$jdir"
+	mount -t tmpfs -o ro,mode=0700 tmpfs "$jdir"
 	run bash -c "echo host=hB > '$a/g3/placement'"
 	umount "$jdir"
 	[[ $output == *"Read-only file system"* ]]
@@ -143,7 +143,7 @@ one_tree_shows() { [ "$(ls "$(host_mnt hA)" "$(host_mnt hB)" | grep -cx "$1")" -
 	wait_for -t 10 test -d "$a/c5"
 	jdir=$(host_dir hA)/state/journal
 	mkdir -p "$jdir"
-	mount -t tmpfs -o size=4k tmpfs "$jdir"
+	mount -t tmpfs -o size=4k,mode=0700 tmpfs "$jdir"
 	dd if=/dev/zero of="$jdir/fill" bs=4k count=4 status=none 2>/dev/null || true
 	run bash -c "echo host=hB > '$a/c5/placement'"
 	umount "$jdir"

@@ -12,13 +12,19 @@ setup_file() {
 	TOP=/adtnames-$$-$RANDOM
 	SLICE=$TOP/$(printf '%*s' 200 '' | tr ' ' s)
 	export TOP SLICE
-	printf '[discovery]\npattern = %s/*/*\n' "$TOP" > "$BATS_FILE_TMPDIR/adaptfs.conf"
+	# a state dir of its own: pins are journaled there
+	STATE=$BATS_FILE_TMPDIR/state
+	export STATE
+	printf '[adaptfs]\nstate_dir = %s\n[discovery]\npattern = %s/*/*\n' "$STATE" "$TOP" \
+		> "$BATS_FILE_TMPDIR/adaptfs.conf"
 	adaptfs_mount --interval 0.5 --config "$BATS_FILE_TMPDIR/adaptfs.conf"
 }
 
 teardown_file() {
 	load lib/containers
 	teardown_all
+	# the daemon running now (a test restarts it), as adaptfs_mount recorded it
+	unset ADAPTFS_PID ADAPTFS_MNT
 	adaptfs_umount
 }
 
@@ -36,6 +42,8 @@ teardown() {
 	for ((i = ${#CPUSET_DIRS[@]} - 1; i >= 0; i--)); do
 		rmdir "${CPUSET_DIRS[i]}" 2>/dev/null || true
 	done
+	# symlinks a test planted in the journal
+	rm -f "${PLANTED[@]}"
 }
 
 cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
@@ -119,4 +127,109 @@ PY
 	grep -q "nomems: placement: pinning to cpus 1 failed: No space left on device; placement unchanged" "$ADAPTFS_MNT/events"
 	[ "$(cpus_allowed "$(cg_pid nomems)")" = "$all" ]
 	[ "$(cat "$cs$TOP/m/nomems/cpuset.cpus")" = "$all" ]
+}
+
+# in_cpuset NAME CPUSETDIR: every process of NAME's cgroup is in the cpuset
+# (the cpuset's list read second: a process forked between the reads was
+# born where its parent already was)
+in_cpuset() {
+	local p out=0 w
+	w=$(cat "$(cg_dir "$1" cpuacct)/cgroup.procs")
+	for p in $w; do
+		grep -qx "$p" "$2/cgroup.procs" || out=$((out + 1))
+	done
+	echo "$out of $(echo "$w" | wc -w) outside $2" >&2
+	[ "$out" -eq 0 ]
+}
+
+# v1 cpuset, the workload outside any cpuset of its own (as engines that
+# make none leave it); the cpusets a pin makes are removed in teardown
+pin_setup() {
+	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
+	[ -d /sys/fs/cgroup/cpuset ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] || skip "needs v1 cpuset"
+	export CG_CONTROLLERS="cpuacct cpu memory blkio pids unified"
+	CPUSET_DIRS=("/sys/fs/cgroup/cpuset$TOP" "/sys/fs/cgroup/cpuset$TOP/$1" "/sys/fs/cgroup/cpuset$TOP/$1/$2")
+	CS=${CPUSET_DIRS[2]}
+}
+
+@test "a pin while the workload forks ends with every process, old and new, in the cpuset" {
+	pin_setup f forker
+	ready=$BATS_TEST_TMPDIR/ready stop=$BATS_TEST_TMPDIR/stop
+	# 500 processes, then a forker (a higher pid, moved last) that forks
+	# until told to stop: what it forks during the pin is born outside
+	CG_PATH="$TOP/f/forker" cg_spawn forker bash -c "
+		for i in \$(seq 500); do sleep 1000 & done
+		(touch '$ready'; while [ ! -e '$stop' ]; do sleep 1000 & done) &
+		wait"
+	wait_for -t 20 test -e "$ready"
+	wait_for -t 5 test -d "$ADAPTFS_MNT/forker"
+	echo "cpus=1" > "$ADAPTFS_MNT/forker/placement"
+	in_cpuset forker "$CS"
+	touch "$stop"
+	in_cpuset forker "$CS"
+	[ "$(cat "$CS/cpuset.cpus")" = 1 ]
+	[ "$(cpus_allowed "$(cg_pid forker)")" = 1 ]
+	[ -z "$(ls -A "$STATE/journal")" ]
+}
+
+# fnv1a64 KEY: the pin journal's name for a workload's cgroup path
+pin_journal() {
+	python3 -c '
+import sys
+h = 0xcbf29ce484222325
+for b in sys.argv[1].encode():
+    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+print("pin-%016x" % h)' "$1"
+}
+
+@test "a symlink planted as a pin's journal file is not followed: the file it names is untouched" {
+	command -v python3 || skip "python3 not installed"
+	pin_setup s victim
+	CG_PATH="$TOP/s/victim" cg_spawn victim sleep 1000
+	wait_for -t 5 test -d "$ADAPTFS_MNT/victim"
+	id=$(pin_journal "$TOP/s/victim")
+	echo precious > "$BATS_TEST_TMPDIR/target"
+	echo precious > "$BATS_TEST_TMPDIR/target2"
+	mkdir -p -m 0700 "$STATE/journal"
+	PLANTED=("$STATE/journal/$id.new" "$STATE/journal/$id")
+	ln -s "$BATS_TEST_TMPDIR/target" "$STATE/journal/$id.new"
+	ln -s "$BATS_TEST_TMPDIR/target2" "$STATE/journal/$id"
+	echo "cpus=1" > "$ADAPTFS_MNT/victim/placement"
+	[ "$(cpus_allowed "$(cg_pid victim)")" = 1 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/target")" = precious ]
+	[ "$(cat "$BATS_TEST_TMPDIR/target2")" = precious ]
+	[ ! -e "$STATE/journal/$id.new" ] && [ ! -L "$STATE/journal/$id.new" ]
+}
+
+@test "a pin cut by kill -9 of the daemon is completed at the next start" {
+	command -v python3 || skip "python3 not installed"
+	pin_setup k big
+	ready=$BATS_TEST_TMPDIR/ready
+	# enough processes that moving them takes a while
+	CG_PATH="$TOP/k/big" cg_spawn big bash -c "for i in \$(seq 2000); do sleep 1000 & done; touch '$ready'; wait"
+	wait_for -t 60 test -e "$ready"
+	wait_for -t 5 test -d "$ADAPTFS_MNT/big"
+	conf=$BATS_FILE_TMPDIR/adaptfs.conf
+	j=$STATE/journal/$(pin_journal "$TOP/k/big")
+	bash -c "echo cpus=1 > '$ADAPTFS_MNT/big/placement'" 2>/dev/null &
+	writer=$!
+	# the intent is journaled before the first change: kill there (a
+	# busy loop: the pin may not last the 50 ms of a wait_for round)
+	deadline=$(($(_adapt_now_us) + 20000000))
+	until [ -f "$j" ]; do
+		(($(_adapt_now_us) < deadline)) || { echo "no pin journal" >&2; false; }
+	done
+	kill -KILL "$ADAPTFS_PID"
+	wait "$writer" || true
+	[ -f "$j" ]
+	in_cpuset big "$CS" 2> "$BATS_TEST_TMPDIR/at-kill" || true
+	# how far it had got (in the output of a failing test)
+	cat "$BATS_TEST_TMPDIR/at-kill"
+	adaptfs_umount || true
+	adaptfs_mount --interval 0.5 --config "$conf"
+	# completed before any new pin can run, as the mount serves
+	wait_for -t 60 test ! -e "$j"
+	grep -q "placement: the pin of $TOP/k/big to cpus 1, cut by a restart, completed" "$ADAPTFS_MNT/events"
+	in_cpuset big "$CS"
+	[ "$(cat "$CS/cpuset.cpus")" = 1 ]
 }

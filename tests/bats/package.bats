@@ -266,10 +266,16 @@ nth_has() { (($(grep -c "$3" "$2") >= $1)); }
 	adaptfs_mounted "$UNIT_MNT"
 	grep -Eq '^online [0-9]+$' "$UNIT_MNT/host/cores"
 	grep -q '^adapt_build_info{' "$UNIT_MNT/metrics.prom"
-	# ExecReload: SIGHUP to $MAINPID; RELOADING=1, then READY=1 again, still serving
-	unit_argv "$(unit_line ExecReload)"
+	# ExecReload: adaptfs --check-config, then SIGHUP to $MAINPID (systemd runs the
+	# lines in order and stops at a failure); RELOADING=1, then READY=1 again, still serving
+	local reload n=0
+	while IFS= read -r reload; do
+		unit_argv "$reload"
+		"${UNIT_ENV[@]}" "${ARGV[@]}"
+		n=$((n + 1))
+	done < <(sed -n 's/^ExecReload=//p' /lib/systemd/system/adaptfs.service)
+	[ "$n" = 2 ]
 	[[ " ${ARGV[*]} " == *" $UNIT_PID "* ]]
-	"${UNIT_ENV[@]}" "${ARGV[@]}"
 	wait_for -t 10 nth_has 2 "$BATS_TEST_TMPDIR/notify" READY=1 || { cat "$BATS_TEST_TMPDIR/notify"; false; }
 	grep -q RELOADING=1 "$BATS_TEST_TMPDIR/notify"
 	_adapt_pid_alive "$UNIT_PID"
