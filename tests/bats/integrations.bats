@@ -24,13 +24,7 @@ setup() {
 
 # every process a test started in the background, by pid; then the workloads
 teardown() {
-	local pid
-	for pid in "${STARTED[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${STARTED[@]}"; do
-		wait_for -t 5 _adapt_pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-	done
+	stop_started
 	if [[ -f $BATS_TEST_TMPDIR/collectd.dir ]]; then
 		rm -rf "$(cat "$BATS_TEST_TMPDIR/collectd.dir")"
 	fi

@@ -18,13 +18,7 @@ setup() {
 
 # the node_exporter a test started, by pid; the daemon; the workloads
 teardown() {
-	local pid
-	for pid in "${STARTED[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${STARTED[@]}"; do
-		wait_for -t 5 _adapt_pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-	done
+	stop_started
 	teardown_all
 	adaptfs_umount || true
 }

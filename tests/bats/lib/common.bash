@@ -80,3 +80,15 @@ _adapt_pid_alive() {
 }
 
 _adapt_pid_gone() { ! _adapt_pid_alive "$1"; }
+
+# stop_started: SIGTERM to every pid in STARTED (what a test ran in the
+# background), then SIGKILL to any still there after 5 s
+stop_started() {
+    local pid
+    for pid in "${STARTED[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED[@]}"; do
+        wait_for -t 5 _adapt_pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    done
+}
