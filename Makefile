@@ -175,7 +175,8 @@ run: all
 	@if [ -r /run/adaptfs.pid ] && [ "$$(cat /proc/$$(cat /run/adaptfs.pid)/comm 2>/dev/null)" = adaptfs ]; then \
 		echo "stopping the adaptfs of an earlier make run (pid $$(cat /run/adaptfs.pid))"; \
 		pid=$$(cat /run/adaptfs.pid); kill $$pid; \
-		while [ -d /proc/$$pid ]; do sleep 0.1; done; \
+		for i in $$(seq 100); do [ -d /proc/$$pid ] || break; sleep 0.1; done; \
+		[ ! -d /proc/$$pid ] || { echo "pid $$pid did not exit within 10 s of SIGTERM" >&2; exit 1; }; \
 	fi
 	mkdir -p $(MOUNTPOINT)
 	./adaptfs --pidfile /run/adaptfs.pid $(MOUNTPOINT)

@@ -48,7 +48,7 @@ int journal_write(const char *state_dir, const char *id, const char *text)
 
 	if (dfd < 0)
 		return dfd;
-	if (snprintf(tmp, sizeof tmp, "%s.new", id) >= (int)sizeof tmp || strchr(id, '/'))
+	if (path_printf(tmp, sizeof tmp, "%s.new", id) < 0 || strchr(id, '/'))
 		return -ENAMETOOLONG;
 	/* Whatever is there (a planted symlink) goes: O_EXCL makes a new file. */
 	unlinkat(dfd, tmp, 0);

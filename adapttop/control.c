@@ -12,7 +12,7 @@ int control_write(const char *mount, const char *name, const char *file, const c
 	int fd, n, r = 0;
 	ssize_t w;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", mount, name, file) >= sizeof(path))
+	if (path_printf(path, sizeof(path), "%s/%s/%s", mount, name, file) < 0)
 		return -ENAMETOOLONG;
 	n = snprintf(line, sizeof(line), "%s\n", value);
 	if (n < 0 || (size_t)n >= sizeof(line))

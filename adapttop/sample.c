@@ -37,7 +37,7 @@ static ssize_t read_wl_file(int dirfd, const char *wl, const char *file, char *b
 {
 	char path[PATH_MAX];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", wl, file) >= sizeof(path))
+	if (path_printf(path, sizeof(path), "%s/%s", wl, file) < 0)
 		return -ENAMETOOLONG;
 	return read_file_at(dirfd, path, buf, size);
 }

@@ -140,7 +140,7 @@ static ssize_t read_cg(const struct cg_reader *c, enum cgroup_base b, const char
 
 	if (!base || (bit && (*c->absent & bit)))
 		return -ENOENT;
-	if ((size_t)snprintf(dir, sizeof dir, "%s%s", base, c->rel) >= sizeof dir)
+	if (path_printf(dir, sizeof dir, "%s%s", base, c->rel) < 0)
 		return -ENAMETOOLONG;
 	r = kept_dir_read(&c->dirs->d[b], dir, file, buf, size);
 	if (r == -ENOENT && bit)

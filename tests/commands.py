@@ -16,6 +16,7 @@ The scanner is a small shell tokenizer: it finds the word in command position
 of each simple command (after wrappers such as run, timeout, xargs, ip netns
 exec, bash -c '...'), not every word; heredoc bodies are not read.
 """
+import functools
 import os
 import re
 import shutil
@@ -149,7 +150,7 @@ def tokenize(src, line0, subs):
         start, startline, word = i, line, []
         while i < n:
             c = src[i]
-            if c in " \t\n;&|()<>" :
+            if c in " \t\n;&|()<>":
                 break
             if c == "\\" and i + 1 < n:
                 if src[i + 1] == "\n":
@@ -231,7 +232,7 @@ def matching_paren(src, i):
 def matching_close(src, i, opening, closing, subs, line):
     """Index of the closing character for the opening one at src[i],
     skipping quoted text; command substitutions met go to subs."""
-    depth, n = 0, len(src)
+    depth, n, start = 0, len(src), i
     while i < n:
         c = src[i]
         if c == "\\":
@@ -249,7 +250,7 @@ def matching_close(src, i, opening, closing, subs, line):
             continue
         if opening == "{" and src.startswith("$(", i):
             k = matching_paren(src, i + 1)
-            subs.append((src[i + 2:k], line + src.count("\n", 0, i) - src.count("\n", 0, i)))
+            subs.append((src[i + 2:k], line + src.count("\n", start, i)))
             i = k + 1
             continue
         if c == opening:
@@ -521,6 +522,7 @@ def package_closure(pkgs):
     return names
 
 
+@functools.lru_cache(maxsize=None)
 def is_base(pkg):
     out = subprocess.run(["apt-cache", "show", "--no-all-versions", pkg], capture_output=True,
                          text=True).stdout

@@ -23,6 +23,20 @@ teardown() {
 	teardown_all
 }
 
+# start_logged STREAM LOG: a foreground daemon on MNT with JOURNAL_STREAM=STREAM and
+# its stderr appended to LOG, once it says it mounted (pid in FG_PID); stop_logged ends it
+start_logged() {
+	JOURNAL_STREAM=$1 "$ADAPTFS_BIN" -f --interval 0.5 "$MNT" 2>> "$2" 3>&- &
+	FG_PID=$!
+	wait_for -t 5 grep -q "mounted at" "$2"
+	cat "$2"
+}
+
+stop_logged() {
+	kill -TERM "$FG_PID"
+	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+}
+
 @test "without -f it daemonizes, writes its pid file, and SIGTERM unmounts cleanly" {
 	run "$ADAPTFS_BIN" --pidfile "$PIDFILE" --interval 0.5 "$MNT"
 	[ "$status" -eq 0 ]
@@ -152,14 +166,10 @@ PY
 	grep -qx "<3>adaptfs: $cfg:2: unknown key 'no_such_key' in section \[adaptfs\]" "$log"
 	# information: <6> (LOG_INFO), on every line of a running daemon
 	: > "$log"
-	JOURNAL_STREAM=$stream "$ADAPTFS_BIN" -f --interval 0.5 "$MNT" 2>> "$log" 3>&- &
-	FG_PID=$!
-	wait_for -t 5 grep -q "mounted at" "$log"
-	cat "$log"
+	start_logged "$stream" "$log"
 	grep -qx "<6>adaptfs: mounted at $MNT" "$log"
 	! grep -v '^<[0-7]>adaptfs: ' "$log"
-	kill -TERM "$FG_PID"
-	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+	stop_logged
 }
 
 @test "--log-level-prefix asks for <N> on any stderr" {
@@ -186,14 +196,10 @@ PY
 	JOURNAL_STREAM=$(stat -c %d:%i "$other") run "$ADAPTFS_BIN" -f --config "$cfg" "$MNT"
 	[ "$status" -eq 1 ]
 	[[ $output == "adaptfs: $cfg:2: unknown key"* ]]
-	JOURNAL_STREAM=$(stat -c %d:%i "$other") "$ADAPTFS_BIN" -f --interval 0.5 "$MNT" 2> "$log" 3>&- &
-	FG_PID=$!
-	wait_for -t 5 grep -q "mounted at" "$log"
-	cat "$log"
+	start_logged "$(stat -c %d:%i "$other")" "$log"
 	grep -qx "adaptfs: mounted at $MNT" "$log"
 	! grep -q '^<' "$log"
-	kill -TERM "$FG_PID"
-	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+	stop_logged
 }
 
 @test "--check-config exits 0 on a good file and mounts nothing" {
