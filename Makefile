@@ -105,7 +105,11 @@ BATS_FILES ?= tests/bats
 bats: all
 	DEPS_PKGS="$(DEPS_RUN) $(DEPS_TEST)" DEPS_BENCH_PKGS="$(DEPS_BENCH)" bats --print-output-on-failure $(BATS_FILES)
 
-test: unit bats
+# The cgroup v2 suite, in a QEMU guest booted with cgroup v1 off (tests/v2/run).
+v2: all
+	bash tests/v2/run
+
+test: unit bats v2
 
 # Unit tests and the daemon's bats files under ASan + UBSan (a report aborts
 # the daemon or fails its exit status, so a test fails). SANITIZE_BATS picks
@@ -198,6 +202,6 @@ clean: clean-adapttop
 clean-adapttop:
 	rm -f adapttop/adapttop
 
-.PHONY: all deps deps-test deps-bench adapttop clean-adapttop unit bats test check-asan bench install run clean
+.PHONY: all deps deps-test deps-bench adapttop clean-adapttop unit bats v2 test check-asan bench install run clean
 
 -include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d)

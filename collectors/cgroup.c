@@ -89,7 +89,8 @@ static const char *const cg_files[] = {
 	"cpu.stat", "cpuacct.usage", "cpuacct.stat", "io.stat",
 	"blkio.throttle.io_serviced_recursive", "blkio.throttle.io_serviced",
 	"memory.current", "memory.usage_in_bytes", "memory.max", "memory.limit_in_bytes",
-	"memory.stat", "cpu.pressure", "io.pressure",
+	"memory.stat", "cpu.pressure", "io.pressure", "memory.pressure",
+	"memory.events", "memory.oom_control",
 };
 
 static uint32_t file_bit(const char *file)
@@ -232,6 +233,10 @@ static void sample_memory(const struct cg_reader *c, struct metric_set *m)
 	if (read_cg(c, base, limit, buf, sizeof buf) > 0 && sscanf(buf, "%lu", &v) == 1 &&
 	    v < NO_LIMIT)
 		metric_set(m, M_MEM_LIMIT_BYTES, (double)v);
+	/* oom_kill: v2 counts the subtree's kills, v1 (4.13+) its own */
+	if (read_cg(c, base, v2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) > 0 &&
+	    kv_get_u64(buf, "oom_kill", &v) == 0)
+		metric_set(m, M_MEM_OOM_KILLS, (double)v);
 	if (read_cg(c, base, "memory.stat", buf, sizeof buf) < 0)
 		return;
 	/* v1: total_pgmajfault includes child cgroups; pgmajfault alone does not. */
@@ -240,20 +245,31 @@ static void sample_memory(const struct cg_reader *c, struct metric_set *m)
 		metric_set(m, M_MAJFLT_TOTAL, (double)v);
 }
 
+/* The workload's own PSI (cgroup v2): avg10 and total of some and full for
+ * cpu, io and memory, in the order of the M_PSI_* metrics. */
 static void sample_psi(const struct cg_reader *c, struct metric_set *m)
 {
+	static const char *const res[] = { "cpu.pressure", "io.pressure", "memory.pressure" };
+	static const char *const which[] = { "some", "full" };
 	char buf[512];
 	double avg10;
 	uint64_t total;
+	int metric = M_PSI_CPU_SOME_AVG10;
 
-	if (read_cg(c, CG_UNIFIED, "cpu.pressure", buf, sizeof buf) >= 0 &&
-	    psi_parse(buf, "some", &avg10, &total) == 0)
-		metric_set(m, M_SCHED_PRESSURE_SOME_AVG10, avg10);
+	for (size_t r = 0; r < ARRAY_SIZE(res); r++) {
+		bool read = read_cg(c, CG_UNIFIED, res[r], buf, sizeof buf) >= 0;
+
+		for (size_t w = 0; w < ARRAY_SIZE(which); w++, metric += 2)
+			if (read && psi_parse(buf, which[w], &avg10, &total) == 0) {
+				metric_set(m, metric, avg10);
+				metric_set(m, metric + 1, (double)total);
+			}
+	}
+	if (metric_has(m, M_PSI_CPU_SOME_AVG10))
+		metric_set(m, M_SCHED_PRESSURE_SOME_AVG10, m->v[M_PSI_CPU_SOME_AVG10]);
 	/* Without delay accounting, PSI io stall time stands in for blkio delay. */
-	if (!metric_has(m, M_IO_DELAY_USEC) &&
-	    read_cg(c, CG_UNIFIED, "io.pressure", buf, sizeof buf) >= 0 &&
-	    psi_parse(buf, "some", &avg10, &total) == 0)
-		metric_set(m, M_IO_DELAY_USEC, (double)total);
+	if (!metric_has(m, M_IO_DELAY_USEC) && metric_has(m, M_PSI_IO_SOME_USEC))
+		metric_set(m, M_IO_DELAY_USEC, m->v[M_PSI_IO_SOME_USEC]);
 }
 
 uint64_t cgroup_age_usec(const struct cgroup_layout *L, const char *rel)
@@ -358,6 +374,9 @@ static int list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_l
 		close(fd);
 		return r;
 	}
+	/* The dup shares its offset with a held directory fd, which the last
+	 * sample's readdir left at the end. */
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		_cleanup_close_ int sub = -1;
 

@@ -39,6 +39,19 @@ enum wl_metric {
 	M_MAJFLT_GUEST_TOTAL,
 	M_MEM_CURRENT_BYTES,
 	M_MEM_LIMIT_BYTES,
+	M_MEM_OOM_KILLS,
+	M_PSI_CPU_SOME_AVG10,		/* cgroup v2: the workload's own PSI */
+	M_PSI_CPU_SOME_USEC,
+	M_PSI_CPU_FULL_AVG10,
+	M_PSI_CPU_FULL_USEC,
+	M_PSI_IO_SOME_AVG10,
+	M_PSI_IO_SOME_USEC,
+	M_PSI_IO_FULL_AVG10,
+	M_PSI_IO_FULL_USEC,
+	M_PSI_MEMORY_SOME_AVG10,
+	M_PSI_MEMORY_SOME_USEC,
+	M_PSI_MEMORY_FULL_AVG10,
+	M_PSI_MEMORY_FULL_USEC,
 	M_MODE_SWITCHES,		/* managed workloads: switches between modes */
 	M_MODE_DOWNTIME_USEC,		/* ... and the downtime of the last one */
 	M_WL_COUNT
@@ -90,6 +103,8 @@ struct metric_set {
 	uint64_t present;
 	double v[64];
 };
+
+_Static_assert(M_WL_COUNT <= 64 && H_COUNT <= 64, "a metric_set holds 64 metrics");
 
 extern const struct metric_def wl_metrics[M_WL_COUNT];
 extern const struct metric_def host_metrics[H_COUNT];

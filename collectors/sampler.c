@@ -264,6 +264,15 @@ static bool discover(unsigned mask)
 	return changed;
 }
 
+/* The kernel's OOM killer acting in a workload is news, not only a counter. */
+static void report_oom_kills(const struct tracked *t, const struct metric_set *m)
+{
+	if (metric_has(&t->last, M_MEM_OOM_KILLS) && metric_has(m, M_MEM_OOM_KILLS) &&
+	    m->v[M_MEM_OOM_KILLS] > t->last.v[M_MEM_OOM_KILLS])
+		events_add(t->dirname, "OOM killer killed %.0f process(es) (oom_kill %.0f)",
+			   m->v[M_MEM_OOM_KILLS] - t->last.v[M_MEM_OOM_KILLS], m->v[M_MEM_OOM_KILLS]);
+}
+
 static void sample_one(struct tracked *t)
 {
 	struct metric_set m = {0};
@@ -274,6 +283,7 @@ static void sample_one(struct tracked *t)
 	if (t->sampled) {
 		t->rate_usec = now - t->last_usec;
 		metrics_derive_rates(wl_metrics, M_WL_COUNT, &t->last, &m, t->rate_usec);
+		report_oom_kills(t, &m);
 		if (classify_update(&t->cls, &S.cfg.class, &m) != t->cls_seen)
 			t->class_since = now;
 		t->cls_seen = t->cls.current;

@@ -30,7 +30,7 @@ SHELL_GLOBS = [
     ".ci/run", "setup.sh", "tests/deps-install", "tests/fresh-host", "tests/valgrind-adaptfs",
     "etc/adaptfs-mkinitrd", "debian/adaptfs.postrm",
 ]
-SHELL_DIRS = [("tests/bats", (".bats", ".bash", "")), ("bench", (".sh",)), ("etc/examples", (".sh",))]
+SHELL_DIRS = [("tests/bats", (".bats", ".bash", "")), ("tests/v2", (".bats", ".bash", "")), ("bench", (".sh",)), ("etc/examples", (".sh",))]
 PYTHON_DIRS = ["tests", "bench"]
 
 KEYWORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "in",

@@ -414,6 +414,14 @@ static void v1_sample_reads_cpuacct_memory_blkio_and_unified_psi(void **state)
 		{ M_MAJFLT_TOTAL, 17 },		/* total_pgmajfault, not pgmajfault */
 		{ M_SCHED_PRESSURE_SOME_AVG10, 12.5 },
 		{ M_IO_DELAY_USEC, 424242 },
+		{ M_PSI_CPU_SOME_AVG10, 12.5 },
+		{ M_PSI_CPU_SOME_USEC, 5550000 },
+		{ M_PSI_CPU_FULL_AVG10, 0 },
+		{ M_PSI_CPU_FULL_USEC, 0 },
+		{ M_PSI_IO_SOME_AVG10, 4 },
+		{ M_PSI_IO_SOME_USEC, 424242 },
+		{ M_PSI_IO_FULL_AVG10, 3 },
+		{ M_PSI_IO_FULL_USEC, 300000 },
 	};
 
 	cgroup_sample(&c->v1, "/lxc.payload.web", NULL, NULL, &m);
@@ -432,6 +440,14 @@ static void v1_sample_of_idle_docker_container_has_zeros_not_gaps(void **state)
 		{ M_MAJFLT_TOTAL, 0 },
 		{ M_SCHED_PRESSURE_SOME_AVG10, 0 },
 		{ M_IO_DELAY_USEC, 0 },
+		{ M_PSI_CPU_SOME_AVG10, 0 },
+		{ M_PSI_CPU_SOME_USEC, 0 },
+		{ M_PSI_CPU_FULL_AVG10, 0 },
+		{ M_PSI_CPU_FULL_USEC, 0 },
+		{ M_PSI_IO_SOME_AVG10, 0 },
+		{ M_PSI_IO_SOME_USEC, 0 },
+		{ M_PSI_IO_FULL_AVG10, 0 },
+		{ M_PSI_IO_FULL_USEC, 0 },
 	};
 
 	cgroup_sample(&c->v1, "/docker/" D1, NULL, NULL, &m);
@@ -466,7 +482,7 @@ static void v1_sample_leaves_out_what_a_cgroup_lacks(void **state)
 	check_metrics(&m, e, N(e));
 }
 
-static void v2_sample_reads_cpu_io_memory_stat_and_psi(void **state)
+static void v2_sample_reads_cpu_io_memory_stat_psi_and_oom_kills(void **state)
 {
 	struct ctx *c = *state;
 	struct metric_set m = {0};
@@ -481,6 +497,19 @@ static void v2_sample_reads_cpu_io_memory_stat_and_psi(void **state)
 		{ M_MAJFLT_TOTAL, 21 },
 		{ M_SCHED_PRESSURE_SOME_AVG10, 3.25 },
 		{ M_IO_DELAY_USEC, 99000 },
+		{ M_MEM_OOM_KILLS, 2 },
+		{ M_PSI_CPU_SOME_AVG10, 3.25 },
+		{ M_PSI_CPU_SOME_USEC, 2500000 },
+		{ M_PSI_CPU_FULL_AVG10, 1 },
+		{ M_PSI_CPU_FULL_USEC, 800000 },
+		{ M_PSI_IO_SOME_AVG10, 0.5 },
+		{ M_PSI_IO_SOME_USEC, 99000 },
+		{ M_PSI_IO_FULL_AVG10, 0.25 },
+		{ M_PSI_IO_FULL_USEC, 50000 },
+		{ M_PSI_MEMORY_SOME_AVG10, 0 },
+		{ M_PSI_MEMORY_SOME_USEC, 0 },
+		{ M_PSI_MEMORY_FULL_AVG10, 0 },
+		{ M_PSI_MEMORY_FULL_USEC, 0 },
 	};
 
 	cgroup_sample(&c->v2, "/system.slice/docker-" D3 ".scope", NULL, NULL, &m);
@@ -501,6 +530,10 @@ static void v2_sample_with_empty_io_stat_reports_zero_io(void **state)
 		{ M_IO_WRITE_OPS, 0 },
 		{ M_MAJFLT_TOTAL, 0 },
 		{ M_SCHED_PRESSURE_SOME_AVG10, 0 },
+		{ M_PSI_CPU_SOME_AVG10, 0 },
+		{ M_PSI_CPU_SOME_USEC, 0 },
+		{ M_PSI_CPU_FULL_AVG10, 0 },
+		{ M_PSI_CPU_FULL_USEC, 0 },
 	};
 
 	cgroup_sample(&c->v2, "/machine.slice/libpod-" P1 ".scope", NULL, NULL, &m);
@@ -660,6 +693,23 @@ static void list_tasks_covers_the_whole_subtree_v1(void **state)
 	check_pids(&pids, want_pids, N(want_pids));
 	pid_list_free(&tids);
 	pid_list_free(&pids);
+}
+
+/* A held directory is read again each sample: its subtree must be too. */
+static void list_tasks_of_a_held_directory_covers_the_subtree_every_time(void **state)
+{
+	struct ctx *c = *state;
+	struct cgroup_dirs dirs = CGROUP_DIRS_INIT;
+	const pid_t want_tids[] = { 101, 102, 103, 104 };
+
+	for (int round = 0; round < 3; round++) {
+		struct pid_list tids = {0};
+
+		assert_int_equal(cgroup_list_tasks(&c->v1, &dirs, "/lxc.payload.web", &tids, NULL), 0);
+		check_pids(&tids, want_tids, N(want_tids));
+		pid_list_free(&tids);
+	}
+	cgroup_dirs_close(&dirs);
 }
 
 static void list_tasks_reads_cgroup_threads_on_v2(void **state)
@@ -974,7 +1024,7 @@ int main(void)
 		cmocka_unit_test(v1_sample_of_idle_docker_container_has_zeros_not_gaps),
 		cmocka_unit_test(v1_sample_falls_back_to_non_recursive_files_and_pgmajfault),
 		cmocka_unit_test(v1_sample_leaves_out_what_a_cgroup_lacks),
-		cmocka_unit_test(v2_sample_reads_cpu_io_memory_stat_and_psi),
+		cmocka_unit_test(v2_sample_reads_cpu_io_memory_stat_psi_and_oom_kills),
 		cmocka_unit_test(v2_sample_with_empty_io_stat_reports_zero_io),
 		cmocka_unit_test(psi_io_does_not_override_delay_accounting),
 		cmocka_unit_test(malformed_and_truncated_files_leave_metrics_out),
@@ -982,6 +1032,7 @@ int main(void)
 		cmocka_unit_test(missing_files_are_remembered_until_the_mask_is_cleared),
 		cmocka_unit_test(a_held_cgroup_made_again_is_read_anew),
 		cmocka_unit_test(list_tasks_covers_the_whole_subtree_v1),
+		cmocka_unit_test(list_tasks_of_a_held_directory_covers_the_subtree_every_time),
 		cmocka_unit_test(list_tasks_reads_cgroup_threads_on_v2),
 		cmocka_unit_test(list_tasks_of_missing_cgroup_is_enoent),
 		cmocka_unit_test(proc_tasks_count_threads_states_wait_and_io_delay),
