@@ -23,9 +23,9 @@ static const char *const field_keys[F_COUNT] = {
 static const char *const host_keys[H_COUNT] = {
 	[H_CORES] = "cores_online",
 	[H_CPU] = "cpu_usage_percent",
-	[H_LOAD1] = "load_load1",
-	[H_LOAD5] = "load_load5",
-	[H_LOAD15] = "load_load15",
+	[H_LOAD1] = "load1",
+	[H_LOAD5] = "load5",
+	[H_LOAD15] = "load15",
 	[H_MEM_TOTAL] = "memory_total_bytes",
 	[H_MEM_AVAIL] = "memory_available_bytes",
 };
