@@ -80,12 +80,13 @@ adaptfs-migrate: $(RECEIVE_OBJ) $(CORE_OBJ)
 # adapttop(1): a curses viewer, a client of the mounted files (binary adapttop/adapttop).
 BINDIR ?= $(PREFIX)/bin
 ADAPTTOP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard adapttop/*.c))
-$(ADAPTTOP_OBJ): BUILD_CFLAGS += $(shell pkg-config --cflags ncursesw)
+# jansson for -o json (the daemon links it for QMP)
+$(ADAPTTOP_OBJ): BUILD_CFLAGS += $(shell pkg-config --cflags ncursesw jansson)
 
 adapttop: adapttop/adapttop
 
 adapttop/adapttop: $(ADAPTTOP_OBJ) $(BUILD)/lib/util.o
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs ncursesw) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs ncursesw jansson) -lpthread -lm
 
 # Unit tests (cmocka): each tests/unit/test_*.c links against the core objects.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
