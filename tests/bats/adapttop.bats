@@ -114,7 +114,8 @@ spawn_named() {
 	local name=$1
 	shift
 	CG_PATH="/machine.slice/systemd-nspawn@$name.service" cg_spawn "$name" "$@"
-	wait_for -t 3 test -d "$ADAPTFS_MNT/$name"
+	# seconds, not tenths, on a host loaded with other tests' cgroups
+	wait_for -t 10 test -d "$ADAPTFS_MNT/$name"
 }
 
 # ---------------------------------------------------------------- tests -------------------
