@@ -80,12 +80,13 @@ adaptfs-migrate: $(RECEIVE_OBJ) $(CORE_OBJ)
 # adapttop(1): a curses viewer, a client of the mounted files (binary adapttop/adapttop).
 BINDIR ?= $(PREFIX)/bin
 ADAPTTOP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard adapttop/*.c))
-$(ADAPTTOP_OBJ): BUILD_CFLAGS += $(shell pkg-config --cflags ncursesw)
+# jansson for -o json (the daemon links it for QMP)
+$(ADAPTTOP_OBJ): BUILD_CFLAGS += $(shell pkg-config --cflags ncursesw jansson)
 
 adapttop: adapttop/adapttop
 
 adapttop/adapttop: $(ADAPTTOP_OBJ) $(BUILD)/lib/util.o
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs ncursesw) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs ncursesw jansson) -lpthread -lm
 
 # Unit tests (cmocka): each tests/unit/test_*.c links against the core objects.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -119,7 +120,7 @@ SANITIZE_BATS ?= tests/bats/mount.bats tests/bats/workloads.bats tests/bats/cont
 		 tests/bats/prefetch.bats tests/bats/daemon.bats tests/bats/group.bats tests/bats/hosts.bats \
 		 tests/bats/scope.bats tests/bats/migrate.bats tests/bats/uring.bats \
 		 tests/bats/procwatch.bats tests/bats/names.bats tests/bats/freshness.bats \
-		 tests/bats/follow.bats
+		 tests/bats/follow.bats tests/bats/poll.bats
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit adaptfs-asan
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \

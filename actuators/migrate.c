@@ -79,19 +79,20 @@ int migrate_run(const struct migration *m)
 	c.cgroup_root = root;
 	snprintf(c.id, sizeof c.id, "migrate-%s-%s", m->engine, m->name);
 	r = strcmp(m->engine, "qemu") == 0 ? migrate_qemu(&c) : migrate_lxc(&c);
-	c.total_ms = (now_usec() - start) / 1000;
+	c.total_usec = now_usec() - start;
 	pthread_mutex_lock(&lock);
 	if (r == 0) {
 		stats.done++;
-		stats.last_total_ms = c.total_ms;
-		stats.last_downtime_ms = c.downtime;
+		stats.last_total_usec = c.total_usec;
+		stats.last_downtime_usec = c.downtime_usec;
 	} else {
 		stats.failed++;
 	}
 	pthread_mutex_unlock(&lock);
 	if (r == 0)
 		events_add(m->name, "placement: moved to %s %s in %llu ms (downtime %llu ms)", m->host,
-			   c.how, (unsigned long long)c.total_ms, (unsigned long long)c.downtime);
+			   c.how, (unsigned long long)(c.total_usec / 1000),
+			   (unsigned long long)(c.downtime_usec / 1000));
 	else
 		events_add(m->name, "placement: moving to %s failed: %s; it runs here, unchanged",
 			   m->host, c.why[0] ? c.why : strerror(-r));

@@ -35,7 +35,7 @@ void migrate_recover(void);
 /* Counters for host/stat. */
 struct migrate_stats {
 	uint64_t done, failed;
-	uint64_t last_total_ms, last_downtime_ms;
+	uint64_t last_total_usec, last_downtime_usec;
 };
 void migrate_get_stats(struct migrate_stats *out);
 
@@ -48,7 +48,7 @@ struct migrate_ctx {
 	double timeout_s, downtime_ms, max_bandwidth;
 	bool keep_journal;	/* outcome unknown: left for the next start */
 	bool images;		/* LXC: stopped by a CRIU checkpoint */
-	uint64_t total_ms, downtime;	/* measured */
+	uint64_t total_usec, downtime_usec;	/* measured */
 	char how[128];		/* "live", "cold (why not live)" */
 	char why[640];		/* a failure's reason */
 };

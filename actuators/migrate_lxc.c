@@ -217,7 +217,7 @@ int migrate_lxc(struct migrate_ctx *c)
 		journal_remove(c->state_dir, c->id);
 		return r;
 	}
-	c->downtime = (now_usec() - stopped) / 1000;
+	c->downtime_usec = now_usec() - stopped;
 	lxc("lxc-destroy", path, m->name, NULL);
 	journal_remove(c->state_dir, c->id);
 	return 0;

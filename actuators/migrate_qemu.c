@@ -133,7 +133,8 @@ static int follow(struct migrate_ctx *c, struct qmp *q)
 		}
 		s = json_string_value(json_object_get(ret, "status")) ?: "";
 		if (strcmp(s, "completed") == 0) {
-			c->downtime = (uint64_t)json_integer_value(json_object_get(ret, "downtime"));
+			/* QEMU reports it in milliseconds */
+			c->downtime_usec = (uint64_t)json_integer_value(json_object_get(ret, "downtime")) * 1000;
 			json_decref(ret);
 			return 0;
 		}

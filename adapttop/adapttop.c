@@ -1,6 +1,7 @@
 /* adapttop(1): a live viewer of an adaptfs mount, one row per container and VM. Options,
  * the first read of the mount, and batch mode; the curses screen is in screen.c. */
 #include "format.h"
+#include "json.h"
 #include "sample.h"
 #include "screen.h"
 #include "sort.h"
@@ -29,6 +30,8 @@ static void usage(FILE *out)
 		"  -b, --batch           print plain text frames instead of the screen (the\n"
 		"                        default when standard output is not a terminal)\n"
 		"  -n, --iterations N    stop after N frames (default: run on)\n"
+		"  -o, --output FORMAT   text (frames, the default) or json (one object per\n"
+		"                        workload per frame, one a line; implies -b)\n"
 		"  -s, --sort KEY        sort by c or P (cpu) p(arallelism) w(ait) i(o) n(et)\n"
 		"                        f(aults) m or M (memory) or N(ame) (default c)\n"
 		"  -r, --reverse         reverse the order\n"
@@ -40,13 +43,15 @@ static void usage(FILE *out)
 		"See adapttop(1).\n");
 }
 
-static int parse_args(int argc, char **argv, struct view_options *o, bool *batch, long *count)
+static int parse_args(int argc, char **argv, struct view_options *o, bool *batch, long *count,
+		      bool *json)
 {
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "batch", no_argument, NULL, 'b' },
 		{ "iterations", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "sort", required_argument, NULL, 's' },
 		{ "reverse", no_argument, NULL, 'r' },
 		{ "filter", required_argument, NULL, 'f' },
@@ -57,7 +62,7 @@ static int parse_args(int argc, char **argv, struct view_options *o, bool *batch
 	char *end;
 	int c, k;
 
-	while ((c = getopt_long(argc, argv, "m:d:bn:s:rf:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:d:bn:o:s:rf:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o->mount = optarg;
@@ -80,6 +85,13 @@ static int parse_args(int argc, char **argv, struct view_options *o, bool *batch
 				fprintf(stderr, "adapttop: -n %s: give a count of 1 or more\n", optarg);
 				return -1;
 			}
+			break;
+		case 'o':
+			if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
+				fprintf(stderr, "adapttop: -o %s: give text or json\n", optarg);
+				return -1;
+			}
+			*json = strcmp(optarg, "json") == 0;
 			break;
 		case 's':
 			k = strlen(optarg) == 1 ? sort_key_from_char(optarg[0]) : -1;
@@ -159,15 +171,26 @@ static void sleep_seconds(double s)
 		;
 }
 
-/* Frames like top -b: title, host line, blank, column titles, rows, blank. */
-static int batch_run(const struct view_options *o, long count)
+static uint64_t wall_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Frames like top -b: title, host line, blank, column titles, rows, blank; or with JSON
+ * one object per row, stamped with the time the frame was read. */
+static int batch_run(const struct view_options *o, long count, bool json)
 {
 	struct frame f = { 0 };
+	uint64_t t;
 	int r;
 
 	for (long i = 0; count == 0 || i < count; i++) {
 		if (i)
 			sleep_seconds(o->delay);
+		t = wall_usec();
 		r = sample_read(o->mount, &f);
 		if (r < 0) {
 			report_mount_error(o->mount, r);
@@ -175,7 +198,13 @@ static int batch_run(const struct view_options *o, long count)
 		}
 		rows_filter(&f, o->filter);
 		sort_rows(f.rows, f.n, o->sort, o->reverse);
-		batch_print(o, &f);
+		if (!json)
+			batch_print(o, &f);
+		else if (json_print_frame(&f, i + 1, t, stdout) < 0) {
+			fprintf(stderr, "adapttop: out of memory\n");
+			frame_free(&f);
+			return 1;
+		}
 	}
 	frame_free(&f);
 	return 0;
@@ -185,18 +214,18 @@ int main(int argc, char **argv)
 {
 	struct view_options o = { .mount = "/adapt", .delay = 1, .sort = SORT_CPU };
 	struct frame f = { 0 };
-	bool batch = false;
+	bool batch = false, json = false;
 	long count = 0;
 	int r;
 
-	if (parse_args(argc, argv, &o, &batch, &count) < 0)
+	if (parse_args(argc, argv, &o, &batch, &count, &json) < 0)
 		return 2;
 	/* into a pipe or a file, frames are text, never terminal escapes */
-	if (!isatty(STDOUT_FILENO))
+	if (!isatty(STDOUT_FILENO) || json)
 		batch = true;
 	o.iterations = count;
 	if (batch)
-		return batch_run(&o, count);
+		return batch_run(&o, count, json);
 	/* before curses takes the terminal: a wrong mount is a plain message and status 1 */
 	r = sample_read(o.mount, &f);
 	frame_free(&f);

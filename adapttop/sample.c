@@ -18,14 +18,15 @@ static const char *const field_keys[F_COUNT] = {
 	[F_NET_TX] = "io_net_tx_bytes_per_sec",
 	[F_MAJFLT] = "major_faults_per_sec",
 	[F_MEM] = "memory_current_bytes",
+	[F_STAMP] = "timestamp_usec",
 };
 
 static const char *const host_keys[H_COUNT] = {
 	[H_CORES] = "cores_online",
 	[H_CPU] = "cpu_usage_percent",
-	[H_LOAD1] = "load_load1",
-	[H_LOAD5] = "load_load5",
-	[H_LOAD15] = "load_load15",
+	[H_LOAD1] = "load1",
+	[H_LOAD5] = "load5",
+	[H_LOAD15] = "load15",
 	[H_MEM_TOTAL] = "memory_total_bytes",
 	[H_MEM_AVAIL] = "memory_available_bytes",
 };
@@ -45,7 +46,8 @@ static ssize_t read_wl_file(int dirfd, const char *wl, const char *file, char *b
 /* "container docker" -> "container/docker": one word per column in batch output. */
 static void set_kind(struct row *r, const char *text)
 {
-	flat_line(text, r->kind, sizeof(r->kind));
+	flat_line(text, r->kind_text, sizeof(r->kind_text));
+	snprintf(r->kind, sizeof(r->kind), "%s", r->kind_text);
 	for (char *p = r->kind; *p; p++)
 		if (*p == ' ' || *p == '\t')
 			*p = '/';
@@ -59,6 +61,7 @@ static void set_placement(struct row *r, const char *text)
 	int n;
 
 	flat_line(text, line, sizeof(line));
+	snprintf(r->placement_text, sizeof(r->placement_text), "%s", line);
 	n = sscanf(line, "host=%63s cpus=%63s %c", host, cpus, &extra);
 	if (n == 2) {
 		snprintf(r->placement, sizeof(r->placement), "%s/%s", host, cpus);

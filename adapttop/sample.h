@@ -15,6 +15,7 @@ enum field {
 	F_NET_TX,	/* io_net_tx_bytes_per_sec */
 	F_MAJFLT,	/* major_faults_per_sec */
 	F_MEM,		/* memory_current_bytes */
+	F_STAMP,	/* timestamp_usec: when the snapshot of these figures was taken */
 	F_COUNT
 };
 
@@ -24,9 +25,11 @@ enum host_field { H_CORES, H_CPU, H_LOAD1, H_LOAD5, H_LOAD15, H_MEM_TOTAL, H_MEM
 struct row {
 	char name[256];
 	char kind[64];		/* "container/docker", "vm/qemu" */
+	char kind_text[64];	/* the kind file's line: "container docker" */
 	char class[16];		/* "cpu" */
 	char mode[16];		/* current choice of the mode file */
 	char placement[128];	/* "HOST/CPUS" from "host=HOST cpus=CPUS" */
+	char placement_text[128];	/* the placement file's line */
 	char prefetch[16];	/* current choice of the prefetch file */
 	double v[F_COUNT];
 	unsigned have;		/* bit (1 << field) set when v[field] was read */

@@ -26,9 +26,10 @@ struct open_file {
 	 * grows when the reader falls behind the kept lines), and where its
 	 * last read ended, for poll(). */
 	uint64_t events_skip, events_end;
-	/* events: the kernel's handle for this open's poll() wait, under
-	 * poll_lock. The kernel sends one per poll call for the same file, so
-	 * the newest replaces the last: one per open file, never a table. */
+	/* events, class, mode, placement: the kernel's handle for this open's
+	 * poll() wait, under poll_lock. The kernel sends one per poll call for
+	 * the same file, so the newest replaces the last: one per open file,
+	 * never a table. */
 	struct fuse_pollhandle *ph;
 	bool fresh;		/* text rendered at open, not yet read */
 	pthread_mutex_t lock;	/* the kernel may read one open file from several threads */
@@ -483,12 +484,49 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* class, mode and placement wake a poller when their value changes, as
+ * kernfs does for cgroup.events. */
+static bool node_watched(const struct node *n)
+{
+	return n->kind == N_WL_FILE &&
+	       (n->file == WF_CLASS || n->file == WF_MODE || n->file == WF_PLACEMENT);
+}
+
+/* Does the file read differently in s than what this open last read (or
+ * rendered at open)? A vanished workload counts as a change: the next read
+ * fails with ENOENT. */
+static bool watched_changed(struct open_file *of, struct snapshot *s)
+{
+	struct strbuf now = {0};
+	bool changed;
+
+	pthread_mutex_lock(&of->lock);
+	changed = !s || render_node(s, &of->node, &now) < 0 || now.len != of->text.len ||
+		  memcmp(now.buf, of->text.buf, now.len) != 0;
+	pthread_mutex_unlock(&of->lock);
+	strbuf_free(&now);
+	return changed;
+}
+
+/* Keep ph as this open's handle for a later wake-up (the newest wins). */
+static void keep_pollhandle(struct open_file *of, struct fuse_pollhandle **ph)
+{
+	if (!*ph)
+		return;
+	if (of->ph)
+		fuse_pollhandle_destroy(of->ph);
+	of->ph = *ph;
+	*ph = NULL;
+}
+
 /* events supports poll() as cgroup.events does: readable only once the
  * stream has bytes past the end of this open's last read (or its open),
- * however often a reader polls and times out. The check and the
- * registration are one step under poll_lock: an event added between them
- * still finds the handle, since its wake-up takes poll_lock after adding.
- * Other files are always readable. */
+ * however often a reader polls and times out. class, mode and placement
+ * are always readable, and add POLLPRI | POLLERR once their text differs
+ * from what this open last read, as kernfs's cgroup.events. The check and
+ * the registration are one step under poll_lock: a change between them
+ * still finds the handle, since its wake-up takes poll_lock after the
+ * change. Other files are always readable. */
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
@@ -496,7 +534,18 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	unsigned revents = POLLIN | POLLRDNORM;
 
 	(void)ino;
-	if (of->node.kind == N_EVENTS) {
+	if (node_watched(&of->node)) {
+		struct snapshot *s;
+
+		pthread_mutex_lock(&poll_lock);
+		s = snapshot_get();
+		if (watched_changed(of, s))
+			revents |= POLLPRI | POLLERR;
+		else
+			keep_pollhandle(of, &ph);
+		pthread_mutex_unlock(&poll_lock);
+		snapshot_put(s);
+	} else if (of->node.kind == N_EVENTS) {
 		pthread_mutex_lock(&of->lock);
 		uint64_t end = of->events_end;
 
@@ -504,12 +553,7 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		pthread_mutex_lock(&poll_lock);
 		if (events_size() <= end) {
 			revents = 0;
-			if (ph) {
-				if (of->ph)
-					fuse_pollhandle_destroy(of->ph);
-				of->ph = ph;
-				ph = NULL;
-			}
+			keep_pollhandle(of, &ph);
 		}
 		pthread_mutex_unlock(&poll_lock);
 	}
@@ -518,19 +562,41 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	fuse_reply_poll(req, revents);
 }
 
+static void wake(struct open_file *of)
+{
+	fuse_lowlevel_notify_poll(of->ph);
+	fuse_pollhandle_destroy(of->ph);
+	of->ph = NULL;
+}
+
+/* A new event: wake the pollers of events (the others wait for a change). */
 static void wake_pollers(void)
 {
 	pthread_mutex_lock(&open_files_lock);
 	pthread_mutex_lock(&poll_lock);
-	for (struct open_file *of = open_files; of; of = of->next) {
-		if (!of->ph)
-			continue;
-		fuse_lowlevel_notify_poll(of->ph);
-		fuse_pollhandle_destroy(of->ph);
-		of->ph = NULL;
-	}
+	for (struct open_file *of = open_files; of; of = of->next)
+		if (of->ph && of->node.kind == N_EVENTS)
+			wake(of);
 	pthread_mutex_unlock(&poll_lock);
 	pthread_mutex_unlock(&open_files_lock);
+}
+
+/* A new snapshot or a done write: wake the pollers of class, mode and
+ * placement files that now read differently. After a publish it runs after
+ * the swap, so a poll that took the old snapshot has registered its handle
+ * by the time this takes poll_lock. */
+static void wake_changed(void)
+{
+	struct snapshot *s = snapshot_get();
+
+	pthread_mutex_lock(&open_files_lock);
+	pthread_mutex_lock(&poll_lock);
+	for (struct open_file *of = open_files; of; of = of->next)
+		if (of->ph && node_watched(&of->node) && watched_changed(of, s))
+			wake(of);
+	pthread_mutex_unlock(&poll_lock);
+	pthread_mutex_unlock(&open_files_lock);
+	snapshot_put(s);
 }
 
 /* Nothing in the tree is created, removed or renamed by users. Control
@@ -557,15 +623,18 @@ struct pending_write {
 	size_t size;
 };
 
-/* The outcome of a queued action: the write returns only now. */
+/* The outcome of a queued action: the write returns only now, after the
+ * pollers of what it changed are woken. */
 static void write_done(void *ctx, int err)
 {
 	struct pending_write *pw = ctx;
 
-	if (err < 0)
+	if (err < 0) {
 		fuse_reply_err(pw->req, -err);
-	else
+	} else {
+		wake_changed();
 		fuse_reply_write(pw->req, pw->size);
+	}
 	free(pw);
 }
 
@@ -594,10 +663,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	snapshot_put(s);
 	if (r != 0) {
 		free(pw);
-		if (r < 0)
+		if (r < 0) {
 			fuse_reply_err(req, -r);
-		else
+		} else {
+			/* a setting (auto, prefetch) changed at once */
+			wake_changed();
 			fuse_reply_write(req, size);
+		}
 	}
 }
 
@@ -656,6 +728,7 @@ static void on_publish(const struct snapshot *old, const struct snapshot *cur)
 		if (session && (!now || now->id != w->id))
 			fuse_lowlevel_notify_inval_entry(session, ROOT_INO, w->name, strlen(w->name));
 	}
+	wake_changed();
 }
 
 void ops_attach_session(struct fuse_session *se)

@@ -26,10 +26,17 @@ void render_flat(const struct metric_def *defs, int n, const struct metric_set *
 }
 
 /* In stat, keys carry their file as prefix: cpu_usage_usec, io_read_bytes.
- * sched_wait's keys already say "wait", so its prefix is just "sched". */
-static const char *stat_prefix(const char *file)
+ * sched_wait's keys already say "wait", so its prefix is just "sched"; a
+ * key that already starts with its file's name is not prefixed twice
+ * (load's load1 stays load1, never load_load1). */
+static void put_stat_key(struct strbuf *out, const char *file, const char *key)
 {
-	return strcmp(file, "sched_wait") == 0 ? "sched" : file;
+	const char *prefix = strcmp(file, "sched_wait") == 0 ? "sched" : file;
+
+	if (strncmp(key, prefix, strlen(prefix)) == 0)
+		strbuf_printf(out, "%s ", key);
+	else
+		strbuf_printf(out, "%s_%s ", prefix, key);
 }
 
 void render_stat(const struct metric_def *defs, int n, const struct metric_set *m,
@@ -38,7 +45,7 @@ void render_stat(const struct metric_def *defs, int n, const struct metric_set *
 	for (int i = 0; i < n; i++) {
 		if (!defs[i].file || !metric_has(m, i))
 			continue;
-		strbuf_printf(out, "%s_%s ", stat_prefix(defs[i].file), defs[i].key);
+		put_stat_key(out, defs[i].file, defs[i].key);
 		put_value(out, defs[i].fmt, m->v[i]);
 		strbuf_append(out, "\n", 1);
 	}
@@ -117,11 +124,11 @@ static void render_fleet_prom(const struct snapshot *s, struct strbuf *out)
 	if (m.done)
 		strbuf_printf(out, "# HELP adapt_migration_last_duration_seconds Time the last move to a peer took.\n"
 				   "# TYPE adapt_migration_last_duration_seconds gauge\n"
-				   "adapt_migration_last_duration_seconds %.3f\n"
+				   "adapt_migration_last_duration_seconds %.6f\n"
 				   "# HELP adapt_migration_last_downtime_seconds Time the last moved workload did not run.\n"
 				   "# TYPE adapt_migration_last_downtime_seconds gauge\n"
-				   "adapt_migration_last_downtime_seconds %.3f\n",
-			      (double)m.last_total_ms / 1e3, (double)m.last_downtime_ms / 1e3);
+				   "adapt_migration_last_downtime_seconds %.6f\n",
+			      (double)m.last_total_usec / 1e6, (double)m.last_downtime_usec / 1e6);
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const struct peer_view *p = &s->peers[i];
 
@@ -273,8 +280,8 @@ static void render_migrations(struct strbuf *out)
 	strbuf_printf(out, "migrations %llu\nmigrations_failed %llu\n", (unsigned long long)m.done,
 		      (unsigned long long)m.failed);
 	if (m.done)
-		strbuf_printf(out, "migration_last_total_ms %llu\nmigration_last_downtime_ms %llu\n",
-			      (unsigned long long)m.last_total_ms, (unsigned long long)m.last_downtime_ms);
+		strbuf_printf(out, "migration_last_total_usec %llu\nmigration_last_downtime_usec %llu\n",
+			      (unsigned long long)m.last_total_usec, (unsigned long long)m.last_downtime_usec);
 }
 
 /* Rendered once per snapshot: scrapers of a big host share the work. */

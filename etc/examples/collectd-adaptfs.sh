@@ -23,7 +23,7 @@ interval=${interval%.*}
 
 put() { # PLUGIN_INSTANCE FLAT_KEYED_TEXT
 	printf '%s\n' "$2" | awk -v h="$host" -v p="$1" -v i="$interval" '
-		$1 ~ /(_percent|_per_sec|_avg10)$/ || $1 ~ /^(threads_parallelism|threads_total|threads_running|memory_current_bytes|cores_online|load_load1|load_load5|load_load15|memory_available_bytes)$/ {
+		$1 ~ /(_percent|_per_sec|_avg10)$/ || $1 ~ /^(threads_parallelism|threads_total|threads_running|memory_current_bytes|cores_online|load1|load5|load15|memory_available_bytes)$/ {
 			printf "PUTVAL \"%s/adaptfs-%s/gauge-%s\" interval=%s N:%s\n", h, p, $1, i, $2
 		}'
 }

@@ -114,7 +114,8 @@ spawn_named() {
 	local name=$1
 	shift
 	CG_PATH="/machine.slice/systemd-nspawn@$name.service" cg_spawn "$name" "$@"
-	wait_for -t 3 test -d "$ADAPTFS_MNT/$name"
+	# seconds, not tenths, on a host loaded with other tests' cgroups
+	wait_for -t 10 test -d "$ADAPTFS_MNT/$name"
 }
 
 # ---------------------------------------------------------------- tests -------------------
@@ -388,4 +389,111 @@ status_asks() { status_line | grep -q "^$1: write [a-z]* [a-z]*? (y/n)$"; }
 	[[ $output == *"is not an adaptfs mount"* ]]
 	run "$ADAPTTOP_BIN" -b -n 0
 	[ "$status" -eq 2 ]
+}
+
+# ---------------------------------------------------------------- -o json ------------------
+
+@test "-b -n 2 -o json: one object per workload per iteration, jq parses it, values match the files" {
+	command -v jq || skip "jq not installed"
+	spawn_named adt_json bash -c 'while :; do :; done'
+	d=$ADAPTFS_MNT/adt_json
+	echo on >"$d/prefetch"
+	# rates come with the workload's second sample
+	wait_for -t 10 grep -q '^cpu_usage_percent ' "$d/stat"
+	out=$BATS_TEST_TMPDIR/json stats=$BATS_TEST_TMPDIR/stats
+	# adapttop runs while every snapshot of the workload's stat is recorded (the daemon
+	# publishes one per 0.5 s; this reads it every 10 ms), so that each object can be
+	# compared with the stat file of the very snapshot it shows (stat_timestamp_usec)
+	python3 - "$ADAPTTOP_BIN" "$ADAPTFS_MNT" "$d/stat" "$out" "$stats" <<-'PY'
+		import json, subprocess, sys, time
+		top, mnt, stat, out, stats = sys.argv[1:]
+		seen = {}
+		p = subprocess.Popen([top, "-b", "-n", "2", "-d", "0.6", "-o", "json", "-f", "adt_json",
+		                      "-m", mnt], stdout=open(out, "w"))
+		while True:
+		    done = p.poll() is not None
+		    kv = dict(l.split(" ", 1) for l in open(stat).read().splitlines())
+		    seen[kv["timestamp_usec"].strip()] = kv
+		    if done:
+		        break
+		    time.sleep(0.01)
+		json.dump(seen, open(stats, "w"))
+		sys.exit(p.returncode)
+	PY
+	cat "$out"
+	# jq parses every line: two iterations of this one workload
+	[ "$(jq -s length "$out")" -eq 2 ]
+	[ "$(jq -r '.iteration' "$out" | tr '\n' ' ')" = "1 2 " ]
+	[ "$(jq -r .name "$out" | sort -u)" = adt_json ]
+	# the iteration timestamps: microseconds since the Epoch, now, about -d apart
+	now=$(date +%s%6N)
+	jq -e --argjson now "$now" '.timestamp_usec | type == "number" and . <= $now and . > $now - 30000000' "$out"
+	jq -s -e '(.[1].timestamp_usec - .[0].timestamp_usec) >= 600000' "$out"
+	# the text fields are what the files say
+	jq -r '"\(.kind) \(.engine)"' "$out" | sort -u | grep -qx "$(cat "$d/kind")"
+	jq -r .placement "$out" | sort -u | grep -qx "$(cat "$d/placement")"
+	[ "$(jq -r .prefetch "$out" | sort -u)" = on ]
+	[ "$(jq -r .mode "$out" | sort -u)" = container ]
+	# (the class may turn from idle to cpu between the two)
+	! jq -r .class "$out" | grep -Evx 'idle|cpu|io|net|memory'
+	# every figure a number, equal to its key in the stat of the snapshot it is from; a key
+	# the stat lacks is left out of the object
+	python3 - "$out" "$stats" <<-'PY'
+		import json, sys
+		keys = ["cpu_usage_percent", "threads_parallelism", "sched_wait_percent",
+		        "io_read_bytes_per_sec", "io_write_bytes_per_sec", "io_net_rx_bytes_per_sec",
+		        "io_net_tx_bytes_per_sec", "major_faults_per_sec", "memory_current_bytes"]
+		stats = json.load(open(sys.argv[2]))
+		for line in open(sys.argv[1]):
+		    o = json.loads(line)
+		    st = stats[str(o["stat_timestamp_usec"])]
+		    for k in keys:
+		        if k not in st:
+		            assert k not in o, (k, o)
+		            continue
+		        assert isinstance(o[k], (int, float)), (k, o[k])
+		        assert o[k] == float(st[k]), (k, o[k], st[k])
+		    print("iteration", o["iteration"], "matches the stat of", o["stat_timestamp_usec"])
+	PY
+}
+
+@test "-o json leaves out what the files lack, and -o takes text or json alone" {
+	command -v jq || skip "jq not installed"
+	# a tree of plain files in the mount's layout: every value known exactly
+	m=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$m/host" "$m/vm1" "$m/ct1"
+	echo "cores_online 2" >"$m/host/stat"
+	echo "vm qemu" >"$m/vm1/kind"
+	printf 'cpu_usage_percent 12.34\nmemory_current_bytes 1024\ntimestamp_usec 1700000000000000\n' >"$m/vm1/stat"
+	echo "container lxc" >"$m/ct1/kind"
+	printf 'cpu_usage_percent 0.00\nthreads_parallelism 1.50\nsched_wait_percent 2.25\nio_read_bytes_per_sec 10.00\nio_write_bytes_per_sec 20.00\nio_net_rx_bytes_per_sec 30.00\nio_net_tx_bytes_per_sec 40.00\nmajor_faults_per_sec 0.50\nmemory_current_bytes 5\ntimestamp_usec 7\n' >"$m/ct1/stat"
+	echo "net mode=container" >"$m/ct1/class"
+	echo "container vm [auto]" >"$m/ct1/mode"
+	echo "host=h1 cpus=0-1,3" >"$m/ct1/placement"
+	echo "[on] off" >"$m/ct1/prefetch"
+	run "$ADAPTTOP_BIN" -b -n 1 -s N -o json -m "$m"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "$(jq -c 'del(.timestamp_usec)' <<<"${lines[0]}")" = '{"iteration":1,"name":"ct1","kind":"container","engine":"lxc","cpu_usage_percent":0,"threads_parallelism":1.5,"sched_wait_percent":2.25,"io_read_bytes_per_sec":10,"io_write_bytes_per_sec":20,"io_net_rx_bytes_per_sec":30,"io_net_tx_bytes_per_sec":40,"major_faults_per_sec":0.5,"memory_current_bytes":5,"stat_timestamp_usec":7,"class":"net","mode":"auto","placement":"host=h1 cpus=0-1,3","prefetch":"on"}' ]
+	[ "$(jq -c 'del(.timestamp_usec)' <<<"${lines[1]}")" = '{"iteration":1,"name":"vm1","kind":"vm","engine":"qemu","cpu_usage_percent":12.34,"memory_current_bytes":1024,"stat_timestamp_usec":1700000000000000}' ]
+	# -o json is batch output even on a terminal; text is the frames
+	run "$ADAPTTOP_BIN" -n 1 -o text -m "$m"
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "adapttop - $m - "* ]]
+	run "$ADAPTTOP_BIN" -b -n 1 -o yaml -m "$m"
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "adapttop: -o yaml: give text or json" ]
+	run "$ADAPTTOP_BIN" -b -n 1 -o json -m "$BATS_TEST_TMPDIR/nonexistent"
+	[ "$status" -eq 1 ]
+	[ -z "$(grep -v 'nonexistent: No such file or directory' <<<"$output")" ]
+}
+
+@test "-o json on a terminal prints JSON lines, not the screen" {
+	command -v jq || skip "jq not installed"
+	spawn_named adt_json_tty sleep 1000
+	# script(1) gives adapttop a pseudo-terminal as its standard output
+	run script -qec "$(printf '%q ' "$ADAPTTOP_BIN" -n 1 -o json -f adt_json_tty -m "$ADAPTFS_MNT")" /dev/null
+	[ "$status" -eq 0 ]
+	! grep -q $'\033' <<<"$output"
+	[ "$(tr -d '\r' <<<"$output" | jq -r .name)" = adt_json_tty ]
 }

@@ -115,10 +115,17 @@ fake_mount() {
 	cmd=${cmd/logger /logger --no-act --stderr -n 127.0.0.1 -P 9 -d }
 	m=$BATS_TEST_TMPDIR/fake
 	fake_mount "$m" thrash=memory:250.00
+	real=$cmd
 	cmd=${cmd//$ADAPTFS_MNT /$m }
 	run bash -c "$cmd"
 	[ "$status" -eq 0 ]
 	[[ $output == *"adaptfs-alert"*"ALERT thrash class=memory"* ]]
+	# and on the real mount: alert.sh reads it (status 0, or 1 with alerts; 2 would be an
+	# unreadable mount), every line it hands to logger an ALERT
+	run bash -c "set -o pipefail; $real"
+	echo "$output"
+	[[ $status -eq 0 || $status -eq 1 ]]
+	! grep -v 'ALERT ' <<<"$output" | grep -q adaptfs-alert
 }
 
 # ---------------------------------------------------------------- Prometheus --------------

@@ -57,7 +57,8 @@ uptime_of() { nsenter --net=/run/netns/adt-cli -- curl -sf -m 2 "http://$1:8080/
 	echo "downtime ${downtime} ms, longest client error stretch ${longest} ms"
 	[ "$longest" -le $((downtime + 1000)) ]
 	[ "$(stat_key "$a/host/stat" migrations)" = 1 ]
-	[ "$(stat_key "$a/host/stat" migration_last_downtime_ms)" = "$downtime" ]
+	# QEMU gives its downtime in ms: host/stat says it in µs
+	[ "$(stat_key "$a/host/stat" migration_last_downtime_usec)" = "$((downtime * 1000))" ]
 }
 
 # lxc_running H NAME: the container runs on host H

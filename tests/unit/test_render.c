@@ -103,7 +103,7 @@ static void host_stat_covers_every_present_host_metric(void **state)
 	assert_string_equal(out.buf,
 			    "cores_online 8\n"
 			    "cpu_usage_usec 3000000\n"
-			    "load_load1 0.50\n"
+			    "load1 0.50\n"
 			    "memory_total_bytes 1073741824\n");
 	strbuf_free(&out);
 }
