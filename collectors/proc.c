@@ -90,9 +90,10 @@ static size_t unique_tids(const struct pid_list *tids, pid_t *out)
 	return n;
 }
 
-/* Read one thread's figures into *v; false if it is gone. Its /proc/TID is
- * taken from the carry or opened. The thread's own view (/proc/TID/task/TID):
- * /proc/TID/stat of a thread sums the whole thread group, O(threads) each. */
+/* Read one thread's figures into *v; false if it is gone. Its directory is
+ * taken from the carry or opened: the thread's own, /proc/TID/task/TID, as
+ * /proc/TID/stat sums the whole thread group (a walk over every thread, so
+ * reading each thread's would cost O(threads^2) a sample). */
 static bool read_task(const char *proc_root, pid_t tid, struct task_carry *carry,
 		      struct tid_value *v)
 {
