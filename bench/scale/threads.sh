@@ -19,6 +19,7 @@
 #   DISCO [30]                     discovery trials per row
 #   BEFORE []                      another adaptfs binary (say the build before the fix):
 #                                  its rows are measured too, with BEFORE_WINDOW [20] s
+#                                  and BEFORE_DISCO [5] discovery trials
 #   ADAPTFS [REPO/adaptfs]  OUT [bench/scale/threads.md, "-" for stdout only]
 #
 # Everything lives under the cgroup /adapt-bench-threads-PID (v1 cpuacct, cpu, memory,
@@ -35,6 +36,7 @@ WINDOW=${WINDOW:-30}
 DISCO=${DISCO:-30}
 BEFORE=${BEFORE:-}
 BEFORE_WINDOW=${BEFORE_WINDOW:-20}
+BEFORE_DISCO=${BEFORE_DISCO:-5}
 OUT=${OUT:-$here/threads.md}
 CG=/sys/fs/cgroup
 CTRLS=(cpuacct cpu memory blkio pids)
@@ -52,7 +54,7 @@ for c in "${CTRLS[@]}"; do
 	[[ -f $CG/$c/cgroup.procs ]] || die "cgroup v1 controller $c not mounted at $CG/$c"
 done
 for r in $ROWS; do [[ $r =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]] || die "ROWS: '$r' is not WxT"; done
-for v in WINDOW DISCO BEFORE_WINDOW; do
+for v in WINDOW DISCO BEFORE_WINDOW BEFORE_DISCO; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a whole number > 0"
 done
 [[ $SPIN =~ ^[0-9]+$ ]] || die "SPIN must be a whole number"
@@ -154,9 +156,9 @@ sampler_ns() { # the adapt-sampler thread's CPU time so far, ns
 
 pct() { sort -g | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } i = int((NR - 1) * p / 100 + 0.5) + 1; print v[i] }'; }
 
-# row BIN LABEL W T SECS: one measured row, a line of the table into $tmp/rows.md
+# row BIN LABEL W T SECS TRIALS: one measured row, a line of the table into $tmp/rows.md
 row() {
-	local bin=$1 label=$2 w=$3 t=$4 secs=$5 c ts last="" end ns0 ns1 rounds=0 misses=0 sampled
+	local bin=$1 label=$2 w=$3 t=$4 secs=$5 trials=$6 c ts last="" end ns0 ns1 rounds=0 misses=0 sampled
 	say "$label: $w workload(s) x $t threads"
 	spawn "$w" "$t"
 	"$bin" -f --config "$tmp/adaptfs.conf" --interval 1 "$tmp/mnt" >"$tmp/adaptfs.log" 2>&1 &
@@ -180,7 +182,7 @@ row() {
 	# full rounds only: a discovery publish repeats the last round's duration
 	awk '{ if (NR > 1 && $1 - p > 0.5) print $1 - p; p = $1 }' "$tmp/rounds.tsv" >"$tmp/iv.tsv"
 	rounds=$(wc -l <"$tmp/iv.tsv")
-	"$tmp/build/discolat" -m "$tmp/mnt" -x "$disco_prefix" -n "$DISCO" -r "$CG" -P "${SCOPE#/}/docker" \
+	"$tmp/build/discolat" -m "$tmp/mnt" -x "$disco_prefix" -n "$trials" -r "$CG" -P "${SCOPE#/}/docker" \
 		-T 5000 "${CTRLS[@]}" >"$tmp/disco.tsv" 2>"$tmp/disco.err" || say "$label: some discovery trials failed"
 	local dur50 dur95 durmax iv50 ivmax cpu s50 d50 d99 dmax
 	dur50=$(awk '{ print $2 * 1000 }' "$tmp/rounds.tsv" | pct 50)
@@ -196,7 +198,7 @@ row() {
 	printf '| %s | %d × %d | %d | %.1f / %.1f / %.1f | %s | %.3f / %.3f | %s | %s | %.1f / %.1f / %.1f (%d of %d) |\n' \
 		"$label" "$w" "$t" "$rounds" "$dur50" "$dur95" "$durmax" "$cpu" "$iv50" "$ivmax" "$s50" \
 		"$([[ $misses == 0 ]] && echo yes || echo "no ($misses)")" "$d50" "$d99" "$dmax" \
-		"$(awk '$1 >= 0' "$tmp/disco.tsv" | wc -l)" "$DISCO" >>"$tmp/rows.md"
+		"$(awk '$1 >= 0' "$tmp/disco.tsv" | wc -l)" "$trials" >>"$tmp/rows.md"
 	echo "$label $w $t $dur50 $iv50 $ivmax $d99" >>"$tmp/targets.tsv"
 	stop_adaptfs
 	stop_workers
@@ -206,9 +208,9 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 others=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 10 { printf "%s%s (%s%%)", s, $2, $1; s = ", " }')
 : >"$tmp/rows.md"
 : >"$tmp/targets.tsv"
-for r in $ROWS; do row "$tmp/build/adaptfs" "this build" "${r%x*}" "${r#*x}" "$WINDOW"; done
+for r in $ROWS; do row "$tmp/build/adaptfs" "this build" "${r%x*}" "${r#*x}" "$WINDOW" "$DISCO"; done
 if [[ -n $BEFORE ]]; then
-	for r in $ROWS; do row "$tmp/build/adaptfs-before" "before" "${r%x*}" "${r#*x}" "$BEFORE_WINDOW"; done
+	for r in $ROWS; do row "$tmp/build/adaptfs-before" "before" "${r%x*}" "${r#*x}" "$BEFORE_WINDOW" "$BEFORE_DISCO"; done
 fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
