@@ -154,7 +154,12 @@ sampler_ns() { # the adapt-sampler thread's CPU time so far, ns
 	echo 0
 }
 
-pct() { sort -g | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } i = int((NR - 1) * p / 100 + 0.5) + 1; print v[i] }'; }
+# pct P [DIGITS]: the P-th percentile (nearest rank) of the numbers on stdin, "-" if none
+pct() {
+	sort -g | awk -v p="$1" -v d="${2:-1}" '{ v[NR] = $1 } END {
+		if (!NR) { print "-"; exit }
+		i = int((NR - 1) * p / 100 + 0.5) + 1; printf "%.*f\n", d, v[i] }'
+}
 
 # row BIN LABEL W T SECS TRIALS: one measured row, a line of the table into $tmp/rows.md
 row() {
@@ -188,14 +193,14 @@ row() {
 	dur50=$(awk '{ print $2 * 1000 }' "$tmp/rounds.tsv" | pct 50)
 	dur95=$(awk '{ print $2 * 1000 }' "$tmp/rounds.tsv" | pct 95)
 	durmax=$(awk '{ print $2 * 1000 }' "$tmp/rounds.tsv" | pct 100)
-	iv50=$(pct 50 <"$tmp/iv.tsv")
-	ivmax=$(pct 100 <"$tmp/iv.tsv")
+	iv50=$(pct 50 3 <"$tmp/iv.tsv")
+	ivmax=$(pct 100 3 <"$tmp/iv.tsv")
 	cpu=$(awk -v a="$ns0" -v b="$ns1" -v n="$rounds" 'BEGIN { printf "%.1f", n ? (b - a) / n / 1e6 : 0 }')
-	s50=$(awk '{ print $3 }' "$tmp/rounds.tsv" | pct 50)
+	s50=$(awk '{ print $3 }' "$tmp/rounds.tsv" | pct 50 0)
 	d50=$(awk '$1 >= 0 { print $1 / 1000 }' "$tmp/disco.tsv" | pct 50)
 	d99=$(awk '$1 >= 0 { print $1 / 1000 }' "$tmp/disco.tsv" | pct 99)
 	dmax=$(awk '$1 >= 0 { print $1 / 1000 }' "$tmp/disco.tsv" | pct 100)
-	printf '| %s | %d × %d | %d | %.1f / %.1f / %.1f | %s | %.3f / %.3f | %s | %s | %.1f / %.1f / %.1f (%d of %d) |\n' \
+	printf '| %s | %s × %s | %s | %s / %s / %s | %s | %s / %s | %s | %s | %s / %s / %s (%s of %s) |\n' \
 		"$label" "$w" "$t" "$rounds" "$dur50" "$dur95" "$durmax" "$cpu" "$iv50" "$ivmax" "$s50" \
 		"$([[ $misses == 0 ]] && echo yes || echo "no ($misses)")" "$d50" "$d99" "$dmax" \
 		"$(awk '$1 >= 0' "$tmp/disco.tsv" | wc -l)" "$trials" >>"$tmp/rows.md"
