@@ -23,7 +23,10 @@
 #   ADAPTFS [REPO/adaptfs]  OUT [bench/scale/threads.md, "-" for stdout only]
 #
 # Everything lives under the cgroup /adapt-bench-threads-PID (v1 cpuacct, cpu, memory,
-# blkio, pids) and a temp dir; on exit (also on failure or ^C) the script unmounts,
+# blkio, pids) and a temp dir. The thread-heavy workloads are its cgroups w<N>, found
+# by a pattern of adaptfs's config: other adaptfs instances on the machine do not take
+# them for containers (and do not load the machine sampling them); discolat's cgroups
+# are docker-layout ones under SCOPE/docker. on exit (also on failure or ^C) the script unmounts,
 # stops what it started (by pid) and removes its cgroups. Installs nothing.
 set -eEuo pipefail
 
@@ -83,8 +86,8 @@ stop_workers() {
 	workers=()
 	for c in "${CTRLS[@]}"; do
 		for ((t = 0; t < 50; t++)); do
-			for d in "$CG/$c$SCOPE"/docker/*/; do [[ -d $d ]] && rmdir "$d" 2>/dev/null; done
-			compgen -G "$CG/$c$SCOPE/docker/*/" >/dev/null || break
+			for d in "$CG/$c$SCOPE"/docker/*/ "$CG/$c$SCOPE"/w*/; do [[ -d $d ]] && rmdir "$d" 2>/dev/null; done
+			compgen -G "$CG/$c$SCOPE/docker/*/" >/dev/null || compgen -G "$CG/$c$SCOPE/w*/" >/dev/null || break
 			sleep 0.1
 		done
 	done
@@ -113,21 +116,21 @@ cc -O2 -Wall -Wextra -std=gnu11 -o "$tmp/build/discolat" "$here/discolat.c"
 cp "$ADAPTFS" "$tmp/build/adaptfs"
 [[ -z $BEFORE ]] || cp "$BEFORE" "$tmp/build/adaptfs-before"
 for c in "${CTRLS[@]}"; do mkdir -p "$CG/$c$SCOPE/docker"; done
-printf '[adaptfs]\nstate_dir = %s\n[discovery]\nscope = %s\n' "$tmp/state" "$SCOPE" >"$tmp/adaptfs.conf"
+printf '[adaptfs]\nstate_dir = %s\n[discovery]\nscope = %s\npattern = %s/w*\n' "$tmp/state" "$SCOPE" "$SCOPE" \
+	>"$tmp/adaptfs.conf"
 
 prom() { awk -v k="$1" '$1 == k { print $2; ok = 1 } END { exit !ok }' "$tmp/mnt/metrics.prom"; }
 
-# spawn W T: W workloads of T threads each; waits until every thread exists
-ids=()
+# spawn W T: W workloads of T threads each (cgroups SCOPE/w0...); waits until every thread exists
+names=()
 spawn() {
-	local w=$1 t=$2 i id c
-	ids=()
+	local w=$1 t=$2 i c
+	names=()
 	for ((i = 0; i < w; i++)); do
-		id=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-		ids+=("$id")
-		for c in "${CTRLS[@]}"; do mkdir "$CG/$c$SCOPE/docker/$id"; done
+		names+=("w$i")
+		for c in "${CTRLS[@]}"; do mkdir "$CG/$c$SCOPE/w$i"; done
 		(
-			for c in "${CTRLS[@]}"; do echo "$BASHPID" >"$CG/$c$SCOPE/docker/$id/cgroup.procs"; done
+			for c in "${CTRLS[@]}"; do echo "$BASHPID" >"$CG/$c$SCOPE/w$i/cgroup.procs"; done
 			exec "$tmp/build/threads" "$t" "$SPIN"
 		) >"$tmp/w$i.out" 2>&1 </dev/null &
 		workers+=($!)
@@ -140,9 +143,9 @@ spawn() {
 
 # exact T: every workload's threads total is T in the current snapshot
 exact() {
-	local id
-	for id in "${ids[@]}"; do
-		[[ $(awk '$1 == "total" { print $2 }' "$tmp/mnt/${id:0:12}/threads" 2>/dev/null) == "$1" ]] || return 1
+	local n
+	for n in "${names[@]}"; do
+		[[ $(awk '$1 == "total" { print $2 }' "$tmp/mnt/$n/threads" 2>/dev/null) == "$1" ]] || return 1
 	done
 }
 
@@ -176,7 +179,7 @@ row() {
 	while ((SECONDS < end)); do
 		ts=$(prom adapt_last_sample_timestamp_seconds) || ts=""
 		if [[ -n $ts && $ts != "$last" ]]; then
-			sampled=$(awk '$1 == "sampled" { print $2 }' "$tmp/mnt/${ids[0]:0:12}/threads")
+			sampled=$(awk '$1 == "sampled" { print $2 }' "$tmp/mnt/${names[0]}/threads")
 			echo "$ts $(prom adapt_sample_duration_seconds) ${sampled:-0}" >>"$tmp/rounds.tsv"
 			exact "$t" || misses=$((misses + 1))
 			last=$ts
