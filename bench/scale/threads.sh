@@ -100,6 +100,8 @@ cleanup() {
 	stop_adaptfs
 	stop_workers
 	for c in "${CTRLS[@]}"; do rmdir "$CG/$c$SCOPE/docker" "$CG/$c$SCOPE" 2>/dev/null; done
+	# another adaptfs's placement policy may have pinned a workload of ours meanwhile
+	[[ -d $CG/cpuset$SCOPE ]] && find "$CG/cpuset$SCOPE" -depth -type d -exec rmdir {} + 2>/dev/null
 	rm -rf "$tmp/state" "$tmp/build"
 	rm -f "$tmp"/*.log "$tmp"/*.tsv "$tmp"/*.out "$tmp"/*.err "$tmp"/*.md "$tmp/adaptfs.conf"
 	rmdir "$tmp/mnt" "$tmp" 2>/dev/null || say "left $tmp behind"
