@@ -71,7 +71,8 @@ void container_sample(const struct cgroup_layout *L, const struct backend_env *e
 		st->retry_at = now + (now - st->born < ABSENT_GRACE_USEC ? 0 : ABSENT_RETRY_USEC);
 	}
 	cgroup_list_tasks(L, &st->dirs, cgroup, &tids, &pids);
-	proc_sample_tasks(env->cfg->proc_root, &tids, env->delayacct, &st->carry, m);
+	proc_sample_tasks(env->cfg->proc_root, &tids, env->delayacct, PROC_TASK_BUDGET_USEC,
+			  &st->carry, m);
 	if (!L->v2)
 		proc_sample_io(env->cfg->proc_root, &pids, &st->carry, m);
 	cgroup_sample(L, cgroup, &st->dirs, &st->absent, m);

@@ -47,6 +47,8 @@ const struct metric_def wl_metrics[M_WL_COUNT] = {
 	[M_IO_DELAY_USEC] = { NULL, "io_delay_usec", FMT_INT, NORATE, NULL, false, 1, NULL },
 	[M_THREADS_TOTAL] = { "threads", "total", FMT_INT, NORATE,
 		"threads", false, 1, "Threads in the workload." },
+	[M_THREADS_SAMPLED] = { "threads", "sampled", FMT_INT, NORATE,
+		"threads_sampled", false, 1, "Threads read at the sample; fewer than threads: running and sched_wait are estimates." },
 	[M_THREADS_RUNNING] = { "threads", "running", FMT_INT, NORATE,
 		"threads_running", false, 1, "Threads runnable (state R) at the sample." },
 	[M_THREADS_PARALLELISM] = { "threads", "parallelism", FMT_DEC2, RATE(M_PARALLEL_USEC, 1e-6),

@@ -27,6 +27,7 @@ enum wl_metric {
 	M_IO_WAIT_PERCENT,
 	M_IO_DELAY_USEC,		/* hidden: the counter behind wait_percent */
 	M_THREADS_TOTAL,
+	M_THREADS_SAMPLED,
 	M_THREADS_RUNNING,
 	M_THREADS_PARALLELISM,
 	M_PARALLEL_USEC,		/* hidden: CPU time of the threads that count for

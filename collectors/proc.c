@@ -5,6 +5,10 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+/* A process's file from the directory held for its main thread,
+ * /proc/PID/task/PID: its /proc/PID/io sums every thread's. */
+#define OF_PROCESS(file) "../../" file
+
 static int cmp_tid(const void *a, const void *b)
 {
 	pid_t x = ((const struct tid_value *)a)->tid, y = ((const struct tid_value *)b)->tid;
@@ -65,53 +69,102 @@ static void carry_bank_exited(struct task_carry *c, const struct tid_value *cur,
 	}
 }
 
-void proc_sample_tasks(const char *proc_root, const struct pid_list *tids, bool delayacct,
-		       struct task_carry *carry, struct metric_set *m)
+static int cmp_pid(const void *a, const void *b)
 {
-	struct tid_value *cur = xcalloc(tids->n, sizeof *cur);
-	uint64_t wait = 0, blkio = 0, running = 0;
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* tids sorted, each once (racing readers of tasks files can list a thread
+ * twice); returns how many. */
+static size_t unique_tids(const struct pid_list *tids, pid_t *out)
+{
 	size_t n = 0;
 
-	for (size_t i = 0; i < tids->n; i++) {
-		char path[PATH_MAX], buf[1024];
-		struct kept_dir dir = take_dir(carry, tids->v[i]);
-		struct proc_stat ps;
-		uint64_t run_ns, wait_ns;
+	memcpy(out, tids->v, tids->n * sizeof *out);
+	qsort_safe(out, tids->n, sizeof *out, cmp_pid);
+	for (size_t i = 0; i < tids->n; i++)
+		if (n == 0 || out[n - 1] != out[i])
+			out[n++] = out[i];
+	return n;
+}
 
-		snprintf(path, sizeof path, "%s/%d", proc_root, tids->v[i]);
-		if (kept_dir_read(&dir, path, "stat", buf, sizeof buf) < 0 ||
-		    proc_stat_parse(buf, &ps) < 0) {
-			kept_dir_close(&dir);
-			continue;	/* exited between listing and reading */
+/* Read one thread's figures into *v; false if it is gone. Its directory is
+ * taken from the carry or opened: the thread's own, /proc/TID/task/TID, as
+ * /proc/TID/stat sums the whole thread group (a walk over every thread, so
+ * reading each thread's would cost O(threads^2) a sample). */
+static bool read_task(const char *proc_root, pid_t tid, struct task_carry *carry,
+		      struct tid_value *v)
+{
+	char path[PATH_MAX], buf[1024];
+	struct kept_dir dir = take_dir(carry, tid);
+	struct proc_stat ps;
+	uint64_t run_ns, wait_ns;
+
+	snprintf(path, sizeof path, "%s/%d/task/%d", proc_root, tid, tid);
+	if (kept_dir_read(&dir, path, "stat", buf, sizeof buf) < 0 ||
+	    proc_stat_parse(buf, &ps) < 0) {
+		kept_dir_close(&dir);
+		return false;	/* exited between listing and reading */
+	}
+	if (kept_dir_read(&dir, path, "schedstat", buf, sizeof buf) < 0 ||
+	    schedstat_parse(buf, &run_ns, &wait_ns) < 0)
+		wait_ns = 0;
+	*v = (struct tid_value){ tid, wait_ns, ps.have_blkio ? ps.blkio_ticks : 0, ps.state == 'R',
+				 dir };
+	return true;
+}
+
+void proc_sample_tasks(const char *proc_root, const struct pid_list *tids, bool delayacct,
+		       uint64_t budget_usec, struct task_carry *carry, struct metric_set *m)
+{
+	pid_t *ids = xcalloc(tids->n, sizeof *ids);
+	size_t n = unique_tids(tids, ids), first = 0, j, k = 0, sampled = 0;
+	struct tid_value *cur = xcalloc(n, sizeof *cur);	/* by index in ids; tid 0: none */
+	uint64_t wait = 0, blkio = 0, running = 0, deadline = now_usec() + budget_usec;
+
+	/* Read in turn from the cursor on (wrapping) while the budget lasts. */
+	while (first < n && ids[first] < carry->cursor)
+		first++;
+	if (first == n)
+		first = 0;
+	for (j = 0; j < n; j++) {
+		size_t i = (first + j) % n;
+
+		if (j >= PROC_TASK_MIN_READS && j % 16 == 0 && now_usec() >= deadline)
+			break;
+		sampled += read_task(proc_root, ids[i], carry, &cur[i]);
+	}
+	carry->cursor = j < n ? ids[(first + j) % n] : 0;
+	for (size_t left = j; left < n; left++) {
+		size_t i = (first + left) % n;
+		struct tid_value *o = carried(carry, ids[i]);
+
+		/* its figures of its last turn; a new thread counts from its first */
+		if (o) {
+			cur[i] = *o;
+			o->dir = KEPT_DIR_INIT;
 		}
-		if (kept_dir_read(&dir, path, "schedstat", buf, sizeof buf) < 0 ||
-		    schedstat_parse(buf, &run_ns, &wait_ns) < 0)
-			wait_ns = 0;
-		cur[n++] = (struct tid_value){ tids->v[i], wait_ns,
-					       ps.have_blkio ? ps.blkio_ticks : 0, dir };
-		running += ps.state == 'R';
 	}
-	qsort_safe(cur, n, sizeof *cur, cmp_tid);
-	/* A thread listed twice (racing readers of tasks files) counts once. */
-	size_t u = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (u == 0 || cur[u - 1].tid != cur[i].tid)
-			cur[u++] = cur[i];
-		else
-			kept_dir_close(&cur[i].dir);
-	}
-	n = u;
-	carry_bank_exited(carry, cur, n);
-	for (size_t i = 0; i < n; i++) {
+	free(ids);
+	for (size_t i = 0; i < n; i++)
+		if (cur[i].tid)
+			cur[k++] = cur[i];
+	carry_bank_exited(carry, cur, k);
+	for (size_t i = 0; i < k; i++) {
 		wait += cur[i].wait_ns;
 		blkio += cur[i].blkio_ticks;
+		running += cur[i].running;
 	}
 	close_dirs(carry->v, carry->n);	/* exited threads' */
 	free(carry->v);
 	carry->v = cur;
-	carry->n = n;
+	carry->n = k;
 
-	metric_set(m, M_THREADS_TOTAL, (double)n);
+	/* listed, less those that exited before they could be read */
+	metric_set(m, M_THREADS_TOTAL, (double)(n - (j - sampled)));
+	metric_set(m, M_THREADS_SAMPLED, (double)sampled);
 	metric_set(m, M_THREADS_RUNNING, (double)running);
 	metric_set(m, M_SCHED_WAIT_USEC, (double)((wait + carry->dead_wait_ns) / 1000));
 	if (delayacct)
@@ -134,8 +187,8 @@ void proc_sample_io(const char *proc_root, const struct pid_list *pids, struct t
 		uint64_t v[2];
 		ssize_t r;
 
-		snprintf(path, sizeof path, "%s/%d", proc_root, pids->v[i]);
-		r = kept_dir_read(dir, path, "io", buf, sizeof buf);
+		snprintf(path, sizeof path, "%s/%d/task/%d", proc_root, pids->v[i], pids->v[i]);
+		r = kept_dir_read(dir, path, OF_PROCESS("io"), buf, sizeof buf);
 		kept_dir_close(&own);
 		if (r < 0 || kv_get_u64(buf, keys[0], &v[0]) < 0 || kv_get_u64(buf, keys[1], &v[1]) < 0)
 			continue;
@@ -177,8 +230,8 @@ void proc_sample_net(const char *proc_root, const struct pid_list *pids, struct 
 		ssize_t r;
 		int fd;
 
-		snprintf(path, sizeof path, "%s/%d", proc_root, pids->v[i]);
-		if (kept_dir_stat(dir, path, "ns/net", &ns) < 0) {
+		snprintf(path, sizeof path, "%s/%d/task/%d", proc_root, pids->v[i], pids->v[i]);
+		if (kept_dir_stat(dir, path, OF_PROCESS("ns/net"), &ns) < 0) {
 			kept_dir_close(&own);
 			continue;
 		}
@@ -188,7 +241,7 @@ void proc_sample_net(const char *proc_root, const struct pid_list *pids, struct 
 		}
 		/* One line per device: a long list takes more than one read. */
 		fd = kept_dir_fd(dir, path, false);
-		r = fd < 0 ? fd : read_file_at(fd, "net/dev", buf, sizeof buf);
+		r = fd < 0 ? fd : read_file_at(fd, OF_PROCESS("net/dev"), buf, sizeof buf);
 		kept_dir_done(dir, fd);
 		kept_dir_close(&own);
 		if (r < 0 || netdev_parse(buf, &rx, &tx) < 0)

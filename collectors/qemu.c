@@ -672,7 +672,7 @@ void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, str
 	qemu_threads(proc, pid, &vcpus, &all);
 	/* Without named vCPU threads, every thread stands in for them. */
 	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
-	proc_sample_tasks(proc, cpus, false, &st->carry, m);
+	proc_sample_tasks(proc, cpus, false, PROC_TASK_BUDGET_USEC, &st->carry, m);
 	metric_set(m, M_PARALLEL_USEC, threads_cpu_usec(proc, pid, cpus));
 	sample_process(proc, pid, m);
 	sample_taps(proc, pid, &st->cmd, m);

@@ -394,12 +394,16 @@ static bool drain_inotify(void)
 	return any;
 }
 
+/* Look for new workloads this often during a round. */
+#define ROUND_DISCOVERY_USEC 10000
+
 /* Samples every workload once. A round over a thousand workloads takes
- * ~100 ms: a workload that appears meanwhile is discovered and published
- * (beside the others' last samples) without waiting for the round's end. */
+ * ~100 ms, one of a few thread-heavy workloads tens of ms: a workload that
+ * appears meanwhile is discovered and published (beside the others' last
+ * samples) without waiting for the round's end. */
 static void sample_round(void)
 {
-	uint64_t round = ++S.round;
+	uint64_t round = ++S.round, looked = now_usec();
 
 	for (size_t i = 0; i < S.n_tr; i++) {
 		struct tracked *t = S.tr[i];
@@ -409,8 +413,10 @@ static void sample_round(void)
 			continue;
 		sample_one(t);
 		t->round = round;
-		if (i % 64 == 63 && poll(&pfd, 1, 0) > 0 && drain_inotify() &&
-		    discover(ALL_BACKENDS)) {
+		if (now_usec() - looked < ROUND_DISCOVERY_USEC)
+			continue;
+		looked = now_usec();
+		if (poll(&pfd, 1, 0) > 0 && drain_inotify() && discover(ALL_BACKENDS)) {
 			publish(false, 0);
 			i = (size_t)-1;	/* the list changed: again from its start */
 		}

@@ -753,13 +753,14 @@ static void proc_tasks_count_threads_states_wait_and_io_delay(void **state)
 	struct metric_set m = {0};
 	const struct expect e[] = {
 		{ M_THREADS_TOTAL, 3 },		/* 103 truncated, 999 gone */
+		{ M_THREADS_SAMPLED, 3 },
 		{ M_THREADS_RUNNING, 1 },
 		{ M_SCHED_WAIT_USEC, (4000000 + 6000000) / 1000 },
 		{ M_IO_DELAY_USEC, (11 + 4 + 20) * tick_usec() },
 	};
 
 	(void)state;
-	proc_sample_tasks(PROC, &tids, true, &carry, &m);
+	proc_sample_tasks(PROC, &tids, true, PROC_TASK_BUDGET_USEC, &carry, &m);
 	check_metrics(&m, e, N(e));
 	task_carry_free(&carry);
 }
@@ -772,7 +773,7 @@ static void proc_tasks_without_delayacct_leave_io_delay_out(void **state)
 	struct metric_set m = {0};
 
 	(void)state;
-	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	proc_sample_tasks(PROC, &tids, false, PROC_TASK_BUDGET_USEC, &carry, &m);
 	assert_false(metric_has(&m, M_IO_DELAY_USEC));
 	assert_true(metric_has(&m, M_SCHED_WAIT_USEC));
 	task_carry_free(&carry);
@@ -786,7 +787,7 @@ static void proc_tasks_count_a_thread_listed_twice_once(void **state)
 	struct metric_set m = {0};
 
 	(void)state;
-	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	proc_sample_tasks(PROC, &tids, false, PROC_TASK_BUDGET_USEC, &carry, &m);
 	assert_float_equal(m.v[M_THREADS_TOTAL], 2, 1e-9);
 	assert_float_equal(m.v[M_SCHED_WAIT_USEC], 10000, 1e-9);
 	task_carry_free(&carry);
@@ -800,12 +801,92 @@ static void sched_wait_stays_monotonic_when_threads_exit(void **state)
 	struct metric_set a = {0}, b = {0};
 
 	(void)state;
-	proc_sample_tasks(PROC, &tids, true, &carry, &a);
+	proc_sample_tasks(PROC, &tids, true, PROC_TASK_BUDGET_USEC, &carry, &a);
 	tids = (struct pid_list){ one, 1, 1 };
-	proc_sample_tasks(PROC, &tids, true, &carry, &b);
+	proc_sample_tasks(PROC, &tids, true, PROC_TASK_BUDGET_USEC, &carry, &b);
 	assert_float_equal(b.v[M_THREADS_TOTAL], 1, 1e-9);
 	assert_float_equal(b.v[M_SCHED_WAIT_USEC], a.v[M_SCHED_WAIT_USEC], 1e-9);
 	assert_float_equal(b.v[M_IO_DELAY_USEC], a.v[M_IO_DELAY_USEC], 1e-6);
+	task_carry_free(&carry);
+}
+
+/* proc-many/TID/task/TID for tids 1000.. : thread i waited i ms, every
+ * tenth runs. */
+static void make_threads(const char *root, pid_t from, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pid_t t = from + (pid_t)i;
+		char text[256];
+
+		snprintf(text, sizeof text, "%d (worker) %c 1 1 1 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 1 "
+			 "1000 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", t, i % 10 ? 'S' : 'R');
+		tu_write(text, "%s/%d/task/%d/stat", root, t, t);
+		snprintf(text, sizeof text, "5000 %zu 3\n", i * 1000000);
+		tu_write(text, "%s/%d/task/%d/schedstat", root, t, t);
+	}
+}
+
+/* Out of budget: PROC_TASK_MIN_READS threads a sample, in turn (wrapping);
+ * the total stays exact and after a full turn the wait is the whole sum. */
+static void many_threads_are_read_in_turn_within_the_budget(void **state)
+{
+	struct ctx *c = *state;
+	enum { T = 3 * PROC_TASK_MIN_READS + 10 };
+	const double all_wait = (double)T * (T - 1) / 2 * 1000;
+	pid_t v[T];
+	struct pid_list tids = { v, T, T };
+	struct task_carry carry = {0};
+	struct metric_set m = {0};
+	char root[PATH_MAX];
+	double last = 0;
+
+	snprintf(root, sizeof root, "%s/proc-many", c->tmp);
+	make_threads(root, 1000, T);
+	for (size_t i = 0; i < T; i++)
+		v[T - 1 - i] = 1000 + (pid_t)i;	/* any order */
+	for (int turn = 0; turn < 4; turn++) {
+		proc_sample_tasks(root, &tids, false, 0, &carry, &m);
+		assert_float_equal(m.v[M_THREADS_TOTAL], T, 1e-9);
+		assert_float_equal(m.v[M_THREADS_SAMPLED], PROC_TASK_MIN_READS, 1e-9);
+		assert_true(m.v[M_SCHED_WAIT_USEC] > last);	/* more threads known each time */
+		last = m.v[M_SCHED_WAIT_USEC];
+	}
+	/* every thread read: the sum of i ms for i < T, one in ten running */
+	assert_float_equal(m.v[M_SCHED_WAIT_USEC], all_wait, 1e-6);
+	assert_float_equal(m.v[M_THREADS_RUNNING], (T / 10 + 1), 1e-9);	/* tids 1000, 1010, ... */
+	/* read again in turn: the same figures, nothing counted twice */
+	for (int turn = 0; turn < 4; turn++) {
+		proc_sample_tasks(root, &tids, false, 0, &carry, &m);
+		assert_float_equal(m.v[M_SCHED_WAIT_USEC], all_wait, 1e-6);
+	}
+	/* with time to spare, all of them at once */
+	proc_sample_tasks(root, &tids, false, 10 * 1000000, &carry, &m);
+	assert_float_equal(m.v[M_THREADS_SAMPLED], T, 1e-9);
+	assert_float_equal(m.v[M_SCHED_WAIT_USEC], all_wait, 1e-6);
+	task_carry_free(&carry);
+}
+
+/* A thread that exits before its turn banks the figures of its last one. */
+static void a_thread_gone_before_its_turn_keeps_its_wait(void **state)
+{
+	struct ctx *c = *state;
+	enum { T = PROC_TASK_MIN_READS + 1 };
+	pid_t v[T];
+	struct pid_list tids = { v, T, T };
+	struct task_carry carry = {0};
+	struct metric_set a = {0}, b = {0};
+	char root[PATH_MAX];
+
+	snprintf(root, sizeof root, "%s/proc-gone", c->tmp);
+	make_threads(root, 2000, T);
+	for (size_t i = 0; i < T; i++)
+		v[i] = 2000 + (pid_t)i;
+	proc_sample_tasks(root, &tids, false, 0, &carry, &a);	/* 2000..2063 */
+	tids.n = T - 1;	/* 2064, unread, leaves; 2000 is next */
+	proc_sample_tasks(root, &tids, false, 0, &carry, &b);
+	assert_float_equal(a.v[M_SCHED_WAIT_USEC], (double)(T - 1) * (T - 2) / 2 * 1000, 1e-6);
+	assert_float_equal(b.v[M_SCHED_WAIT_USEC], a.v[M_SCHED_WAIT_USEC], 1e-6);
+	assert_float_equal(b.v[M_THREADS_TOTAL], T - 1, 1e-9);
 	task_carry_free(&carry);
 }
 
@@ -832,20 +913,20 @@ static void a_reused_tid_banks_the_old_threads_wait(void **state)
 	char proc2[PATH_MAX], dir[PATH_MAX + 8];
 
 	snprintf(proc2, sizeof proc2, "%s/proc-reused", c->tmp);
-	tu_copy(PROC "/101/stat", "%s/101/stat", proc2);
-	tu_copy(PROC "/101/schedstat", "%s/101/schedstat", proc2);
-	tu_copy(PROC "/102/stat", "%s/102/stat", proc2);
-	tu_copy(PROC "/102/schedstat", "%s/102/schedstat", proc2);
-	proc_sample_tasks(proc2, &tids, false, &carry, &a);
+	tu_copy(PROC "/101/task/101/stat", "%s/101/task/101/stat", proc2);
+	tu_copy(PROC "/101/task/101/schedstat", "%s/101/task/101/schedstat", proc2);
+	tu_copy(PROC "/102/task/102/stat", "%s/102/task/102/stat", proc2);
+	tu_copy(PROC "/102/task/102/schedstat", "%s/102/task/102/schedstat", proc2);
+	proc_sample_tasks(proc2, &tids, false, PROC_TASK_BUDGET_USEC, &carry, &a);
 
 	/* Thread 102 exits and a new thread gets its tid: a new /proc/102
 	 * (the one held since the last sweep is a dead directory), whose
 	 * wait starts again from almost nothing. */
 	snprintf(dir, sizeof dir, "%s/102", proc2);
 	tu_rm_rf(dir);
-	tu_copy(PROC "/102/stat", "%s/102/stat", proc2);
-	tu_write("1000 1000 1\n", "%s/102/schedstat", proc2);
-	proc_sample_tasks(proc2, &tids, false, &carry, &b);
+	tu_copy(PROC "/102/task/102/stat", "%s/102/task/102/stat", proc2);
+	tu_write("1000 1000 1\n", "%s/102/task/102/schedstat", proc2);
+	proc_sample_tasks(proc2, &tids, false, PROC_TASK_BUDGET_USEC, &carry, &b);
 	assert_float_equal(a.v[M_SCHED_WAIT_USEC], 10000, 1e-9);
 	assert_float_equal(b.v[M_SCHED_WAIT_USEC], 10000 + 1, 1e-9);
 	task_carry_free(&carry);
@@ -860,12 +941,12 @@ static void a_threads_proc_dir_is_held_while_it_lives(void **state)
 	int before = open_fds();
 
 	(void)state;
-	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	proc_sample_tasks(PROC, &tids, false, PROC_TASK_BUDGET_USEC, &carry, &m);
 	assert_int_equal(open_fds(), before + 2);
-	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	proc_sample_tasks(PROC, &tids, false, PROC_TASK_BUDGET_USEC, &carry, &m);
 	assert_int_equal(open_fds(), before + 2);	/* the same two, not two more */
 	tids = (struct pid_list){ one, 1, 1 };
-	proc_sample_tasks(PROC, &tids, false, &carry, &m);
+	proc_sample_tasks(PROC, &tids, false, PROC_TASK_BUDGET_USEC, &carry, &m);
 	assert_int_equal(open_fds(), before + 1);	/* 102 left: its dir is let go */
 	task_carry_free(&carry);
 	assert_int_equal(open_fds(), before);
@@ -1039,6 +1120,8 @@ int main(void)
 		cmocka_unit_test(proc_tasks_without_delayacct_leave_io_delay_out),
 		cmocka_unit_test(proc_tasks_count_a_thread_listed_twice_once),
 		cmocka_unit_test(sched_wait_stays_monotonic_when_threads_exit),
+		cmocka_unit_test(many_threads_are_read_in_turn_within_the_budget),
+		cmocka_unit_test(a_thread_gone_before_its_turn_keeps_its_wait),
 		cmocka_unit_test(a_reused_tid_banks_the_old_threads_wait),
 		cmocka_unit_test(a_threads_proc_dir_is_held_while_it_lives),
 		cmocka_unit_test(proc_io_sums_bytes_of_every_process),
