@@ -28,6 +28,7 @@ struct mw {
 	enum recipe_mode setting;
 	struct managed_state st;
 	pid_t qemu;			/* our child while it runs as a VM */
+	bool adopted;			/* its QEMU was started by an earlier adaptfs */
 	bool busy;			/* a start, stop or switch runs */
 	bool gone;			/* its recipe was removed */
 };
@@ -40,6 +41,8 @@ void mnet_down(struct mw *w);
 
 int mrunc_start(const struct managed_env *e, struct mw *w, char *why, size_t n);
 void mrunc_stop(const struct managed_env *e, struct mw *w);
+/* runc state: 0 and the init's pid if w's container runs, else -ENOENT. */
+int mrunc_running(const struct managed_env *e, const struct mw *w, pid_t *pid);
 /* The OCI config.json of w's container (jansson), exposed for tests. */
 int mrunc_write_bundle(const struct mw *w, const char *path);
 

@@ -11,8 +11,10 @@
 static void state_reads_back_what_was_written(void **state)
 {
 	const struct managed_state in[] = {
-		{ .vm = false, .running = true, .pid = 4242, .cgroup = "/adaptfs-web", .switches = 0 },
-		{ .vm = true, .running = true, .pid = 77, .switches = 3, .downtime_usec = 2412345 },
+		{ .vm = false, .running = true, .pid = 4242, .pid_start = 987654, .cgroup = "/adaptfs-web",
+		  .switches = 0, .setting = RECIPE_AUTO },
+		{ .vm = true, .running = true, .pid = 77, .switches = 3, .downtime_usec = 2412345,
+		  .setting = RECIPE_VM },
 		{ .vm = true, .running = false, .pid = 0, .switches = 1, .downtime_usec = 1 },
 	};
 	(void)state;
@@ -29,6 +31,8 @@ static void state_reads_back_what_was_written(void **state)
 		assert_string_equal(out.cgroup, in[i].cgroup);
 		assert_int_equal(out.switches, in[i].switches);
 		assert_int_equal(out.downtime_usec, in[i].downtime_usec);
+		assert_int_equal(out.pid_start, in[i].pid_start);
+		assert_int_equal(out.setting, in[i].setting);
 		strbuf_free(&sb);
 	}
 }
@@ -43,6 +47,7 @@ static void malformed_state_is_refused(void **state)
 		"kind vm\nrunning 1\npid -4\n",
 		"kind vm\nrunning 1\npid 99999999999\n",
 		"running 1\npid 1\n",
+		"kind vm\nrunning 1\npid 1\nsetting sometimes\n",
 	};
 	struct managed_state out;
 	(void)state;
