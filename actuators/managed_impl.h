@@ -51,6 +51,10 @@ void mvm_stop(struct mw *w);
 bool mvm_alive(struct mw *w);
 void mvm_exit_reason(const struct mw *w, char *why, size_t n);
 
+/* QEMU's own cgroup /ID in every hierarchy (managed_cgroup.c). */
+int mcg_enter(const struct mw *w, pid_t pid, char *why, size_t n);
+void mcg_remove(const struct mw *w);
+
 /* Wait until w passes its readiness checks, its engine dies (alive() false)
  * or ready_timeout passes. */
 int mready_wait(struct mw *w, bool (*alive)(struct mw *w), char *why, size_t n);

@@ -6,6 +6,7 @@
  * child (no -daemonize), so we reap it at once; in a session of its own, it
  * outlives us, and the next adaptfs adopts it by pid and start time. */
 #include "managed_impl.h"
+#include "log.h"
 #include "proc.h"
 #include "spawn.h"
 #include "strbuf.h"
@@ -169,6 +170,10 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 		mnet_down(w);
 		return pid;
 	}
+	/* Not fatal: it runs, only in our cgroup, where a stop of the service
+	 * that runs adaptfs may take it along. */
+	if (mcg_enter(w, pid, why, n) < 0)
+		log_warn("%s: %s", r->name, why);
 	w->qemu = pid;
 	w->adopted = false;
 	w->st = (struct managed_state){ .vm = true, .running = true, .pid = pid,
@@ -222,6 +227,7 @@ void mvm_stop(struct mw *w)
 		}
 	}
 	w->qemu = 0;
+	mcg_remove(w);
 	mnet_down(w);
 	w->st.running = false;
 	w->st.pid = 0;
