@@ -6,16 +6,24 @@
 # one that died meanwhile is reported and started again; one whose recipe
 # went is stopped; adaptfs --stop-workloads stops them and leaves nothing.
 #
-# Everything here is named adk-*: bridge adk-br0 (10.236.0.1/24), recipe
-# adk-web (10.236.0.10). What the daemon makes for it is adaptfs-adk-* (runc
-# container, netns, cgroup) and an adapt<hash> veth on adk-br0; teardown_file
-# removes all of it even if a test failed half way.
+# The same for a QEMU microvm (TCG): its QMP socket is reconnected.
+#
+# Everything here is named adk-*: bridge adk-br0 (10.236.0.1/24), recipes
+# adk-web (10.236.0.10, container) and adk-vm (10.236.0.11, VM; its own
+# configuration vm.conf, recipes and run dir). What the daemon makes for them
+# is adaptfs-adk-* (runc container, netns, cgroups, QEMU -name) and
+# adapt<hash> interfaces on adk-br0; teardown_file removes all of it even if
+# a test failed half way.
 
 BR=adk-br0
 WEB=10.236.0.10
+VM=10.236.0.11
+# QEMU under TCG boots in seconds, slower on a loaded 2-core machine
+BOOT_TIMEOUT=240
 
 st() { echo "$BATS_FILE_TMPDIR"; }
 conf() { echo "$(st)/adaptfs.conf"; }
+vmconf() { echo "$(st)/vm.conf"; }
 
 setup_file() {
 	load lib/mount
@@ -36,6 +44,29 @@ setup_file() {
 	EOF
 	write_recipe
 	export ADAPTFS_MOUNT_AT=$d/mnt
+	# the VM: its own recipes and run dir, on the same bridge
+	mkdir -p "$d/vm-recipes" "$d/vm-run" "$d/vm-data"
+	"$BATS_TEST_DIRNAME/../../etc/adaptfs-mkinitrd" "$d/vm" >"$d/mkinitrd.log" 2>&1 ||
+		{ cat "$d/mkinitrd.log" >&2; return 1; }
+	_adapt_busybox_rootfs "$d/vm-root"
+	echo "adk-vm-page-$$" >"$d/vm-data/index.html"
+	sed -e "s|$d/recipes|$d/vm-recipes|" -e "s|$d/run|$d/vm-run|" "$(conf)" >"$(vmconf)"
+	cat >>"$(vmconf)" <<-EOF
+		kernel = $d/vm/vmlinux
+		initrd = $d/vm/initramfs.cpio
+	EOF
+	local cmd='/bin/sh -c '\''trap "exit 0" TERM; echo start >> /data/boots; httpd -p 8080 -h /data; while :; do sleep 1 & wait $!; done'\'''
+	cat >"$d/vm-recipes/adk-vm.conf" <<-EOF
+		[workload]
+		rootfs = $d/vm-root
+		command = $cmd
+		address = $VM/24
+		data = $d/vm-data
+		ready_port = 8080
+		ready_timeout = $BOOT_TIMEOUT
+		stop_timeout = 2
+		mode = vm
+	EOF
 }
 
 # A web server that burns a little CPU at each start (so that a counter
@@ -60,6 +91,7 @@ teardown_file() {
 	local rc=0 l c p
 	adaptfs_umount || rc=1
 	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(conf)" --stop-workloads 2>/dev/null || true
+	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(vmconf)" --stop-workloads 2>/dev/null || true
 	# the safety net, should --stop-workloads have failed
 	for p in /proc/[0-9]*; do
 		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$(st)/" || continue
@@ -71,7 +103,7 @@ teardown_file() {
 		runc delete -f adaptfs-adk-web >/dev/null 2>&1 || rc=1
 	fi
 	[[ -e /run/netns/adaptfs-adk-web ]] && { ip netns del adaptfs-adk-web || rc=1; }
-	for c in /sys/fs/cgroup/*/adaptfs-adk-web /sys/fs/cgroup/adaptfs-adk-web; do
+	for c in /sys/fs/cgroup/*/adaptfs-adk-* /sys/fs/cgroup/adaptfs-adk-*; do
 		[[ -d $c ]] && { _adapt_cg_rmtree "$c" || rc=1; }
 	done
 	if ip link show dev "$BR" >/dev/null 2>&1; then
@@ -96,6 +128,9 @@ teardown() {
 }
 
 W() { echo "$ADAPTFS_MNT/adk-web"; }
+# An event of ours, from the daemon's log: events keeps the last 512 lines,
+# which the containers of tests running at the same time can push out.
+said() { grep -qF -- "$1" "$ADAPTFS_LOG"; }
 answers() { timeout 3 busybox wget -q -O - "http://$WEB:8080/index.html" | grep -q adk-web-page; }
 kind_is() { [ "$(cat "$(W)/kind" 2>/dev/null)" = "$1" ]; }
 runc_pid_of() { runc state adaptfs-adk-web 2>/dev/null | jq -r 'select(.status == "running") | .pid'; }
@@ -115,7 +150,7 @@ stop_daemon() {
 
 @test "a container survives SIGTERM of adaptfs and is adopted as it runs, on the same mount point" {
 	adaptfs_mount --config "$(conf)"
-	ready || { tail -n 20 "$ADAPTFS_MNT/events"; false; }
+	ready || { adaptfs_log; false; }
 	pid=$(runc_pid_of)
 	[ -n "$pid" ]
 	echo auto >"$(W)/mode"
@@ -131,7 +166,7 @@ stop_daemon() {
 
 	adaptfs_mount --config "$(conf)"
 	[ "$ADAPTFS_MNT" = "$(st)/mnt" ]
-	wait_for -t 30 grep -q "adk-web: adopted: running as container, pid $pid" "$ADAPTFS_MNT/events"
+	wait_for -t 30 said "adk-web: adopted: running as container, pid $pid"
 	wait_for -t 10 kind_is "container adaptfs"
 	wait_for -t 10 has_usage
 	[ "$(runc_pid_of)" = "$pid" ]
@@ -139,7 +174,7 @@ stop_daemon() {
 	[ "$(wc -l <"$(st)/web-data/boots")" -eq "$boots" ]
 	[ "$(usage_usec)" -ge "$before" ]
 	[ "$(cat "$(W)/mode")" = "container vm [auto]" ]
-	! grep -q "adk-web: started as" "$ADAPTFS_MNT/events"
+	! said "adk-web: started as"
 	answers
 	echo container >"$(W)/mode"
 }
@@ -156,7 +191,7 @@ stop_daemon() {
 	answers
 
 	adaptfs_mount --config "$(conf)"
-	wait_for -t 30 grep -q "adk-web: adopted: running as container, pid $pid" "$ADAPTFS_MNT/events"
+	wait_for -t 30 said "adk-web: adopted: running as container, pid $pid"
 	wait_for -t 10 has_usage
 	[ "$(usage_usec)" -ge "$before" ]
 	[ "$(wc -l <"$(st)/web-data/boots")" -eq "$boots" ]
@@ -174,8 +209,8 @@ stop_daemon() {
 	wait_for -t 10 _runc_gone_or_stopped adaptfs-adk-web
 
 	adaptfs_mount --config "$(conf)"
-	wait_for -t 30 grep -q "adk-web: container (pid $pid) stopped while adaptfs was not running" "$ADAPTFS_MNT/events"
-	wait_for -t 90 grep -q "adk-web: started as container" "$ADAPTFS_MNT/events"
+	wait_for -t 30 said "adk-web: container (pid $pid) stopped while adaptfs was not running"
+	wait_for -t 90 said "adk-web: started as container"
 	ready
 	new=$(runc_pid_of)
 	[ -n "$new" ] && [ "$new" != "$pid" ]
@@ -211,8 +246,8 @@ stop_daemon() {
 	! pgrep -f -- "$(st)/"
 	# and the next adaptfs starts it afresh
 	adaptfs_mount --config "$(conf)"
-	wait_for -t 90 grep -q "adk-web: started as container" "$ADAPTFS_MNT/events"
-	! grep -q "adk-web: adopted" "$ADAPTFS_MNT/events"
+	wait_for -t 90 said "adk-web: started as container"
+	! said "adk-web: adopted"
 }
 
 @test "a recipe removed while adaptfs was down: its workload is stopped at start" {
@@ -222,11 +257,66 @@ stop_daemon() {
 	stop_daemon TERM
 	mv "$(st)/recipes/adk-web.conf" "$(st)/adk-web.conf.removed"
 	adaptfs_mount --config "$(conf)"
-	wait_for -t 30 grep -q "adk-web: recipe removed while adaptfs was not running" "$ADAPTFS_MNT/events"
-	wait_for -t 30 grep -q "adk-web: stopping it (container, pid $pid)" "$ADAPTFS_MNT/events"
+	wait_for -t 30 said "adk-web: recipe removed while adaptfs was not running"
+	wait_for -t 30 said "adk-web: stopping it (container, pid $pid)"
 	wait_for -t 10 daemon_gone "$pid"
 	! runc state adaptfs-adk-web >/dev/null 2>&1
 	[ ! -e /run/netns/adaptfs-adk-web ]
 	[ ! -e "$ADAPTFS_MNT/adk-web" ]
 	mv "$(st)/adk-web.conf.removed" "$(st)/recipes/adk-web.conf"
+}
+
+vm_answers() { timeout 3 busybox wget -q -O - "http://$VM:8080/index.html" | grep -q adk-vm-page; }
+qemu_pid() { pgrep -f -- "-name adaptfs-adk-vm,"; }
+V() { echo "$ADAPTFS_MNT/adk-vm"; }
+has_guest_faults() { grep -q '^guest_total ' "$(V)/major_faults"; }
+vm_usage_usec() { awk '$1 == "usage_usec" { print $2 }' "$(V)/cpu"; }
+# QEMU out of the daemon's cgroup: /adaptfs-adk-vm in every hierarchy
+in_own_cgroups() { ! awk -F: '$3 != "/adaptfs-adk-vm" { bad = 1 } END { exit !bad }' "/proc/$1/cgroup"; }
+
+@test "a QEMU microvm survives SIGTERM and kill -9 of adaptfs, in cgroups of its own, and is adopted with its QMP socket" {
+	[[ -e /dev/net/tun ]] || skip "no /dev/net/tun for the VM's tap"
+	adaptfs_mount --config "$(vmconf)"
+	wait_for -t "$BOOT_TIMEOUT" said "adk-vm: started as vm" ||
+		{ adaptfs_log; cat "$(st)/vm-run/workloads/adk-vm/console.log"; false; }
+	wait_for -t 10 vm_answers
+	pid=$(qemu_pid)
+	[ -n "$pid" ]
+	in_own_cgroups "$pid" || { cat "/proc/$pid/cgroup"; false; }
+	wait_for -t 30 has_guest_faults
+	before=$(vm_usage_usec)
+	boots=$(wc -l <"$(st)/vm-data/boots")
+
+	for sig in TERM KILL; do
+		stop_daemon "$sig"
+		[ "$(qemu_pid)" = "$pid" ]
+		vm_answers
+		[ -S "$(st)/vm-run/workloads/adk-vm/qmp.sock" ]
+		adaptfs_mount --config "$(vmconf)"
+		wait_for -t 30 said "adk-vm: adopted: running as vm, pid $pid" ||
+			{ adaptfs_log; cat "$(st)/vm-run/workloads/adk-vm/state"; false; }
+		wait_for -t 10 grep -qx "vm adaptfs" "$(V)/kind"
+		[ "$(cat "$(V)/mode")" = "container [vm] auto" ]
+		# QMP answers the new daemon: the guest's own fault count is back
+		wait_for -t 30 has_guest_faults
+		[ "$(vm_usage_usec)" -ge "$before" ]
+		[ "$(wc -l <"$(st)/vm-data/boots")" -eq "$boots" ]
+		vm_answers
+	done
+
+	# the explicit stop: nothing left (no QEMU, tap, cgroups, socket)
+	tap=$(ip -o link show master "$BR" | awk -F': ' '{ print $2 }' | cut -d@ -f1)
+	[ -n "$tap" ]
+	stop_daemon TERM
+	run "$BATS_TEST_DIRNAME/../../adaptfs" -c "$(vmconf)" --stop-workloads
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"adk-vm: stopping it (vm, pid $pid)"* ]]
+	wait_for -t 10 _adapt_pid_gone "$pid"
+	! ip link show dev "$tap" >/dev/null 2>&1
+	for c in /sys/fs/cgroup/*/adaptfs-adk-vm /sys/fs/cgroup/adaptfs-adk-vm; do
+		[ ! -d "$c" ]
+	done
+	[ -z "$(find "$(st)/vm-run" -type s)" ]
+	! pgrep -f -- "-name adaptfs-adk-vm,"
 }
