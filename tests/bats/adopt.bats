@@ -137,6 +137,9 @@ runc_pid_of() { runc state adaptfs-adk-web 2>/dev/null | jq -r 'select(.status =
 usage_usec() { awk '$1 == "usage_usec" { print $2 }' "$(W)/cpu"; }
 has_usage() { [ -n "$(usage_usec)" ]; }
 ready() { wait_for -t 90 kind_is "container adaptfs" && wait_for -t 30 answers && wait_for -t 10 has_usage; }
+# Out of the daemon's cgroup (which a service manager stops with it):
+# /adaptfs-NAME in every hierarchy.
+in_own_cgroups() { ! awk -F: -v cg="/adaptfs-$2" '$3 != cg { bad = 1 } END { exit !bad }' "/proc/$1/cgroup"; }
 daemon_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # Stop the daemon with SIG (not through adaptfs_umount, which would also
@@ -153,6 +156,7 @@ stop_daemon() {
 	ready || { adaptfs_log; false; }
 	pid=$(runc_pid_of)
 	[ -n "$pid" ]
+	in_own_cgroups "$pid" adk-web || { cat "/proc/$pid/cgroup"; false; }
 	echo auto >"$(W)/mode"
 	[ "$(cat "$(W)/mode")" = "container vm [auto]" ]
 	boots=$(wc -l <"$(st)/web-data/boots")
@@ -271,8 +275,6 @@ qemu_pid() { pgrep -f -- "-name adaptfs-adk-vm,"; }
 V() { echo "$ADAPTFS_MNT/adk-vm"; }
 has_guest_faults() { grep -q '^guest_total ' "$(V)/major_faults"; }
 vm_usage_usec() { awk '$1 == "usage_usec" { print $2 }' "$(V)/cpu"; }
-# QEMU out of the daemon's cgroup: /adaptfs-adk-vm in every hierarchy
-in_own_cgroups() { ! awk -F: '$3 != "/adaptfs-adk-vm" { bad = 1 } END { exit !bad }' "/proc/$1/cgroup"; }
 
 @test "a QEMU microvm survives SIGTERM and kill -9 of adaptfs, in cgroups of its own, and is adopted with its QMP socket" {
 	[[ -e /dev/net/tun ]] || skip "no /dev/net/tun for the VM's tap"
@@ -282,7 +284,7 @@ in_own_cgroups() { ! awk -F: '$3 != "/adaptfs-adk-vm" { bad = 1 } END { exit !ba
 	wait_for -t 10 vm_answers
 	pid=$(qemu_pid)
 	[ -n "$pid" ]
-	in_own_cgroups "$pid" || { cat "/proc/$pid/cgroup"; false; }
+	in_own_cgroups "$pid" adk-vm || { cat "/proc/$pid/cgroup"; false; }
 	wait_for -t 30 has_guest_faults
 	before=$(vm_usage_usec)
 	boots=$(wc -l <"$(st)/vm-data/boots")

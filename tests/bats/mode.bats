@@ -7,8 +7,9 @@
 # Everything here is named adt-*: bridge adt-br0 (10.234.0.1/24), recipes
 # adt-web (10.234.0.10) and adt-badvm (10.234.0.11). What the daemon makes
 # for them is adaptfs-adt-* (runc containers, netns, cgroups, QEMU -name)
-# and adapt<hash> interfaces on adt-br0; teardown_file removes all of it
-# even if the daemon died.
+# and adapt<hash> interfaces on adt-br0; they outlive the daemon, so
+# teardown_file stops them (adaptfs --stop-workloads) and removes anything
+# left even if that failed.
 
 BR=adt-br0
 WEB=10.234.0.10
@@ -104,6 +105,8 @@ teardown_file() {
 	local rc=0 n l c
 	kill_poller
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || rc=1
+	# the workloads outlive the daemon: stopping them is the explicit act
+	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(st)/adaptfs.conf" --stop-workloads || rc=1
 	kill_leftovers
 	for n in adt-web adt-badvm adt-spin; do
 		if runc state "adaptfs-$n" >/dev/null 2>&1; then
