@@ -195,10 +195,10 @@ static void first_start(struct mw *w)
 }
 
 /* A workload an earlier adaptfs left running (its state file): take its
- * process over as it is, with its mode setting and counters. true if it
- * runs; else what is left of it is removed, and it starts as its recipe
- * says. */
-static bool adopt(struct mw *w)
+ * process over as it is, with its mode setting and counters (announced in
+ * events if to_run). true if it runs; else what is left of it is removed,
+ * and it starts as its recipe says. */
+static bool adopt(struct mw *w, bool to_run)
 {
 	struct managed_env e;
 	struct managed_state st;
@@ -219,8 +219,9 @@ static bool adopt(struct mw *w)
 		alive = mrunc_running(&e, w, &pid) == 0 && pid == st.pid;
 	}
 	if (alive) {
-		events_add(w->r.name, "adopted: running as %s, pid %d, since before this adaptfs",
-			   mode_word(st.vm), (int)st.pid);
+		if (to_run)
+			events_add(w->r.name, "adopted: running as %s, pid %d, since before this adaptfs",
+				   mode_word(st.vm), (int)st.pid);
 		return true;
 	}
 	events_add(w->r.name, "%s (pid %d) stopped while adaptfs was not running", mode_word(st.vm),
@@ -298,7 +299,7 @@ static void take_recipe(struct recipe *r, const char *run_dir)
 	w->busy = true;
 	pthread_mutex_unlock(&M.lock);
 	mkdirs(run_dir, w->dir);
-	if (!adopt(w))
+	if (!adopt(w, true))
 		first_start(w);
 	pthread_mutex_lock(&M.lock);
 	w->busy = false;
@@ -329,7 +330,7 @@ static void stop_left(const char *run_dir, const char *dir, const char *name)
 		snprintf(r.name, sizeof r.name, "%s", name);
 	}
 	w = mw_new(&r, run_dir);
-	if (adopt(w)) {
+	if (adopt(w, false)) {
 		events_add(name, "stopping it (%s, pid %d)", mode_word(w->st.vm), (int)w->st.pid);
 		retire(w);
 	} else {
