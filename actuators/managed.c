@@ -133,6 +133,9 @@ static int start_engine(const struct managed_env *e, struct mw *w, bool vm, char
 						.downtime_usec = w->st.downtime_usec };
 		return r;
 	}
+	/* Before the readiness wait: a daemon killed meanwhile leaves the next
+	 * one this process to adopt, never one it does not know of. */
+	write_state(w);
 	r = mready_wait(w, vm ? mvm_alive : container_alive, why, n);
 	if (r < 0)
 		stop_engine(e, w);

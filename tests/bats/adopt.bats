@@ -41,6 +41,8 @@ setup_file() {
 		bridge = $BR
 		bridge_address = 10.236.0.1/24
 		bridge_mac = 02:ad:00:00:eb:01
+		kernel = $d/vm/vmlinux
+		initrd = $d/vm/initramfs.cpio
 	EOF
 	write_recipe
 	export ADAPTFS_MOUNT_AT=$d/mnt
@@ -51,10 +53,6 @@ setup_file() {
 	_adapt_busybox_rootfs "$d/vm-root"
 	echo "adk-vm-page-$$" >"$d/vm-data/index.html"
 	sed -e "s|$d/recipes|$d/vm-recipes|" -e "s|$d/run|$d/vm-run|" "$(conf)" >"$(vmconf)"
-	cat >>"$(vmconf)" <<-EOF
-		kernel = $d/vm/vmlinux
-		initrd = $d/vm/initramfs.cpio
-	EOF
 	local cmd='/bin/sh -c '\''trap "exit 0" TERM; echo start >> /data/boots; httpd -p 8080 -h /data; while :; do sleep 1 & wait $!; done'\'''
 	cat >"$d/vm-recipes/adk-vm.conf" <<-EOF
 		[workload]
@@ -80,6 +78,7 @@ write_recipe() {
 		address = $WEB/24
 		data = $(st)/web-data
 		ready_port = 8080
+		ready_command = test ! -e $(st)/hold
 		ready_timeout = 60
 		stop_timeout = 2
 	EOF
@@ -124,6 +123,7 @@ setup() {
 
 teardown() {
 	adaptfs_umount || true
+	rm -f "$(st)/hold"
 	teardown_all
 }
 
@@ -219,6 +219,35 @@ stop_daemon() {
 	new=$(runc_pid_of)
 	[ -n "$new" ] && [ "$new" != "$pid" ]
 	[ "$(wc -l <"$(st)/web-data/boots")" -eq $((boots + 1)) ]
+}
+
+@test "kill -9 in the middle of a switch to a VM: the next adaptfs adopts the QEMU it started, no container runs" {
+	[[ -e /dev/net/tun ]] || skip "no /dev/net/tun for the VM's tap"
+	adaptfs_mount --config "$(conf)"
+	ready
+	# the VM never gets ready while $(st)/hold exists: the switch waits
+	touch "$(st)/hold"
+	( timeout "$BOOT_TIMEOUT" bash -c 'echo vm >"$1"' _ "$(W)/mode" ) 2>/dev/null &
+	writer=$!
+	# the QEMU is started and recorded before the readiness wait
+	wait_for -t 60 grep -qx "kind vm" "$(st)/run/workloads/adk-web/state"
+	qpid=$(awk '$1 == "pid" { print $2 }' "$(st)/run/workloads/adk-web/state")
+	[ -z "$(runc_pid_of)" ]
+	stop_daemon KILL
+	wait "$writer" || true
+	rm "$(st)/hold"
+	! said "adk-web: mode: now vm"
+	kill -0 "$qpid"
+
+	adaptfs_mount --config "$(conf)"
+	wait_for -t 30 said "adk-web: adopted: running as vm, pid $qpid" || { adaptfs_log; false; }
+	wait_for -t 10 kind_is "vm adaptfs"
+	[ -z "$(runc_pid_of)" ]
+	# the setting stayed container (the switch never returned): writing it switches back
+	timeout "$BOOT_TIMEOUT" bash -c 'echo container >"$1"' _ "$(W)/mode"
+	kind_is "container adaptfs"
+	wait_for -t 10 _adapt_pid_gone "$qpid"
+	wait_for -t 30 answers
 }
 
 @test "--stop-workloads is refused while adaptfs manages them, and then stops them leaving nothing" {
