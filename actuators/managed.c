@@ -381,7 +381,7 @@ static void stop_orphans(const char *run_dir, const char *dir)
 		bool known = find(names[i]) != NULL;
 		pthread_mutex_unlock(&M.lock);
 		if (!known) {
-			events_add(names[i], "recipe removed while adaptfs was not running");
+			events_add(names[i], "recipe removed (or refused) while adaptfs was not running");
 			stop_left(run_dir, dir, names[i]);
 		}
 		free(names[i]);

@@ -290,7 +290,7 @@ stop_daemon() {
 	stop_daemon TERM
 	mv "$(st)/recipes/adk-web.conf" "$(st)/adk-web.conf.removed"
 	adaptfs_mount --config "$(conf)"
-	wait_for -t 30 said "adk-web: recipe removed while adaptfs was not running"
+	wait_for -t 30 said "adk-web: recipe removed (or refused) while adaptfs was not running"
 	wait_for -t 30 said "adk-web: stopping it (container, pid $pid)"
 	wait_for -t 10 daemon_gone "$pid"
 	! runc state adaptfs-adk-web >/dev/null 2>&1
