@@ -269,7 +269,8 @@ write_mode() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$ADA
 	[ "$(cat "$ADAPTFS_MNT/adt-spin/mode")" = "container vm [auto]" ]
 	wait_for -t "$SWITCH_TIMEOUT" kind_is adt-spin "vm adaptfs" || { tail -n 20 "$ADAPTFS_MNT/events"; false; }
 	grep -q "adt-spin: policy: switch to vm: " "$ADAPTFS_MNT/events"
-	grep -Eq "adt-spin: mode: now vm \(downtime [0-9.]+ s\)" "$ADAPTFS_MNT/events"
+	# kind is vm once QEMU runs; the switch is done when the guest is ready
+	wait_for -t "$SWITCH_TIMEOUT" grep -Eq "adt-spin: mode: now vm \(downtime [0-9.]+ s\)" "$ADAPTFS_MNT/events"
 	# still auto, and it stays a VM: its class (cpu) still recommends one
 	[ "$(cat "$ADAPTFS_MNT/adt-spin/mode")" = "container vm [auto]" ]
 	wait_for -t 30 grep -q "^cpu mode=vm" "$ADAPTFS_MNT/adt-spin/class"
