@@ -1,16 +1,24 @@
 /* Managed workloads: the registry, their life (start at mount and on
- * SIGHUP, stop at exit) and the switch between container and VM. Each
- * workload's state file tells the sampler what it runs as now. */
+ * SIGHUP, adopted as they run by the next adaptfs after an exit, stopped
+ * when their recipe goes or by adaptfs --stop-workloads) and the switch
+ * between container and VM. Each workload's state file tells the sampler
+ * what it runs as now, and the next adaptfs which process to take over. */
 #include "managed_impl.h"
 #include "proc.h"
 #include "events.h"
 #include "kvm.h"
 #include "log.h"
+#include "trust.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+
+/* A recipe's stop_timeout when its recipe is gone (adaptfs-workloads(5)) */
+#define STOP_TIMEOUT_DEFAULT 10.0
 
 static struct {
 	pthread_mutex_t lock;		/* guards everything below */
@@ -21,8 +29,10 @@ static struct {
 	size_t n;
 	bool rescan, stop, running;
 	bool rescan_after_switch;	/* a removed recipe's workload was switching */
+	bool first_scan;		/* workloads left without a recipe still to stop */
+	int run_lock;			/* RUN_DIR, flock()ed while we manage it */
 	pthread_t thread;
-} M = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+} M = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .run_lock = -1 };
 
 static void env_from(const struct config *cfg, struct managed_env *e)
 {
@@ -52,28 +62,43 @@ static const char *mode_word(bool vm)
 	return vm ? "vm" : "container";
 }
 
-/* Written whole and renamed: the sampler never reads half a file. */
-static void write_state(const struct mw *w)
+/* Written whole and renamed, never through a symlink: the sampler never
+ * reads half a file, and the next adaptfs takes over the process it names. */
+static void write_state(struct mw *w)
 {
 	struct strbuf sb = {0};
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
-	FILE *f;
+	_cleanup_close_ int dfd = trust_open_dir(AT_FDCWD, w->dir, 0700, true);
+	int r = dfd;
 
-	snprintf(path, sizeof path, "%s/state", w->dir);
-	snprintf(tmp, sizeof tmp, "%s/state.new", w->dir);
+	w->st.setting = w->setting;
 	managed_state_format(&w->st, &sb);
-	f = fopen(tmp, "we");
-	if (!f || fwrite(sb.buf, 1, sb.len, f) != sb.len || fclose(f) != 0 || rename(tmp, path) < 0)
-		log_warn("%s: cannot write %s: %s", w->r.name, path, strerror(errno));
+	if (dfd >= 0)
+		r = trust_write_at(dfd, "state", sb.buf);
+	if (r < 0)
+		log_warn("%s: cannot write %s/state: %s", w->r.name, w->dir, strerror(-r));
 	strbuf_free(&sb);
 }
 
+static int read_state(const struct mw *w, struct managed_state *st)
+{
+	_cleanup_close_ int dfd = trust_open_dir(AT_FDCWD, w->dir, 0700, false);
+	char text[1024];
+	int r = dfd;
+
+	if (dfd >= 0)
+		r = trust_read_at(dfd, "state", text, sizeof text);
+	return r < 0 ? r : managed_state_parse(text, st);
+}
+
+/* What a stopped workload leaves: nothing that says it runs. */
 static void remove_state(const struct mw *w)
 {
-	char path[PATH_MAX + 16];
+	_cleanup_close_ int dfd = trust_open_dir(AT_FDCWD, w->dir, 0700, false);
 
-	snprintf(path, sizeof path, "%s/state", w->dir);
-	unlink(path);
+	if (dfd < 0)
+		return;
+	unlinkat(dfd, "state", 0);
+	unlinkat(dfd, "qmp.sock", 0);
 }
 
 static bool container_alive(struct mw *w)
@@ -108,6 +133,9 @@ static int start_engine(const struct managed_env *e, struct mw *w, bool vm, char
 						.downtime_usec = w->st.downtime_usec };
 		return r;
 	}
+	/* Before the readiness wait: a daemon killed meanwhile leaves the next
+	 * one this process to adopt, never one it does not know of. */
+	write_state(w);
 	r = mready_wait(w, vm ? mvm_alive : container_alive, why, n);
 	if (r < 0)
 		stop_engine(e, w);
@@ -167,6 +195,43 @@ static void first_start(struct mw *w)
 		events_add(w->r.name, "started as %s (ready in %.3f s)", mode_word(vm),
 			   (double)(now_usec() - t0) / 1e6);
 	write_state(w);
+}
+
+/* A workload an earlier adaptfs left running (its state file): take its
+ * process over as it is, with its mode setting and counters (announced in
+ * events if to_run). true if it runs; else what is left of it is removed,
+ * and it starts as its recipe says. */
+static bool adopt(struct mw *w, bool to_run)
+{
+	struct managed_env e;
+	struct managed_state st;
+	pid_t pid = 0;
+	bool alive;
+
+	if (read_state(w, &st) < 0)
+		return false;
+	w->st = st;
+	w->setting = st.setting;
+	if (!st.running)
+		return false;
+	env_get(&e);
+	if (st.vm) {
+		alive = st.pid_start && proc_start_time("/proc", st.pid) == st.pid_start;
+		w->adopted = true;
+	} else {
+		alive = mrunc_running(&e, w, &pid) == 0 && pid == st.pid;
+	}
+	if (alive) {
+		if (to_run)
+			events_add(w->r.name, "adopted: running as %s, pid %d, since before this adaptfs",
+				   mode_word(st.vm), (int)st.pid);
+		return true;
+	}
+	events_add(w->r.name, "%s (pid %d) stopped while adaptfs was not running", mode_word(st.vm),
+		   (int)st.pid);
+	w->st.pid = pid;	/* never signal a pid that may be another process now */
+	stop_engine(&e, w);
+	return false;
 }
 
 /* Everything a workload owns is named after it: hash for interface names,
@@ -237,7 +302,8 @@ static void take_recipe(struct recipe *r, const char *run_dir)
 	w->busy = true;
 	pthread_mutex_unlock(&M.lock);
 	mkdirs(run_dir, w->dir);
-	first_start(w);
+	if (!adopt(w, true))
+		first_start(w);
 	pthread_mutex_lock(&M.lock);
 	w->busy = false;
 	pthread_mutex_unlock(&M.lock);
@@ -251,6 +317,76 @@ static void retire(struct mw *w)
 	if (w->st.running)
 		stop_engine(&e, w);
 	remove_state(w);
+}
+
+/* Stop a workload an earlier adaptfs left in RUN_DIR/workloads/NAME, with
+ * the stop_timeout of its recipe if that is still in dir. */
+static void stop_left(const char *run_dir, const char *dir, const char *name)
+{
+	char path[PATH_MAX + 256], err[PATH_MAX + 256];
+	struct recipe r;
+	struct mw *w;
+
+	if (path_printf(path, sizeof path, "%s/%s.conf", dir, name) < 0 ||
+	    recipe_load(path, &r, err, sizeof err) < 0) {
+		r = (struct recipe){ .stop_timeout = STOP_TIMEOUT_DEFAULT };
+		snprintf(r.name, sizeof r.name, "%s", name);
+	}
+	w = mw_new(&r, run_dir);
+	if (adopt(w, false)) {
+		events_add(name, "stopping it (%s, pid %d)", mode_word(w->st.vm), (int)w->st.pid);
+		retire(w);
+	} else {
+		remove_state(w);
+	}
+	recipe_free(&w->r);
+	free(w);
+}
+
+/* Names under RUN_DIR/workloads that have a state file; their count. */
+static int list_left(const char *run_dir, char ***names)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int n = 0;
+
+	*names = NULL;
+	if (path_printf(path, sizeof path, "%s/workloads", run_dir) < 0 || !(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		char state[PATH_MAX + 300];
+		struct stat st;
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) > RECIPE_NAME_MAX ||
+		    path_printf(state, sizeof state, "%s/%s/state", path, de->d_name) < 0 ||
+		    lstat(state, &st) < 0)
+			continue;
+		*names = realloc(*names, (size_t)(n + 1) * sizeof **names);
+		if (!*names)
+			abort();
+		(*names)[n++] = xstrdup(de->d_name);
+	}
+	return n;
+}
+
+/* At start: a workload whose recipe was removed while no adaptfs ran. */
+static void stop_orphans(const char *run_dir, const char *dir)
+{
+	char **names;
+	int n = list_left(run_dir, &names);
+
+	for (int i = 0; i < n; i++) {
+		pthread_mutex_lock(&M.lock);
+		bool known = find(names[i]) != NULL;
+		pthread_mutex_unlock(&M.lock);
+		if (!known) {
+			events_add(names[i], "recipe removed (or refused) while adaptfs was not running");
+			stop_left(run_dir, dir, names[i]);
+		}
+		free(names[i]);
+	}
+	free(names);
 }
 
 static int is_recipe(const struct dirent *de)
@@ -294,6 +430,12 @@ static void scan_recipes(void)
 		pthread_mutex_unlock(&M.lock);
 	}
 	free(list);
+	pthread_mutex_lock(&M.lock);
+	bool first = M.first_scan;
+	M.first_scan = false;
+	pthread_mutex_unlock(&M.lock);
+	if (first)
+		stop_orphans(e.run_dir, dir);
 	/* Recipes removed: stop their workloads. */
 	for (size_t k = 0;; k++) {
 		struct mw *w;
@@ -343,13 +485,38 @@ static void *managed_main(void *arg)
 	return NULL;
 }
 
+/* One adaptfs manages a run directory at a time: the lock lives as long as
+ * the process (O_CLOEXEC: the workloads it starts, which outlive it, must
+ * not hold it). -EBUSY if another holds it. */
+static int lock_run_dir(const char *run_dir)
+{
+	int fd;
+
+	mkdir(run_dir, 0755);
+	fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
+}
+
 int managed_start(const struct config *cfg)
 {
 	int r;
 
+	M.run_lock = lock_run_dir(cfg->managed.run_dir);
+	if (M.run_lock < 0) {
+		log_info("managed workloads: %s is %s: none are managed here", cfg->managed.run_dir,
+			 M.run_lock == -EBUSY ? "in use by another adaptfs" : strerror(-M.run_lock));
+		return 0;
+	}
 	env_from(cfg, &M.env);
 	snprintf(M.recipes, sizeof M.recipes, "%s", cfg->managed.recipes);
 	M.rescan = true;
+	M.first_scan = true;
 	r = pthread_create(&M.thread, NULL, managed_main, NULL);
 	if (r != 0)
 		return -r;
@@ -368,7 +535,8 @@ void managed_reload(const struct config *cfg)
 	pthread_mutex_unlock(&M.lock);
 }
 
-/* After the job workers: no switch runs any more. */
+/* After the job workers: no switch runs any more. The workloads go on
+ * running: the next adaptfs adopts them. */
 void managed_stop(void)
 {
 	if (!M.running)
@@ -380,14 +548,39 @@ void managed_stop(void)
 	pthread_join(M.thread, NULL);
 	M.running = false;
 	for (size_t i = 0; i < M.n; i++) {
-		if (!M.w[i]->gone)
-			retire(M.w[i]);
 		recipe_free(&M.w[i]->r);
 		free(M.w[i]);
 	}
 	free(M.w);
 	M.w = NULL;
 	M.n = 0;
+	close(M.run_lock);
+	M.run_lock = -1;
+}
+
+int managed_stop_workloads(const struct config *cfg)
+{
+	const char *run_dir = cfg->managed.run_dir;
+	_cleanup_close_ int lock = -1;
+	char **names;
+	int n;
+
+	if (access(run_dir, F_OK) < 0)
+		return 0;	/* nothing ever ran */
+	lock = lock_run_dir(run_dir);
+	if (lock < 0) {
+		log_err("%s: %s", run_dir, lock == -EBUSY ? "an adaptfs manages these workloads: stop it first "
+			"(or remove a recipe and reload it to stop one)" : strerror(-lock));
+		return lock;
+	}
+	env_from(cfg, &M.env);
+	n = list_left(run_dir, &names);
+	for (int i = 0; i < n; i++) {
+		stop_left(run_dir, cfg->managed.recipes, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	return 0;
 }
 
 int managed_mode(const char *name, enum recipe_mode *setting, bool *vm)
@@ -425,11 +618,9 @@ static int claim(const char *name, struct mw **out)
 	return r;
 }
 
-static void release(struct mw *w, bool set, enum recipe_mode setting)
+static void release(struct mw *w)
 {
 	pthread_mutex_lock(&M.lock);
-	if (set)
-		w->setting = setting;
 	w->busy = false;
 	if (M.rescan_after_switch) {
 		M.rescan_after_switch = false;
@@ -448,7 +639,13 @@ int managed_set_mode(const char *name, enum recipe_mode m)
 		return r;
 	if (m != RECIPE_AUTO)
 		r = switch_mode(w, m == RECIPE_VM);
-	release(w, r == 0, m);
+	if (r == 0) {
+		pthread_mutex_lock(&M.lock);
+		w->setting = m;
+		pthread_mutex_unlock(&M.lock);
+		write_state(w);		/* the setting outlives this adaptfs */
+	}
+	release(w);
 	return r;
 }
 
@@ -460,6 +657,6 @@ int managed_switch(const char *name, bool vm)
 	if (r < 0)
 		return r;
 	r = switch_mode(w, vm);
-	release(w, false, RECIPE_AUTO);
+	release(w);
 	return r;
 }

@@ -1,7 +1,8 @@
 /* Managed workloads (adaptfs-workloads(5)): started from recipes at mount
- * and on SIGHUP, stopped at exit, switched between container (runc) and
- * lightweight VM (QEMU microvm) on request. Switches block: call them from a
- * job worker, never from a FUSE thread. */
+ * and on SIGHUP, left running at exit and adopted by the next adaptfs,
+ * switched between container (runc) and lightweight VM (QEMU microvm) on
+ * request. Switches block: call them from a job worker, never from a FUSE
+ * thread. */
 #pragma once
 
 #include "config.h"
@@ -12,8 +13,11 @@
 int managed_start(const struct config *cfg);
 /* Take the [managed] keys of cfg and read the recipes again. */
 void managed_reload(const struct config *cfg);
-/* Stop every managed workload, then the manager. */
+/* Stop the manager; the workloads run on, for the next adaptfs to adopt. */
 void managed_stop(void);
+/* adaptfs --stop-workloads: stop every workload an adaptfs left running
+ * under cfg's run_dir, while none runs there (-EBUSY if one does). */
+int managed_stop_workloads(const struct config *cfg);
 
 /* The mode setting and the mode it runs in now. -ENOENT: not managed. */
 int managed_mode(const char *name, enum recipe_mode *setting, bool *vm);

@@ -28,6 +28,7 @@ struct mw {
 	enum recipe_mode setting;
 	struct managed_state st;
 	pid_t qemu;			/* our child while it runs as a VM */
+	bool adopted;			/* its QEMU was started by an earlier adaptfs */
 	bool busy;			/* a start, stop or switch runs */
 	bool gone;			/* its recipe was removed */
 };
@@ -40,6 +41,8 @@ void mnet_down(struct mw *w);
 
 int mrunc_start(const struct managed_env *e, struct mw *w, char *why, size_t n);
 void mrunc_stop(const struct managed_env *e, struct mw *w);
+/* runc state: 0 and the init's pid if w's container runs, else -ENOENT. */
+int mrunc_running(const struct managed_env *e, const struct mw *w, pid_t *pid);
 /* The OCI config.json of w's container (jansson), exposed for tests. */
 int mrunc_write_bundle(const struct mw *w, const char *path);
 
@@ -47,6 +50,10 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n);
 void mvm_stop(struct mw *w);
 bool mvm_alive(struct mw *w);
 void mvm_exit_reason(const struct mw *w, char *why, size_t n);
+
+/* QEMU's own cgroup /ID in every hierarchy (managed_cgroup.c). */
+int mcg_enter(const struct mw *w, pid_t pid, char *why, size_t n);
+void mcg_remove(const struct mw *w);
 
 /* Wait until w passes its readiness checks, its engine dies (alive() false)
  * or ready_timeout passes. */

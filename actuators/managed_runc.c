@@ -165,9 +165,31 @@ int mrunc_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 		return -EIO;
 	}
 	w->st = (struct managed_state){ .vm = false, .running = true, .pid = pid,
+					.pid_start = proc_start_time("/proc", pid),
 					.switches = w->st.switches, .downtime_usec = w->st.downtime_usec };
 	snprintf(w->st.cgroup, sizeof w->st.cgroup, "/%s", w->id);
 	return 0;
+}
+
+int mrunc_running(const struct managed_env *e, const struct mw *w, pid_t *pid)
+{
+	const char *argv[] = { e->runc, "state", w->id, NULL };
+	char out[4096];
+	json_t *j, *status, *p;
+	int r = -ENOENT;
+
+	if (spawn_wait(argv, -1, out, sizeof out, RUNC_TIMEOUT_MS) != 0)
+		return -ENOENT;
+	j = json_loads(out, 0, NULL);
+	status = json_object_get(j, "status");
+	p = json_object_get(j, "pid");
+	if (json_is_string(status) && strcmp(json_string_value(status), "running") == 0 &&
+	    json_is_integer(p) && json_integer_value(p) > 0) {
+		*pid = (pid_t)json_integer_value(p);
+		r = 0;
+	}
+	json_decref(j);
+	return r;
 }
 
 static bool wait_gone(pid_t pid, uint64_t usec)

@@ -3,8 +3,11 @@
  * the data directory as a second 9p share, and the command handed to the
  * guest's /init in a third, read-only one. The command is the guest's only
  * application: /init execs it as PID 1 after switch_root. QEMU is our
- * child (no -daemonize), so we reap it at once. */
+ * child (no -daemonize), so we reap it at once; in a session of its own, it
+ * outlives us, and the next adaptfs adopts it by pid and start time. */
 #include "managed_impl.h"
+#include "log.h"
+#include "proc.h"
 #include "spawn.h"
 #include "strbuf.h"
 #include "util.h"
@@ -161,16 +164,46 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 	unlink(logpath);
 	snprintf(logpath, sizeof logpath, "%s/qemu.log", w->dir);
 	log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	pid = spawn_start_log(argv, log);
+	pid = spawn_start_detached(argv, log);
 	if (pid < 0) {
 		snprintf(why, n, "cannot start %s: %s", e->qemu, strerror(-pid));
 		mnet_down(w);
 		return pid;
 	}
+	/* Not fatal: it runs, only in our cgroup, where a stop of the service
+	 * that runs adaptfs may take it along. */
+	if (mcg_enter(w, pid, why, n) < 0)
+		log_warn("%s: %s", r->name, why);
 	w->qemu = pid;
+	w->adopted = false;
 	w->st = (struct managed_state){ .vm = true, .running = true, .pid = pid,
+					.pid_start = proc_start_time("/proc", pid),
 					.switches = w->st.switches, .downtime_usec = w->st.downtime_usec };
 	return 0;
+}
+
+/* The QEMU an earlier adaptfs started, still that process (not a reuse of
+ * its pid). */
+static bool adopted_alive(const struct mw *w)
+{
+	return w->st.pid_start && proc_start_time("/proc", w->st.pid) == w->st.pid_start;
+}
+
+/* Not our child: signal it while it is the same process, and watch it go. */
+static void stop_adopted(struct mw *w)
+{
+	uint64_t end = now_usec() + QUIT_WAIT_USEC;
+
+	if (adopted_alive(w))
+		kill(w->st.pid, SIGTERM);
+	while (adopted_alive(w)) {
+		if (now_usec() >= end) {
+			kill(w->st.pid, SIGKILL);
+			end = now_usec() + QUIT_WAIT_USEC;
+		}
+		usleep(20000);
+	}
+	w->adopted = false;
 }
 
 /* QEMU exits cleanly on SIGTERM, like QMP quit; the guest's files are on
@@ -180,6 +213,8 @@ void mvm_stop(struct mw *w)
 	uint64_t end = now_usec() + QUIT_WAIT_USEC;
 	int status;
 
+	if (w->adopted)
+		stop_adopted(w);
 	if (w->qemu > 0) {
 		kill(w->qemu, SIGTERM);
 		while (waitpid(w->qemu, &status, WNOHANG) == 0) {
@@ -192,6 +227,7 @@ void mvm_stop(struct mw *w)
 		}
 	}
 	w->qemu = 0;
+	mcg_remove(w);
 	mnet_down(w);
 	w->st.running = false;
 	w->st.pid = 0;
@@ -201,6 +237,8 @@ bool mvm_alive(struct mw *w)
 {
 	int status;
 
+	if (w->adopted)
+		return adopted_alive(w);
 	if (w->qemu > 0 && waitpid(w->qemu, &status, WNOHANG) != 0)
 		w->qemu = 0;	/* reaped: never signal that pid again */
 	return w->qemu > 0;

@@ -27,7 +27,7 @@ static int line_value(const char *text, const char *key, char *out, size_t size)
 
 int managed_state_parse(const char *text, struct managed_state *out)
 {
-	char kind[16];
+	char kind[16], setting[16];
 	uint64_t running, pid;
 
 	*out = (struct managed_state){0};
@@ -42,6 +42,10 @@ int managed_state_parse(const char *text, struct managed_state *out)
 	out->pid = (pid_t)pid;
 	if (!out->vm && line_value(text, "cgroup", out->cgroup, sizeof out->cgroup) < 0)
 		return -EINVAL;
+	kv_get_u64(text, "pid_start", &out->pid_start);
+	if (line_value(text, "setting", setting, sizeof setting) == 0 &&
+	    recipe_mode_parse(setting, &out->setting) < 0)
+		return -EINVAL;
 	kv_get_u64(text, "switches", &out->switches);
 	kv_get_u64(text, "downtime_usec", &out->downtime_usec);
 	return 0;
@@ -49,10 +53,11 @@ int managed_state_parse(const char *text, struct managed_state *out)
 
 void managed_state_format(const struct managed_state *s, struct strbuf *out)
 {
-	strbuf_printf(out, "kind %s\nrunning %d\npid %d\n", s->vm ? "vm" : "container",
-		      s->running, (int)s->pid);
+	strbuf_printf(out, "kind %s\nrunning %d\npid %d\npid_start %llu\n", s->vm ? "vm" : "container",
+		      s->running, (int)s->pid, (unsigned long long)s->pid_start);
 	if (!s->vm)
 		strbuf_printf(out, "cgroup %s\n", s->cgroup);
 	strbuf_printf(out, "switches %llu\ndowntime_usec %llu\n", (unsigned long long)s->switches,
 		      (unsigned long long)s->downtime_usec);
+	strbuf_printf(out, "setting %s\n", recipe_mode_name(s->setting));
 }

@@ -121,7 +121,8 @@ int proc_stat_parse(const char *text, struct proc_stat *out)
 		f[n++] = strtoull(p, &e, 10);
 		p = e;
 	}
-	/* f[0] is field 4 (ppid): majflt is 12, utime 14, stime 15, num_threads 20, blkio 42. */
+	/* f[0] is field 4 (ppid): majflt is 12, utime 14, stime 15, num_threads 20,
+	 * starttime 22, blkio 42. */
 	if (n < 20 - 3)
 		return -EINVAL;
 	out->ppid = (pid_t)f[0];
@@ -129,6 +130,8 @@ int proc_stat_parse(const char *text, struct proc_stat *out)
 	out->utime = f[14 - 4];
 	out->stime = f[15 - 4];
 	out->num_threads = f[20 - 4];
+	if (n > 22 - 4)
+		out->starttime = f[22 - 4];
 	if (n > 42 - 4) {
 		out->blkio_ticks = f[42 - 4];
 		out->have_blkio = 1;

@@ -17,6 +17,7 @@ struct proc_stat {
 	uint64_t majflt;
 	uint64_t utime, stime;		/* clock ticks */
 	uint64_t num_threads;
+	uint64_t starttime;		/* clock ticks after boot */
 	uint64_t blkio_ticks;		/* delayacct_blkio_ticks */
 	int have_blkio;
 };

@@ -262,6 +262,18 @@ bool proc_gone(const char *proc_root, pid_t pid)
 	       ps.state == 'Z' || ps.state == 'X';
 }
 
+uint64_t proc_start_time(const char *proc_root, pid_t pid)
+{
+	char path[PATH_MAX], buf[1024];
+	struct proc_stat ps;
+
+	snprintf(path, sizeof path, "%s/%d/stat", proc_root, pid);
+	if (pid <= 0 || read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0 ||
+	    ps.state == 'Z' || ps.state == 'X')
+		return 0;
+	return ps.starttime;
+}
+
 bool proc_delayacct_enabled(const char *proc_root)
 {
 	char path[PATH_MAX], buf[16];

@@ -61,4 +61,7 @@ ino_t proc_netns_inode(const char *proc_root, pid_t pid);
 /* No such process, or a zombie (a daemonized QEMU or LXC monitor is reaped
  * by PID 1, which may take its time): it no longer runs. */
 bool proc_gone(const char *proc_root, pid_t pid);
+/* pid's start time (clock ticks after boot), 0 if it is gone or a zombie:
+ * with the pid, it names one process for good. */
+uint64_t proc_start_time(const char *proc_root, pid_t pid);
 bool proc_delayacct_enabled(const char *proc_root);

@@ -42,6 +42,7 @@ struct options {
 	double interval;
 	bool foreground, debug, single_thread;
 	bool check_config;	/* --check-config: parse the config, mount nothing */
+	bool stop_workloads;	/* --stop-workloads: stop the managed workloads, mount nothing */
 	bool level_prefix;	/* --log-level-prefix */
 	struct strbuf fuse_opts;
 };
@@ -51,6 +52,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: adaptfs [OPTIONS] MOUNTPOINT\n"
 		"       adaptfs --check-config [FILE]\n"
+		"       adaptfs [-c FILE] --stop-workloads\n"
 		"Mount the adaptfs control filesystem: every container and VM a directory\n"
 		"of live metric files.\n\n"
 		"  -f, --foreground      stay in the foreground, log to stderr\n"
@@ -67,9 +69,12 @@ static void usage(FILE *out)
 		"      --check-config[=FILE]\n"
 		"                        check the configuration (or FILE) and exit,\n"
 		"                        0 if the daemon would take it, else 1\n"
+		"      --stop-workloads  stop the managed workloads that an adaptfs left\n"
+		"                        running (none may run on their run_dir) and exit\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n\n"
-		"Signals: SIGTERM/SIGINT unmount and exit, SIGHUP reloads the configuration.\n"
+		"Signals: SIGTERM/SIGINT unmount and exit (managed workloads run on, for the\n"
+		"next adaptfs to adopt), SIGHUP reloads the configuration.\n"
 		"See adaptfs(8), adaptfs(5) and adaptfs.conf(5).\n");
 }
 
@@ -94,6 +99,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "check-config", optional_argument, NULL, 'C' },
 		{ "log-level-prefix", no_argument, NULL, 'L' },
+		{ "stop-workloads", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -142,6 +148,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'L':
 			o->level_prefix = true;
 			break;
+		case 'W':
+			o->stop_workloads = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -162,6 +171,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		if (optind == argc - 1) {
 			free(o->config);
 			o->config = xstrdup(argv[optind]);
+		}
+		return 0;
+	}
+	if (o->stop_workloads) {
+		if (optind != argc) {
+			log_err("--stop-workloads: too many arguments");
+			return -1;
 		}
 		return 0;
 	}
@@ -432,6 +448,10 @@ int main(int argc, char **argv)
 	if (load_config(&o, &cfg, err, sizeof err) < 0)
 		goto out_options;
 	have_cfg = true;
+	if (o.stop_workloads) {
+		r = managed_stop_workloads(&cfg) < 0 ? 1 : 0;
+		goto out_options;
+	}
 	detach_stale_mount(o.mountpoint);
 	/* Two daemons started at once both pass the mounts check: the first to
 	 * lock the mount point goes on. The lock lives as long as the process. */

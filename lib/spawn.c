@@ -39,7 +39,8 @@ void spawn_child_reset(void)
 }
 
 /* stderr_fd < 0: the daemon's stderr. */
-static pid_t spawn_fds(const char *const argv[], int stdin_fd, int stdout_fd, int stderr_fd)
+static pid_t spawn_fds(const char *const argv[], int stdin_fd, int stdout_fd, int stderr_fd,
+		       bool session)
 {
 	pid_t pid = fork();
 
@@ -47,6 +48,8 @@ static pid_t spawn_fds(const char *const argv[], int stdin_fd, int stdout_fd, in
 		return pid < 0 ? -errno : pid;
 	int null = open("/dev/null", O_RDWR);
 
+	if (session)
+		setsid();
 	dup2(stdin_fd >= 0 ? stdin_fd : null, STDIN_FILENO);
 	dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
 	if (stderr_fd >= 0)
@@ -58,12 +61,17 @@ static pid_t spawn_fds(const char *const argv[], int stdin_fd, int stdout_fd, in
 
 pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd)
 {
-	return spawn_fds(argv, stdin_fd, stdout_fd, -1);
+	return spawn_fds(argv, stdin_fd, stdout_fd, -1, false);
 }
 
 pid_t spawn_start_log(const char *const argv[], int log_fd)
 {
-	return spawn_fds(argv, -1, log_fd, log_fd);
+	return spawn_fds(argv, -1, log_fd, log_fd, false);
+}
+
+pid_t spawn_start_detached(const char *const argv[], int log_fd)
+{
+	return spawn_fds(argv, -1, log_fd, log_fd, true);
 }
 
 static int decode(int status)
@@ -96,7 +104,7 @@ static int wait_output(const char *const argv[], int stdin_fd, bool with_stderr,
 
 	if (out && pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
-	pid = spawn_fds(argv, stdin_fd, fds[1], with_stderr ? fds[1] : -1);
+	pid = spawn_fds(argv, stdin_fd, fds[1], with_stderr ? fds[1] : -1, false);
 	if (fds[1] >= 0)
 		close(fds[1]);
 	if (pid < 0) {

@@ -13,6 +13,9 @@ int spawn_run(const char *const argv[], char *out, size_t size, int timeout_ms);
 pid_t spawn_start(const char *const argv[], int stdin_fd, int stdout_fd);
 /* Start argv with stdin /dev/null and stdout and stderr to log_fd. */
 pid_t spawn_start_log(const char *const argv[], int log_fd);
+/* The same in a session of its own, for a program that outlives the daemon:
+ * a ^C on the daemon's terminal or a signal to its process group misses it. */
+pid_t spawn_start_detached(const char *const argv[], int log_fd);
 /* Wait for pid up to timeout_ms, then SIGKILL it. Status as spawn_wait. */
 int spawn_reap(pid_t pid, int timeout_ms);
 

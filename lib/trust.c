@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -110,4 +111,63 @@ int trust_check_dir(const char *path, char *err, size_t errlen)
 		dir_of(cur, up, sizeof up);
 	} while (strcmp(up, "/") != 0 && strcmp(up, ".") != 0 && stat(up, &st) < 0 && errno == ENOENT);
 	return check_above(path, up, err, errlen);
+}
+
+int trust_open_dir(int at, const char *path, mode_t mode, bool create)
+{
+	char err[PATH_MAX + 128];
+	struct stat st;
+	int fd;
+
+	if (create && mkdirat(at, path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || trust_check_stat(path, &st, err, sizeof err) < 0) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+int trust_write_at(int dfd, const char *name, const char *text)
+{
+	char tmp[NAME_MAX + 1];
+	size_t len = strlen(text);
+	int fd, r = 0;
+
+	if (path_printf(tmp, sizeof tmp, "%s.new", name) < 0 || strchr(name, '/'))
+		return -ENAMETOOLONG;
+	/* Whatever is there (a planted symlink) goes: O_EXCL makes a new file. */
+	unlinkat(dfd, tmp, 0);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+		r = errno ? -errno : -ENOSPC;
+	close(fd);
+	/* rename replaces a symlink at name itself, never what it points to */
+	if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dfd, tmp, 0);
+	return r;
+}
+
+int trust_read_at(int dfd, const char *name, char *text, size_t size)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EINVAL;
+	n = read(fd, text, size - 1);
+	if (n < 0)
+		return -errno;
+	text[n] = '\0';
+	return 0;
 }

@@ -43,7 +43,8 @@
 # [policy] interval = 1, stable = 5, cooldown = 5 (quick, for the bench).
 #
 # On exit (also on failure or ^C) everything is removed: wrk (by pid), the
-# daemon (SIGTERM: it stops its workloads; SIGKILL after 90 s), processes the
+# daemon (SIGTERM; SIGKILL after 90 s), its workloads, which outlive it
+# (adaptfs --stop-workloads), processes the
 # daemon started that outlived it (by pid, those naming the run dir), runc
 # containers adaptfs-mb-*, netns adaptfs-mb-*, cgroups adaptfs-mb-*, the
 # bridge and its ports, the mount, the temp dir. Installs nothing.
@@ -129,6 +130,7 @@ cleanup() {
 		wait "$DAEMON_PID" 2>/dev/null
 	fi
 	mountpoint -q "$MNT" 2>/dev/null && { fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"; }
+	[[ -x $T/adaptfs && -f $T/adaptfs.conf ]] && "$T/adaptfs" -c "$T/adaptfs.conf" --stop-workloads
 	# what the daemon started and that outlived it: by pid, only those naming our run dir
 	for p in /proc/[0-9]*; do
 		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$T/run/" || continue

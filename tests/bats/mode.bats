@@ -7,8 +7,9 @@
 # Everything here is named adt-*: bridge adt-br0 (10.234.0.1/24), recipes
 # adt-web (10.234.0.10) and adt-badvm (10.234.0.11). What the daemon makes
 # for them is adaptfs-adt-* (runc containers, netns, cgroups, QEMU -name)
-# and adapt<hash> interfaces on adt-br0; teardown_file removes all of it
-# even if the daemon died.
+# and adapt<hash> interfaces on adt-br0; they outlive the daemon, so
+# teardown_file stops them (adaptfs --stop-workloads) and removes anything
+# left even if that failed.
 
 BR=adt-br0
 WEB=10.234.0.10
@@ -104,6 +105,8 @@ teardown_file() {
 	local rc=0 n l c
 	kill_poller
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || rc=1
+	# the workloads outlive the daemon: stopping them is the explicit act
+	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(st)/adaptfs.conf" --stop-workloads || rc=1
 	kill_leftovers
 	for n in adt-web adt-badvm adt-spin; do
 		if runc state "adaptfs-$n" >/dev/null 2>&1; then
@@ -266,7 +269,8 @@ write_mode() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$ADA
 	[ "$(cat "$ADAPTFS_MNT/adt-spin/mode")" = "container vm [auto]" ]
 	wait_for -t "$SWITCH_TIMEOUT" kind_is adt-spin "vm adaptfs" || { tail -n 20 "$ADAPTFS_MNT/events"; false; }
 	grep -q "adt-spin: policy: switch to vm: " "$ADAPTFS_MNT/events"
-	grep -Eq "adt-spin: mode: now vm \(downtime [0-9.]+ s\)" "$ADAPTFS_MNT/events"
+	# kind is vm once QEMU runs; the switch is done when the guest is ready
+	wait_for -t "$SWITCH_TIMEOUT" grep -Eq "adt-spin: mode: now vm \(downtime [0-9.]+ s\)" "$ADAPTFS_MNT/events"
 	# still auto, and it stays a VM: its class (cpu) still recommends one
 	[ "$(cat "$ADAPTFS_MNT/adt-spin/mode")" = "container vm [auto]" ]
 	wait_for -t 30 grep -q "^cpu mode=vm" "$ADAPTFS_MNT/adt-spin/class"

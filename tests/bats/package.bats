@@ -4,7 +4,8 @@
 # (systemd-analyze verify: systemd is not PID 1 here) and run the unit's ExecStartPre,
 # ExecStart, ExecReload and ExecStopPost lines as systemd would (on a temporary mount
 # point, with a notify socket), upgrade it to a second build of the same tree at a higher
-# version, and purge it (no file of it left).
+# version (a managed workload started by the old daemon keeps its pid through the upgrade
+# and the restart, and the new daemon adopts it), and purge it (no file of it left).
 #
 # Slow but needed: the package builds take a minute or more each and install into the
 # system's /usr for the length of this file (purged in teardown_file even when a test
@@ -50,7 +51,7 @@ teardown_file() {
 setup() {
 	[[ -z $PKG_SKIP ]] || skip "$PKG_SKIP"
 	load lib/mount
-	UNIT_PID= UNIT_MNT= NOTIFY_PID= NOTIFY_SOCK=
+	UNIT_PID= UNIT_MNT= NOTIFY_PID= NOTIFY_SOCK= WL_DIR=
 }
 
 # what a test started: the daemon it ran as the unit would (by pid), its mount point,
@@ -70,6 +71,7 @@ teardown() {
 		wait_for -t 5 _adapt_pid_gone "$NOTIFY_PID" || kill -KILL "$NOTIFY_PID" 2>/dev/null || true
 	fi
 	[[ -z $NOTIFY_SOCK ]] || rm -f "$NOTIFY_SOCK"
+	wl_teardown
 	adaptfs_umount || true
 }
 
@@ -139,6 +141,50 @@ PY
 
 # nth_has N FILE WORD: at least N lines of FILE contain WORD
 nth_has() { (($(grep -c "$3" "$2") >= $1)); }
+
+# A managed workload (a busybox httpd in runc, adaptfs-workloads(5)) run by the installed
+# daemon on a mount point of its own; WL_* name what it made, for teardown.
+WL_BR=apk-br0
+WL_IP=10.237.0.10
+wl_answers() { timeout 3 busybox wget -q -O - "http://$WL_IP:8080/index.html" | grep -q apk-page; }
+wl_pid() { runc state adaptfs-apk-web 2>/dev/null | jq -r 'select(.status == "running") | .pid'; }
+wl_start_daemon() {
+	"${UNIT_ENV[@]}" /usr/sbin/adaptfs -f -c "$WL_DIR/adaptfs.conf" "$UNIT_MNT" </dev/null >>"$WL_DIR/adaptfs.log" 2>&1 3>&- &
+	UNIT_PID=$!
+	wait_for -t 10 test -e "$UNIT_MNT/host/cores"
+}
+wl_setup() {
+	load lib/containers
+	_adapt_need runc jq ip || skip "runc, jq and ip are needed for a managed workload"
+	WL_DIR=$BATS_TEST_TMPDIR/wl
+	mkdir -p "$WL_DIR/recipes" "$WL_DIR/run" "$WL_DIR/data"
+	_adapt_busybox_rootfs "$WL_DIR/root"
+	echo "apk-page-$$" >"$WL_DIR/data/index.html"
+	printf '[managed]\nrecipes = %s/recipes\nrun_dir = %s/run\nbridge = %s\nbridge_address = 10.237.0.1/24\nbridge_mac = 02:ad:00:00:ec:01\n' \
+		"$WL_DIR" "$WL_DIR" "$WL_BR" >"$WL_DIR/adaptfs.conf"
+	cat >"$WL_DIR/recipes/apk-web.conf" <<-EOF
+		[workload]
+		rootfs = $WL_DIR/root
+		command = /bin/sh -c 'trap "exit 0" TERM; httpd -p 8080 -h /data; while :; do sleep 1 & wait \$!; done'
+		address = $WL_IP/24
+		data = $WL_DIR/data
+		ready_port = 8080
+		stop_timeout = 2
+	EOF
+	UNIT_MNT=$(mktemp -d /tmp/adaptfs-unit.XXXXXX)
+	unit_env_set
+}
+wl_teardown() {
+	[[ -n ${WL_DIR:-} ]] || return 0
+	"$_ADAPT_REPO_ROOT/adaptfs" -c "$WL_DIR/adaptfs.conf" --stop-workloads >/dev/null 2>&1 || true
+	if runc state adaptfs-apk-web >/dev/null 2>&1; then
+		runc kill adaptfs-apk-web KILL 2>/dev/null || true
+		runc delete -f adaptfs-apk-web >/dev/null 2>&1 || true
+	fi
+	[[ -e /run/netns/adaptfs-apk-web ]] && ip netns del adaptfs-apk-web
+	ip link show dev "$WL_BR" >/dev/null 2>&1 && ip link del dev "$WL_BR"
+	WL_DIR=
+}
 
 @test "dpkg-buildpackage builds adaptfs_*.deb with the programs, man pages and service" {
 	[ -f "$DEB" ]
@@ -316,10 +362,37 @@ nth_has() { (($(grep -c "$3" "$2") >= $1)); }
 	# the operator changed the conffile; the package did not: dpkg keeps the change
 	conf=/etc/adaptfs/adaptfs.conf.example
 	echo "# changed by tests/bats/package.bats" >>"$conf"
+	# a managed workload, run by the installed daemon, runs through the upgrade
+	wl_setup
+	wl_start_daemon
+	wait_for -t 60 grep -q "apk-web: started as container" "$WL_DIR/adaptfs.log" || { cat "$WL_DIR/adaptfs.log"; false; }
+	wait_for -t 10 wl_answers
+	pid=$(wl_pid)
+	[ -n "$pid" ]
 	run dpkg -i "$deb2"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(installed_version)" = "$v2" ]
+	# the restart the package asks of systemd after an upgrade (systemd is not PID 1
+	# here: done as systemd would, SIGTERM, then the new binary): the workload never stops,
+	# the new daemon adopts it
+	[ "$(wl_pid)" = "$pid" ]
+	kill -TERM "$UNIT_PID"
+	wait_for -t 10 _adapt_pid_gone "$UNIT_PID"
+	[ "$(wl_pid)" = "$pid" ]
+	wl_answers
+	wl_start_daemon
+	wait_for -t 30 grep -q "apk-web: adopted: running as container, pid $pid" "$WL_DIR/adaptfs.log" ||
+		{ cat "$WL_DIR/adaptfs.log"; false; }
+	[ "$(wl_pid)" = "$pid" ]
+	wl_answers
+	kill -TERM "$UNIT_PID"
+	wait_for -t 10 _adapt_pid_gone "$UNIT_PID"
+	run /usr/sbin/adaptfs -c "$WL_DIR/adaptfs.conf" --stop-workloads
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"apk-web: stopping it (container, pid $pid)"* ]]
+	! runc state adaptfs-apk-web >/dev/null 2>&1
 	tail -1 "$conf" | grep -qx '# changed by tests/bats/package.bats'
 	# every file of the new version is in place, none but the conffile differs
 	run dpkg --verify adaptfs

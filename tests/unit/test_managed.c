@@ -7,12 +7,18 @@
 
 #include "managed_state.h"
 #include "testutil.h"
+#include "trust.h"
+#include "util.h"
+
+#include <fcntl.h>
 
 static void state_reads_back_what_was_written(void **state)
 {
 	const struct managed_state in[] = {
-		{ .vm = false, .running = true, .pid = 4242, .cgroup = "/adaptfs-web", .switches = 0 },
-		{ .vm = true, .running = true, .pid = 77, .switches = 3, .downtime_usec = 2412345 },
+		{ .vm = false, .running = true, .pid = 4242, .pid_start = 987654, .cgroup = "/adaptfs-web",
+		  .switches = 0, .setting = RECIPE_AUTO },
+		{ .vm = true, .running = true, .pid = 77, .switches = 3, .downtime_usec = 2412345,
+		  .setting = RECIPE_VM },
 		{ .vm = true, .running = false, .pid = 0, .switches = 1, .downtime_usec = 1 },
 	};
 	(void)state;
@@ -29,6 +35,8 @@ static void state_reads_back_what_was_written(void **state)
 		assert_string_equal(out.cgroup, in[i].cgroup);
 		assert_int_equal(out.switches, in[i].switches);
 		assert_int_equal(out.downtime_usec, in[i].downtime_usec);
+		assert_int_equal(out.pid_start, in[i].pid_start);
+		assert_int_equal(out.setting, in[i].setting);
 		strbuf_free(&sb);
 	}
 }
@@ -43,6 +51,7 @@ static void malformed_state_is_refused(void **state)
 		"kind vm\nrunning 1\npid -4\n",
 		"kind vm\nrunning 1\npid 99999999999\n",
 		"running 1\npid 1\n",
+		"kind vm\nrunning 1\npid 1\nsetting sometimes\n",
 	};
 	struct managed_state out;
 	(void)state;
@@ -51,11 +60,48 @@ static void malformed_state_is_refused(void **state)
 		assert_int_equal(managed_state_parse(bad[i], &out), -EINVAL);
 }
 
+/* The state names the process a later adaptfs adopts and is written as
+ * root: planted symlinks at state or state.new are replaced, never followed,
+ * and a symlink is never read as the state. */
+static void state_file_is_written_and_read_without_following_symlinks(void **state)
+{
+	char *dir = tu_tmpdir(), victim[PATH_MAX], path[PATH_MAX], text[64];
+	int dfd;
+	(void)state;
+
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("untouched\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/state", dir);
+	assert_int_equal(symlink(victim, path), 0);
+	dfd = trust_open_dir(AT_FDCWD, dir, 0700, false);
+	assert_true(dfd >= 0);
+	/* read through the symlink: refused */
+	assert_int_equal(trust_read_at(dfd, "state", text, sizeof text), -ELOOP);
+	snprintf(path, sizeof path, "%s/state.new", dir);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(trust_write_at(dfd, "state", "kind vm\nrunning 1\npid 7\n"), 0);
+	assert_int_equal(trust_read_at(dfd, "state", text, sizeof text), 0);
+	assert_string_equal(text, "kind vm\nrunning 1\npid 7\n");
+	assert_int_equal(read_file(victim, text, sizeof text), 10);
+	assert_string_equal(text, "untouched\n");
+	/* a directory that is a symlink is not opened */
+	snprintf(path, sizeof path, "%s/link", dir);
+	assert_int_equal(symlink(dir, path), 0);
+	assert_true(trust_open_dir(AT_FDCWD, path, 0700, false) < 0);
+	close(dfd);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(state_reads_back_what_was_written),
 		cmocka_unit_test(malformed_state_is_refused),
+		cmocka_unit_test(state_file_is_written_and_read_without_following_symlinks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,6 +182,7 @@ static void proc_stat_parse_counts_fields_after_the_last_paren(void **state)
 		assert_int_equal(ps.utime, 700);
 		assert_int_equal(ps.stime, 300);
 		assert_int_equal(ps.num_threads, 4);
+		assert_int_equal(ps.starttime, 12345);
 		assert_true(ps.have_blkio);
 		assert_int_equal(ps.blkio_ticks, 9);
 	}
@@ -196,6 +197,7 @@ static void proc_stat_parse_without_blkio_field_leaves_it_out(void **state)
 	(void)state;
 	assert_int_equal(proc_stat_parse(text, &ps), 0);
 	assert_int_equal(ps.num_threads, 4);
+	assert_int_equal(ps.starttime, 12345);
 	assert_false(ps.have_blkio);
 }
 

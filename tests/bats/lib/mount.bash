@@ -12,7 +12,9 @@
 #   adaptfs_mount [EXTRA_ARGS...]  runs, in the background,
 #                                    $ADAPTFS_BIN -f --interval $ADAPTFS_INTERVAL EXTRA_ARGS... MNT
 #                                  (no default --interval if EXTRA_ARGS has one), MNT a fresh
-#                                  directory /tmp/adaptfs-mnt.XXXXXX, and waits (polling, up to
+#                                  directory /tmp/adaptfs-mnt.XXXXXX (or $ADAPTFS_MOUNT_AT,
+#                                  made if missing: a daemon started again on the same
+#                                  mount point), and waits (polling, up to
 #                                  $ADAPTFS_MOUNT_TIMEOUT = 5 s) until MNT is a mount and
 #                                  MNT/host/cores exists. Fails at once, printing the daemon's
 #                                  log, if the daemon exits first.
@@ -100,7 +102,12 @@ adaptfs_mount() {
     ((have_interval)) || args+=(--interval "$ADAPTFS_INTERVAL")
     args+=("$@")
 
-    mnt=$(mktemp -d /tmp/adaptfs-mnt.XXXXXX)
+    if [[ -n ${ADAPTFS_MOUNT_AT:-} ]]; then
+        mnt=$ADAPTFS_MOUNT_AT
+        mkdir -p "$mnt"
+    else
+        mnt=$(mktemp -d /tmp/adaptfs-mnt.XXXXXX)
+    fi
     log=$(_adapt_state)/adaptfs.log
     : >"$log"
     "$ADAPTFS_BIN" "${args[@]}" "$mnt" </dev/null >>"$log" 2>&1 3>&- &

@@ -1,0 +1,114 @@
+/* A managed VM's own cgroup: QEMU is moved to /adaptfs-NAME in every cgroup
+ * hierarchy, the path runc's cgroupfs driver gives the container. Out of the
+ * daemon's cgroup, a service manager that stops adaptfs (systemd kills every
+ * process of the unit's cgroup) leaves the VM running, as it leaves the
+ * container. */
+#include "managed_impl.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <sys/stat.h>
+
+#define RMDIR_TRIES 50		/* 20 ms apart: a task's exit leaves its cgroup soon after */
+
+static int write_str(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, s, strlen(s)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* fn(the mount of each cgroup hierarchy, ctx); stops at the first error. */
+static int each_hierarchy(int (*fn)(struct mntent *m, void *ctx), void *ctx)
+{
+	_cleanup_fclose_ FILE *f = setmntent("/proc/self/mounts", "re");
+	struct mntent ent, *m;
+	char buf[4096];
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	while (r == 0 && (m = getmntent_r(f, &ent, buf, sizeof buf)))
+		if (strcmp(m->mnt_type, "cgroup") == 0 || strcmp(m->mnt_type, "cgroup2") == 0)
+			r = fn(m, ctx);
+	return r;
+}
+
+/* v1 cpuset: a new cgroup has no CPUs and no memory nodes until given some. */
+static int copy_cpuset(const char *mnt, const char *dir)
+{
+	static const char *const keys[] = { "cpuset.cpus", "cpuset.mems" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		char from[PATH_MAX], to[PATH_MAX + 64], val[4096];
+		ssize_t n;
+
+		if (path_printf(from, sizeof from, "%s/%s", mnt, keys[i]) < 0 ||
+		    path_printf(to, sizeof to, "%s/%s", dir, keys[i]) < 0)
+			return -ENAMETOOLONG;
+		n = read_file(from, val, sizeof val);
+		if (n < 0)
+			return (int)n;
+		n = write_str(to, val);
+		if (n < 0)
+			return (int)n;
+	}
+	return 0;
+}
+
+struct enter {
+	const struct mw *w;
+	pid_t pid;
+	char *why;
+	size_t n;
+};
+
+static int enter_one(struct mntent *m, void *ctx)
+{
+	const char *mnt = m->mnt_dir;
+	struct enter *e = ctx;
+	char dir[PATH_MAX], procs[PATH_MAX + 16], pid[16];
+	int r = 0;
+
+	if (path_printf(dir, sizeof dir, "%s/%s", mnt, e->w->id) < 0 ||
+	    path_printf(procs, sizeof procs, "%s/cgroup.procs", dir) < 0)
+		return -ENAMETOOLONG;
+	snprintf(pid, sizeof pid, "%d", (int)e->pid);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r == 0 && hasmntopt(m, "cpuset"))
+		r = copy_cpuset(mnt, dir);
+	if (r == 0)
+		r = write_str(procs, pid);
+	if (r < 0)
+		snprintf(e->why, e->n, "cannot move QEMU into %s: %s", dir, strerror(-r));
+	return r;
+}
+
+int mcg_enter(const struct mw *w, pid_t pid, char *why, size_t n)
+{
+	struct enter e = { .w = w, .pid = pid, .why = why, .n = n };
+
+	return each_hierarchy(enter_one, &e);
+}
+
+static int remove_one(struct mntent *m, void *ctx)
+{
+	const struct mw *w = ctx;
+	char dir[PATH_MAX];
+
+	if (path_printf(dir, sizeof dir, "%s/%s", m->mnt_dir, w->id) < 0)
+		return 0;
+	for (int i = 0; i < RMDIR_TRIES && rmdir(dir) < 0 && errno == EBUSY; i++)
+		usleep(20000);
+	return 0;
+}
+
+void mcg_remove(const struct mw *w)
+{
+	each_hierarchy(remove_one, (void *)w);
+}
