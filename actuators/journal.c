@@ -74,6 +74,13 @@ void journal_remove(const char *state_dir, const char *id)
 		unlinkat(dfd, id, 0);
 }
 
+bool journal_has(const char *state_dir, const char *id)
+{
+	_cleanup_close_ int dfd = journal_dir(state_dir, false);
+
+	return dfd >= 0 && faccessat(dfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* An entry's text: a regular file, never through a symlink. */
 static int read_entry(int dfd, const char *name, char *text, size_t size)
 {
