@@ -75,13 +75,6 @@ static void open_file_free(struct open_file *of)
 	free(of);
 }
 
-/* Files still open when the session ends get no RELEASE. */
-void ops_free_open_files(void)
-{
-	while (open_files)
-		open_file_free(open_files);
-}
-
 static struct fuse_session *session;
 static gid_t control_gid;	/* group allowed to write control files; 0: root only */
 
@@ -294,7 +287,25 @@ struct open_dir {
 	struct snapshot *s;
 	uid_t uid;
 	size_t charged;
+	struct open_dir *prev, *next;	/* all open directories, freed at exit if still open */
 };
+
+static struct open_dir *open_dirs;	/* under open_files_lock */
+
+static void open_dir_free(struct open_dir *od)
+{
+	pthread_mutex_lock(&open_files_lock);
+	if (od->prev)
+		od->prev->next = od->next;
+	else
+		open_dirs = od->next;
+	if (od->next)
+		od->next->prev = od->prev;
+	pthread_mutex_unlock(&open_files_lock);
+	snapshot_put(od->s);
+	budget_release(od->uid, od->charged);
+	free(od);
+}
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -316,20 +327,32 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	od = xmalloc(sizeof *od);
-	*od = (struct open_dir){ s, uid, bytes };
+	*od = (struct open_dir){ .s = s, .uid = uid, .charged = bytes };
+	pthread_mutex_lock(&open_files_lock);
+	od->next = open_dirs;
+	if (open_dirs)
+		open_dirs->prev = od;
+	open_dirs = od;
+	pthread_mutex_unlock(&open_files_lock);
 	fi->fh = (uintptr_t)od;
 	fuse_reply_open(req, fi);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct open_dir *od = (struct open_dir *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	snapshot_put(od->s);
-	budget_release(od->uid, od->charged);
-	free(od);
+	open_dir_free((struct open_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+/* Files and directories still open when the session ends get no RELEASE
+ * (nor RELEASEDIR). */
+void ops_free_open_files(void)
+{
+	while (open_files)
+		open_file_free(open_files);
+	while (open_dirs)
+		open_dir_free(open_dirs);
 }
 
 /* Entry i of directory dir in snapshot s; false past the end. */

@@ -21,8 +21,6 @@ setup_file() {
 	for ((i = 0; i < LOAD_WORKLOADS; i++)); do
 		CG_PATH="$SLICE/{name}" cg_spawn "w$i" bash -c 'while :; do sleep 0.05; done'
 	done
-	adaptfs_mount --interval 0.25 -c "$conf"
-	wait_for -t 10 test -d "$ADAPTFS_MNT/w$((LOAD_WORKLOADS - 1))"
 }
 
 teardown_file() {
@@ -135,6 +133,9 @@ PY
 
 @test "${LOAD_SECONDS} s of readers, a follower, nobody holding files, churn and bad writes: the daemon serves on and exits 0" {
 	local S=$BATS_FILE_TMPDIR stop=$BATS_FILE_TMPDIR/stop i pids=()
+	# started here, not in setup_file: this shell collects its exit status
+	adaptfs_mount --interval 0.25 -c "$S/adaptfs.conf"
+	wait_for -t 10 test -d "$ADAPTFS_MNT/w$((LOAD_WORKLOADS - 1))"
 	rm -f "$stop"
 	: >"$S/loops"
 	for i in 1 2 3; do
@@ -171,5 +172,5 @@ PY
 	cat "$ADAPTFS_MNT/w0/stat" >/dev/null
 	! grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$ADAPTFS_LOG"
 	# and exits 0 on SIGTERM: under ASan, a leak or a late report fails the status
-	adaptfs_umount
+	adaptfs_umount || { tail -n 60 "$ADAPTFS_LOG"; return 1; }
 }
