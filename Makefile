@@ -114,13 +114,14 @@ test: unit bats v2
 
 # Unit tests and the daemon's bats files under ASan + UBSan (a report aborts
 # the daemon or fails its exit status, so a test fails). SANITIZE_BATS picks
-# the bats files that drive the daemon's code paths.
+# the bats files that drive the daemon's code paths; load.bats keeps it under
+# load for LOAD_SECONDS (60), long enough for reports that need a long run.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANITIZE_BATS ?= tests/bats/mount.bats tests/bats/workloads.bats tests/bats/control.bats \
 		 tests/bats/prefetch.bats tests/bats/daemon.bats tests/bats/group.bats tests/bats/hosts.bats \
 		 tests/bats/scope.bats tests/bats/migrate.bats tests/bats/uring.bats \
 		 tests/bats/procwatch.bats tests/bats/names.bats tests/bats/freshness.bats \
-		 tests/bats/follow.bats tests/bats/poll.bats
+		 tests/bats/follow.bats tests/bats/poll.bats tests/bats/load.bats
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit adaptfs-asan
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \

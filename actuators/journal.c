@@ -36,6 +36,13 @@ void journal_remove(const char *state_dir, const char *id)
 		unlinkat(dfd, id, 0);
 }
 
+bool journal_has(const char *state_dir, const char *id)
+{
+	_cleanup_close_ int dfd = journal_dir(state_dir, false);
+
+	return dfd >= 0 && faccessat(dfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 void journal_each(const char *state_dir, void (*fn)(const char *id, const char *text, void *ctx),
 		  void *ctx)
 {

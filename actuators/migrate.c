@@ -78,7 +78,14 @@ int migrate_run(const struct migration *m)
 	c.state_dir = dir;
 	c.cgroup_root = root;
 	snprintf(c.id, sizeof c.id, "migrate-%s-%s", m->engine, m->name);
-	r = strcmp(m->engine, "qemu") == 0 ? migrate_qemu(&c) : migrate_lxc(&c);
+	/* A move that a restart could not settle (the peer did not answer)
+	 * is not overwritten by a new one: it decides where the copy runs. */
+	if (journal_has(dir, c.id)) {
+		snprintf(c.why, sizeof c.why, "an interrupted move of it is not settled yet (see earlier events)");
+		r = -EBUSY;
+	} else {
+		r = strcmp(m->engine, "qemu") == 0 ? migrate_qemu(&c) : migrate_lxc(&c);
+	}
 	c.total_usec = now_usec() - start;
 	pthread_mutex_lock(&lock);
 	if (r == 0) {
@@ -93,6 +100,8 @@ int migrate_run(const struct migration *m)
 		events_add(m->name, "placement: moved to %s %s in %llu ms (downtime %llu ms)", m->host,
 			   c.how, (unsigned long long)(c.total_usec / 1000),
 			   (unsigned long long)(c.downtime_usec / 1000));
+	else if (c.keep_journal)
+		events_add(m->name, "placement: moving to %s failed: %s", m->host, c.why);
 	else
 		events_add(m->name, "placement: moving to %s failed: %s; it runs here, unchanged",
 			   m->host, c.why[0] ? c.why : strerror(-r));

@@ -77,6 +77,29 @@ static int journal_phase(struct migrate_ctx *c, const char *path, const char *ph
 	return journal_write(c->state_dir, c->id, text);
 }
 
+/* Told to start, the peer gave no answer: ask it anew to drop its copy
+ * unless that copy runs. 0: it runs there; < 0: it runs here again, or
+ * stays stopped here when the peer cannot be asked (two running copies
+ * would be worse than none) and a restart of adaptfs settles it. */
+static int settle_started(struct migrate_ctx *c)
+{
+	char cmd[600], q_name[300], line[128] = "";
+
+	shell_quote(c->m->name, q_name, sizeof q_name);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate lxc-abort %s", q_name);
+	transport_run(c->m->transport, cmd, line, sizeof line, 30000);
+	if (startswith(line, "kept"))
+		return 0;
+	if (startswith(line, "aborted")) {
+		snprintf(c->why, sizeof c->why, "the peer did not start it: no answer through the transport");
+		return -EIO;
+	}
+	snprintf(c->why, sizeof c->why,
+		 "the peer stopped answering after it was told to start it: it stays stopped here until a restart of adaptfs settles it");
+	c->keep_journal = true;
+	return -EIO;
+}
+
 /* Stream path/name with tar to "adaptfs-migrate lxc-receive" (framed, see
  * actuators/receive/lxc.c), and tell it to start only once it is whole. */
 static int send_container(struct migrate_ctx *c, const char *path, bool restore)
@@ -115,13 +138,27 @@ static int send_container(struct migrate_ctx *c, const char *path, bool restore)
 	r = spawn_reap(tar_pid, 10000);
 	if (n == 0 && r == 0 && transport_write(&peer, "E\n", 2) == 0 &&
 	    transport_read_line(&peer, line, sizeof line, timeout_ms) == 0 && strcmp(line, "unpacked") == 0) {
-		journal_phase(c, path, "starting");
+		/* The point of no return: once told to start, the peer may run it
+		 * whatever becomes of us, and a restart must know that before it
+		 * starts anything here. Not journaled: not told. */
+		int j = journal_phase(c, path, "starting");
+
+		if (j < 0) {
+			transport_finish(&peer, 10000);
+			snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-j));
+			return j;
+		}
 		if (transport_write(&peer, "start\n", 6) == 0 &&
 		    transport_read_line(&peer, line, sizeof line, timeout_ms) == 0 &&
-		    strcmp(line, "running") == 0) {
+		    (strcmp(line, "running") == 0 || startswith(line, "error "))) {
 			transport_finish(&peer, 5000);
-			return 0;
+			if (strcmp(line, "running") == 0)
+				return 0;
+			snprintf(c->why, sizeof c->why, "the peer did not start it: %s", line + 6);
+			return -EIO;
 		}
+		transport_finish(&peer, 10000);
+		return settle_started(c);
 	}
 	transport_finish(&peer, 10000);	/* end of input: the peer drops its copy */
 	snprintf(c->why, sizeof c->why, "the peer did not start it: %s",
@@ -210,8 +247,13 @@ int migrate_lxc(struct migrate_ctx *c)
 		return -EIO;
 	}
 	c->images = live;
-	journal_phase(c, path, "stopped");
-	r = send_container(c, path, live);
+	r = journal_phase(c, path, "stopped");
+	if (r < 0)
+		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));
+	else
+		r = send_container(c, path, live);
+	if (r < 0 && c->keep_journal)
+		return r;
 	if (r < 0) {
 		resume_here(path, m->name, live);
 		journal_remove(c->state_dir, c->id);

@@ -56,10 +56,11 @@ static void status_of(struct qmp *q, char *out, size_t size)
 	json_decref(ret);
 }
 
-/* Undo a started migration: cancel it, and let the source run again. */
-static void roll_back(struct qmp *q)
+/* Cancel a started migration. false: it completed before the cancel
+ * took, the source is paused for good and the peer's copy may run. */
+static bool cancel_migration(struct qmp *q)
 {
-	char status[64];
+	bool completed = false;
 
 	qmp_execute(q, "migrate_cancel", NULL, NULL, QMP_TIMEOUT_MS);
 	for (int i = 0; i < 250; i++) {
@@ -70,11 +71,20 @@ static void roll_back(struct qmp *q)
 			s = json_string_value(json_object_get(ret, "status"));
 		bool active = s && (strcmp(s, "active") == 0 || strcmp(s, "setup") == 0 ||
 				    strcmp(s, "cancelling") == 0 || strcmp(s, "device") == 0);
+		completed = s && strcmp(s, "completed") == 0;
 		json_decref(ret);
 		if (!active)
 			break;
 		usleep(POLL_US);
 	}
+	return !completed;
+}
+
+/* Let the source run again. */
+static void resume_source(struct qmp *q)
+{
+	char status[64];
+
 	status_of(q, status, sizeof status);
 	if (strcmp(status, "running") != 0)
 		qmp_execute(q, "cont", NULL, NULL, QMP_TIMEOUT_MS);
@@ -107,7 +117,7 @@ static int settle_after_completion(struct migrate_ctx *c, struct qmp *q)
 	if (startswith(line, "kept"))
 		return 0;
 	if (startswith(line, "aborted")) {
-		roll_back(q);
+		resume_source(q);
 		snprintf(c->why, sizeof c->why, "the guest did not run at the destination");
 		return -EIO;
 	}
@@ -172,7 +182,6 @@ int migrate_qemu(struct migrate_ctx *c)
 	pid_t pid = (pid_t)atoi(m->key);
 	ssize_t n;
 	int r, argc = 0;
-	bool started = false;
 
 	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
 	n = read_file(path, args, ARGS_MAX);
@@ -226,18 +235,20 @@ int migrate_qemu(struct migrate_ctx *c)
 		snprintf(c->why, sizeof c->why, "QEMU refused to migrate to %s", line + 9);
 		goto out;
 	}
-	started = true;
+	/* From here the source QEMU's own state tells a restart how far the
+	 * move got (recover_qemu): the journal needs no later phase. */
 	r = follow(c, &q);
-	if (r < 0)
+	if (r < 0 && cancel_migration(&q)) {
+		resume_source(&q);
 		goto out;
-	journal_phase(c, &qc, "completed");
+	}
 	if (transport_write(&peer, "check\n", 6) < 0 ||
 	    transport_read_line(&peer, line, sizeof line, RUNNING_TIMEOUT_MS) < 0 ||
 	    strcmp(line, "running") != 0) {
 		/* Both ends hold the guest now: exactly one may run on. */
 		r = settle_after_completion(c, &q);
 		if (r < 0)
-			goto out_settled;
+			goto out;
 	}
 	quit_source(&q, pid);
 	transport_write(&peer, "done\n", 5);
@@ -245,9 +256,6 @@ int migrate_qemu(struct migrate_ctx *c)
 	journal_remove(c->state_dir, c->id);
 	return 0;
 out:
-	if (started)
-		roll_back(&q);
-out_settled:
 	qmp_close(&q);
 	if (peer.pid > 0)
 		transport_finish(&peer, 10000);	/* end of input: the peer discards its copy */
@@ -257,7 +265,7 @@ out_settled:
 }
 
 /* A daemon killed mid-migration. A source still migrating or running
- * runs on (the peer drops its copy). A source in postmigrate sent it all:
+ * runs on (the peer drops its copy). A source that sent it all:
  * the peer keeps its copy if that runs, and its answer decides; if it
  * cannot be asked, the source stays paused and the entry stays for the
  * next start. Returns whether the entry is settled. */
@@ -280,8 +288,10 @@ bool recover_qemu(const char *text)
 		return true;
 	}
 	status_of(&q, status, sizeof status);
-	if (strcmp(status, "postmigrate") != 0) {
-		roll_back(&q);
+	/* A migration still under way may complete before the cancel takes:
+	 * then it is one that sent it all. */
+	if (strcmp(status, "postmigrate") != 0 && cancel_migration(&q)) {
+		resume_source(&q);
 		qmp_close(&q);
 		transport_run(transport, cmd, NULL, 0, 15000);
 		events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
@@ -294,7 +304,7 @@ bool recover_qemu(const char *text)
 		return true;
 	}
 	if (startswith(there, "aborted")) {
-		roll_back(&q);
+		resume_source(&q);
 		qmp_close(&q);
 		events_add(name, "placement: an interrupted move to %s was rolled back: it runs here", host);
 		return true;

@@ -363,7 +363,7 @@ static void recover_pin(const char *id, const char *text, void *ctx)
 			   key, list);
 	} else {
 		for (int i = 7; i >= 0; i--) {
-			char k[8];
+			char k[16];
 
 			snprintf(k, sizeof k, "made%d", i);
 			if (journal_get(text, k, made, sizeof made) == 0)

@@ -26,6 +26,18 @@ struct snapshot *snapshot_new(size_t n)
 	return s;
 }
 
+size_t snapshot_bytes(const struct snapshot *s)
+{
+	size_t n = sizeof *s + s->n * sizeof *s->wl + s->n_peers * sizeof *s->peers;
+
+	if (s->by_name)
+		n += 2 * (s->hmask + 1) * sizeof *s->by_name;
+	for (size_t i = 0; i < s->n; i++)
+		n += strlen(s->wl[i].name) + 1 + (s->wl[i].key ? strlen(s->wl[i].key) + 1 : 0) +
+		     (s->wl[i].cpus ? strlen(s->wl[i].cpus) + 1 : 0);
+	return n;
+}
+
 static uint64_t hash_str(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
@@ -99,7 +111,7 @@ static void snapshot_free(struct snapshot *s)
 	free(s->by_name);
 	free(s->by_id);
 	free(s->peers);
-	strbuf_free(&s->prom);
+	shared_text_put(s->prom);
 	pthread_mutex_destroy(&s->cache_lock);
 	free(s);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "metrics.h"
+#include "sharedtext.h"
 #include "strbuf.h"
 
 #include <pthread.h>
@@ -57,8 +58,7 @@ struct snapshot {
 	size_t n_peers;
 
 	pthread_mutex_t cache_lock;	/* guards prom, rendered once on first use */
-	struct strbuf prom;
-	bool prom_ready;
+	struct shared_text *prom;	/* NULL until then */
 };
 
 struct snapshot *snapshot_new(size_t n);
@@ -73,6 +73,8 @@ void snapshot_put(struct snapshot *s);
 void snapshot_publish(struct snapshot *s);
 void snapshot_set_publish_hook(void (*hook)(const struct snapshot *old, const struct snapshot *cur));
 
+/* The heap s holds (its caches aside): what holding it costs. */
+size_t snapshot_bytes(const struct snapshot *s);
 const struct wl_view *snapshot_find_name(const struct snapshot *s, const char *name);
 const struct wl_view *snapshot_find_id(const struct snapshot *s, uint64_t id);
 

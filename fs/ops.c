@@ -1,4 +1,5 @@
 #include "ops.h"
+#include "budget.h"
 #include "control.h"
 #include "events.h"
 #include "nodes.h"
@@ -20,8 +21,11 @@ struct open_file {
 	struct node node;
 	struct strbuf text;
 	/* metrics.prom serves its snapshot's shared render (held, so never
-	 * torn) instead of a copy of up to megabytes per open. */
-	struct snapshot *prom_snap;
+	 * torn) instead of a copy of up to megabytes per open; the text
+	 * alone is held, never the snapshot. */
+	struct shared_text *prom;
+	uid_t uid;		/* who opened it: charged for what it pins */
+	size_t charged;
 	/* events: the stream offset this open's file offset 0 stands for (it
 	 * grows when the reader falls behind the kept lines), and where its
 	 * last read ended, for poll(). */
@@ -67,15 +71,9 @@ static void open_file_free(struct open_file *of)
 	pthread_mutex_unlock(&poll_lock);
 	pthread_mutex_destroy(&of->lock);
 	strbuf_free(&of->text);
-	snapshot_put(of->prom_snap);
+	shared_text_put(of->prom);
+	budget_release(of->uid, of->charged);
 	free(of);
-}
-
-/* Files still open when the session ends get no RELEASE. */
-void ops_free_open_files(void)
-{
-	while (open_files)
-		open_file_free(open_files);
 }
 
 static struct fuse_session *session;
@@ -152,7 +150,10 @@ static int file_attr(struct snapshot *s, const struct node *n, struct stat *st)
 	if (node_is_dir(n) || n->kind == N_EVENTS || node_is_control(n))
 		return 0;
 	if (n->kind == N_METRICS) {
-		st->st_size = (off_t)render_prom_cached(s)->len;
+		struct shared_text *t = render_prom_cached(s);
+
+		st->st_size = (off_t)t->len;
+		shared_text_put(t);
 		return 0;
 	}
 	r = render_node(s, n, &text);
@@ -266,27 +267,93 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, attr_timeout(&n));
 }
 
+/* Charge what an open pins to its opener; refused: EMFILE, and one event
+ * when the user first reaches the budget. */
+static int charge(fuse_req_t req, size_t bytes, uid_t *uid)
+{
+	bool first;
+	int r;
+
+	*uid = fuse_req_ctx(req)->uid;
+	r = budget_charge(*uid, bytes, &first);
+	if (r < 0 && first)
+		events_add("adaptfs", "open refused to uid %u: its open files pin more than %u MiB (EMFILE until it closes some)",
+			   (unsigned)*uid, BUDGET_PER_USER >> 20);
+	return r;
+}
+
 /* A directory listing is taken from one snapshot, held from opendir to
  * releasedir, so that paging through it sees one consistent tree. */
+struct open_dir {
+	struct snapshot *s;
+	uid_t uid;
+	size_t charged;
+	struct open_dir *prev, *next;	/* all open directories, freed at exit if still open */
+};
+
+static struct open_dir *open_dirs;	/* under open_files_lock */
+
+static void open_dir_free(struct open_dir *od)
+{
+	pthread_mutex_lock(&open_files_lock);
+	if (od->prev)
+		od->prev->next = od->next;
+	else
+		open_dirs = od->next;
+	if (od->next)
+		od->next->prev = od->prev;
+	pthread_mutex_unlock(&open_files_lock);
+	snapshot_put(od->s);
+	budget_release(od->uid, od->charged);
+	free(od);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct snapshot *s = snapshot_get();
+	struct open_dir *od;
 	struct node n;
+	uid_t uid;
+	size_t bytes;
 
 	if (!node_from_ino(ino, &n) || !node_is_dir(&n) || !node_exists(s, &n)) {
 		snapshot_put(s);
 		fuse_reply_err(req, node_is_dir(&n) ? ENOENT : ENOTDIR);
 		return;
 	}
-	fi->fh = (uintptr_t)s;
+	bytes = sizeof *od + snapshot_bytes(s);
+	if (charge(req, bytes, &uid) < 0) {
+		snapshot_put(s);
+		fuse_reply_err(req, EMFILE);
+		return;
+	}
+	od = xmalloc(sizeof *od);
+	*od = (struct open_dir){ .s = s, .uid = uid, .charged = bytes };
+	pthread_mutex_lock(&open_files_lock);
+	od->next = open_dirs;
+	if (open_dirs)
+		open_dirs->prev = od;
+	open_dirs = od;
+	pthread_mutex_unlock(&open_files_lock);
+	fi->fh = (uintptr_t)od;
 	fuse_reply_open(req, fi);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	snapshot_put((struct snapshot *)(uintptr_t)fi->fh);
+	open_dir_free((struct open_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+/* Files and directories still open when the session ends get no RELEASE
+ * (nor RELEASEDIR). */
+void ops_free_open_files(void)
+{
+	while (open_files)
+		open_file_free(open_files);
+	while (open_dirs)
+		open_dir_free(open_dirs);
 }
 
 /* Entry i of directory dir in snapshot s; false past the end. */
@@ -329,7 +396,7 @@ static bool dir_entry(const struct snapshot *s, const struct node *dir, size_t i
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	const struct snapshot *s = (const struct snapshot *)(uintptr_t)fi->fh;
+	const struct snapshot *s = ((const struct open_dir *)(uintptr_t)fi->fh)->s;
 	_cleanup_free_ char *buf = xmalloc(size);
 	size_t len = 0;
 	struct node dir, n;
@@ -379,16 +446,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* read by offset from the event stream, see read_events() */
 		of->events_end = events_size();
 	} else if (n.kind == N_METRICS) {
-		render_prom_cached(s);
-		of->prom_snap = s;
-		s = NULL;
+		of->prom = render_prom_cached(s);
 	} else {
 		r = render_node(s, &n, &of->text);
 	}
 	snapshot_put(s);
+	of->charged = sizeof *of + (of->prom ? of->prom->len : of->text.cap);
+	if (r == 0)
+		r = charge(req, of->charged, &of->uid);
 	if (r < 0) {
 		pthread_mutex_destroy(&of->lock);
 		strbuf_free(&of->text);
+		shared_text_put(of->prom);
 		free(of);
 		fuse_reply_err(req, -r);
 		return;
@@ -409,18 +478,24 @@ static int rerender(struct open_file *of)
 	struct snapshot *s = snapshot_get();
 	int r;
 
-	if (of->prom_snap) {
+	if (of->prom) {
 		if (!s)
 			return -EAGAIN;
-		render_prom_cached(s);
-		snapshot_put(of->prom_snap);
-		of->prom_snap = s;
-		return 0;
+		shared_text_put(of->prom);
+		of->prom = render_prom_cached(s);
+		snapshot_put(s);
+	} else {
+		strbuf_reset(&of->text);
+		r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
+		snapshot_put(s);
+		if (r < 0)
+			return r;
 	}
-	strbuf_reset(&of->text);
-	r = s ? render_node(s, &of->node, &of->text) : -EAGAIN;
-	snapshot_put(s);
-	return r;
+	/* the same open, a new text: charged as it is, never refused */
+	budget_release(of->uid, of->charged);
+	of->charged = sizeof *of + (of->prom ? of->prom->len : of->text.cap);
+	budget_force(of->uid, of->charged);
+	return 0;
 }
 
 /* events is read by offset over the stream of lines (file offset + skip =
@@ -443,7 +518,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
-	const struct strbuf *text;
+	const char *buf;
+	size_t len;
 	int r = 0;
 
 	(void)ino;
@@ -459,14 +535,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (off == 0 && !of->fresh)
 		r = rerender(of);
 	of->fresh = false;
-	text = of->prom_snap ? &of->prom_snap->prom : &of->text;
+	buf = of->prom ? of->prom->buf : of->text.buf;
+	len = of->prom ? of->prom->len : of->text.len;
 	if (r < 0)
 		fuse_reply_err(req, -r);
-	else if ((size_t)off >= text->len)
+	else if ((size_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, text->buf + off, text->len - (size_t)off < size ?
-					text->len - (size_t)off : size);
+		fuse_reply_buf(req, buf + off, len - (size_t)off < size ? len - (size_t)off : size);
 	pthread_mutex_unlock(&of->lock);
 }
 

@@ -285,15 +285,21 @@ static void render_migrations(struct strbuf *out)
 }
 
 /* Rendered once per snapshot: scrapers of a big host share the work. */
-const struct strbuf *render_prom_cached(struct snapshot *s)
+struct shared_text *render_prom_cached(struct snapshot *s)
 {
+	struct shared_text *t;
+
 	pthread_mutex_lock(&s->cache_lock);
-	if (!s->prom_ready) {
-		render_prom(s, &s->prom);
-		s->prom_ready = true;
+	if (!s->prom) {
+		struct strbuf sb = {0};
+
+		render_prom(s, &sb);
+		s->prom = shared_text_new(&sb);
+		strbuf_free(&sb);
 	}
+	t = shared_text_get(s->prom);
 	pthread_mutex_unlock(&s->cache_lock);
-	return &s->prom;
+	return t;
 }
 
 int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
@@ -305,9 +311,10 @@ int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 		events_render(out);
 		return 0;
 	case N_METRICS: {
-		const struct strbuf *prom = render_prom_cached(s);
+		struct shared_text *prom = render_prom_cached(s);
 
-		strbuf_append(out, prom->buf ? prom->buf : "", prom->len);
+		strbuf_append(out, prom->buf, prom->len);
+		shared_text_put(prom);
 		return 0;
 	}
 	case N_HOSTS:

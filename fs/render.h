@@ -8,8 +8,9 @@
 
 /* Append the file's text. -ENOENT when its workload is not in s. */
 int render_node(struct snapshot *s, const struct node *n, struct strbuf *out);
-/* metrics.prom of s, rendered on first use and shared: valid while s is held. */
-const struct strbuf *render_prom_cached(struct snapshot *s);
+/* metrics.prom of s, rendered on first use and shared: a new reference,
+ * valid after s is dropped. */
+struct shared_text *render_prom_cached(struct snapshot *s);
 
 void render_flat(const struct metric_def *defs, int n, const struct metric_set *m,
 		 const char *file, struct strbuf *out);

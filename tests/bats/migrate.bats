@@ -17,6 +17,51 @@ setup() {
 	load lib/hosts
 }
 
+# What a test changed on hA (gate_on, journal_tmpfs) is put back even when it failed.
+teardown() {
+	local jdir
+	jdir=$(host_dir hA)/state/journal
+	[[ -z ${GATE_DIR:-} ]] || rm -rf "$GATE_DIR"	# lets any held transport go on
+	if mountpoint -q "$jdir"; then
+		rm -f "$jdir/fill"
+		umount -l "$jdir"
+	fi
+	if [[ -f $BATS_TEST_TMPDIR/conf.gate ]]; then
+		cp "$BATS_TEST_TMPDIR/conf.gate" "$(host_conf hA)"
+		host_restart hA
+	fi
+}
+
+# gate_on: hA reaches hB through helpers/gated-transport, driven by files in $GATE_DIR
+gate_on() {
+	local conf
+	GATE_DIR=$BATS_TEST_TMPDIR/gate
+	mkdir -p "$GATE_DIR"
+	conf=$(host_conf hA)
+	cp "$conf" "$BATS_TEST_TMPDIR/conf.gate"
+	sed -i "s|^transport = \(.*\) hB\$|transport = $BATS_TEST_DIRNAME/helpers/gated-transport $GATE_DIR \1 hB|" "$conf"
+	grep -q "gated-transport $GATE_DIR" "$conf"
+	host_restart hA
+}
+
+# journal_tmpfs: hA's journal directory on a 64 KiB tmpfs, which journal_fill fills up
+journal_tmpfs() {
+	local jdir
+	jdir=$(host_dir hA)/state/journal
+	mkdir -p "$jdir"
+	mount -t tmpfs -o size=64k,mode=0700 adaptfs-migrate-journal "$jdir"
+}
+journal_fill() {
+	dd if=/dev/zero of="$(host_dir hA)/state/journal/fill" bs=4k count=100 status=none 2>/dev/null || true
+}
+
+# slow_halt NAME: hA's container NAME ignores its halt signal, so lxc-stop -t10 takes 10 s
+# (then kills it): the move stays in phase=stopping that long
+slow_halt() { echo 'lxc.signal.halt = SIGURG' >>"$(host_dir hA)/lxc/$1/config"; }
+
+# phase_is NAME PHASE: hA's journal of the LXC move of NAME is at PHASE
+phase_is() { grep -qx "phase=$2" "$(host_dir hA)/state/journal/migrate-lxc-$1"; }
+
 # stat_key FILE KEY -> value
 stat_key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
@@ -241,4 +286,136 @@ one_tree_shows() { [ "$(ls "$(host_mnt hA)" "$(host_mnt hB)" | grep -cx "$1")" -
 	nsenter --net=/run/netns/adt-cli -- curl -sf -m 5 "http://$ip:8080/index.html"
 	wait_for -t 10 one_tree_shows g5
 	[ ! -e "$(host_dir hA)/state/journal/migrate-qemu-g5" ]
+}
+
+# ------------------------------------------ the exactly-one-copy rule: kill -9 at each phase ---
+
+# kill_move_at NAME PHASE: start moving hA's container NAME to hB, SIGKILL hA's daemon once the
+# journal is at PHASE (the gates hold it there), and make the peer stop answering
+kill_move_at() {
+	( echo host=hB > "$(host_mnt hA)/$1/placement" ) 2>/dev/null &
+	local writer=$!
+	wait_for -t 30 phase_is "$1" "$2"
+	case $2 in
+	stopped) wait_for -t 10 test -e "$GATE_DIR/at-receive" ;;
+	starting) wait_for -t 30 test -e "$GATE_DIR/at-running" ;;
+	esac
+	kill -9 "$(host_daemon_pid hA)"
+	wait "$writer" || true
+	touch "$GATE_DIR/down"
+}
+
+@test "SIGKILL while an LXC container is being stopped for a move, the peer silent at restart: it runs here again, one copy" {
+	host_lxc_up hA k1 >/dev/null
+	slow_halt k1
+	gate_on
+	wait_for -t 10 test -d "$(host_mnt hA)/k1"
+	kill_move_at k1 stopping
+	host_restart hA
+	grep -q "k1: placement: an interrupted move to hB was rolled back: it runs here" "$(host_mnt hA)/events"
+	lxc_running hA k1
+	! lxc_running hB k1
+	[ ! -e "$(host_dir hA)/state/journal/migrate-lxc-k1" ]
+}
+
+@test "SIGKILL while an LXC container streams to the peer (not told to start), the peer silent at restart: it runs here again, one copy" {
+	host_lxc_up hA k2 >/dev/null
+	gate_on
+	touch "$GATE_DIR/hold-receive"
+	wait_for -t 10 test -d "$(host_mnt hA)/k2"
+	kill_move_at k2 stopped
+	host_restart hA
+	grep -q "k2: placement: an interrupted move to hB was rolled back: it runs here" "$(host_mnt hA)/events"
+	lxc_running hA k2
+	# the held receiver goes on: it gets a cut stream and keeps nothing
+	rm "$GATE_DIR/hold-receive"
+	wait_for -t 30 sh -c "[ ! -e '$(host_dir hB)/lxc/.k2.incoming' ]"
+	! lxc_running hB k2
+	[ ! -e "$(host_dir hB)/lxc/k2" ]
+}
+
+@test "SIGKILL after the peer was told to start an LXC container, the peer silent at restart: it stays stopped here until the peer answers" {
+	host_lxc_up hA k3 >/dev/null
+	gate_on
+	touch "$GATE_DIR/hold-running"
+	wait_for -t 10 test -d "$(host_mnt hA)/k3"
+	kill_move_at k3 starting
+	# the peer runs it; this host must not start it too
+	lxc_running hB k3
+	host_restart hA
+	grep -q "k3: placement: an interrupted move to hB cannot be settled: the peer does not answer; the container stays stopped here" "$(host_mnt hA)/events"
+	! lxc_running hA k3
+	lxc_running hB k3
+	[ -e "$(host_dir hA)/state/journal/migrate-lxc-k3" ]
+	# the peer answers again: the next start settles it, the copy there wins
+	rm "$GATE_DIR/down" "$GATE_DIR/hold-running"
+	host_restart hA
+	grep -q "k3: placement: an interrupted move to hB was finished: it runs there" "$(host_mnt hA)/events"
+	[ ! -e "$(host_dir hA)/state/journal/migrate-lxc-k3" ]
+	[ ! -e "$(host_dir hA)/lxc/k3" ]
+	lxc_running hB k3
+	wait_for -t 10 one_tree_shows k3
+}
+
+@test "a state directory that fills up while an LXC container is stopped for a move: the move stops there with ENOSPC, it runs here again" {
+	host_lxc_up hA k4 >/dev/null
+	slow_halt k4
+	journal_tmpfs
+	a=$(host_mnt hA)
+	wait_for -t 10 test -d "$a/k4"
+	( echo host=hB > "$a/k4/placement" ) 2>"$BATS_TEST_TMPDIR/err" &
+	writer=$!
+	wait_for -t 30 phase_is k4 stopping
+	journal_fill
+	! wait "$writer"
+	cat "$BATS_TEST_TMPDIR/err"
+	grep -q "No space left on device" "$BATS_TEST_TMPDIR/err"
+	grep -q "k4: placement: moving to hB failed: cannot write the journal: No space left on device; it runs here, unchanged" "$a/events"
+	lxc_running hA k4
+	! lxc_running hB k4
+	[ ! -e "$(host_dir hB)/lxc/k4" ]
+}
+
+@test "a state directory that fills up before the peer is told to start an LXC container: it is not told, the move fails with ENOSPC, it runs here again" {
+	host_lxc_up hA k5 >/dev/null
+	gate_on
+	touch "$GATE_DIR/hold-receive"
+	journal_tmpfs
+	a=$(host_mnt hA)
+	wait_for -t 10 test -d "$a/k5"
+	( echo host=hB > "$a/k5/placement" ) 2>"$BATS_TEST_TMPDIR/err" &
+	writer=$!
+	wait_for -t 30 phase_is k5 stopped
+	wait_for -t 10 test -e "$GATE_DIR/at-receive"
+	journal_fill
+	rm "$GATE_DIR/hold-receive"
+	! wait "$writer"
+	cat "$BATS_TEST_TMPDIR/err"
+	grep -q "No space left on device" "$BATS_TEST_TMPDIR/err"
+	grep -q "k5: placement: moving to hB failed: cannot write the journal: No space left on device; it runs here, unchanged" "$a/events"
+	lxc_running hA k5
+	# the peer had it unpacked, never started: it drops it
+	wait_for -t 30 sh -c "[ ! -e '$(host_dir hB)/lxc/k5' ]"
+	! lxc_running hB k5
+}
+
+@test "a state directory that fills up before a QEMU guest's migration starts: the move fails with ENOSPC, the guest runs here, the peer drops its QEMU" {
+	host_vm_up hA g6 >/dev/null
+	gate_on
+	touch "$GATE_DIR/hold-incoming"
+	journal_tmpfs
+	a=$(host_mnt hA)
+	wait_for -t 10 test -d "$a/g6"
+	( echo host=hB > "$a/g6/placement" ) 2>"$BATS_TEST_TMPDIR/err" &
+	writer=$!
+	wait_for -t 30 grep -qx phase=start "$(host_dir hA)/state/journal/migrate-qemu-g6"
+	wait_for -t 10 test -e "$GATE_DIR/at-incoming"
+	journal_fill
+	rm "$GATE_DIR/hold-incoming"
+	! wait "$writer"
+	grep -q "No space left on device" "$BATS_TEST_TMPDIR/err"
+	grep -q "g6: placement: moving to hB failed: cannot write the journal: No space left on device; it runs here, unchanged" "$a/events"
+	wait_for -t 10 test "$(hosts_guest_pids g6 | wc -l)" -eq 1
+	[ "$(host_vm_qmp_cmd hA g6 '{"execute":"query-status"}' | jq -r .return.status)" = running ]
+	test -d "$a/g6"
 }

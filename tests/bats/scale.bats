@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # Scale: 200 real docker-layout cgroups (one `sleep` each) under one mount;
 # every one shows, every file reads, and churn of 50 in and 50 out under 4
-# concurrent reader loops gives no error but ENOENT and leaks no fd.
+# concurrent reader loops gives no error but ENOENT and leaks no fd; at
+# 1,000 workloads, a user who opens and holds metrics.prom every interval
+# costs the daemon no more memory than its per-user budget of open files.
 #
 # The cgroups are made in bulk here (cg_spawn makes one at a time, ~10 forks
 # each); everything created is listed in $BATS_FILE_TMPDIR before it exists,
@@ -266,4 +268,60 @@ passes_at_least() { # MIN: every reader has finished MIN passes
 	echo "fds before $before, after $after"
 	ls -l /proc/"$ADAPTFS_PID"/fd
 	[ "$after" -le $((before + 5)) ]
+}
+
+# vmrss_kb: the daemon's resident memory
+vmrss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$ADAPTFS_PID/status"; }
+
+@test "nobody holding metrics.prom open, one more open per interval for 20 s at 1000 workloads: RSS stays within the per-user budget, opens past it get EMFILE" {
+	local S=$BATS_FILE_TMPDIR rss0 max=0 r size out budget_kb=$((16 * 1024))
+	scale_spawn $((1000 - SCALE_N))
+	wait_for -t 60 all_shown
+	[ "$(ls "$ADAPTFS_MNT" | wc -l)" -ge 1000 ]
+	size=$(stat -c %s "$ADAPTFS_MNT/metrics.prom")
+	# two intervals with the 1000: the sampler's own memory has grown to it
+	wait_for -t 5 test "$(stat -c %s "$ADAPTFS_MNT/metrics.prom")" -gt 0
+	rss0=$(vmrss_kb)
+	# the holder: one open every 0.5 s (the interval), all kept open, 40 of them
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 - "$ADAPTFS_MNT/metrics.prom" \
+		>"$S/holder.out" 2>&1 3>&- <<'PY' &
+import errno, os, sys, time
+held, refused = [], 0
+for i in range(40):
+    try:
+        fd = os.open(sys.argv[1], os.O_RDONLY)
+        held.append(fd)
+    except OSError as e:
+        if e.errno != errno.EMFILE:
+            raise
+        refused += 1
+    time.sleep(0.5)
+print("held", len(held), "refused", refused, flush=True)
+time.sleep(3)
+for fd in held:
+    os.close(fd)
+print("closed", flush=True)
+PY
+	holder=$!
+	while ! grep -q '^held' "$S/holder.out"; do
+		_adapt_pid_alive "$holder" || break
+		r=$(vmrss_kb)
+		((r > max)) && max=$r
+		sleep 0.2
+	done
+	wait "$holder"
+	cat "$S/holder.out"
+	echo "metrics.prom ${size} B; RSS ${rss0} kB before, ${max} kB at most while held (budget ${budget_kb} kB)"
+	# what nobody held is bounded by its budget, plus two texts being rendered and slack
+	[ "$max" -le $((rss0 + budget_kb + 2 * size / 1024 + 8192)) ]
+	if ((40 * size > budget_kb * 1024)); then
+		grep -q 'refused [1-9]' "$S/holder.out"
+		grep -q "adaptfs: open refused to uid 65534: its open files pin more than 16 MiB" "$ADAPTFS_MNT/events"
+	fi
+	grep -q '^closed' "$S/holder.out"
+	# all closed: nobody opens again
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- head -c 100 "$ADAPTFS_MNT/metrics.prom" >/dev/null
+	scale_remove $(live_ids | tail -n $((1000 - SCALE_N)))
+	head -n "$SCALE_N" "$S/map" >"$S/map.new"
+	mv "$S/map.new" "$S/map"
 }
