@@ -6,20 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The stat keys of the figures, so that a value is found under the name its file gives it. */
-static const char *const field_names[F_COUNT] = {
-	[F_CPU] = "cpu_usage_percent",
-	[F_PAR] = "threads_parallelism",
-	[F_WAIT] = "sched_wait_percent",
-	[F_IO_R] = "io_read_bytes_per_sec",
-	[F_IO_W] = "io_write_bytes_per_sec",
-	[F_NET_RX] = "io_net_rx_bytes_per_sec",
-	[F_NET_TX] = "io_net_tx_bytes_per_sec",
-	[F_MAJFLT] = "major_faults_per_sec",
-	[F_MEM] = "memory_current_bytes",
-	[F_STAMP] = "stat_timestamp_usec",
-};
-
 /* Integers as integers (counts, bytes, microseconds), the rest as reals. */
 static json_t *number(double v)
 {
@@ -74,7 +60,9 @@ static json_t *row_object(const struct row *r, long iteration, uint64_t timestam
 		set_text(o, "engine", engine);
 	for (int f = 0; f < F_COUNT; f++)
 		if (row_has(r, f))
-			json_object_set_new(o, field_names[f], number(r->v[f]));
+			/* under its stat key; the snapshot's time apart from the frame's */
+			json_object_set_new(o, f == F_STAMP ? "stat_timestamp_usec" : field_keys[f],
+					    number(r->v[f]));
 	set_text(o, "class", r->class);
 	set_text(o, "mode", r->mode);
 	set_text(o, "placement", r->placement_text);

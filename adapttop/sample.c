@@ -8,7 +8,7 @@
 #include <limits.h>
 #include <stdio.h>
 
-static const char *const field_keys[F_COUNT] = {
+const char *const field_keys[F_COUNT] = {
 	[F_CPU] = "cpu_usage_percent",
 	[F_PAR] = "threads_parallelism",
 	[F_WAIT] = "sched_wait_percent",

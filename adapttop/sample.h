@@ -19,6 +19,9 @@ enum field {
 	F_COUNT
 };
 
+/* Each field's key in the stat file. */
+extern const char *const field_keys[F_COUNT];
+
 enum host_field { H_CORES, H_CPU, H_LOAD1, H_LOAD5, H_LOAD15, H_MEM_TOTAL, H_MEM_AVAIL, H_COUNT };
 
 /* Text fields are "" when their file or key is missing; the viewer prints "-". */

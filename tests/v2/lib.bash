@@ -9,6 +9,8 @@
 #   v2_dir CGPATH           /sys/fs/cgroup/CGPATH
 #   v2_cleanup              kill (cgroup.kill) and remove every cgroup made,
 #                           deepest first; for teardown.
+#   v2_mount                setup_file of a v2 bats file: skip unless this is
+#                           the pure v2 guest, then mount adaptfs (lib/mount).
 
 # shellcheck source=../bats/lib/common.bash
 source "${BASH_SOURCE[0]%/*}/../bats/lib/common.bash"
@@ -17,6 +19,12 @@ V2_ROOT=/sys/fs/cgroup
 V2_CONTROLLERS="+cpu +cpuset +io +memory +pids"
 
 v2_dir() { echo "$V2_ROOT/${1#/}"; }
+
+v2_mount() {
+	[[ -f $V2_ROOT/cgroup.controllers && ! -d $V2_ROOT/cpu ]] ||
+		skip "not a pure cgroup v2 host: run through tests/v2/run"
+	adaptfs_mount
+}
 
 _v2_made() { echo "$BATS_FILE_TMPDIR/v2-made"; }
 

@@ -4,13 +4,12 @@
 
 bats_load_library bats-support
 bats_load_library bats-assert
+load lib
 load ../bats/lib/containers
 load ../bats/lib/mount
 
 setup_file() {
-	[[ -f /sys/fs/cgroup/cgroup.controllers && ! -d /sys/fs/cgroup/cpu ]] ||
-		skip "not a pure cgroup v2 host: run through tests/v2/run"
-	adaptfs_mount
+	v2_mount
 }
 
 teardown_file() {
