@@ -133,12 +133,13 @@ PY
 # (the cpuset's list read second: a process forked between the reads was
 # born where its parent already was)
 in_cpuset() {
-	local p out=0 w
+	local w counts out
+	# one pass over both lists: a forker adds thousands while this runs
 	w=$(cat "$(cg_dir "$1" cpuacct)/cgroup.procs")
-	for p in $w; do
-		grep -qx "$p" "$2/cgroup.procs" || out=$((out + 1))
-	done
-	echo "$out of $(echo "$w" | wc -w) outside $2" >&2
+	counts=$(awk 'NR == FNR { inside[$1] = 1; next } { n++ } !($1 in inside) { out++ }
+		END { print out + 0, n + 0 }' "$2/cgroup.procs" - <<<"$w")
+	out=${counts% *}
+	echo "$out of ${counts#* } outside $2" >&2
 	[ "$out" -eq 0 ]
 }
 
