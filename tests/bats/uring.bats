@@ -78,6 +78,9 @@ possible_cpus() { local p; p=$(cat /sys/devices/system/cpu/possible); echo $((${
 	cg_spawn walk sleep 1000
 	d=$(wl walk)
 	wait_for -t 5 test -d "$d"
+	# from its second sample on a workload has its rates: the line counts of
+	# two opens (two snapshots) compared below no longer change with it
+	wait_for -t 5 grep -q usage_percent "$d/cpu"
 	find "$ADAPTFS_MNT" -type f -print0 | xargs -0 cat > /dev/null
 	for f in "$d/stat" "$ADAPTFS_MNT/metrics.prom"; do
 		# dd reads one byte per read(2): a READ per offset, all from one open's text
