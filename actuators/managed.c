@@ -48,6 +48,7 @@ static void env_from(const struct config *cfg, struct managed_env *e)
 	snprintf(e->initrd, sizeof e->initrd, "%s", m->initrd);
 	snprintf(e->qemu, sizeof e->qemu, "%s", m->qemu);
 	snprintf(e->runc, sizeof e->runc, "%s", m->runc);
+	snprintf(e->scope, sizeof e->scope, "%s", cfg->scope);
 }
 
 static void env_get(struct managed_env *e)
@@ -109,7 +110,7 @@ static bool container_alive(struct mw *w)
 static void stop_engine(const struct managed_env *e, struct mw *w)
 {
 	if (w->st.vm)
-		mvm_stop(w);
+		mvm_stop(e, w);
 	else
 		mrunc_stop(e, w);
 }

@@ -1,5 +1,6 @@
 /* A managed VM's own cgroup: QEMU is moved to /adaptfs-NAME in every cgroup
- * hierarchy, the path runc's cgroupfs driver gives the container. Out of the
+ * hierarchy, the path runc's cgroupfs driver gives the container, under the
+ * scope of an adaptfs limited to one (its CPUs are the scope's). Out of the
  * daemon's cgroup, a service manager that stops adaptfs (systemd kills every
  * process of the unit's cgroup) leaves the VM running, as it leaves the
  * container. */
@@ -60,7 +61,22 @@ static int copy_cpuset(const char *mnt, const char *dir)
 	return 0;
 }
 
+/* MNT/SCOPE/ID, or MNT/ID in a hierarchy that has no SCOPE (the scope's
+ * parent, for its cpuset, in *parent). */
+static int vm_dir(const struct managed_env *e, const struct mw *w, const char *mnt,
+		  char *dir, size_t size, char *parent, size_t psize)
+{
+	struct stat st;
+
+	if (path_printf(parent, psize, "%s%s", mnt, e->scope) < 0)
+		return -ENAMETOOLONG;
+	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode))
+		snprintf(parent, psize, "%s", mnt);
+	return path_printf(dir, size, "%s/%s", parent, w->id);
+}
+
 struct enter {
+	const struct managed_env *e;
 	const struct mw *w;
 	pid_t pid;
 	char *why;
@@ -71,17 +87,17 @@ static int enter_one(struct mntent *m, void *ctx)
 {
 	const char *mnt = m->mnt_dir;
 	struct enter *e = ctx;
-	char dir[PATH_MAX], procs[PATH_MAX + 16], pid[16];
+	char dir[PATH_MAX], parent[PATH_MAX], procs[PATH_MAX + 16], pid[16];
 	int r = 0;
 
-	if (path_printf(dir, sizeof dir, "%s/%s", mnt, e->w->id) < 0 ||
+	if (vm_dir(e->e, e->w, mnt, dir, sizeof dir, parent, sizeof parent) < 0 ||
 	    path_printf(procs, sizeof procs, "%s/cgroup.procs", dir) < 0)
 		return -ENAMETOOLONG;
 	snprintf(pid, sizeof pid, "%d", (int)e->pid);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		r = -errno;
 	if (r == 0 && hasmntopt(m, "cpuset"))
-		r = copy_cpuset(mnt, dir);
+		r = copy_cpuset(parent, dir);
 	if (r == 0)
 		r = write_str(procs, pid);
 	if (r < 0)
@@ -89,26 +105,33 @@ static int enter_one(struct mntent *m, void *ctx)
 	return r;
 }
 
-int mcg_enter(const struct mw *w, pid_t pid, char *why, size_t n)
+int mcg_enter(const struct managed_env *env, const struct mw *w, pid_t pid, char *why, size_t n)
 {
-	struct enter e = { .w = w, .pid = pid, .why = why, .n = n };
+	struct enter e = { .e = env, .w = w, .pid = pid, .why = why, .n = n };
 
 	return each_hierarchy(enter_one, &e);
 }
 
+struct removal {
+	const struct managed_env *e;
+	const struct mw *w;
+};
+
 static int remove_one(struct mntent *m, void *ctx)
 {
-	const struct mw *w = ctx;
-	char dir[PATH_MAX];
+	const struct removal *rm = ctx;
+	char dir[PATH_MAX], parent[PATH_MAX];
 
-	if (path_printf(dir, sizeof dir, "%s/%s", m->mnt_dir, w->id) < 0)
+	if (vm_dir(rm->e, rm->w, m->mnt_dir, dir, sizeof dir, parent, sizeof parent) < 0)
 		return 0;
 	for (int i = 0; i < RMDIR_TRIES && rmdir(dir) < 0 && errno == EBUSY; i++)
 		usleep(20000);
 	return 0;
 }
 
-void mcg_remove(const struct mw *w)
+void mcg_remove(const struct managed_env *e, const struct mw *w)
 {
-	each_hierarchy(remove_one, (void *)w);
+	struct removal rm = { e, w };
+
+	each_hierarchy(remove_one, &rm);
 }

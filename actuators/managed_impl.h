@@ -17,6 +17,7 @@ struct managed_env {
 	char bridge_mac[18];
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	char qemu[256], runc[256];
+	char scope[256];		/* the cgroup subtree this adaptfs owns ("" = all) */
 	bool kvm;
 };
 
@@ -47,13 +48,13 @@ int mrunc_running(const struct managed_env *e, const struct mw *w, pid_t *pid);
 int mrunc_write_bundle(const struct mw *w, const char *path);
 
 int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n);
-void mvm_stop(struct mw *w);
+void mvm_stop(const struct managed_env *e, struct mw *w);
 bool mvm_alive(struct mw *w);
 void mvm_exit_reason(const struct mw *w, char *why, size_t n);
 
 /* QEMU's own cgroup /ID in every hierarchy (managed_cgroup.c). */
-int mcg_enter(const struct mw *w, pid_t pid, char *why, size_t n);
-void mcg_remove(const struct mw *w);
+int mcg_enter(const struct managed_env *e, const struct mw *w, pid_t pid, char *why, size_t n);
+void mcg_remove(const struct managed_env *e, const struct mw *w);
 
 /* Wait until w passes its readiness checks, its engine dies (alive() false)
  * or ready_timeout passes. */

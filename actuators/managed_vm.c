@@ -172,7 +172,7 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 	}
 	/* Not fatal: it runs, only in our cgroup, where a stop of the service
 	 * that runs adaptfs may take it along. */
-	if (mcg_enter(w, pid, why, n) < 0)
+	if (mcg_enter(e, w, pid, why, n) < 0)
 		log_warn("%s: %s", r->name, why);
 	w->qemu = pid;
 	w->adopted = false;
@@ -208,7 +208,7 @@ static void stop_adopted(struct mw *w)
 
 /* QEMU exits cleanly on SIGTERM, like QMP quit; the guest's files are on
  * 9p without a guest cache, so nothing written is lost. */
-void mvm_stop(struct mw *w)
+void mvm_stop(const struct managed_env *e, struct mw *w)
 {
 	uint64_t end = now_usec() + QUIT_WAIT_USEC;
 	int status;
@@ -227,7 +227,7 @@ void mvm_stop(struct mw *w)
 		}
 	}
 	w->qemu = 0;
-	mcg_remove(w);
+	mcg_remove(e, w);
 	mnet_down(w);
 	w->st.running = false;
 	w->st.pid = 0;

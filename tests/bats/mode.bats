@@ -223,6 +223,9 @@ write_mode() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$ADA
 
 @test "auto is stored as the setting; kind keeps the running mode" {
 	wait_for -t 60 kind_is adt-web "container adaptfs"
+	# auto acts on the class: wait until it no longer counts the CPU of the
+	# VM that ran before (one cgroup for both modes, so one history)
+	wait_for -t 60 grep -q " mode=container$" "$ADAPTFS_MNT/adt-web/class"
 	write_mode adt-web auto
 	[ "$(cat "$ADAPTFS_MNT/adt-web/mode")" = "container vm [auto]" ]
 	kind_is adt-web "container adaptfs"
