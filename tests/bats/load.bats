@@ -112,7 +112,8 @@ PY
 # holder (as nobody, which cannot see the stop file: stopped by SIGTERM): opens files and keeps
 # them, closing all when refused (EMFILE, the budget's or its own fd limit's)
 holder() {
-	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$PY" - "$ADAPTFS_MNT" <<'PY'
+	# exec: the background job's pid is python's, so SIGTERM and teardown reach it
+	exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$PY" - "$ADAPTFS_MNT" <<'PY'
 import errno, os, random, sys
 mnt = sys.argv[1]
 held = []
