@@ -82,7 +82,7 @@ static size_t unique_tids(const struct pid_list *tids, pid_t *out)
 {
 	size_t n = 0;
 
-	memcpy(out, tids->v, tids->n * sizeof *out);
+	memcpy_safe(out, tids->v, tids->n * sizeof *out);
 	qsort_safe(out, tids->n, sizeof *out, cmp_pid);
 	for (size_t i = 0; i < tids->n; i++)
 		if (n == 0 || out[n - 1] != out[i])

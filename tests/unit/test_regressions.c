@@ -1,7 +1,7 @@
 /* Regressions: each test proves a bug once found in the code (truncated and
  * signed numbers, a single spike flipping the class, an unreadable config,
  * co-mounted cpu,cpuacct hiding runc containers, a tiny sanitize buffer, an
- * nspawn machine named qemu*). */
+ * nspawn machine named qemu*, an empty tasks list). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 #include "config.h"
 #include "discover.h"
 #include "parse.h"
+#include "proc.h"
 #include "sampler.h"
 #include "testutil.h"
 #include "util.h"
@@ -155,6 +156,22 @@ static void escape_controls_and_invalid_utf8(void **state)
 	assert_string_equal(out, "ab");
 }
 
+/* BUG 7 (proc.c): a cgroup whose last task just left has an empty tasks
+ * list, NULL and 0; copying it passed NULL to memcpy, which UBSan aborts on:
+ * the daemon died the first sample after a container appeared. */
+static void empty_tasks_list_samples_zero_threads(void **state)
+{
+	struct pid_list none = { 0 };
+	struct task_carry carry = { 0 };
+	struct metric_set m = { 0 };
+
+	(void)state;
+	proc_sample_tasks("/nonexistent", &none, false, PROC_TASK_BUDGET_USEC, &carry, &m);
+	assert_true(metric_has(&m, M_THREADS_TOTAL));
+	assert_true(m.v[M_THREADS_TOTAL] == 0);
+	task_carry_free(&carry);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +182,7 @@ int main(void)
 		cmocka_unit_test(sanitize_never_writes_past_a_tiny_buffer),
 		cmocka_unit_test(nspawn_machine_named_qemu_something_is_a_container),
 		cmocka_unit_test(escape_controls_and_invalid_utf8),
+		cmocka_unit_test(empty_tasks_list_samples_zero_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
