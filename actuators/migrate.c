@@ -9,8 +9,10 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *state_dir, *cgroup_root;
-static double timeout_s, downtime_ms, max_bandwidth;
+static double timeout_s, downtime_ms, max_bandwidth, postcopy_after_s;
+static enum converge converge;
 static struct migrate_stats stats;
+static struct migrate_ctx *moving;	/* moves under way, for NAME/migration */
 
 int migrate_supported(const char *engine, const char **why)
 {
@@ -31,6 +33,8 @@ void migrate_configure(const struct config *cfg)
 	timeout_s = cfg->migration.timeout;
 	downtime_ms = cfg->migration.downtime_ms;
 	max_bandwidth = cfg->migration.max_bandwidth;
+	converge = cfg->migration.converge;
+	postcopy_after_s = cfg->migration.postcopy_after;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -74,6 +78,15 @@ int migrate_run(const struct migration *m)
 	c.timeout_s = timeout_s;
 	c.downtime_ms = downtime_ms;
 	c.max_bandwidth = max_bandwidth;
+	c.converge = converge;
+	c.postcopy_after_s = postcopy_after_s;
+	snprintf(c.progress.host, sizeof c.progress.host, "%s", m->host);
+	snprintf(c.progress.phase, sizeof c.progress.phase, "preparing");
+	c.progress.start_usec = start;
+	c.shown = c.progress;
+	c.next = moving;
+	moving = &c;
+	stats.active++;
 	pthread_mutex_unlock(&lock);
 	c.state_dir = dir;
 	c.cgroup_root = root;
@@ -88,6 +101,14 @@ int migrate_run(const struct migration *m)
 	}
 	c.total_usec = now_usec() - start;
 	pthread_mutex_lock(&lock);
+	for (struct migrate_ctx **p = &moving; *p; p = &(*p)->next)
+		if (*p == &c) {
+			*p = c.next;
+			break;
+		}
+	stats.active--;
+	stats.postcopy += c.postcopy;
+	stats.throttled += c.max_throttle_percent > 0;
 	if (r == 0) {
 		stats.done++;
 		stats.last_total_usec = c.total_usec;
@@ -133,6 +154,40 @@ void migrate_recover(void)
 	pthread_mutex_unlock(&lock);
 	if (dir)
 		journal_each(dir, recover_one, dir);
+}
+
+void migrate_publish(struct migrate_ctx *c)
+{
+	const struct migrate_progress *p = &c->progress;
+	bool new_phase, new_throttle;
+
+	pthread_mutex_lock(&lock);
+	new_phase = strcmp(c->shown.phase, p->phase) != 0;
+	/* QEMU drops the figure when the move ends: no line for that */
+	new_throttle = p->throttle_percent && c->shown.throttle_percent != p->throttle_percent;
+	c->shown = *p;
+	pthread_mutex_unlock(&lock);
+	if (p->throttle_percent > c->max_throttle_percent)
+		c->max_throttle_percent = p->throttle_percent;
+	if (new_phase)
+		events_add(c->m->name, "placement: moving to %s: %s", c->m->host, p->phase);
+	if (new_throttle)
+		events_add(c->m->name, "placement: moving to %s: auto-converge holds the guest to %u%% of its CPU time",
+			   c->m->host, 100 - p->throttle_percent);
+}
+
+bool migrate_get_progress(const char *key, struct migrate_progress *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&lock);
+	for (const struct migrate_ctx *c = moving; c && !found; c = c->next)
+		if (strcmp(c->m->key, key) == 0) {
+			*out = c->shown;
+			found = true;
+		}
+	pthread_mutex_unlock(&lock);
+	return found;
 }
 
 void migrate_get_stats(struct migrate_stats *out)

@@ -34,10 +34,28 @@ void migrate_recover(void);
 
 /* Counters for host/stat. */
 struct migrate_stats {
-	uint64_t done, failed;
+	uint64_t done, failed, active;
+	uint64_t postcopy;		/* moves that switched to post-copy */
+	uint64_t throttled;		/* moves whose guest auto-converge slowed */
 	uint64_t last_total_usec, last_downtime_usec;
 };
 void migrate_get_stats(struct migrate_stats *out);
+
+/* A move under way, as its engine last reported it (QEMU: query-migrate,
+ * every poll; LXC: the phase only), for NAME/migration. */
+struct migrate_progress {
+	char host[64];
+	char phase[32];			/* QEMU's status, or the LXC move's phase */
+	uint64_t start_usec;		/* monotonic */
+	uint64_t sent_bytes, remaining_bytes, total_bytes;
+	uint64_t dirty_bytes_per_sec, bandwidth_bytes_per_sec;
+	uint64_t expected_downtime_usec;
+	uint64_t passes;		/* QEMU's dirty-sync-count */
+	unsigned throttle_percent;	/* auto-converge's hold on the guest's CPUs */
+	bool live;			/* QEMU's figures are there */
+};
+/* The move of the workload with collector key key: false if none runs. */
+bool migrate_get_progress(const char *key, struct migrate_progress *out);
 
 /* Internal, per engine: migrate_qemu.c and migrate_lxc.c. */
 struct migrate_ctx {
@@ -45,13 +63,22 @@ struct migrate_ctx {
 	const char *state_dir;
 	const char *cgroup_root;
 	char id[300];		/* journal entry */
-	double timeout_s, downtime_ms, max_bandwidth;
+	double timeout_s, downtime_ms, max_bandwidth, postcopy_after_s;
+	enum converge converge;
 	bool keep_journal;	/* outcome unknown: left for the next start */
 	bool images;		/* LXC: stopped by a CRIU checkpoint */
 	uint64_t total_usec, downtime_usec;	/* measured */
 	char how[128];		/* "live", "cold (why not live)" */
 	char why[640];		/* a failure's reason */
+	struct migrate_progress progress;	/* the engine's; published by migrate_publish */
+	struct migrate_progress shown;		/* what readers see, under migrate.c's lock */
+	struct migrate_ctx *next;		/* in the list of moves under way */
+	unsigned max_throttle_percent;
+	bool postcopy;		/* switched: from here no way back */
 };
+/* Publish c->progress for NAME/migration; an events line when the phase
+ * or the guest's throttling changed. */
+void migrate_publish(struct migrate_ctx *c);
 int migrate_qemu(struct migrate_ctx *c);
 int migrate_lxc(struct migrate_ctx *c);
 /* Settle a journal entry left by a killed daemon; false: keep it. */

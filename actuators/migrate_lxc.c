@@ -67,9 +67,13 @@ static void start_again(const char *path, const char *name)
 	spawn_wait(wait, -1, NULL, 0, 25000);
 }
 
+/* Journaled, then shown in NAME/migration and events. */
 static int journal_phase(struct migrate_ctx *c, const char *path, const char *phase)
 {
 	char text[8192];
+
+	snprintf(c->progress.phase, sizeof c->progress.phase, "%s", phase);
+	migrate_publish(c);
 
 	snprintf(text, sizeof text,
 		 "engine=lxc\nname=%s\nlxc_path=%s\nhost=%s\ntransport=%s\nimages=%s\nphase=%s\n",

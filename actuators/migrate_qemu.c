@@ -20,7 +20,11 @@
 #define INCOMING_TIMEOUT_MS 30000
 #define RUNNING_TIMEOUT_MS 15000
 #define POLL_US 20000
+#define POSTCOPY_WAIT_USEC (60 * USEC_PER_SEC)
 #define ARGS_MAX (1 << 16)
+/* No cap but the link's: QEMU's own default, 128 MiB/s, held moves to a
+ * tenth of what loopback and 10 Gb/s links carry. */
+#define UNLIMITED_BANDWIDTH (1LL << 40)
 
 /* The bridge tap is a port of on this host, from `ip -o link`. */
 static int tap_bridge(const char *tap, char *out, size_t size)
@@ -127,12 +131,69 @@ static int settle_after_completion(struct migrate_ctx *c, struct qmp *q)
 	return -EIO;
 }
 
-/* Poll query-migrate to its end. 0 on completed, with the times. */
-static int follow(struct migrate_ctx *c, struct qmp *q)
+static int journal_phase(struct migrate_ctx *c, const struct qemu_cmdline *cmd, const char *phase)
 {
-	uint64_t end = now_usec() + (uint64_t)(c->timeout_s * USEC_PER_SEC);
+	char text[4096];
 
-	while (now_usec() < end) {
+	snprintf(text, sizeof text, "engine=qemu\nname=%s\npid=%s\nqmp=%s\nhost=%s\ntransport=%s\nphase=%s\n",
+		 c->m->name, c->m->key, cmd->qmp, c->m->host, c->m->transport, phase);
+	return journal_write(c->state_dir, c->id, text);
+}
+
+/* query-migrate's figures into c->progress. */
+static void read_progress(struct migrate_ctx *c, json_t *ret, const char *status)
+{
+	struct migrate_progress *p = &c->progress;
+	json_t *ram = json_object_get(ret, "ram");
+
+	snprintf(p->phase, sizeof p->phase, "%s", status);
+	/* reported only while auto-converge throttles the guest */
+	p->throttle_percent = (unsigned)json_integer_value(json_object_get(ret, "cpu-throttle-percentage"));
+	if (!ram)
+		return;
+	p->live = true;
+	p->sent_bytes = (uint64_t)json_integer_value(json_object_get(ram, "transferred"));
+	p->remaining_bytes = (uint64_t)json_integer_value(json_object_get(ram, "remaining"));
+	p->total_bytes = (uint64_t)json_integer_value(json_object_get(ram, "total"));
+	p->dirty_bytes_per_sec = (uint64_t)(json_integer_value(json_object_get(ram, "dirty-pages-rate")) *
+					    json_integer_value(json_object_get(ram, "page-size")));
+	p->bandwidth_bytes_per_sec = (uint64_t)(json_number_value(json_object_get(ram, "mbps")) * 1e6 / 8);
+	p->passes = (uint64_t)json_integer_value(json_object_get(ram, "dirty-sync-count"));
+	/* milliseconds, while QEMU can estimate it */
+	p->expected_downtime_usec = (uint64_t)json_integer_value(json_object_get(ret, "expected-downtime")) * 1000;
+}
+
+/* After postcopy_after of pre-copy: the guest runs on at the peer from
+ * here on, its pages pulled as it touches them. Journaled first: from
+ * this point the source must never run again. */
+static void start_postcopy(struct migrate_ctx *c, struct qmp *q, const struct qemu_cmdline *cmd)
+{
+	int r = journal_phase(c, cmd, "postcopy");
+
+	if (r < 0) {
+		events_add(c->m->name, "placement: moving to %s: no post-copy: cannot write the journal: %s",
+			   c->m->host, strerror(-r));
+		c->converge = CONVERGE_NONE;
+		return;
+	}
+	r = qmp_execute(q, "migrate-start-postcopy", NULL, NULL, QMP_TIMEOUT_MS);
+	if (r < 0) {
+		events_add(c->m->name, "placement: moving to %s: QEMU refused to switch to post-copy: %s",
+			   c->m->host, strerror(-r));
+		c->converge = CONVERGE_NONE;
+		return;
+	}
+	c->postcopy = true;
+}
+
+/* Poll query-migrate to its end, publishing its progress. 0 on
+ * completed, with the downtime. In post-copy it runs past the timeout:
+ * the guest is split between the hosts until the last page is sent. */
+static int follow(struct migrate_ctx *c, struct qmp *q, const struct qemu_cmdline *cmd)
+{
+	uint64_t start = now_usec(), end = start + (uint64_t)(c->timeout_s * USEC_PER_SEC);
+
+	while (c->postcopy || now_usec() < end) {
 		json_t *ret = NULL;
 		const char *s;
 		int r = qmp_execute(q, "query-migrate", NULL, &ret, QMP_TIMEOUT_MS);
@@ -142,33 +203,50 @@ static int follow(struct migrate_ctx *c, struct qmp *q)
 			return -EIO;
 		}
 		s = json_string_value(json_object_get(ret, "status")) ?: "";
+		read_progress(c, ret, s);
+		migrate_publish(c);
 		if (strcmp(s, "completed") == 0) {
 			/* QEMU reports it in milliseconds */
 			c->downtime_usec = (uint64_t)json_integer_value(json_object_get(ret, "downtime")) * 1000;
 			json_decref(ret);
 			return 0;
 		}
-		if (strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0) {
+		if (strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0 || strcmp(s, "postcopy-paused") == 0) {
 			const char *d = json_string_value(json_object_get(ret, "error-desc"));
 
 			snprintf(c->why, sizeof c->why, "QEMU: migration %s%s%s", s, d ? ": " : "", d ?: "");
 			json_decref(ret);
 			return -EIO;
 		}
-		json_decref(ret);
+		if (c->converge == CONVERGE_POSTCOPY && !c->postcopy && strcmp(s, "active") == 0 &&
+		    now_usec() - start >= (uint64_t)(c->postcopy_after_s * USEC_PER_SEC))
+			start_postcopy(c, q, cmd);
+		json_decref(ret);	/* s is its text */
 		usleep(POLL_US);
 	}
 	snprintf(c->why, sizeof c->why, "not done within %.0f s", c->timeout_s);
 	return -ETIMEDOUT;
 }
 
-static int journal_phase(struct migrate_ctx *c, const struct qemu_cmdline *cmd, const char *phase)
+/* Bandwidth, downtime and capabilities of the move (the peer got
+ * postcopy-ram from its receiver). Every capability is set either way:
+ * an earlier move's may still be on. */
+static int set_parameters(const struct migrate_ctx *c, struct qmp *q)
 {
-	char text[4096];
+	/* QEMU caps post-copy apart (its 0: no cap) */
+	json_t *params = json_pack("{s:I,s:I,s:I}", "downtime-limit", (json_int_t)c->downtime_ms, "max-bandwidth",
+				   (json_int_t)(c->max_bandwidth > 0 ? c->max_bandwidth : UNLIMITED_BANDWIDTH),
+				   "max-postcopy-bandwidth", (json_int_t)c->max_bandwidth);
+	json_t *caps = json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities",
+				 "capability", "auto-converge", "state", c->converge == CONVERGE_AUTO,
+				 "capability", "postcopy-ram", "state", c->converge == CONVERGE_POSTCOPY);
+	int r = qmp_execute(q, "migrate-set-parameters", params, NULL, QMP_TIMEOUT_MS);
 
-	snprintf(text, sizeof text, "engine=qemu\nname=%s\npid=%s\nqmp=%s\nhost=%s\ntransport=%s\nphase=%s\n",
-		 c->m->name, c->m->key, cmd->qmp, c->m->host, c->m->transport, phase);
-	return journal_write(c->state_dir, c->id, text);
+	if (r == 0)
+		r = qmp_execute(q, "migrate-set-capabilities", caps, NULL, QMP_TIMEOUT_MS);
+	json_decref(params);
+	json_decref(caps);
+	return r;
 }
 
 int migrate_qemu(struct migrate_ctx *c)
@@ -179,6 +257,7 @@ int migrate_qemu(struct migrate_ctx *c)
 	struct transport_proc peer = { .pid = -1, .in = -1, .out = -1 };
 	struct qemu_cmdline qc;
 	struct qmp q = QMP_INIT;
+	json_t *uri;
 	pid_t pid = (pid_t)atoi(m->key);
 	ssize_t n;
 	int r, argc = 0;
@@ -196,7 +275,8 @@ int migrate_qemu(struct migrate_ctx *c)
 		return r;
 	}
 	shell_quote(m->name, q_name, sizeof q_name);
-	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-incoming %s %s", q_name, m->address);
+	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-incoming %s %s%s", q_name, m->address,
+		 c->converge == CONVERGE_POSTCOPY ? " postcopy" : "");
 	for (size_t i = 0; i < qc.n_taps; i++)
 		if (tap_bridge(qc.taps[i], bridge, sizeof bridge) == 0)
 			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s=%s", qc.taps[i], bridge);
@@ -219,25 +299,33 @@ int migrate_qemu(struct migrate_ctx *c)
 		snprintf(c->why, sizeof c->why, "cannot reach the guest's QMP socket");
 		goto out;
 	}
-	qmp_execute(&q, "migrate-set-parameters",
-		    c->max_bandwidth > 0
-			    ? json_pack("{s:I,s:I}", "downtime-limit", (json_int_t)c->downtime_ms,
-					"max-bandwidth", (json_int_t)c->max_bandwidth)
-			    : json_pack("{s:I}", "downtime-limit", (json_int_t)c->downtime_ms),
-		    NULL, QMP_TIMEOUT_MS);
+	r = set_parameters(c, &q);
+	if (r < 0) {
+		snprintf(c->why, sizeof c->why, "QEMU refused the migration's parameters");
+		goto out;
+	}
 	r = journal_phase(c, &qc, "migrating");
 	if (r < 0) {
 		snprintf(c->why, sizeof c->why, "cannot write the journal: %s", strerror(-r));
 		goto out;
 	}
-	r = qmp_execute(&q, "migrate", json_pack("{s:s}", "uri", line + 9), NULL, QMP_TIMEOUT_MS);
+	uri = json_pack("{s:s}", "uri", line + 9);
+	r = qmp_execute(&q, "migrate", uri, NULL, QMP_TIMEOUT_MS);
+	json_decref(uri);
 	if (r < 0) {
 		snprintf(c->why, sizeof c->why, "QEMU refused to migrate to %s", line + 9);
 		goto out;
 	}
 	/* From here the source QEMU's own state tells a restart how far the
 	 * move got (recover_qemu): the journal needs no later phase. */
-	r = follow(c, &q);
+	r = follow(c, &q, &qc);
+	if (r < 0 && c->postcopy) {
+		/* Its memory is split between the hosts: neither half may go. */
+		snprintf(c->why + strlen(c->why), sizeof c->why - strlen(c->why),
+			 "; cut in post-copy: the guest stays paused here and waits at the peer (see adaptfs(5))");
+		c->keep_journal = true;
+		goto out;
+	}
 	if (r < 0 && cancel_migration(&q)) {
 		resume_source(&q);
 		goto out;
@@ -264,17 +352,36 @@ out:
 	return r;
 }
 
+/* A post-copy move goes on without the daemon: wait for its end.
+ * true once the peer has every page. */
+static bool postcopy_completes(struct qmp *q)
+{
+	for (uint64_t end = now_usec() + POSTCOPY_WAIT_USEC; now_usec() < end; usleep(POLL_US)) {
+		json_t *ret = NULL;
+		char s[32] = "";
+
+		if (qmp_execute(q, "query-migrate", NULL, &ret, QMP_TIMEOUT_MS) == 0)
+			snprintf(s, sizeof s, "%s", json_string_value(json_object_get(ret, "status")) ?: "");
+		json_decref(ret);
+		if (strcmp(s, "postcopy-active") != 0)
+			return strcmp(s, "completed") == 0;
+	}
+	return false;
+}
+
 /* A daemon killed mid-migration. A source still migrating or running
  * runs on (the peer drops its copy). A source that sent it all:
  * the peer keeps its copy if that runs, and its answer decides; if it
  * cannot be asked, the source stays paused and the entry stays for the
- * next start. Returns whether the entry is settled. */
+ * next start. A move cut in post-copy has half the guest on each side:
+ * both stay, and so does the entry. Returns whether it is settled. */
 bool recover_qemu(const char *text)
 {
 	char name[256], qmp[256], transport[1024], host[64], pid_s[16], status[64], q_name[300];
-	char cmd[600], there[64] = "";
+	char cmd[600], there[64] = "", phase[32] = "";
 	struct qmp q = QMP_INIT;
 
+	journal_get(text, "phase", phase, sizeof phase);
 	if (journal_get(text, "name", name, sizeof name) < 0 || journal_get(text, "qmp", qmp, sizeof qmp) < 0 ||
 	    journal_get(text, "transport", transport, sizeof transport) < 0 ||
 	    journal_get(text, "host", host, sizeof host) < 0 || journal_get(text, "pid", pid_s, sizeof pid_s) < 0)
@@ -286,6 +393,11 @@ bool recover_qemu(const char *text)
 		events_add(name, "placement: an interrupted move to %s found the guest gone here (there: %s)",
 			   host, there[0] ? there : "no answer");
 		return true;
+	}
+	if (strcmp(phase, "postcopy") == 0 && !postcopy_completes(&q)) {
+		qmp_close(&q);
+		events_add(name, "placement: an interrupted move to %s was cut in post-copy: the guest's memory is split between here and there; both halves are kept, paused here", host);
+		return false;
 	}
 	status_of(&q, status, sizeof status);
 	/* A migration still under way may complete before the cancel takes:

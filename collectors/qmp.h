@@ -19,7 +19,8 @@ struct qmp {
 /* Connect, read the greeting, negotiate capabilities. 0 or -errno
  * (-ETIMEDOUT when the peer does not answer in time). */
 int qmp_open(struct qmp *q, const char *path, int timeout_ms);
-/* Run one command; *ret gets the "return" value (a new reference).
+/* Run one command; args is borrowed (the caller still owns it), *ret
+ * gets the "return" value (a new reference, the caller's to release).
  * -EREMOTEIO on an error reply, -ETIMEDOUT, -EPROTO on garbage. */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms);
 void qmp_close(struct qmp *q);

@@ -17,6 +17,7 @@ const char *const wl_file_names[WF_COUNT] = {
 	[WF_KIND] = "kind", [WF_CPU] = "cpu", [WF_IO] = "io", [WF_THREADS] = "threads",
 	[WF_SCHED_WAIT] = "sched_wait", [WF_MAJOR_FAULTS] = "major_faults", [WF_MEMORY] = "memory",
 	[WF_PRESSURE] = "pressure", [WF_CLASS] = "class", [WF_STAT] = "stat",
+	[WF_MIGRATION] = "migration",
 	[WF_PLACEMENT] = "placement", [WF_MODE] = "mode", [WF_PREFETCH] = "prefetch",
 };
 

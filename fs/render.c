@@ -3,6 +3,7 @@
 #include "control.h"
 #include "events.h"
 #include "prefetch.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -239,6 +240,30 @@ static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out)
 	}
 }
 
+/* A move to a peer under way (placement host=), live: "phase none" when
+ * there is none. */
+static void render_migration(const struct wl_view *w, struct strbuf *out)
+{
+	struct migrate_progress p;
+
+	if (!migrate_get_progress(w->key, &p)) {
+		strbuf_printf(out, "phase none\n");
+		return;
+	}
+	strbuf_printf(out, "phase %s\nhost %s\nelapsed_usec %llu\n", p.phase, p.host,
+		      (unsigned long long)(now_usec() - p.start_usec));
+	if (p.live)
+		strbuf_printf(out,
+			      "sent_bytes %llu\nremaining_bytes %llu\ntotal_bytes %llu\n"
+			      "dirty_bytes_per_sec %llu\nbandwidth_bytes_per_sec %llu\n"
+			      "expected_downtime_usec %llu\npasses %llu\nthrottle_percent %u\n",
+			      (unsigned long long)p.sent_bytes, (unsigned long long)p.remaining_bytes,
+			      (unsigned long long)p.total_bytes, (unsigned long long)p.dirty_bytes_per_sec,
+			      (unsigned long long)p.bandwidth_bytes_per_sec,
+			      (unsigned long long)p.expected_downtime_usec, (unsigned long long)p.passes,
+			      p.throttle_percent);
+}
+
 static void render_wl_file(const struct snapshot *s, const struct wl_view *w, int file,
 			   struct strbuf *out)
 {
@@ -249,6 +274,9 @@ static void render_wl_file(const struct snapshot *s, const struct wl_view *w, in
 	case WF_CLASS:
 		strbuf_printf(out, "%s mode=%s\n", class_name(w->class),
 			      w->recommend_vm ? "vm" : "container");
+		break;
+	case WF_MIGRATION:
+		render_migration(w, out);
 		break;
 	case WF_PLACEMENT:
 		control_render(w, CTL_PLACEMENT, out);
@@ -277,8 +305,10 @@ static void render_migrations(struct strbuf *out)
 	struct migrate_stats m;
 
 	migrate_get_stats(&m);
-	strbuf_printf(out, "migrations %llu\nmigrations_failed %llu\n", (unsigned long long)m.done,
-		      (unsigned long long)m.failed);
+	strbuf_printf(out, "migrations %llu\nmigrations_failed %llu\nmigrations_active %llu\n"
+			   "migrations_postcopy %llu\nmigrations_throttled %llu\n",
+		      (unsigned long long)m.done, (unsigned long long)m.failed, (unsigned long long)m.active,
+		      (unsigned long long)m.postcopy, (unsigned long long)m.throttled);
 	if (m.done)
 		strbuf_printf(out, "migration_last_total_usec %llu\nmigration_last_downtime_usec %llu\n",
 			      (unsigned long long)m.last_total_usec, (unsigned long long)m.last_downtime_usec);

@@ -139,6 +139,20 @@ static int set_migration(struct migration_config *m, const char *name, const cha
 		return ini_parse_double(v, 1, 60000, &m->downtime_ms);
 	if (strcmp(name, "max_bandwidth") == 0)
 		return ini_parse_double(v, 0, 1e12, &m->max_bandwidth);
+	if (strcmp(name, "postcopy_after") == 0)
+		return ini_parse_double(v, 0.1, 3600, &m->postcopy_after);
+	if (strcmp(name, "converge") == 0) {
+		static const char *const names[] = { [CONVERGE_NONE] = "none",
+						     [CONVERGE_AUTO] = "auto-converge",
+						     [CONVERGE_POSTCOPY] = "postcopy" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+			if (strcmp(v, names[i]) == 0) {
+				m->converge = (enum converge)i;
+				return 0;
+			}
+		return -EINVAL;
+	}
 	return -ENOENT;
 }
 
@@ -288,7 +302,9 @@ static void config_defaults(struct config *cfg)
 		.migration = {
 			.lxc_path = xstrdup("/var/lib/lxc"),
 			.timeout = 120,
-			.downtime_ms = 300,
+			.downtime_ms = 30,
+			.converge = CONVERGE_NONE,
+			.postcopy_after = 2,
 		},
 		.managed = {
 			.recipes = xstrdup("/etc/adaptfs/workloads.d"),

@@ -30,11 +30,14 @@ struct prefetch_config {
 };
 
 /* [migration]: moving workloads to and from peers. */
+enum converge { CONVERGE_NONE, CONVERGE_AUTO, CONVERGE_POSTCOPY };
 struct migration_config {
 	char *lxc_path;			/* where containers moved here are unpacked */
 	double timeout;			/* seconds a migration may take in all */
 	double downtime_ms;		/* QEMU's allowed stop-and-copy downtime */
-	double max_bandwidth;		/* bytes/s a QEMU migration may use; 0: QEMU's */
+	double max_bandwidth;		/* bytes/s a QEMU migration may use; 0: the link's */
+	enum converge converge;		/* what makes a guest that outruns the link move */
+	double postcopy_after;		/* seconds of pre-copy before post-copy */
 };
 
 /* [managed]: workloads adaptfs starts from recipes (adaptfs-workloads(5)). */

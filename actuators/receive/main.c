@@ -26,7 +26,7 @@ bool name_ok(const char *name)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: adaptfs-migrate qemu-incoming NAME ADDRESS [TAP=BRIDGE...]\n"
+		"usage: adaptfs-migrate qemu-incoming NAME ADDRESS [postcopy] [TAP=BRIDGE...]\n"
 		"       adaptfs-migrate qemu-status|qemu-abort NAME\n"
 		"       adaptfs-migrate lxc-receive NAME SOURCE_LXC_PATH [restore]\n"
 		"       adaptfs-migrate lxc-status|lxc-abort NAME\n"

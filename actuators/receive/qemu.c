@@ -137,6 +137,23 @@ static int plug_taps(const char *dir, int n, char **pairs)
 	return 0;
 }
 
+/* Post-copy needs the capability on both ends before the stream starts. */
+static int enable_postcopy(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	struct qmp q = QMP_INIT;
+	json_t *caps = json_pack("{s:[{s:s,s:b}]}", "capabilities", "capability", "postcopy-ram", "state", 1);
+	int r;
+
+	snprintf(path, sizeof path, "%s/%s", dir, QEMU_CTL_SOCKET);
+	r = qmp_open(&q, path, 2000);
+	if (r == 0)
+		r = qmp_execute(&q, "migrate-set-capabilities", caps, NULL, 2000);
+	json_decref(caps);
+	qmp_close(&q);
+	return r;
+}
+
 static bool wait_running(const char *dir)
 {
 	char status[64];
@@ -152,6 +169,7 @@ static bool wait_running(const char *dir)
 int qemu_incoming(const struct config *cfg, int argc, char **argv)
 {
 	const char *name = argv[0], *addr = argv[1];
+	bool postcopy = argc > 2 && strcmp(argv[2], "postcopy") == 0;
 	struct argv_list src = {0}, dst = {0};
 	char dir[PATH_MAX], uri[128], status[64];
 	_cleanup_free_ char *line = NULL;
@@ -182,7 +200,7 @@ int qemu_incoming(const struct config *cfg, int argc, char **argv)
 		say("error bad command line from the source");
 		goto fail;
 	}
-	if (plug_taps(dir, argc - 2, argv + 2) < 0) {
+	if (plug_taps(dir, argc - 2 - postcopy, argv + 2 + postcopy) < 0) {
 		say("error cannot set up the guest's taps");
 		goto fail;
 	}
@@ -190,6 +208,10 @@ int qemu_incoming(const struct config *cfg, int argc, char **argv)
 	r = spawn_wait((const char *const *)dst.v, -1, NULL, 0, LAUNCH_TIMEOUT_MS);
 	if (r != 0) {
 		say("error QEMU did not start here (status %d; see the peer's log)", r);
+		goto fail;
+	}
+	if (postcopy && enable_postcopy(dir) < 0) {
+		say("error QEMU here does not take postcopy-ram");
 		goto fail;
 	}
 	say("incoming %s", uri);

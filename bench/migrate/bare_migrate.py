@@ -6,7 +6,7 @@ The baseline of bench/migrate: no adaptfs, python3 stdlib only.
     bare_migrate.py --hostexec HOSTEXEC --dst-host hB --dst-addr 10.233.0.2 --dst-dir DIR
                     --src-pid PID --args ARGS [--src-ctl SOCK] [--qemu qemu-system-x86_64]
                     [--tap TAP] [--bridge br0] [--port 4444] [--downtime-limit 300]
-                    [--poll 0.02]
+                    [--max-bandwidth BYTES] [--capability CAP]... [--poll 0.02] [--timeout 120]
 
 ARGS is the guest's QEMU command line without the program, one argument a line (what
 tests/bats/lib/hosts.bash's host_vm_args prints). Steps, all timed:
@@ -17,14 +17,16 @@ tests/bats/lib/hosts.bash's host_vm_args prints). Steps, all timed:
      file DIR/NAME.serial; any -daemonize/-pidfile/-incoming of ARGS dropped), plus
      -daemonize -pidfile DIR/NAME.pid -incoming tcp:ADDR:PORT (returns once QEMU listens);
   3. on the source's private QMP monitor (the chardev id=ctl of its command line, or
-     --src-ctl): migrate-set-parameters downtime-limit, migrate tcp:ADDR:PORT, then
-     query-migrate every --poll s until completed;
+     --src-ctl): migrate-set-parameters downtime-limit (and max-bandwidth, if given: QEMU's
+     default cap is 128 MiB/s), migrate tcp:ADDR:PORT, then query-migrate every --poll s
+     until completed (or --timeout s: the migration is cancelled, exit status 3);
   4. query-status on the destination's monitor every --poll s until "running";
   5. quit the source, and wait until its process is gone (a zombie counts as gone).
 total_ms spans 1 to 5 (what adaptfs's write to placement covers). Prints one JSON line:
 total_ms, downtime_ms (query-migrate), setup_ms (1-2), migrate_ms (3), resume_ms (4),
 quit_ms (5), query_total_ms (query-migrate total-time), pid (the destination QEMU), ctl.
-Exit status 1 on any failure (the source is left as it is: the caller's teardown cleans up).
+Exit status 1 on any failure (the source is left as it is: the caller's teardown cleans up),
+3 when --timeout ran out (the migration cancelled, the source running on).
 """
 import argparse
 import json
@@ -147,6 +149,8 @@ def main():
     p.add_argument("--bridge", default="br0")
     p.add_argument("--port", type=int, default=4444)
     p.add_argument("--downtime-limit", type=int, default=300)
+    p.add_argument("--max-bandwidth", type=int)
+    p.add_argument("--capability", action="append", default=[])
     p.add_argument("--poll", type=float, default=0.02)
     p.add_argument("--timeout", type=float, default=120.0)
     a = p.parse_args()
@@ -188,15 +192,25 @@ def main():
     t1 = time.monotonic()
     # 3. migrate
     src = QMP(src_ctl)
-    src.cmd("migrate-set-parameters", {"downtime-limit": a.downtime_limit})
+    params = {"downtime-limit": a.downtime_limit}
+    if a.max_bandwidth:
+        params["max-bandwidth"] = a.max_bandwidth
+    src.cmd("migrate-set-parameters", params)
+    if a.capability:
+        src.cmd("migrate-set-capabilities",
+                {"capabilities": [{"capability": c, "state": True} for c in a.capability]})
     src.cmd("migrate", {"uri": "tcp:%s:%d" % (a.dst_addr, a.port)})
     while True:
         q = src.cmd("query-migrate")
         s = q.get("status")
         if s == "completed":
             break
-        if s in ("failed", "cancelled") or time.monotonic() > end:
-            sys.exit("bare_migrate: migration %s: %s" % (s, q.get("error-desc", "timeout")))
+        if s in ("failed", "cancelled"):
+            sys.exit("bare_migrate: migration %s: %s" % (s, q.get("error-desc", "")))
+        if time.monotonic() > end:
+            src.cmd("migrate_cancel")
+            print(json.dumps({"timeout_s": a.timeout, "status": s}))
+            sys.exit(3)
         time.sleep(a.poll)
     t2 = time.monotonic()
     # 4. the destination runs

@@ -276,7 +276,7 @@ unpin_shared() {
     pid=$(vm_pid "$CPUVM")
     wait_for -t 10 test -d "$d"
     run ls "$d"
-    assert_output "$(printf '%s\n' class cpu io kind major_faults memory mode placement prefetch pressure sched_wait stat threads)"
+    assert_output "$(printf '%s\n' class cpu io kind major_faults memory migration mode placement prefetch pressure sched_wait stat threads)"
     # the metric files carry figures (the rates from the second sample on)
     wait_for -t 10 key usage_percent "$d/cpu"
     for f in cpu io threads sched_wait major_faults memory stat; do

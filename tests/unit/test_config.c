@@ -77,6 +77,32 @@ static void check_defaults(const struct config *cfg)
 	assert_float_equal(cfg->policy.overload, 1.25, 1e-12);
 	assert_float_equal(cfg->policy.min_gain, 0.25, 1e-12);
 	assert_float_equal(cfg->policy.settle, 60, 1e-12);
+	assert_float_equal(cfg->migration.downtime_ms, 30, 1e-12);
+	assert_float_equal(cfg->migration.max_bandwidth, 0, 1e-12);
+	assert_int_equal(cfg->migration.converge, CONVERGE_NONE);
+	assert_float_equal(cfg->migration.postcopy_after, 2, 1e-12);
+}
+
+static void migration_section_sets_every_key(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(load(c, "[migration]\n"
+				 "lxc_path = /srv/lxc\n"
+				 "timeout = 60\n"
+				 "downtime_ms = 20\n"
+				 "max_bandwidth = 67108864\n"
+				 "converge = postcopy\n"
+				 "postcopy_after = 0.5\n"), 0);
+	assert_string_equal(c->cfg.migration.lxc_path, "/srv/lxc");
+	assert_float_equal(c->cfg.migration.timeout, 60, 1e-12);
+	assert_float_equal(c->cfg.migration.downtime_ms, 20, 1e-12);
+	assert_float_equal(c->cfg.migration.max_bandwidth, 67108864, 1e-12);
+	assert_int_equal(c->cfg.migration.converge, CONVERGE_POSTCOPY);
+	assert_float_equal(c->cfg.migration.postcopy_after, 0.5, 1e-12);
+	config_free(&c->cfg);
+	assert_int_equal(load(c, "[migration]\nconverge = none\n"), 0);
+	assert_int_equal(c->cfg.migration.converge, CONVERGE_NONE);
 }
 
 static void managed_section_sets_every_key(void **state)
@@ -286,6 +312,9 @@ static void bad_values_are_rejected_with_their_line(void **state)
 		{ "[policy]\noverload = 0.9\n", "overload", "policy", 2 },
 		{ "[policy]\nmin_gain = 0\n", "min_gain", "policy", 2 },
 		{ "[policy]\ncooldown = -1\n", "cooldown", "policy", 2 },
+		{ "[migration]\nconverge = auto\n", "converge", "migration", 2 },
+		{ "[migration]\npostcopy_after = 0\n", "postcopy_after", "migration", 2 },
+		{ "[migration]\nmax_bandwidth = -1\n", "max_bandwidth", "migration", 2 },
 	};
 	struct ctx *c = *state;
 
@@ -338,6 +367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unknown_section_is_reported_as_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(first_error_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(managed_section_sets_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(migration_section_sets_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_values_are_rejected_with_their_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(syntax_error_names_its_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_file_is_fine_unless_required, setup, teardown),

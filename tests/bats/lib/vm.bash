@@ -48,6 +48,9 @@
 #                            a tmpfs, i.e. guest RAM; remounted to 95% of RAM first) before the
 #                            ready marker, which then ends "fill=MIB" (bench/migrate: RAM that a
 #                            live migration must send). Give the guest VM_MEM >= MIB + 128.
+#                            VM_APPEND_EXTRA=adapt.dirty=MIB: MIB MiB of random data rewritten
+#                            in a loop from then on (memory dirtied as fast as the guest can);
+#                            give it 2 * MIB more VM_MEM.
 #   vm_pid NAME              pid of the qemu-system-x86_64 process
 #   vm_qmp NAME              path of its QMP unix socket (-qmp unix:PATH,server=on,wait=off):
 #                            the one an adaptfs daemon discovers and uses. QEMU serves ONE client
@@ -210,11 +213,12 @@ mkdir -p /dev/pts /tmp
 for m in $(cat /etc/modules); do
     insmod "/lib/modules/$m.ko" || echo "adaptfs-vm: insmod $m failed"
 done
-job=idle ip= gw= fill=
+job=idle ip= gw= fill= dirty=
 for w in $(cat /proc/cmdline); do
     case $w in
     adapt.job=*) job=${w#adapt.job=} ;;
     adapt.fill=*) fill=${w#adapt.fill=} ;;
+    adapt.dirty=*) dirty=${w#adapt.dirty=} ;;
     adapt.ip=*) ip=${w#adapt.ip=} ;;
     adapt.gw=*) gw=${w#adapt.gw=} ;;
     adapt.name=*) hostname "${w#adapt.name=}" ;;
@@ -263,7 +267,17 @@ if [ -n "$fill" ]; then
     [ "$got" = "$fill" ] || echo "adaptfs-vm: fill failed: $got of $fill MiB"
     fill=" fill=$got"
 fi
-echo "ADAPTFS-VM-READY job=$job ip=$ip$fill"
+# adapt.dirty=MIB: MIB MiB of RAM rewritten with random (not zero: QEMU sends zero pages
+# for nothing) bytes over and over, as fast as the guest can: memory dirtied faster than a
+# slow link carries it
+if [ -n "$dirty" ]; then
+    mount -o remount,size=95% / 2>/dev/null
+    dd if=/dev/urandom of=/dirty.src bs=1M count="$dirty" 2>/dev/null
+    cp /dirty.src /dirty
+    (while :; do dd if=/dirty.src of=/dirty bs=1M conv=notrunc 2>/dev/null; done) &
+    dirty=" dirty=$dirty"
+fi
+echo "ADAPTFS-VM-READY job=$job ip=$ip$fill$dirty"
 case $job in
 cpu) while :; do :; done ;;
 io)
