@@ -47,6 +47,7 @@
 #   ROUNDS [3, 1 with QUICK=1]   SIZES ["128 512"] (MiB of dirtied guest RAM)
 #   LXC [1]            0: no container part
 #   SLOW [1]           0: no slow-link part
+#   SLOW_ROUNDS [1]    rounds of the slow-link part (each ~2.5 min)
 #   COPY [rsync if installed, else tar]   how the bare LXC move copies the container
 #   OUT [bench/migrate/results.md]   beside it OUT's -total_ms.png (bench/plot.sh) when
 #                      gnuplot is installed, and OUT's .tsv (every sample)
@@ -72,6 +73,7 @@ fi
 SIZES=${SIZES-128 512}
 LXC=${LXC:-1}
 SLOW=${SLOW:-1}
+SLOW_ROUNDS=${SLOW_ROUNDS:-1}
 BARE_BW=10737418240
 KEEP=${KEEP:-0}
 CNAME=bmigc
@@ -251,7 +253,7 @@ slow_case() {
 	host_vm_args hA "$name" >"$args"
 	tap=$(host_vm_tap hA "$name")
 	s=hA d=hB
-	for ((r = 1; r <= ROUNDS; r++)); do
+	for ((r = 1; r <= SLOW_ROUNDS; r++)); do
 		for how in bare auto-converge postcopy; do
 			wait_for -t 30 guest_pid_on "$s" "$name" >/dev/null || die "$name is not on $s"
 			u0=$(uptime_of "$ip")
