@@ -9,8 +9,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *state_dir, *cgroup_root;
-static double timeout_s, downtime_ms, max_bandwidth, postcopy_after_s;
-static enum converge converge;
+static struct migration_config settings;	/* lxc_path not kept: adaptfs-migrate's */
 static struct migrate_stats stats;
 static struct migrate_ctx *moving;	/* moves under way, for NAME/migration */
 
@@ -30,11 +29,8 @@ void migrate_configure(const struct config *cfg)
 	state_dir = xstrdup(cfg->state_dir);
 	free(cgroup_root);
 	cgroup_root = xstrdup(cfg->cgroup_root);
-	timeout_s = cfg->migration.timeout;
-	downtime_ms = cfg->migration.downtime_ms;
-	max_bandwidth = cfg->migration.max_bandwidth;
-	converge = cfg->migration.converge;
-	postcopy_after_s = cfg->migration.postcopy_after;
+	settings = cfg->migration;
+	settings.lxc_path = NULL;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -75,18 +71,13 @@ int migrate_run(const struct migration *m)
 	pthread_mutex_lock(&lock);
 	dir = xstrdup(state_dir);
 	root = xstrdup(cgroup_root);
-	c.timeout_s = timeout_s;
-	c.downtime_ms = downtime_ms;
-	c.max_bandwidth = max_bandwidth;
-	c.converge = converge;
-	c.postcopy_after_s = postcopy_after_s;
+	c.settings = settings;
 	snprintf(c.progress.host, sizeof c.progress.host, "%s", m->host);
 	snprintf(c.progress.phase, sizeof c.progress.phase, "preparing");
 	c.progress.start_usec = start;
 	c.shown = c.progress;
 	c.next = moving;
 	moving = &c;
-	stats.active++;
 	pthread_mutex_unlock(&lock);
 	c.state_dir = dir;
 	c.cgroup_root = root;
@@ -106,7 +97,6 @@ int migrate_run(const struct migration *m)
 			*p = c.next;
 			break;
 		}
-	stats.active--;
 	stats.postcopy += c.postcopy;
 	stats.throttled += c.max_throttle_percent > 0;
 	if (r == 0) {
@@ -194,5 +184,7 @@ void migrate_get_stats(struct migrate_stats *out)
 {
 	pthread_mutex_lock(&lock);
 	*out = stats;
+	for (const struct migrate_ctx *c = moving; c; c = c->next)
+		out->active++;
 	pthread_mutex_unlock(&lock);
 }

@@ -34,7 +34,8 @@ void migrate_recover(void);
 
 /* Counters for host/stat. */
 struct migrate_stats {
-	uint64_t done, failed, active;
+	uint64_t done, failed;
+	uint64_t active;		/* moves under way now */
 	uint64_t postcopy;		/* moves that switched to post-copy */
 	uint64_t throttled;		/* moves whose guest auto-converge slowed */
 	uint64_t last_total_usec, last_downtime_usec;
@@ -63,8 +64,7 @@ struct migrate_ctx {
 	const char *state_dir;
 	const char *cgroup_root;
 	char id[300];		/* journal entry */
-	double timeout_s, downtime_ms, max_bandwidth, postcopy_after_s;
-	enum converge converge;
+	struct migration_config settings;	/* [migration] for this move; no lxc_path */
 	bool keep_journal;	/* outcome unknown: left for the next start */
 	bool images;		/* LXC: stopped by a CRIU checkpoint */
 	uint64_t total_usec, downtime_usec;	/* measured */

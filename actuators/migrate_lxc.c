@@ -113,7 +113,7 @@ static int send_container(struct migrate_ctx *c, const char *path, bool restore)
 	char cmd[PATH_MAX + 1024], q_name[300], q_path[PATH_MAX + 8], line[512] = "", head[32];
 	_cleanup_free_ char *buf = xmalloc(STREAM_CHUNK);	/* jobs run side by side */
 	struct transport_proc peer;
-	int fds[2], r, timeout_ms = (int)(c->timeout_s * 1000);
+	int fds[2], r, timeout_ms = (int)(c->settings.timeout * 1000);
 	pid_t tar_pid;
 	ssize_t n;
 

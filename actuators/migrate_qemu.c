@@ -173,14 +173,14 @@ static void start_postcopy(struct migrate_ctx *c, struct qmp *q, const struct qe
 	if (r < 0) {
 		events_add(c->m->name, "placement: moving to %s: no post-copy: cannot write the journal: %s",
 			   c->m->host, strerror(-r));
-		c->converge = CONVERGE_NONE;
+		c->settings.converge = CONVERGE_NONE;
 		return;
 	}
 	r = qmp_execute(q, "migrate-start-postcopy", NULL, NULL, QMP_TIMEOUT_MS);
 	if (r < 0) {
 		events_add(c->m->name, "placement: moving to %s: QEMU refused to switch to post-copy: %s",
 			   c->m->host, strerror(-r));
-		c->converge = CONVERGE_NONE;
+		c->settings.converge = CONVERGE_NONE;
 		return;
 	}
 	c->postcopy = true;
@@ -191,7 +191,7 @@ static void start_postcopy(struct migrate_ctx *c, struct qmp *q, const struct qe
  * the guest is split between the hosts until the last page is sent. */
 static int follow(struct migrate_ctx *c, struct qmp *q, const struct qemu_cmdline *cmd)
 {
-	uint64_t start = now_usec(), end = start + (uint64_t)(c->timeout_s * USEC_PER_SEC);
+	uint64_t start = now_usec(), end = start + (uint64_t)(c->settings.timeout * USEC_PER_SEC);
 
 	while (c->postcopy || now_usec() < end) {
 		json_t *ret = NULL;
@@ -218,13 +218,13 @@ static int follow(struct migrate_ctx *c, struct qmp *q, const struct qemu_cmdlin
 			json_decref(ret);
 			return -EIO;
 		}
-		if (c->converge == CONVERGE_POSTCOPY && !c->postcopy && strcmp(s, "active") == 0 &&
-		    now_usec() - start >= (uint64_t)(c->postcopy_after_s * USEC_PER_SEC))
+		if (c->settings.converge == CONVERGE_POSTCOPY && !c->postcopy && strcmp(s, "active") == 0 &&
+		    now_usec() - start >= (uint64_t)(c->settings.postcopy_after * USEC_PER_SEC))
 			start_postcopy(c, q, cmd);
 		json_decref(ret);	/* s is its text */
 		usleep(POLL_US);
 	}
-	snprintf(c->why, sizeof c->why, "not done within %.0f s", c->timeout_s);
+	snprintf(c->why, sizeof c->why, "not done within %.0f s", c->settings.timeout);
 	return -ETIMEDOUT;
 }
 
@@ -234,12 +234,12 @@ static int follow(struct migrate_ctx *c, struct qmp *q, const struct qemu_cmdlin
 static int set_parameters(const struct migrate_ctx *c, struct qmp *q)
 {
 	/* QEMU caps post-copy apart (its 0: no cap) */
-	json_t *params = json_pack("{s:I,s:I,s:I}", "downtime-limit", (json_int_t)c->downtime_ms, "max-bandwidth",
-				   (json_int_t)(c->max_bandwidth > 0 ? c->max_bandwidth : UNLIMITED_BANDWIDTH),
-				   "max-postcopy-bandwidth", (json_int_t)c->max_bandwidth);
+	json_t *params = json_pack("{s:I,s:I,s:I}", "downtime-limit", (json_int_t)c->settings.downtime_ms, "max-bandwidth",
+				   (json_int_t)(c->settings.max_bandwidth > 0 ? c->settings.max_bandwidth : UNLIMITED_BANDWIDTH),
+				   "max-postcopy-bandwidth", (json_int_t)c->settings.max_bandwidth);
 	json_t *caps = json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities",
-				 "capability", "auto-converge", "state", c->converge == CONVERGE_AUTO,
-				 "capability", "postcopy-ram", "state", c->converge == CONVERGE_POSTCOPY);
+				 "capability", "auto-converge", "state", c->settings.converge == CONVERGE_AUTO,
+				 "capability", "postcopy-ram", "state", c->settings.converge == CONVERGE_POSTCOPY);
 	int r = qmp_execute(q, "migrate-set-parameters", params, NULL, QMP_TIMEOUT_MS);
 
 	if (r == 0)
@@ -276,7 +276,7 @@ int migrate_qemu(struct migrate_ctx *c)
 	}
 	shell_quote(m->name, q_name, sizeof q_name);
 	snprintf(cmd, sizeof cmd, "adaptfs-migrate qemu-incoming %s %s%s", q_name, m->address,
-		 c->converge == CONVERGE_POSTCOPY ? " postcopy" : "");
+		 c->settings.converge == CONVERGE_POSTCOPY ? " postcopy" : "");
 	for (size_t i = 0; i < qc.n_taps; i++)
 		if (tap_bridge(qc.taps[i], bridge, sizeof bridge) == 0)
 			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s=%s", qc.taps[i], bridge);
