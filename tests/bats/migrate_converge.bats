@@ -70,6 +70,11 @@ dirty_vm() {
 	((total > 64 * 1048576))
 	(($(key "$a/p1/migration" remaining_bytes) <= total))
 	[ "$(key "$a/p1/migration" throttle_percent)" = 0 ]
+	# every figure adaptfs(5) lists, a whole number
+	for k in elapsed_usec sent_bytes remaining_bytes total_bytes dirty_bytes_per_sec \
+		bandwidth_bytes_per_sec expected_downtime_usec passes throttle_percent; do
+		[[ $(key "$a/p1/migration" "$k") =~ ^[0-9]+$ ]] || { echo "$k: not a number"; false; }
+	done
 	wait_for -t 10 above "$a/p1/migration" bandwidth_bytes_per_sec 0
 	(($(key "$a/p1/migration" bandwidth_bytes_per_sec) <= 12 * 1048576))
 
