@@ -79,9 +79,9 @@ static int run_migrate(struct job *job)
 {
 	int r = migrate_run(job->arg);
 
-	/* Return only once this host's tree no longer shows it. */
-	if (r == 0)
-		sampler_refresh(2000);
+	/* Return only once this host's tree no longer shows it, and host/stat
+	 * counts the move, done or failed. */
+	sampler_refresh(2000);
 	return r;
 }
 
@@ -264,57 +264,71 @@ int control_write(const struct snapshot *s, const struct wl_view *w, enum contro
 		  const char *buf, size_t len, control_done_fn done, void *ctx)
 {
 	char line[CONTROL_MAX_LINE + 1];
+	int r;
 
 	if (control_line(buf, len, line, sizeof line) < 0)
 		return refuse(w, f, "", -EINVAL, "one line of at most 4096 bytes, no NUL bytes");
 	switch (f) {
 	case CTL_PLACEMENT:
-		return write_placement(s, w, line, done, ctx);
+		r = write_placement(s, w, line, done, ctx);
+		break;
 	case CTL_MODE:
-		return write_mode(w, line, done, ctx);
+		r = write_mode(w, line, done, ctx);
+		break;
 	case CTL_PREFETCH:
-		return write_prefetch(w, line);
+		r = write_prefetch(w, line);
+		break;
+	default:
+		return -EINVAL;
 	}
-	return -EINVAL;
+	/* A setting done at once reads back at once: files render from the
+	 * snapshot, which holds the settings (queued actions refresh it when
+	 * they are done). */
+	if (r == 1)
+		sampler_refresh(2000);
+	return r;
 }
 
-void control_render(const struct wl_view *w, enum control_file f, struct strbuf *out)
+/* What the snapshot shows of w's settings and of what runs for it. */
+static void state_of_workload(const struct wl_view *w, struct wl_act *out)
 {
-	switch (f) {
-	case CTL_PLACEMENT:
-		/* "cpus=" with no list would not be writable back */
-		if (w->cpus && w->cpus[0])
-			strbuf_printf(out, "host=%s cpus=%s\n", host_name, w->cpus);
-		else
-			strbuf_printf(out, "host=%s\n", host_name);
-		break;
-	case CTL_MODE: {
-		/* managed: the setting in brackets (kind says what runs now) */
-		enum recipe_mode setting = w->vm ? RECIPE_VM : RECIPE_CONTAINER;
-		bool vm;
+	enum recipe_mode setting = w->vm ? RECIPE_VM : RECIPE_CONTAINER;
+	bool vm;
 
-		if (is_managed(w))
-			managed_mode(w->key, &setting, &vm);
-		else if (policy_auto(w->name))
-			setting = RECIPE_AUTO;
-		strbuf_printf(out, "%s\n", setting == RECIPE_VM ? "container [vm] auto" :
-					    setting == RECIPE_AUTO ? "container vm [auto]" :
-								     "[container] vm auto");
-		break;
-	}
-	case CTL_PREFETCH:
-		strbuf_printf(out, prefetch_enabled(w) ? "[on] off\n" : "on [off]\n");
-		break;
-	}
+	/* managed: the setting (kind says what runs now) */
+	if (is_managed(w))
+		managed_mode(w->key, &setting, &vm);
+	else if (policy_auto(w->name))
+		setting = RECIPE_AUTO;
+	out->mode = setting;
+	out->prefetch_on = prefetch_enabled(w);
+	out->have_prefetch = prefetch_get_stats(w->id, &out->prefetch);
+	out->prefetch_last_skipped = prefetch_skip_name(out->prefetch.last_skipped);
+	out->moving = migrate_get_progress(w->key, &out->move);
+	if (out->moving)
+		out->move_elapsed_usec = now_usec() - out->move.start_usec;
 }
+
+static void state_of_host(struct host_act *out)
+{
+	snprintf(out->host_name, sizeof out->host_name, "%s", host_name);
+	migrate_get_stats(&out->migrations);
+}
+
+static const struct actuator_source source = {
+	.workload = state_of_workload,
+	.host = state_of_host,
+};
 
 int control_start(const struct config *cfg)
 {
 	snprintf(host_name, sizeof host_name, "%s", cfg->host_name);
-	placement_init(cfg->cgroup_root);
+	placement_init(cfg);
 	placement_set_state_dir(cfg->state_dir);
 	/* before any job can pin */
 	placement_recover();
+	/* before the sampler's first snapshot */
+	sampler_set_actuator_source(&source);
 	if (jobs_start(2) < 0)
 		return -1;
 	return managed_start(cfg);
@@ -322,6 +336,7 @@ int control_start(const struct config *cfg)
 
 void control_stop(void)
 {
+	sampler_set_actuator_source(NULL);
 	jobs_stop();
 	managed_stop();
 	placement_fini();

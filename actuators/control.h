@@ -38,9 +38,6 @@ typedef void (*control_done_fn)(void *ctx, int err);
 int control_write(const struct snapshot *s, const struct wl_view *w, enum control_file f,
 		  const char *buf, size_t len, control_done_fn done, void *ctx);
 
-/* The text of a control file: it reads back in the syntax it accepts. */
-void control_render(const struct wl_view *w, enum control_file f, struct strbuf *out);
-
 /* Start and stop the actuator workers (the daemon recovers interrupted
  * migrations from the journal before, see migrate_recover). */
 int control_start(const struct config *cfg);

@@ -6,6 +6,7 @@
 #include "managed_impl.h"
 #include "proc.h"
 #include "events.h"
+#include "sampler.h"
 #include "kvm.h"
 #include "log.h"
 #include "trust.h"
@@ -19,10 +20,15 @@
 
 /* A recipe's stop_timeout when its recipe is gone (adaptfs-workloads(5)) */
 #define STOP_TIMEOUT_DEFAULT 10.0
+/* A new snapshot after a scan of the recipes, waited for at most. */
+#define REFRESH_MS 2000
+/* How often a booting VM standby is looked at: it pauses once at its link. */
+#define BOOTING_ROUND_USEC (100 * 1000)
 
 static struct {
 	pthread_mutex_t lock;		/* guards everything below */
 	pthread_cond_t cond;
+	pthread_cond_t stepped;		/* a standby step ended */
 	struct managed_env env;
 	char recipes[PATH_MAX];
 	struct mw **w;
@@ -32,7 +38,8 @@ static struct {
 	bool first_scan;		/* workloads left without a recipe still to stop */
 	int run_lock;			/* RUN_DIR, flock()ed while we manage it */
 	pthread_t thread;
-} M = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .run_lock = -1 };
+} M = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+	.stepped = PTHREAD_COND_INITIALIZER, .run_lock = -1 };
 
 static void env_from(const struct config *cfg, struct managed_env *e)
 {
@@ -49,6 +56,7 @@ static void env_from(const struct config *cfg, struct managed_env *e)
 	snprintf(e->qemu, sizeof e->qemu, "%s", m->qemu);
 	snprintf(e->runc, sizeof e->runc, "%s", m->runc);
 	snprintf(e->scope, sizeof e->scope, "%s", cfg->scope);
+	e->interval = cfg->interval;
 }
 
 static void env_get(struct managed_env *e)
@@ -65,7 +73,7 @@ static const char *mode_word(bool vm)
 
 /* Written whole and renamed, never through a symlink: the sampler never
  * reads half a file, and the next adaptfs takes over the process it names. */
-static void write_state(struct mw *w)
+void mw_save(struct mw *w)
 {
 	struct strbuf sb = {0};
 	_cleanup_close_ int dfd = trust_open_dir(AT_FDCWD, w->dir, 0700, true);
@@ -107,7 +115,12 @@ static bool container_alive(struct mw *w)
 	return !proc_gone("/proc", w->st.pid);
 }
 
-static void stop_engine(const struct managed_env *e, struct mw *w)
+bool mw_alive(struct mw *w)
+{
+	return w->st.vm ? mvm_alive(w) : container_alive(w);
+}
+
+void mw_stop(const struct managed_env *e, struct mw *w)
 {
 	if (w->st.vm)
 		mvm_stop(e, w);
@@ -115,8 +128,10 @@ static void stop_engine(const struct managed_env *e, struct mw *w)
 		mrunc_stop(e, w);
 }
 
-/* Start in one mode and wait until ready; on failure nothing is left. */
-static int start_engine(const struct managed_env *e, struct mw *w, bool vm, char *why, size_t n)
+/* Start in one mode and wait until ready (*launched: when its engine had
+ * started, NULL if not wanted); on failure nothing is left. */
+static int start_engine(const struct managed_env *e, struct mw *w, bool vm, uint64_t *launched,
+			char *why, size_t n)
 {
 	struct stat st;
 	int r;
@@ -136,11 +151,42 @@ static int start_engine(const struct managed_env *e, struct mw *w, bool vm, char
 	}
 	/* Before the readiness wait: a daemon killed meanwhile leaves the next
 	 * one this process to adopt, never one it does not know of. */
-	write_state(w);
-	r = mready_wait(w, vm ? mvm_alive : container_alive, why, n);
+	mw_save(w);
+	if (launched)
+		*launched = now_usec();
+	r = mready_wait(w, mw_alive, why, n);
 	if (r < 0)
-		stop_engine(e, w);
+		mw_stop(e, w);
 	return r;
+}
+
+void mw_switched(struct mw *w, uint64_t t0, uint64_t t1, uint64_t t2, bool warm)
+{
+	uint64_t t3 = now_usec();
+
+	w->st.quiesce_usec = t1 - t0;
+	w->st.handover_usec = t2 - t1;
+	w->st.ready_usec = t3 - t2;
+	w->st.downtime_usec = t3 - t0;
+	w->st.warm = warm;
+}
+
+/* Stop the running instance, boot the other: the old way, without a
+ * standby. Its times in w->st. */
+static int switch_cold(const struct managed_env *e, struct mw *w, bool vm, char *why, size_t n)
+{
+	uint64_t t0 = now_usec(), t1, t2 = 0;
+	int r;
+
+	mstandby_drop(e, w);
+	if (w->st.running)
+		mw_stop(e, w);
+	t1 = now_usec();
+	r = start_engine(e, w, vm, &t2, why, n);
+	if (r < 0)
+		return r;
+	mw_switched(w, t0, t1, t2, false);
+	return 0;
 }
 
 /* w is busy (ours). The workload runs in exactly one mode at any time:
@@ -149,36 +195,44 @@ static int switch_mode(struct mw *w, bool vm)
 {
 	struct managed_env e;
 	char why[512], why2[512];
-	bool old_vm = w->st.vm;
-	uint64_t t0;
+	bool old_vm = w->st.vm, warm;
 	int r;
 
 	if (w->st.running && w->st.vm == vm)
 		return 0;
 	env_get(&e);
-	events_add(w->r.name, "mode: switching %s -> %s", mode_word(old_vm), mode_word(vm));
-	t0 = now_usec();
-	if (w->st.running)
-		stop_engine(&e, w);
-	r = start_engine(&e, w, vm, why, sizeof why);
+	warm = w->st.running && w->st.standby.present;
+	events_add(w->r.name, "mode: switching %s -> %s%s", mode_word(old_vm), mode_word(vm),
+		   warm ? " (to its standby)" : "");
+	r = warm ? mstandby_switch(&e, w, why, sizeof why) : -EAGAIN;
+	if (r == -EAGAIN)
+		r = switch_cold(&e, w, vm, why, sizeof why);
+	w->standby_retry_usec = 0;	/* the old mode is prepared again */
 	if (r == 0) {
 		w->st.switches++;
-		w->st.downtime_usec = now_usec() - t0;
-		write_state(w);
-		events_add(w->r.name, "mode: now %s (downtime %.3f s)", mode_word(vm),
-			   (double)w->st.downtime_usec / 1e6);
+		mw_save(w);
+		events_add(w->r.name, "mode: now %s (downtime %.3f s), %s: quiesce %.3f s, "
+			   "hand-over %.3f s, ready %.3f s", mode_word(vm),
+			   (double)w->st.downtime_usec / 1e6, w->st.warm ? "warm" : "cold",
+			   (double)w->st.quiesce_usec / 1e6, (double)w->st.handover_usec / 1e6,
+			   (double)w->st.ready_usec / 1e6);
 		return 0;
+	}
+	if (w->st.running && w->st.vm == old_vm) {	/* the standby failed; the old one serves */
+		events_add(w->r.name, "mode: %s failed to start: %.200s", mode_word(vm), why);
+		events_add(w->r.name, "mode: running as %s again", mode_word(old_vm));
+		return -EIO;
 	}
 	events_add(w->r.name, "mode: %s failed to start: %.200s; starting it as %s again",
 		   mode_word(vm), why, mode_word(old_vm));
-	if (start_engine(&e, w, old_vm, why2, sizeof why2) < 0) {
+	if (start_engine(&e, w, old_vm, NULL, why2, sizeof why2) < 0) {
 		w->st.vm = old_vm;
 		events_add(w->r.name, "mode: %s failed to start too: %.200s; it is stopped",
 			   mode_word(old_vm), why2);
 	} else {
 		events_add(w->r.name, "mode: running as %s again", mode_word(old_vm));
 	}
-	write_state(w);
+	mw_save(w);
 	return -EIO;
 }
 
@@ -190,12 +244,12 @@ static void first_start(struct mw *w)
 	uint64_t t0 = now_usec();
 
 	env_get(&e);
-	if (start_engine(&e, w, vm, why, sizeof why) < 0)
+	if (start_engine(&e, w, vm, NULL, why, sizeof why) < 0)
 		events_add(w->r.name, "start as %s failed: %.200s", mode_word(vm), why);
 	else
 		events_add(w->r.name, "started as %s (ready in %.3f s)", mode_word(vm),
 			   (double)(now_usec() - t0) / 1e6);
-	write_state(w);
+	mw_save(w);
 }
 
 /* A workload an earlier adaptfs left running (its state file): take its
@@ -206,6 +260,7 @@ static bool adopt(struct mw *w, bool to_run)
 {
 	struct managed_env e;
 	struct managed_state st;
+	char why[256];
 	pid_t pid = 0;
 	bool alive;
 
@@ -216,9 +271,21 @@ static bool adopt(struct mw *w, bool to_run)
 	if (!st.running)
 		return false;
 	env_get(&e);
+	if (st.standby.present) {
+		/* a switch (to a standby: it has one) killed while it drained the
+		 * old instance left new connections refused */
+		mnet_refuse_new(w, false, why, sizeof why);
+		/* prepared again if wanted: a restart is rare, a standby cheap */
+		if (to_run)
+			events_add(w->r.name, "standby: dropping the %s an earlier adaptfs prepared",
+				   mode_word(st.standby.vm));
+		w->other = (struct mw_proc){ .adopted = st.standby.vm };
+		mstandby_drop(&e, w);
+		mw_save(w);
+	}
 	if (st.vm) {
 		alive = st.pid_start && proc_start_time("/proc", st.pid) == st.pid_start;
-		w->adopted = true;
+		w->run.adopted = true;
 	} else {
 		alive = mrunc_running(&e, w, &pid) == 0 && pid == st.pid;
 	}
@@ -231,7 +298,7 @@ static bool adopt(struct mw *w, bool to_run)
 	events_add(w->r.name, "%s (pid %d) stopped while adaptfs was not running", mode_word(st.vm),
 		   (int)st.pid);
 	w->st.pid = pid;	/* never signal a pid that may be another process now */
-	stop_engine(&e, w);
+	mw_stop(&e, w);
 	return false;
 }
 
@@ -249,6 +316,7 @@ static struct mw *mw_new(struct recipe *r, const char *run_dir)
 	snprintf(w->dir, sizeof w->dir, "%s/workloads/%s", run_dir, r->name);
 	snprintf(w->id, sizeof w->id, MANAGED_PREFIX "%s", r->name);
 	snprintf(w->ifname, sizeof w->ifname, "adapt%08x", h);
+	snprintf(w->tapname, sizeof w->tapname, "adapt%08xv", h);
 	return w;
 }
 
@@ -295,9 +363,7 @@ static void take_recipe(struct recipe *r, const char *run_dir)
 		w->gone = false;
 	} else {
 		w = mw_new(r, run_dir);
-		M.w = realloc(M.w, (M.n + 1) * sizeof *M.w);
-		if (!M.w)
-			abort();
+		M.w = xreallocarray(M.w, M.n + 1, sizeof *M.w);
 		M.w[M.n++] = w;
 	}
 	w->busy = true;
@@ -315,8 +381,9 @@ static void retire(struct mw *w)
 	struct managed_env e;
 
 	env_get(&e);
+	mstandby_drop(&e, w);
 	if (w->st.running)
-		stop_engine(&e, w);
+		mw_stop(&e, w);
 	remove_state(w);
 }
 
@@ -363,9 +430,7 @@ static int list_left(const char *run_dir, char ***names)
 		    path_printf(state, sizeof state, "%s/%s/state", path, de->d_name) < 0 ||
 		    lstat(state, &st) < 0)
 			continue;
-		*names = realloc(*names, (size_t)(n + 1) * sizeof **names);
-		if (!*names)
-			abort();
+		*names = xreallocarray(*names, (size_t)n + 1, sizeof **names);
 		(*names)[n++] = xstrdup(de->d_name);
 	}
 	return n;
@@ -464,23 +529,74 @@ static void scan_recipes(void)
 	}
 }
 
+/* Each idle workload's standby: checked, prepared, settled or dropped.
+ * true while a VM standby boots. */
+static bool standby_round(void)
+{
+	struct managed_env e;
+	bool booting = false;
+
+	env_get(&e);
+	for (size_t k = 0;; k++) {
+		struct mw *w;
+
+		pthread_mutex_lock(&M.lock);
+		if (k >= M.n) {
+			pthread_mutex_unlock(&M.lock);
+			break;
+		}
+		w = M.w[k];
+		if (w->busy || w->gone) {
+			pthread_mutex_unlock(&M.lock);
+			continue;
+		}
+		w->stepping = true;
+		pthread_mutex_unlock(&M.lock);
+		if (mstandby_step(&e, w))
+			mw_save(w);
+		booting |= mstandby_booting(w);
+		pthread_mutex_lock(&M.lock);
+		w->stepping = false;
+		pthread_cond_broadcast(&M.stepped);
+		pthread_mutex_unlock(&M.lock);
+	}
+	return booting;
+}
+
 static void *managed_main(void *arg)
 {
 	/* The probe runs a guest with a deadline: not under the lock. */
 	bool kvm = kvm_usable();
+	uint64_t next_round = 0;
 
 	(void)arg;
 	pthread_mutex_lock(&M.lock);
 	M.env.kvm = kvm;
 	while (!M.stop) {
+		struct timespec until;
+
 		if (M.rescan) {
 			M.rescan = false;
 			pthread_mutex_unlock(&M.lock);
 			scan_recipes();
+			/* what was adopted or started, with its kept mode setting,
+			 * in the snapshot now rather than an interval later */
+			sampler_refresh(REFRESH_MS);
 			pthread_mutex_lock(&M.lock);
 			continue;
 		}
-		pthread_cond_wait(&M.cond, &M.lock);
+		if (now_usec() >= next_round) {
+			double interval = M.env.interval > 0 ? M.env.interval : 1;
+
+			pthread_mutex_unlock(&M.lock);
+			bool booting = standby_round();
+			next_round = now_usec() + (booting ? BOOTING_ROUND_USEC
+							   : (uint64_t)(interval * 1e6));
+			pthread_mutex_lock(&M.lock);
+			continue;
+		}
+		timespec_after(&until, next_round - now_usec());
+		pthread_cond_timedwait(&M.cond, &M.lock, &until);
 	}
 	pthread_mutex_unlock(&M.lock);
 	return NULL;
@@ -607,7 +723,9 @@ static int claim(const char *name, struct mw **out)
 	int r = 0;
 
 	pthread_mutex_lock(&M.lock);
-	w = find(name);
+	/* a standby step is short and no action of the user's: wait for it */
+	while ((w = find(name)) && w->stepping)
+		pthread_cond_wait(&M.stepped, &M.lock);
 	if (!w || w->gone)
 		r = -ENOENT;
 	else if (w->busy)
@@ -644,10 +762,21 @@ int managed_set_mode(const char *name, enum recipe_mode m)
 		pthread_mutex_lock(&M.lock);
 		w->setting = m;
 		pthread_mutex_unlock(&M.lock);
-		write_state(w);		/* the setting outlives this adaptfs */
+		mw_save(w);		/* the setting outlives this adaptfs */
 	}
 	release(w);
 	return r;
+}
+
+void managed_want_standby(const char *name, bool want)
+{
+	struct mw *w;
+
+	pthread_mutex_lock(&M.lock);
+	w = find(name);
+	if (w)
+		w->want_standby = want;
+	pthread_mutex_unlock(&M.lock);
 }
 
 int managed_switch(const char *name, bool vm)

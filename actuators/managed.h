@@ -28,3 +28,6 @@ int managed_set_mode(const char *name, enum recipe_mode m);
 /* For a policy: run in vm or container mode now; the setting (auto) is
  * left as it is. Same errors. */
 int managed_switch(const char *name, bool vm);
+/* For a policy: a switch of this auto workload may come soon (or no
+ * longer), so keep its standby ready (standby = auto). */
+void managed_want_standby(const char *name, bool want);

@@ -1,6 +1,7 @@
-/* A managed VM's own cgroup: QEMU is moved to /adaptfs-NAME in every cgroup
- * hierarchy, the path runc's cgroupfs driver gives the container, under the
- * scope of an adaptfs limited to one (its CPUs are the scope's). Out of the
+/* A managed VM's own cgroup: QEMU is moved to /adaptfs-NAME.vm in every
+ * cgroup hierarchy, next to /adaptfs-NAME that runc's cgroupfs driver gives
+ * the container (a standby of one runs beside the other), under the scope
+ * of an adaptfs limited to one (its CPUs are the scope's). Out of the
  * daemon's cgroup, a service manager that stops adaptfs (systemd kills every
  * process of the unit's cgroup) leaves the VM running, as it leaves the
  * container. */
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #define RMDIR_TRIES 50		/* 20 ms apart: a task's exit leaves its cgroup soon after */
+#define FREEZE_TRIES 1000	/* 1 ms apart: the kernel stops every task of it */
 
 static int write_str(const char *path, const char *s)
 {
@@ -61,18 +63,25 @@ static int copy_cpuset(const char *mnt, const char *dir)
 	return 0;
 }
 
-/* MNT/SCOPE/ID, or MNT/ID in a hierarchy that has no SCOPE (the scope's
+void mcg_path(const struct mw *w, bool vm, char *out, size_t size)
+{
+	snprintf(out, size, vm ? "/%s.vm" : "/%s", w->id);
+}
+
+/* MNT/SCOPE/ID.vm, or MNT/ID.vm in a hierarchy that has no SCOPE (the scope's
  * parent, for its cpuset, in *parent). */
 static int vm_dir(const struct managed_env *e, const struct mw *w, const char *mnt,
 		  char *dir, size_t size, char *parent, size_t psize)
 {
+	char cg[128];
 	struct stat st;
 
 	if (path_printf(parent, psize, "%s%s", mnt, e->scope) < 0)
 		return -ENAMETOOLONG;
 	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode))
 		snprintf(parent, psize, "%s", mnt);
-	return path_printf(dir, size, "%s/%s", parent, w->id);
+	mcg_path(w, true, cg, sizeof cg);
+	return path_printf(dir, size, "%s%s", parent, cg);
 }
 
 struct enter {
@@ -134,4 +143,60 @@ void mcg_remove(const struct managed_env *e, const struct mw *w)
 	struct removal rm = { e, w };
 
 	each_hierarchy(remove_one, &rm);
+}
+
+struct freezer {
+	char v1[PATH_MAX];		/* the v1 freezer hierarchy's mount, or "" */
+	char v2[PATH_MAX];		/* a cgroup2 mount, or "" */
+};
+
+static int find_freezer(struct mntent *m, void *ctx)
+{
+	struct freezer *f = ctx;
+
+	if (strcmp(m->mnt_type, "cgroup") == 0 && hasmntopt(m, "freezer"))
+		snprintf(f->v1, sizeof f->v1, "%s", m->mnt_dir);
+	else if (strcmp(m->mnt_type, "cgroup2") == 0 && !f->v2[0])
+		snprintf(f->v2, sizeof f->v2, "%s", m->mnt_dir);
+	return 0;
+}
+
+/* Until path reads want (its first line), or -ETIMEDOUT. */
+static int wait_reads(const char *path, const char *want)
+{
+	for (int i = 0; i < FREEZE_TRIES; i++) {
+		char text[256];
+
+		if (read_file(path, text, sizeof text) > 0 && strstr(text, want))
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+int mcg_freeze(const struct mw *w, bool frozen)
+{
+	struct freezer f = { "", "" };
+	char path[PATH_MAX + 256], cg[128];
+	int r = each_hierarchy(find_freezer, &f);
+
+	if (r < 0)
+		return r;
+	mcg_path(w, false, cg, sizeof cg);
+	/* runc's cgroupfs driver: the v1 freezer where there is one */
+	if (f.v1[0]) {
+		if (path_printf(path, sizeof path, "%s%s/freezer.state", f.v1, cg) < 0)
+			return -ENAMETOOLONG;
+		r = write_str(path, frozen ? "FROZEN" : "THAWED");
+		return r < 0 ? r : wait_reads(path, frozen ? "FROZEN" : "THAWED");
+	}
+	if (!f.v2[0])
+		return -ENOENT;
+	if (path_printf(path, sizeof path, "%s%s/cgroup.freeze", f.v2, cg) < 0)
+		return -ENAMETOOLONG;
+	r = write_str(path, frozen ? "1" : "0");
+	if (r < 0)
+		return r;
+	path_printf(path, sizeof path, "%s%s/cgroup.events", f.v2, cg);
+	return wait_reads(path, frozen ? "frozen 1" : "frozen 0");
 }

@@ -12,9 +12,8 @@
 #include <sys/socket.h>
 
 #define POLL_USEC 50000
+#define PORT_POLL_USEC 10000	/* a refused connect is cheap; a switch waits for it */
 #define CONNECT_TIMEOUT_MS 200
-/* what the guest's /init prints just before exec'ing the command */
-#define VM_EXEC_MARKER "ADAPTFS-EXEC"
 
 static bool tcp_answers(const char *address, unsigned port)
 {
@@ -43,16 +42,6 @@ static bool command_passes(const struct mw *w, int timeout_ms)
 	return spawn_wait(argv, -1, NULL, 0, timeout_ms) == 0;
 }
 
-static bool vm_reached_exec(const struct mw *w)
-{
-	char path[PATH_MAX + 16], text[65536];
-
-	snprintf(path, sizeof path, "%s/console.log", w->dir);
-	/* a console longer than the buffer is past the marker anyway */
-	ssize_t len = read_file(path, text, sizeof text);
-	return len == -EFBIG || (len > 0 && strstr(text, VM_EXEC_MARKER));
-}
-
 static bool ready(const struct mw *w, int timeout_ms)
 {
 	if (w->r.ready_port && !tcp_answers(w->r.address, w->r.ready_port))
@@ -60,7 +49,7 @@ static bool ready(const struct mw *w, int timeout_ms)
 	if (w->r.ready_command && !command_passes(w, timeout_ms))
 		return false;
 	if (!w->r.ready_port && !w->r.ready_command && w->st.vm)
-		return vm_reached_exec(w);
+		return mvm_console_has(w, VM_EXEC_MARKER);
 	return true;
 }
 
@@ -84,6 +73,6 @@ int mready_wait(struct mw *w, bool (*alive)(struct mw *w), char *why, size_t n)
 			snprintf(why, n, "not ready within %.1f s", w->r.ready_timeout);
 			return -ETIMEDOUT;
 		}
-		usleep(POLL_USEC);
+		usleep(w->r.ready_command ? POLL_USEC : PORT_POLL_USEC);
 	}
 }

@@ -66,7 +66,7 @@ static json_t *bundle_config(const struct mw *w)
 	for (size_t i = 0; i < r->n_env; i++)
 		json_array_append_new(env, json_string(r->env[i]));
 	snprintf(netns, sizeof netns, "/run/netns/%s", w->id);
-	snprintf(cgroup, sizeof cgroup, "/%s", w->id);
+	mcg_path(w, false, cgroup, sizeof cgroup);
 	return json_pack(
 		"{s:s,"
 		" s:{s:b,s:{s:i,s:i},s:o,s:o,s:s,"
@@ -120,11 +120,16 @@ static int read_pid(const char *path, pid_t *pid)
 	return 0;
 }
 
-int mrunc_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
+/* The bundle, the data directory and the network, then `runc run -d`, or
+ * for a standby `runc create` with the link down. The init's pid. */
+static pid_t runc_launch(const struct managed_env *e, struct mw *w, bool standby, char *why,
+			 size_t n)
 {
 	char bundle[PATH_MAX], cfg[PATH_MAX + 16], pidfile[PATH_MAX], logpath[PATH_MAX];
 	const char *del[] = { e->runc, "delete", "-f", w->id, NULL };
 	const char *run[] = { e->runc, "run", "-d", "--pid-file", pidfile, "--bundle", bundle, w->id, NULL };
+	const char *create[] = { e->runc, "create", "--pid-file", pidfile, "--bundle", bundle, w->id, NULL };
+	const char *verb = standby ? "create" : "run";
 	_cleanup_close_ int log = -1;
 	char ignore[64];
 	pid_t pid;
@@ -145,30 +150,85 @@ int mrunc_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 		return -EIO;
 	}
 	mrun(del, ignore, sizeof ignore);	/* a leftover of a killed daemon */
-	r = mnet_veth(e, w, why, n);
+	r = mnet_veth(e, w, !standby, why, n);
 	if (r < 0)
 		return r;
 	/* Detached without a terminal, the container's stdio is runc's: the log. */
 	log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	pid = spawn_start_log(run, log);
+	pid = spawn_start_log(standby ? create : run, log);
 	if (pid < 0 || (r = spawn_reap(pid, RUNC_TIMEOUT_MS)) != 0) {
 		char text[256] = "";
 
 		read_file(logpath, text, sizeof text);
 		text[strcspn(text, "\n")] = '\0';
-		snprintf(why, n, "%s run failed: %s", e->runc, text[0] ? text : "no output");
-		mnet_down(w);
+		snprintf(why, n, "%s %s failed: %s", e->runc, verb, text[0] ? text : "no output");
+		mnet_veth_down(w);
 		return -EIO;
 	}
 	if (read_pid(pidfile, &pid) < 0) {
-		snprintf(why, n, "%s run wrote no pid file", e->runc);
+		snprintf(why, n, "%s %s wrote no pid file", e->runc, verb);
 		return -EIO;
 	}
+	return pid;
+}
+
+int mrunc_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
+{
+	pid_t pid = runc_launch(e, w, false, why, n);
+
+	if (pid < 0)
+		return pid;
 	w->st = (struct managed_state){ .vm = false, .running = true, .pid = pid,
 					.pid_start = proc_start_time("/proc", pid),
 					.switches = w->st.switches, .downtime_usec = w->st.downtime_usec };
-	snprintf(w->st.cgroup, sizeof w->st.cgroup, "/%s", w->id);
+	mcg_path(w, false, w->st.cgroup, sizeof w->st.cgroup);
+	w->run = (struct mw_proc){0};
 	return 0;
+}
+
+int mrunc_prepare(const struct managed_env *e, struct mw *w, char *why, size_t n)
+{
+	pid_t pid = runc_launch(e, w, true, why, n);
+	struct managed_standby *sb = &w->st.standby;
+
+	if (pid < 0)
+		return pid;
+	*sb = (struct managed_standby){ .present = true, .ready = true, .pid = pid,
+					.pid_start = proc_start_time("/proc", pid) };
+	mcg_path(w, false, sb->cgroup, sizeof sb->cgroup);
+	w->other = (struct mw_proc){0};
+	return 0;
+}
+
+int mrunc_take_address(struct mw *w, char *why, size_t n)
+{
+	int r = mnet_link_up(w->ifname, true);
+
+	if (r < 0) {
+		snprintf(why, n, "cannot set %s up: %s", w->ifname, strerror(-r));
+		return r;
+	}
+	mnet_garp(w);	/* only faster: the bridge floods until it learns the port */
+	return 0;
+}
+
+int mrunc_go(const struct managed_env *e, struct mw *w, char *why, size_t n)
+{
+	const char *start[] = { e->runc, "start", w->id, NULL };
+
+	return mrun(start, why, n);
+}
+
+int mrunc_freeze(const struct managed_env *e, struct mw *w, bool frozen, char *why, size_t n)
+{
+	const char *argv[] = { e->runc, frozen ? "pause" : "resume", w->id, NULL };
+	int r = mcg_freeze(w, frozen);
+
+	if (r < 0)	/* another cgroup driver: runc knows its way */
+		r = mrun(argv, why, n);
+	if (r == 0)
+		w->run.frozen = frozen;
+	return r;
 }
 
 int mrunc_running(const struct managed_env *e, const struct mw *w, pid_t *pid)
@@ -210,6 +270,16 @@ void mrunc_stop(const struct managed_env *e, struct mw *w)
 	const char *del_force[] = { e->runc, "delete", "-f", w->id, NULL };
 	char ignore[256];
 
+	const char *thaw[] = { e->runc, "resume", w->id, NULL };
+
+	/* Quiesced for a switch, its successor serves: it must not run again.
+	 * The thaw delivers the kill first (cgroup v1 holds signals of frozen
+	 * tasks). */
+	if (w->run.frozen && w->st.running) {
+		mrun(killv, ignore, sizeof ignore);
+		mrun(thaw, ignore, sizeof ignore);
+		w->run.frozen = false;
+	}
 	if (w->st.running && !proc_gone("/proc", w->st.pid)) {
 		mrun(term, ignore, sizeof ignore);
 		if (!wait_gone(w->st.pid, (uint64_t)(w->r.stop_timeout * 1e6))) {
@@ -222,7 +292,7 @@ void mrunc_stop(const struct managed_env *e, struct mw *w)
 	 * without waiting for PID 1 to reap it. */
 	if (mrun(del, ignore, sizeof ignore) < 0)
 		mrun(del_force, ignore, sizeof ignore);
-	mnet_down(w);
+	mnet_veth_down(w);
 	w->st.running = false;
 	w->st.pid = 0;
 }

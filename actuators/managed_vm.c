@@ -8,6 +8,7 @@
 #include "managed_impl.h"
 #include "log.h"
 #include "proc.h"
+#include "qmp.h"
 #include "spawn.h"
 #include "strbuf.h"
 #include "util.h"
@@ -19,6 +20,8 @@
 #include <sys/wait.h>
 
 #define QUIT_WAIT_USEC (5 * USEC_PER_SEC)
+#define QMP_TIMEOUT_MS 2000
+#define QMP_START_WAIT_MS 5000	/* for QEMU to create its QMP socket */
 
 /* A word for sh, in single quotes. */
 static void sh_quote(struct strbuf *sb, const char *s)
@@ -95,7 +98,10 @@ static void last_line(const char *path, char *out, size_t size)
 	snprintf(out, size, "%s", start ? start + 1 : text);
 }
 
-int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
+/* QEMU for w, our child in a session of its own; for a standby paused at
+ * its start (-S) and with its tap down. Its pid. */
+static pid_t qemu_launch(const struct managed_env *e, struct mw *w, bool standby, char *why,
+			 size_t n)
 {
 	const struct recipe *r = &w->r;
 	const char *kernel = r->kernel ? r->kernel : e->kernel;
@@ -125,8 +131,9 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 	opt_escape(console, sizeof console, "file:", w->dir, "/console.log");
 	snprintf(append, sizeof append,
 		 "console=ttyS0 tsc_early_khz=2000000 panic=-1 quiet adaptfs.ip=%s/%u%s%s "
-		 "adaptfs.name=%s%s%s%s%s",
+		 "adaptfs.name=%s%s%s%s%s%s",
 		 r->address, r->prefix_len, r->gateway[0] ? " adaptfs.gw=" : "", r->gateway, r->name,
+		 standby ? " adaptfs.standby=1" : "",
 		 r->data ? " adaptfs.data=" : "", r->data ? r->data_mount : "",
 		 r->append ? " " : "", r->append ? r->append : "");
 	opt_escape(root, sizeof root, "local,id=root,security_model=passthrough,path=", r->rootfs, "");
@@ -134,7 +141,7 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 		   r->data ? r->data : "/", "");
 	opt_escape(share, sizeof share, "local,id=adaptfs,security_model=passthrough,readonly=on,path=",
 		   guest, "");
-	snprintf(net, sizeof net, "tap,id=n0,ifname=%s,script=no,downscript=no", w->ifname);
+	snprintf(net, sizeof net, "tap,id=n0,ifname=%s,script=no,downscript=no", w->tapname);
 	snprintf(dev, sizeof dev, "virtio-net-device,netdev=n0,mac=%s", r->mac);
 
 	const char *argv[64] = {
@@ -151,13 +158,15 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 
 	while (argv[argc])
 		argc++;
+	if (standby)
+		argv[argc++] = "-S";
 	if (r->data) {
 		argv[argc++] = "-fsdev";
 		argv[argc++] = data;
 		argv[argc++] = "-device";
 		argv[argc++] = "virtio-9p-device,fsdev=data,mount_tag=data";
 	}
-	ret = mnet_tap(e, w, why, n);
+	ret = mnet_tap(e, w, !standby, why, n);
 	if (ret < 0)
 		return ret;
 	snprintf(logpath, sizeof logpath, "%s/console.log", w->dir);
@@ -167,19 +176,122 @@ int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
 	pid = spawn_start_detached(argv, log);
 	if (pid < 0) {
 		snprintf(why, n, "cannot start %s: %s", e->qemu, strerror(-pid));
-		mnet_down(w);
+		mnet_tap_down(w);
 		return pid;
 	}
 	/* Not fatal: it runs, only in our cgroup, where a stop of the service
 	 * that runs adaptfs may take it along. */
 	if (mcg_enter(e, w, pid, why, n) < 0)
 		log_warn("%s: %s", r->name, why);
-	w->qemu = pid;
-	w->adopted = false;
+	return pid;
+}
+
+int mvm_start(const struct managed_env *e, struct mw *w, char *why, size_t n)
+{
+	pid_t pid = qemu_launch(e, w, false, why, n);
+
+	if (pid < 0)
+		return pid;
+	w->run = (struct mw_proc){ .qemu = pid };
 	w->st = (struct managed_state){ .vm = true, .running = true, .pid = pid,
 					.pid_start = proc_start_time("/proc", pid),
 					.switches = w->st.switches, .downtime_usec = w->st.downtime_usec };
 	return 0;
+}
+
+/* QMP commands (args may be NULL) in one session on w's socket, which
+ * QEMU may still be creating; stops at the first that fails. */
+static int qmp_run(const struct mw *w, const char *const cmds[], json_t *const args[], size_t k,
+		   int wait_ms, char *why, size_t n)
+{
+	char path[PATH_MAX];
+	struct qmp q = QMP_INIT;
+	size_t i = 0;
+	int r;
+
+	snprintf(path, sizeof path, "%s/qmp.sock", w->dir);
+	r = qmp_open_wait(&q, path, QMP_TIMEOUT_MS, wait_ms);
+	while (r == 0 && i < k) {
+		json_t *ret = NULL;
+
+		r = qmp_execute(&q, cmds[i], args[i], &ret, QMP_TIMEOUT_MS);
+		json_decref(ret);
+		if (r == 0)
+			i++;
+	}
+	qmp_close(&q);
+	if (r < 0)	/* the command that failed, or the first if the connect did */
+		snprintf(why, n, "QMP %s: %s", cmds[i], strerror(-r));
+	return r;
+}
+
+static int qmp_one(const struct mw *w, const char *cmd, char *why, size_t n)
+{
+	json_t *none = NULL;
+
+	return qmp_run(w, &cmd, &none, 1, 0, why, n);
+}
+
+/* The guest's link on or off, then running. */
+static int link_and_run(const struct mw *w, bool up, int wait_ms, char *why, size_t n)
+{
+	static const char *const cmds[] = { "set_link", "cont" };
+	json_t *args[] = { json_pack("{s:s,s:b}", "name", "n0", "up", up), NULL };
+	int r = qmp_run(w, cmds, args, 2, wait_ms, why, n);
+
+	json_decref(args[0]);
+	return r;
+}
+
+/* Link off before the guest runs a single instruction: it waits for its
+ * link before it runs the command, so the two never serve at once. */
+int mvm_prepare(const struct managed_env *e, struct mw *w, char *why, size_t n)
+{
+	pid_t pid = qemu_launch(e, w, true, why, n);
+	struct managed_standby *sb = &w->st.standby;
+
+	if (pid < 0)
+		return pid;
+	w->other = (struct mw_proc){ .qemu = pid };
+	*sb = (struct managed_standby){ .present = true, .vm = true, .pid = pid,
+					.pid_start = proc_start_time("/proc", pid) };
+	mcg_path(w, true, sb->cgroup, sizeof sb->cgroup);
+	return link_and_run(w, false, QMP_START_WAIT_MS, why, n);
+}
+
+int mvm_standby_settle(struct mw *w, char *why, size_t n)
+{
+	if (mvm_console_has(w, VM_STANDBY_MARKER))
+		return qmp_one(w, "stop", why, n) < 0 ? -EIO : 1;
+	if (mvm_console_has(w, VM_EXEC_MARKER)) {
+		snprintf(why, n, "its initramfs ran the command without waiting: "
+			 "made by an adaptfs-mkinitrd older than standby support");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+int mvm_go(struct mw *w, char *why, size_t n)
+{
+	int r = mnet_link_up(w->tapname, true);
+
+	if (r < 0) {
+		snprintf(why, n, "cannot set %s up: %s", w->tapname, strerror(-r));
+		return r;
+	}
+	r = link_and_run(w, true, 0, why, n);
+	if (r == 0)
+		w->run.frozen = false;
+	return r;
+}
+
+int mvm_freeze(struct mw *w, bool frozen, char *why, size_t n)
+{
+	int r = qmp_one(w, frozen ? "stop" : "cont", why, n);
+
+	if (r == 0)
+		w->run.frozen = frozen;
+	return r;
 }
 
 /* The QEMU an earlier adaptfs started, still that process (not a reuse of
@@ -203,7 +315,7 @@ static void stop_adopted(struct mw *w)
 		}
 		usleep(20000);
 	}
-	w->adopted = false;
+	w->run.adopted = false;
 }
 
 /* QEMU exits cleanly on SIGTERM, like QMP quit; the guest's files are on
@@ -213,22 +325,22 @@ void mvm_stop(const struct managed_env *e, struct mw *w)
 	uint64_t end = now_usec() + QUIT_WAIT_USEC;
 	int status;
 
-	if (w->adopted)
+	if (w->run.adopted)
 		stop_adopted(w);
-	if (w->qemu > 0) {
-		kill(w->qemu, SIGTERM);
-		while (waitpid(w->qemu, &status, WNOHANG) == 0) {
+	if (w->run.qemu > 0) {
+		kill(w->run.qemu, SIGTERM);
+		while (waitpid(w->run.qemu, &status, WNOHANG) == 0) {
 			if (now_usec() >= end) {
-				kill(w->qemu, SIGKILL);
-				waitpid(w->qemu, &status, 0);
+				kill(w->run.qemu, SIGKILL);
+				waitpid(w->run.qemu, &status, 0);
 				break;
 			}
 			usleep(20000);
 		}
 	}
-	w->qemu = 0;
+	w->run = (struct mw_proc){0};
 	mcg_remove(e, w);
-	mnet_down(w);
+	mnet_tap_down(w);
 	w->st.running = false;
 	w->st.pid = 0;
 }
@@ -237,11 +349,21 @@ bool mvm_alive(struct mw *w)
 {
 	int status;
 
-	if (w->adopted)
+	if (w->run.adopted)
 		return adopted_alive(w);
-	if (w->qemu > 0 && waitpid(w->qemu, &status, WNOHANG) != 0)
-		w->qemu = 0;	/* reaped: never signal that pid again */
-	return w->qemu > 0;
+	if (w->run.qemu > 0 && waitpid(w->run.qemu, &status, WNOHANG) != 0)
+		w->run.qemu = 0;	/* reaped: never signal that pid again */
+	return w->run.qemu > 0;
+}
+
+bool mvm_console_has(const struct mw *w, const char *marker)
+{
+	char path[PATH_MAX + 16], text[65536];
+
+	snprintf(path, sizeof path, "%s/console.log", w->dir);
+	/* a console longer than the buffer is past the markers anyway */
+	ssize_t len = read_file(path, text, sizeof text);
+	return len == -EFBIG || (len > 0 && strstr(text, marker));
 }
 
 /* Why it exited, from its own log or else the guest's console. */

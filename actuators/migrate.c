@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static char *state_dir, *cgroup_root;
+static char *state_dir, *proc_root;
 static struct migration_config settings;	/* lxc_path not kept: adaptfs-migrate's */
 static struct migrate_stats stats;
 static struct migrate_ctx *moving;	/* moves under way, for NAME/migration */
@@ -27,8 +27,8 @@ void migrate_configure(const struct config *cfg)
 	pthread_mutex_lock(&lock);
 	free(state_dir);
 	state_dir = xstrdup(cfg->state_dir);
-	free(cgroup_root);
-	cgroup_root = xstrdup(cfg->cgroup_root);
+	free(proc_root);
+	proc_root = xstrdup(cfg->proc_root);
 	settings = cfg->migration;
 	settings.lxc_path = NULL;
 	pthread_mutex_unlock(&lock);
@@ -64,13 +64,13 @@ void shell_quote(const char *s, char *out, size_t size)
 int migrate_run(const struct migration *m)
 {
 	struct migrate_ctx c = { .m = m };
-	_cleanup_free_ char *dir = NULL, *root = NULL;
+	_cleanup_free_ char *dir = NULL, *proc = NULL;
 	uint64_t start = now_usec();
 	int r;
 
 	pthread_mutex_lock(&lock);
 	dir = xstrdup(state_dir);
-	root = xstrdup(cgroup_root);
+	proc = xstrdup(proc_root);
 	c.settings = settings;
 	snprintf(c.progress.host, sizeof c.progress.host, "%s", m->host);
 	snprintf(c.progress.phase, sizeof c.progress.phase, "preparing");
@@ -80,7 +80,7 @@ int migrate_run(const struct migration *m)
 	moving = &c;
 	pthread_mutex_unlock(&lock);
 	c.state_dir = dir;
-	c.cgroup_root = root;
+	c.proc_root = proc;
 	snprintf(c.id, sizeof c.id, "migrate-%s-%s", m->engine, m->name);
 	/* A move that a restart could not settle (the peer did not answer)
 	 * is not overwritten by a new one: it decides where the copy runs. */
@@ -119,31 +119,37 @@ int migrate_run(const struct migration *m)
 	return r;
 }
 
+struct recovery {
+	const char *state_dir, *proc_root;
+};
+
 static void recover_one(const char *id, const char *text, void *ctx)
 {
+	const struct recovery *rc = ctx;
 	char engine[32] = "";
 	bool settled = true;
 
 	journal_get(text, "engine", engine, sizeof engine);
 	if (strcmp(engine, "qemu") == 0)
-		settled = recover_qemu(text);
+		settled = recover_qemu(text, rc->proc_root);
 	else if (strcmp(engine, "lxc") == 0)
 		settled = recover_lxc(text);
 	else if (strcmp(engine, "pin") == 0)
 		settled = false;	/* placement_recover's, once the cgroups are known */
 	if (settled)
-		journal_remove(ctx, id);
+		journal_remove(rc->state_dir, id);
 }
 
 void migrate_recover(void)
 {
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *dir = NULL, *proc = NULL;
 
 	pthread_mutex_lock(&lock);
 	dir = state_dir ? xstrdup(state_dir) : NULL;
+	proc = proc_root ? xstrdup(proc_root) : NULL;
 	pthread_mutex_unlock(&lock);
 	if (dir)
-		journal_each(dir, recover_one, dir);
+		journal_each(dir, recover_one, &(struct recovery){ dir, proc });
 }
 
 void migrate_publish(struct migrate_ctx *c)

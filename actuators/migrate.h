@@ -3,6 +3,7 @@
  * (stop, tar, start there). Each move is journaled (journal.h). */
 #pragma once
 
+#include "actstate.h"
 #include "config.h"
 
 #include <stdbool.h>
@@ -22,7 +23,8 @@ struct migration {
 
 /* Which engines can move; -EOPNOTSUPP with why for the others. */
 int migrate_supported(const char *engine, const char **why);
-/* Copy the [migration] settings and paths from cfg (at start and on SIGHUP). */
+/* Copy the [migration] settings and paths (state_dir, proc_root) from cfg
+ * (at start and on SIGHUP); cgroups are found through actuator_layout(). */
 void migrate_configure(const struct config *cfg);
 /* Fill m's host, address and transport from the [host NAME] section (as
  * the peer prober has it); -EINVAL if there is none. */
@@ -33,28 +35,8 @@ int migrate_run(const struct migration *m);
 void migrate_recover(void);
 
 /* Counters for host/stat. */
-struct migrate_stats {
-	uint64_t done, failed;
-	uint64_t active;		/* moves under way now */
-	uint64_t postcopy;		/* moves that switched to post-copy */
-	uint64_t throttled;		/* moves whose guest auto-converge slowed */
-	uint64_t last_total_usec, last_downtime_usec;
-};
 void migrate_get_stats(struct migrate_stats *out);
 
-/* A move under way, as its engine last reported it (QEMU: query-migrate,
- * every poll; LXC: the phase only), for NAME/migration. */
-struct migrate_progress {
-	char host[64];
-	char phase[32];			/* QEMU's status, or the LXC move's phase */
-	uint64_t start_usec;		/* monotonic */
-	uint64_t sent_bytes, remaining_bytes, total_bytes;
-	uint64_t dirty_bytes_per_sec, bandwidth_bytes_per_sec;
-	uint64_t expected_downtime_usec;
-	uint64_t passes;		/* QEMU's dirty-sync-count */
-	unsigned throttle_percent;	/* auto-converge's hold on the guest's CPUs */
-	bool live;			/* QEMU's figures are there */
-};
 /* The move of the workload with collector key key: false if none runs. */
 bool migrate_get_progress(const char *key, struct migrate_progress *out);
 
@@ -62,7 +44,7 @@ bool migrate_get_progress(const char *key, struct migrate_progress *out);
 struct migrate_ctx {
 	const struct migration *m;
 	const char *state_dir;
-	const char *cgroup_root;
+	const char *proc_root;
 	char id[300];		/* journal entry */
 	struct migration_config settings;	/* [migration] for this move; no lxc_path */
 	bool keep_journal;	/* outcome unknown: left for the next start */
@@ -82,7 +64,7 @@ void migrate_publish(struct migrate_ctx *c);
 int migrate_qemu(struct migrate_ctx *c);
 int migrate_lxc(struct migrate_ctx *c);
 /* Settle a journal entry left by a killed daemon; false: keep it. */
-bool recover_qemu(const char *text);
+bool recover_qemu(const char *text, const char *proc_root);
 bool recover_lxc(const char *text);
 /* Shell-quote s into out ('...'), for commands run through a transport. */
 void shell_quote(const char *s, char *out, size_t size);

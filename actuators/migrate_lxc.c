@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "events.h"
 #include "journal.h"
+#include "layout.h"
 #include "parse.h"
 #include "spawn.h"
 #include "transport.h"
@@ -22,23 +23,23 @@
 
 /* LXC's monitor, the parent of the container's init, is titled
  * "[lxc monitor] LXCPATH NAME": the container's lxcpath is read there. */
-static int find_lxc_path(const char *cgroup_root, const char *key, char *out, size_t size)
+static int find_lxc_path(const struct migrate_ctx *c, char *out, size_t size)
 {
-	struct cgroup_layout L = {0};
+	const struct cgroup_layout *L = actuator_layout();
 	struct pid_list pids = {0};
 	int r = -ENOENT;
 
-	if (cgroup_layout_detect(cgroup_root, &L) < 0)
+	if (!L)
 		return -EIO;
-	cgroup_list_tasks(&L, NULL, key, NULL, &pids);
+	cgroup_list_tasks(L, NULL, c->m->key, NULL, &pids);
 	for (size_t i = 0; i < pids.n && r < 0; i++) {
-		char path[64], buf[1024], *p;
+		char path[PATH_MAX], buf[1024], *p;
 		struct proc_stat ps;
 
-		snprintf(path, sizeof path, "/proc/%d/stat", pids.v[i]);
+		snprintf(path, sizeof path, "%s/%d/stat", c->proc_root, pids.v[i]);
 		if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0)
 			continue;
-		snprintf(path, sizeof path, "/proc/%d/cmdline", ps.ppid);
+		snprintf(path, sizeof path, "%s/%d/cmdline", c->proc_root, ps.ppid);
 		if (read_file(path, buf, sizeof buf) <= 0 || !startswith(buf, "[lxc monitor] "))
 			continue;
 		p = strrchr(buf, ' ');
@@ -48,7 +49,6 @@ static int find_lxc_path(const char *cgroup_root, const char *key, char *out, si
 		}
 	}
 	pid_list_free(&pids);
-	cgroup_layout_free(&L);
 	return r;
 }
 
@@ -220,7 +220,7 @@ int migrate_lxc(struct migrate_ctx *c)
 	bool live;
 	int r;
 
-	if (find_lxc_path(c->cgroup_root, m->key, path, sizeof path) < 0) {
+	if (find_lxc_path(c, path, sizeof path) < 0) {
 		snprintf(c->why, sizeof c->why, "cannot find the container's LXC monitor");
 		return -EOPNOTSUPP;
 	}

@@ -3,6 +3,7 @@
 #include "cpulist.h"
 #include "events.h"
 #include "journal.h"
+#include "layout.h"
 #include "log.h"
 #include "qemu.h"
 #include "util.h"
@@ -16,7 +17,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-static struct cgroup_layout layout;
+static char *proc_root;
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *state_dir;
 
@@ -38,15 +39,16 @@ static char *state_dir_get(void)
 	return s;
 }
 
-int placement_init(const char *cgroup_root)
+void placement_init(const struct config *cfg)
 {
-	cgroup_layout_free(&layout);
-	return cgroup_layout_detect(cgroup_root, &layout);
+	free(proc_root);
+	proc_root = xstrdup(cfg->proc_root);
 }
 
 void placement_fini(void)
 {
-	cgroup_layout_free(&layout);
+	free(proc_root);
+	proc_root = NULL;
 }
 
 int placement_online_cpus(cpu_set_t *set)
@@ -147,10 +149,11 @@ static int read_procs(const char *path, struct pid_list *out)
 
 /* One round: every process of the workload not yet in dir's cpuset joins
  * it. *moved counts those that did. */
-static int move_round(const char *procs, const char *key, size_t *moved)
+static int move_round(const struct cgroup_layout *L, const char *procs, const char *key,
+		      size_t *moved)
 {
 	struct pid_list pids = {0}, in = {0};
-	int r = cgroup_list_tasks(&layout, NULL, key, NULL, &pids);
+	int r = cgroup_list_tasks(L, NULL, key, NULL, &pids);
 
 	if (r == 0)
 		r = read_procs(procs, &in);
@@ -180,7 +183,7 @@ static int move_round(const char *procs, const char *key, size_t *moved)
  * moved is born outside: rounds go on until one finds none left outside
  * (each round moves the forkers it saw, so a round adds only what they
  * forked meanwhile); a workload that outruns 100 rounds is EAGAIN. */
-static int move_procs(const char *dir, const char *key)
+static int move_procs(const struct cgroup_layout *L, const char *dir, const char *key)
 {
 	char path[PATH_MAX + 32];
 	size_t moved = 1;
@@ -189,7 +192,7 @@ static int move_procs(const char *dir, const char *key)
 	for (int round = 0; r == 0 && moved; round++) {
 		if (round == 100)
 			return -EAGAIN;
-		r = move_round(path, key, &moved);
+		r = move_round(L, path, key, &moved);
 	}
 	return r;
 }
@@ -198,11 +201,7 @@ static int move_procs(const char *dir, const char *key)
  * for a file name (FNV-1a, 64 bits). */
 static void pin_id(const char *key, char *id, size_t size)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ULL;
-	snprintf(id, size, "pin-%016" PRIx64, h);
+	snprintf(id, size, "pin-%016" PRIx64, fnv1a_str(key));
 }
 
 /* as journal_each reads an entry */
@@ -221,7 +220,8 @@ static const char *text_of(char *text, size_t size, const char *key, const char 
 
 /* CPUs first, threads after: if the kernel refuses the CPUs nothing has
  * moved, and cgroups made for it are removed again. */
-static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, const char *list)
+static int pin_container_v1(const struct cgroup_layout *L, const struct wl_view *w,
+			    const cpu_set_t *cpus, const char *list)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32], made[8][PATH_MAX], old[1024] = "", id[32];
 	_cleanup_free_ char *sd = state_dir_get(), *text = xmalloc(PIN_TEXT_MAX);
@@ -229,16 +229,16 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 
 	pin_id(w->key, id, sizeof id);
 
-	if (!layout.cpuset)
+	if (!L->cpuset)
 		return -EOPNOTSUPP;
 	/* Paths are never cut: a cut one could be another workload's. */
-	r = path_printf(dir, sizeof dir, "%s%s", layout.walk, w->key);
+	r = path_printf(dir, sizeof dir, "%s%s", L->walk, w->key);
 	if (r < 0)
 		return r;
 	/* Gone meanwhile: do not make cgroups for it. */
 	if (access(dir, F_OK) < 0)
 		return -ENOENT;
-	r = path_printf(dir, sizeof dir, "%s%s", layout.cpuset, w->key);
+	r = path_printf(dir, sizeof dir, "%s%s", L->cpuset, w->key);
 	if (r < 0)
 		return r;
 	if (!within_parent(dir, cpus))
@@ -262,7 +262,7 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 	if (r == 0)
 		r = write_str(path, list);
 	if (r == 0) {
-		r = move_procs(dir, w->key);
+		r = move_procs(L, dir, w->key);
 		/* Not pinned: the CPUs it had, for what did move. */
 		if (r < 0 && old[0] && old[0] != '\n')
 			write_str(path, old);
@@ -280,10 +280,11 @@ static int pin_container_v1(const struct wl_view *w, const cpu_set_t *cpus, cons
 	return 0;
 }
 
-static int pin_container_v2(const struct wl_view *w, const char *list)
+static int pin_container_v2(const struct cgroup_layout *L, const struct wl_view *w,
+			    const char *list)
 {
 	char path[PATH_MAX];
-	int r = path_printf(path, sizeof path, "%s%s/cpuset.cpus", layout.unified, w->key);
+	int r = path_printf(path, sizeof path, "%s%s/cpuset.cpus", L->unified, w->key);
 
 	if (r < 0)
 		return r;
@@ -295,68 +296,66 @@ static int pin_container_v2(const struct wl_view *w, const char *list)
 /* Pin every vCPU thread; on any failure restore the ones already moved. */
 static int pin_vm(const struct wl_view *w, const cpu_set_t *cpus)
 {
-	struct pid_list vcpus = {0}, all = {0};
-	const struct pid_list *t;
+	struct pid_list t = {0};
 	cpu_set_t *saved;
 	size_t done = 0;
 	int r = 0;
 
-	qemu_threads("/proc", (pid_t)atoi(w->key), &vcpus, &all);
-	t = vcpus.n ? &vcpus : &all;
-	if (t->n == 0) {
-		pid_list_free(&vcpus);
-		pid_list_free(&all);
+	qemu_vcpu_threads(proc_root, (pid_t)atoi(w->key), &t);
+	if (t.n == 0)
 		return -ESRCH;
-	}
-	saved = xcalloc(t->n, sizeof *saved);
-	for (; done < t->n; done++) {
-		if (sched_getaffinity(t->v[done], sizeof saved[done], &saved[done]) < 0 ||
-		    sched_setaffinity(t->v[done], sizeof *cpus, cpus) < 0) {
+	saved = xcalloc(t.n, sizeof *saved);
+	for (; done < t.n; done++) {
+		if (sched_getaffinity(t.v[done], sizeof saved[done], &saved[done]) < 0 ||
+		    sched_setaffinity(t.v[done], sizeof *cpus, cpus) < 0) {
 			r = -errno;
 			break;
 		}
 	}
 	if (r < 0)
 		while (done-- > 0)
-			sched_setaffinity(t->v[done], sizeof saved[done], &saved[done]);
+			sched_setaffinity(t.v[done], sizeof saved[done], &saved[done]);
 	free(saved);
-	pid_list_free(&vcpus);
-	pid_list_free(&all);
+	pid_list_free(&t);
 	return r;
 }
 
 int placement_pin(const struct wl_view *w, const cpu_set_t *cpus)
 {
+	const struct cgroup_layout *L = actuator_layout();
 	char list[1024];
 
 	if (w->vm)
 		return strcmp(w->engine, "qemu") == 0 || strcmp(w->engine, "libvirt") == 0 ?
 			       pin_vm(w, cpus) : -EOPNOTSUPP;
+	if (!L)
+		return -EOPNOTSUPP;	/* no cpuset to pin through */
 	cpulist_format(cpus, list, sizeof list);
-	return layout.v2 ? pin_container_v2(w, list) : pin_container_v1(w, cpus, list);
+	return L->v2 ? pin_container_v2(L, w, list) : pin_container_v1(L, w, cpus, list);
 }
 
 /* Complete: the CPUs again, then every process; a workload gone meanwhile
  * leaves only the cpusets made for it, removed deepest first. */
 static void recover_pin(const char *id, const char *text, void *ctx)
 {
+	const struct cgroup_layout *L = actuator_layout();
 	char key[PATH_MAX], list[1024], dir[PATH_MAX], path[PATH_MAX + 32], made[PATH_MAX];
 	int r;
 
 	if (strncmp(id, "pin-", 4) != 0 || journal_get(text, "key", key, sizeof key) < 0 ||
-	    journal_get(text, "cpus", list, sizeof list) < 0 || !layout.cpuset)
+	    journal_get(text, "cpus", list, sizeof list) < 0 || !L || !L->cpuset)
 		return;
-	r = path_printf(dir, sizeof dir, "%s%s", layout.walk, key);
+	r = path_printf(dir, sizeof dir, "%s%s", L->walk, key);
 	if (r == 0 && access(dir, F_OK) < 0)
 		r = -ENOENT;
 	if (r == 0)
-		r = path_printf(dir, sizeof dir, "%s%s", layout.cpuset, key);
+		r = path_printf(dir, sizeof dir, "%s%s", L->cpuset, key);
 	if (r == 0)
 		r = path_printf(path, sizeof path, "%s/cpuset.cpus", dir);
 	if (r == 0)
 		r = write_str(path, list);
 	if (r == 0)
-		r = move_procs(dir, key);
+		r = move_procs(L, dir, key);
 	if (r == 0) {
 		log_warn("pin of %s to cpus %s, cut by a restart, completed", key, list);
 		events_add("adaptfs", "placement: the pin of %s to cpus %s, cut by a restart, completed",

@@ -4,11 +4,13 @@
  * vCPU threads as virsh vcpupin does. */
 #pragma once
 
+#include "config.h"
 #include "snapshot.h"
 
 #include <sched.h>
 
-int placement_init(const char *cgroup_root);
+/* Pins go through actuator_layout() and cfg's proc_root, as at start. */
+void placement_init(const struct config *cfg);
 /* Where a v1 pin is journaled (STATE_DIR/journal/pin-HASH): intent before
  * the first change, removed when done. */
 void placement_set_state_dir(const char *state_dir);

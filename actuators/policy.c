@@ -53,6 +53,14 @@ static bool mode_target(const struct policy_input *in, const struct policy_wl *w
 	return false;
 }
 
+bool policy_switch_ahead(const struct policy_input *in, const struct policy_wl *w)
+{
+	const char *why;
+	bool vm;
+
+	return w->is_auto && w->switchable && mode_target(in, w, &vm, &why) && vm != w->vm;
+}
+
 static void decide_modes(const struct policy_input *in, struct policy_decision *out, size_t max,
 			 size_t *n, bool *acted)
 {

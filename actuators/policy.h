@@ -64,3 +64,6 @@ double policy_wl_demand(const struct policy_wl *w);
  * at most one move (a workload, or a group whole) per call: the next call
  * sees its effect. */
 size_t policy_decide(const struct policy_input *in, struct policy_decision *out, size_t max);
+/* Whether w's class points at its other mode, stable or not yet: a switch
+ * may come, so its standby is worth preparing. */
+bool policy_switch_ahead(const struct policy_input *in, const struct policy_wl *w);

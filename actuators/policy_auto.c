@@ -23,9 +23,7 @@ bool policy_set_auto(const char *name, bool on)
 	pthread_mutex_lock(&lock);
 	i = find(name);
 	if (on && i < 0) {
-		names = realloc(names, (n_names + 1) * sizeof *names);
-		if (!names)
-			abort();
+		names = xreallocarray(names, n_names + 1, sizeof *names);
 		names[n_names++] = xstrdup(name);
 		changed = true;
 	} else if (!on && i >= 0) {

@@ -1,6 +1,7 @@
 #include "policy_run.h"
 #include "control.h"
 #include "events.h"
+#include "layout.h"
 #include "links.h"
 #include "log.h"
 #include "migrate.h"
@@ -32,13 +33,13 @@ struct sent {
 };
 
 static struct {
-	pthread_mutex_t lock;		/* guards cfg, paths, stop */
+	pthread_mutex_t lock;		/* guards cfg, proc_root, stop */
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool running, stop;
 	struct policy_config cfg;
 	struct class_config class_cfg;
-	struct config paths;		/* proc_root, cgroup_root only */
+	char *proc_root;
 	/* the thread's own */
 	struct seen *seen;
 	size_t n_seen;
@@ -55,10 +56,8 @@ void policy_configure(const struct config *cfg)
 	pthread_mutex_lock(&P.lock);
 	P.cfg = cfg->policy;
 	P.class_cfg = cfg->class;
-	free(P.paths.proc_root);
-	free(P.paths.cgroup_root);
-	P.paths.proc_root = xstrdup(cfg->proc_root);
-	P.paths.cgroup_root = xstrdup(cfg->cgroup_root);
+	free(P.proc_root);
+	P.proc_root = xstrdup(cfg->proc_root);
 	pthread_cond_signal(&P.wake);
 	pthread_mutex_unlock(&P.lock);
 }
@@ -189,7 +188,7 @@ static double metric(const struct metric_set *m, int k)
 }
 
 static void round_once(const struct snapshot *s, const struct policy_config *cfg,
-		       const struct class_config *class_cfg, const struct config *paths)
+		       const struct class_config *class_cfg, const char *proc_root)
 {
 	uint64_t now = now_usec();
 	struct seen *seen = track(s, now);
@@ -206,7 +205,7 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	if (!any_auto)
 		return;
 	/* Only when there is something to decide: it reads every container's sockets. */
-	links_collect(paths, s, group);
+	links_collect(actuator_layout(), proc_root, s, group);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct wl_view *w = &s->wl[i];
 
@@ -237,6 +236,9 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 		.cores = (int)metric(&s->host, H_CORES),
 		.wl = wl, .n = s->n, .peers = peers, .n_peers = s->n_peers,
 	};
+	for (size_t i = 0; i < s->n; i++)
+		if (wl[i].switchable)
+			managed_want_standby(wl[i].name, policy_switch_ahead(&in, &wl[i]));
 	n = policy_decide(&in, out, MAX_DECISIONS);
 	for (size_t k = 0; k < n; k++) {
 		const struct wl_view *w = &s->wl[out[k].wl];
@@ -260,32 +262,23 @@ static void *policy_main(void *arg)
 		struct timespec until;
 		double interval = P.cfg.interval;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)interval;
-		until.tv_nsec += (long)((interval - (double)(time_t)interval) * 1e9);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		timespec_after(&until, (uint64_t)(interval * 1e6));
 		if (pthread_cond_timedwait(&P.wake, &P.lock, &until) != ETIMEDOUT || P.stop ||
 		    !P.cfg.enabled)
 			continue;	/* woken by a reload: wait a whole interval again */
 
 		struct policy_config cfg = P.cfg;
 		struct class_config class_cfg = P.class_cfg;
-		struct config paths = { .proc_root = xstrdup(P.paths.proc_root),
-					.cgroup_root = xstrdup(P.paths.cgroup_root) };
+		_cleanup_free_ char *proc_root = xstrdup(P.proc_root);
 		struct snapshot *s;
 
 		pthread_mutex_unlock(&P.lock);
 		s = snapshot_get();
 		if (s) {
 			policy_auto_prune(s);
-			round_once(s, &cfg, &class_cfg, &paths);
+			round_once(s, &cfg, &class_cfg, proc_root);
 			snapshot_put(s);
 		}
-		free(paths.proc_root);
-		free(paths.cgroup_root);
 		pthread_mutex_lock(&P.lock);
 	}
 	pthread_mutex_unlock(&P.lock);
@@ -317,7 +310,6 @@ void policy_stop(void)
 	free(P.seen);
 	P.seen = NULL;
 	P.n_seen = 0;
-	free(P.paths.proc_root);
-	free(P.paths.cgroup_root);
-	P.paths = (struct config){0};
+	free(P.proc_root);
+	P.proc_root = NULL;
 }

@@ -1,69 +1,50 @@
 /* The prefetch engine: one thread polls the fault counters of containers
  * with prefetch on, every poll_ms (a cgroup's memory.stat is one cheap read;
- * per-process counters only when it moved). With none on it sleeps until
- * prefetch_set turns one on. */
-#include "prefetch.h"
+ * per-process counters only when it moved), decides on each page-in, and
+ * plans the read-back that a worker process then does
+ * (prefetch_readback.h). With none on it sleeps until prefetch_set turns
+ * one on. */
+#include "prefetch_impl.h"
 #include "cgroup.h"
 #include "events.h"
+#include "layout.h"
 #include "parse.h"
-#include "prefetch_policy.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <time.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_process_madvise
-#define SYS_process_madvise 440
-#endif
-
-#define MAX_PROCS 256
-#define MAX_RANGES 4096
-#define IOV_MAX_CALL 1024
-
-struct proc_seen {
-	pid_t pid;
-	uint64_t majflt;
-	char comm[COMM_LEN];
-};
-
-/* Owned by the engine thread, which alone frees it; on and stats are also
- * read and written by others, under the lock. */
-struct pf_state {
-	uint64_t wid;
-	bool on;
-	bool seen;			/* still in the snapshot this tick */
-	struct prefetch_stats stats;
-	char key[PATH_MAX];		/* the container's cgroup, for the unlocked tick */
-	struct prefetch_learn learn;
-	struct proc_seen procs[MAX_PROCS];
-	size_t n_procs;
-	uint64_t cg_majflt;		/* the cgroup's total at the last tick */
-	uint64_t cooldown_until, window_until;
-	pid_t trigger_pid;
-	char trigger_comm[COMM_LEN];
-	bool followed[MAX_PROCS];	/* already learned as a follower this window */
-	double tokens;
-	uint64_t tokens_at;
-	struct pf_state *next;
-};
+#define IDLE_CPU_PERCENT 5.0	/* a sibling cgroup this quiet may give room */
+#define FILL_HORIZON_SEC 5.0	/* a neighbour growing into the room this soon takes it */
+#define FILL_MIN_RATE (4.0 * (1 << 20))	/* bytes/s: slower is noise, not filling */
+#define NOTE_EVERY_USEC USEC_PER_SEC
 
 static struct prefetch_config cfg;
-static struct cgroup_layout layout;
+static const struct cgroup_layout *layout;	/* actuator_layout() at start; NULL: none */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake;	/* dirty or stopping set; CLOCK_MONOTONIC */
 static struct pf_state *states;
 static pthread_t thread;
 static bool running, stopping;
 static bool dirty;		/* a setting changed since the engine's last plan */
+static char *cgroup_root, *proc_root;
+static struct rb_run plan_runs[RB_MAX_RUNS];
+
+static const char *const skip_names[] = {
+	[PF_SKIP_NONE] = "none", [PF_SKIP_COOLDOWN] = "cooldown", [PF_SKIP_THRASH] = "thrash",
+	[PF_SKIP_RUNNING] = "running", [PF_SKIP_EMPTY] = "empty", [PF_SKIP_BUDGET] = "budget",
+	[PF_SKIP_CONTESTED] = "contested",
+};
+
+const char *prefetch_skip_name(enum prefetch_skip why)
+{
+	return skip_names[why];
+}
 
 static struct pf_state *find(uint64_t wid)
 {
@@ -151,10 +132,35 @@ static int read_u64_file(const char *base, const char *rel, const char *file, ui
 	return 0;
 }
 
+/* Where the memory controller's files are. */
+static const char *memcg_root(void)
+{
+	return layout->v2 ? layout->unified : layout->memory;
+}
+
+/* The memory hierarchy's files of the cgroup at rel: its usage, and its
+ * limit (0 for none: "max", or 2^60 and more). */
+static int memcg_usage(const char *rel, uint64_t *v)
+{
+	return read_u64_file(memcg_root(), rel,
+			     layout->v2 ? "memory.current" : "memory.usage_in_bytes", v);
+}
+
+static uint64_t memcg_limit(const char *rel)
+{
+	uint64_t limit;
+
+	if (read_u64_file(memcg_root(), rel,
+			  layout->v2 ? "memory.max" : "memory.limit_in_bytes", &limit) < 0 ||
+	    limit >= (1ULL << 60))
+		return 0;
+	return limit;
+}
+
 static int cgroup_majflt(const char *rel, uint64_t *v)
 {
 	char path[PATH_MAX], buf[8192];
-	const char *base = layout.v2 ? layout.unified : layout.memory;
+	const char *base = memcg_root();
 
 	if (!base)
 		return -ENOENT;
@@ -162,7 +168,7 @@ static int cgroup_majflt(const char *rel, uint64_t *v)
 		return -ENAMETOOLONG;
 	if (read_file(path, buf, sizeof buf) < 0)
 		return -EIO;
-	return (!layout.v2 && kv_get_u64(buf, "total_pgmajfault", v) == 0) ||
+	return (!layout->v2 && kv_get_u64(buf, "total_pgmajfault", v) == 0) ||
 			       kv_get_u64(buf, "pgmajfault", v) == 0 ? 0 : -EINVAL;
 }
 
@@ -173,9 +179,9 @@ static bool thrashing(const char *rel)
 	double avg10;
 	uint64_t total;
 
-	if (!layout.unified)
+	if (!layout->unified)
 		return false;
-	if (path_printf(path, sizeof path, "%s%s/memory.pressure", layout.unified, rel) < 0)
+	if (path_printf(path, sizeof path, "%s%s/memory.pressure", layout->unified, rel) < 0)
 		return false;
 	return read_file(path, buf, sizeof buf) > 0 && psi_parse(buf, "full", &avg10, &total) == 0 &&
 	       avg10 > cfg.thrash_full_avg10;
@@ -183,33 +189,28 @@ static bool thrashing(const char *rel)
 
 static void host_available(uint64_t *avail)
 {
-	char buf[8192];
+	char path[PATH_MAX], buf[8192];
 
 	*avail = 0;
-	if (read_file("/proc/meminfo", buf, sizeof buf) > 0)
+	if (path_printf(path, sizeof path, "%s/meminfo", proc_root) == 0 &&
+	    read_file(path, buf, sizeof buf) > 0)
 		meminfo_get_bytes(buf, "MemAvailable", avail);
 }
 
-static uint64_t budget_now(struct pf_state *s, const char *rel)
+uint64_t prefetch_budget_now(struct pf_state *s, const char *rel)
 {
-	const char *base = layout.v2 ? layout.unified : layout.memory;
-	uint64_t limit = 0, usage = 0, avail = 0, now = now_usec();
+	uint64_t limit = memcg_limit(rel), usage = 0, avail = 0, now = now_usec();
 
 	s->tokens = prefetch_tokens(s->tokens, cfg.max_bytes_per_sec, now - s->tokens_at);
 	s->tokens_at = now;
-	if (read_u64_file(base, rel, layout.v2 ? "memory.max" : "memory.limit_in_bytes", &limit) < 0 ||
-	    limit >= (1ULL << 60))
-		limit = 0;	/* "max" or effectively unlimited */
-	read_u64_file(base, rel, layout.v2 ? "memory.current" : "memory.usage_in_bytes", &usage);
+	memcg_usage(rel, &usage);
 	if (!limit)
 		host_available(&avail);
 	return prefetch_budget(limit, usage, avail, (uint64_t)cfg.margin_bytes, (uint64_t)s->tokens);
 }
 
-/* Refresh the per-process fault counters; returns the pid with the largest
- * increase (0 if none) and accounts siblings' faults in an open window. */
-static pid_t scan_processes(struct pf_state *s, const char *rel, uint64_t now,
-			    struct prefetch_stats *d)
+pid_t prefetch_scan_processes(struct pf_state *s, const char *rel, uint64_t now,
+			      struct prefetch_stats *d)
 {
 	struct pid_list pids = {0}, tids = {0};
 	struct proc_seen next[MAX_PROCS];
@@ -218,15 +219,18 @@ static pid_t scan_processes(struct pf_state *s, const char *rel, uint64_t now,
 	uint64_t best = 0;
 	pid_t faulter = 0;
 
-	cgroup_list_tasks(&layout, NULL, rel, &tids, &pids);
+	cgroup_list_tasks(layout, NULL, rel, &tids, &pids);
 	pid_list_free(&tids);
 	for (size_t i = 0; i < pids.n && n < MAX_PROCS; i++) {
-		char path[64], buf[1024];
+		char path[PATH_MAX], buf[1024];
 		struct proc_stat ps;
 		struct proc_seen *old = NULL;
 
-		snprintf(path, sizeof path, "/proc/%d/stat", pids.v[i]);
+		snprintf(path, sizeof path, "%s/%d/stat", proc_root, pids.v[i]);
 		if (read_file(path, buf, sizeof buf) < 0 || proc_stat_parse(buf, &ps) < 0)
+			continue;
+		/* the read-back's own processes: their faults are the siblings' pages */
+		if (ps.ppid == getpid() || (s->job.pid && (pids.v[i] == s->job.pid || ps.ppid == s->job.pid)))
 			continue;
 		for (size_t k = 0; k < s->n_procs; k++)
 			if (s->procs[k].pid == pids.v[i])
@@ -249,7 +253,7 @@ static pid_t scan_processes(struct pf_state *s, const char *rel, uint64_t now,
 				}
 			}
 		} else {
-			snprintf(path, sizeof path, "/proc/%d/comm", pids.v[i]);
+			snprintf(path, sizeof path, "%s/%d/comm", proc_root, pids.v[i]);
 			if (read_file(path, buf, sizeof buf) > 0)
 				snprintf(next[n].comm, COMM_LEN, "%.*s", (int)strcspn(buf, "\n"), buf);
 		}
@@ -262,154 +266,507 @@ static pid_t scan_processes(struct pf_state *s, const char *rel, uint64_t now,
 	return faulter;
 }
 
-static int read_smaps(pid_t pid, struct swapped_range *out, size_t max)
+/* A line in events, at most one a second per container: one that comes
+ * sooner waits (note_flush) and takes the place of any still waiting, which
+ * is counted in the line that goes out. */
+static void note_emit(struct pf_state *s, uint64_t now)
 {
-	char path[64];
-	_cleanup_fclose_ FILE *f = NULL;
-	struct strbuf text = {0};
-	char buf[65536];
-	size_t got;
-	int r;
-
-	snprintf(path, sizeof path, "/proc/%d/smaps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-		strbuf_append(&text, buf, got);
-	r = text.buf ? smaps_swapped(text.buf, out, max) : 0;
-	strbuf_free(&text);
-	return r;
+	if (s->folded)
+		events_add(s->name, "prefetch: %s (%u more since the last line)", s->pending, s->folded);
+	else
+		events_add(s->name, "prefetch: %s", s->pending);
+	s->pending[0] = '\0';
+	s->note_at = now;
+	s->folded = 0;
 }
 
-/* process_madvise stops at the first failing range: retry the rest one by one. */
-static void willneed(pid_t pid, struct iovec *iov, size_t n)
+static void note_flush(struct pf_state *s, uint64_t now)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (s->pending[0] && now - s->note_at >= NOTE_EVERY_USEC)
+		note_emit(s, now);
+}
 
-	if (pidfd < 0)
+static void note(struct pf_state *s, uint64_t now, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->pending[0])
+		s->folded++;
+	va_start(ap, fmt);
+	vsnprintf(s->pending, sizeof s->pending, fmt, ap);
+	va_end(ap);
+	if (!s->note_at || now - s->note_at >= NOTE_EVERY_USEC)
+		note_emit(s, now);
+}
+
+static void turn_down(struct pf_state *s, uint64_t now, pid_t pid, const char *comm,
+		      enum prefetch_skip why, struct prefetch_stats *d)
+{
+	uint64_t *counter[] = {
+		[PF_SKIP_COOLDOWN] = &d->skipped_cooldown, [PF_SKIP_THRASH] = &d->skipped_thrash,
+		[PF_SKIP_RUNNING] = &d->skipped_running, [PF_SKIP_EMPTY] = &d->skipped_empty,
+		[PF_SKIP_BUDGET] = &d->skipped_budget, [PF_SKIP_CONTESTED] = &d->skipped_contested,
+	};
+
+	(*counter[why])++;
+	d->last_skipped = why;
+	d->last_skipped_pid = pid;
+	if ((why == PF_SKIP_BUDGET || why == PF_SKIP_CONTESTED) && s->why[0])
+		note(s, now, "%s (pid %d) paged in: not acted on: %s (%s)", comm, pid,
+		     prefetch_skip_name(why), s->why);
+	else
+		note(s, now, "%s (pid %d) paged in: not acted on: %s", comm, pid, prefetch_skip_name(why));
+}
+
+static uint64_t ancestor_room(const char *rel, char *which, size_t size);
+static bool room_contested(struct pf_state *s, const struct snapshot *snap, const char *up,
+			   const char *rel, uint64_t room);
+
+/* The read-back under way: its progress into last, and its end. One whose
+ * ancestor a neighbour has started to fill is stopped: what it brings in
+ * now would be pushed out again. */
+static void job_poll(struct pf_state *s, const char *rel, const struct snapshot *snap, uint64_t now,
+		     struct prefetch_stats *d)
+{
+	struct rb_progress *pr = s->job.progress;
+	uint64_t usec = now - s->job.started_usec, room;
+	char up[PATH_MAX];
+	bool ended;
+
+	if (!s->job.pid)
 		return;
-	for (size_t off = 0; off < n; off += IOV_MAX_CALL) {
-		size_t cnt = n - off < IOV_MAX_CALL ? n - off : IOV_MAX_CALL;
-
-		if (syscall(SYS_process_madvise, pidfd, iov + off, cnt, MADV_WILLNEED, 0) < 0)
-			for (size_t i = off; i < off + cnt; i++)
-				syscall(SYS_process_madvise, pidfd, iov + i, 1, MADV_WILLNEED, 0);
+	ended = readback_reap(&s->job, false);
+	if (!ended && s->job_up[0] && (room = ancestor_room(rel, up, sizeof up)) != UINT64_MAX &&
+	    room_contested(s, snap, s->job_up, rel, room)) {
+		s->job_stopped = true;
+		ended = readback_reap(&s->job, true);
 	}
-	close(pidfd);
+	s->rec.read = atomic_load(&pr->read);
+	s->rec.room = atomic_load(&pr->room);
+	s->rec.first_usec = atomic_load(&pr->first_usec);
+	if (ended) {
+		s->rec.usec = usec ? usec : 1;
+		d->bytes_read += s->rec.read;
+	}
+	d->have_last = true;
+	d->last = s->rec;
+	if (!ended)
+		return;
+	note(s, now, "%s (pid %d) paged in: read back %lu of %lu KiB of %u process%s in %lu ms "
+		     "(first chunk in %lu ms; room made %lu KiB; waited %lu ms for room)%s",
+	     s->rec.comm, s->rec.pid, s->rec.read >> 10, s->rec.asked >> 10, s->job_siblings,
+	     s->job_siblings == 1 ? "" : "es", s->rec.usec / 1000, s->rec.first_usec / 1000,
+	     s->rec.room >> 10, s->job_waited / 1000,
+	     s->job_stopped ? "; stopped: a neighbour was filling the parent" : "");
+	munmap(pr, sizeof *pr);
+	s->job.progress = NULL;
 }
 
-/* Read back the siblings of the process that paged in, best first, within budget. */
-static void prefetch_siblings(struct pf_state *s, pid_t faulter, uint64_t budget,
+/* The least room below the limits of rel's ancestors, and which one has it
+ * (UINT64_MAX: none has a limit). */
+static uint64_t ancestor_room(const char *rel, char *which, size_t size)
+{
+	char up[PATH_MAX];
+	uint64_t least = UINT64_MAX;
+
+	snprintf(up, sizeof up, "%s", rel);
+	for (char *slash; (slash = strrchr(up, '/')) && slash != up;) {
+		uint64_t limit, usage = 0;
+
+		*slash = '\0';
+		if (!(limit = memcg_limit(up)))
+			continue;
+		memcg_usage(up, &usage);
+		if ((usage < limit ? limit - usage : 0) < least) {
+			least = usage < limit ? limit - usage : 0;
+			snprintf(which, size, "%s", up);
+		}
+	}
+	return least;
+}
+
+static const struct wl_view *container_at(const struct snapshot *snap, const char *rel)
+{
+	for (size_t i = 0; snap && i < snap->n; i++)
+		if (!snap->wl[i].vm && strcmp(snap->wl[i].key, rel) == 0)
+			return &snap->wl[i];
+	return NULL;
+}
+
+static bool idle_workload(const struct snapshot *snap, const char *rel)
+{
+	const struct wl_view *w = container_at(snap, rel);
+
+	return w && w->rate_usec && metric_has(&w->m, M_CPU_USAGE_PERCENT) &&
+	       w->m.v[M_CPU_USAGE_PERCENT] < IDLE_CPU_PERCENT;
+}
+
+/* Bytes per second the cgroup at rel grows by: since the engine last read
+ * it (20 ms ago or more), else since the snapshot when it has the
+ * container, else since the cgroup was made (a neighbour too new for the
+ * snapshot, filling up, grows). */
+static double growth(struct pf_state *s, const struct snapshot *snap, const char *rel)
+{
+	const struct wl_view *w = container_at(snap, rel);
+	uint64_t usage, now = wall_usec(), dt, h = fnv1a_str(rel);
+	double rate;
+
+	if (memcg_usage(rel, &usage) < 0)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(s->neighbours); i++) {
+		uint64_t age = now - s->neighbours[i].at;
+
+		if (s->neighbours[i].hash != h || age > 2 * USEC_PER_SEC)
+			continue;	/* a reading this old says nothing of now */
+		if (age >= 20000) {	/* else the last answer stands */
+			s->neighbours[i].rate = ((double)usage - (double)s->neighbours[i].usage) * 1e6 / (double)age;
+			/* measured against a reading up to a second old: a
+			 * program filling in bursts grows between them too */
+			if (age >= USEC_PER_SEC) {
+				s->neighbours[i].usage = usage;
+				s->neighbours[i].at = now;
+			}
+		}
+		return s->neighbours[i].rate;
+	}
+	if (w && metric_has(&w->m, M_MEM_CURRENT_BYTES)) {
+		/* over less time than this, charge batching is most of the change */
+		dt = now > snap->wall_usec + 100000 ? now - snap->wall_usec : 0;
+		rate = dt ? ((double)usage - w->m.v[M_MEM_CURRENT_BYTES]) * 1e6 / (double)dt : 0;
+	} else {
+		dt = cgroup_age_usec(layout, rel);
+		rate = (double)usage * 1e6 / (double)(dt > USEC_PER_SEC ? dt : USEC_PER_SEC);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(s->neighbours); i++)
+		if (s->neighbours[i].hash == h)
+			s->neighbours[i].hash = 0;	/* the stale one gives way */
+	s->neighbours[s->neighbours_next].hash = h;
+	s->neighbours[s->neighbours_next].usage = usage;
+	s->neighbours[s->neighbours_next].at = now;
+	s->neighbours[s->neighbours_next].rate = rate;
+	s->neighbours_next = (s->neighbours_next + 1) % ARRAY_SIZE(s->neighbours);
+	return rate;
+}
+
+/* The children of ancestor up (in the memory hierarchy) but the one that
+ * holds rel, one per call, as paths like rel's in child; d is up's
+ * directory, opened on the first call. */
+static bool next_neighbour(DIR **d, const char *up, const char *rel, char child[PATH_MAX])
+{
+	const char *base = memcg_root();
+	struct dirent *e;
+
+	if (!*d) {
+		if (path_printf(child, PATH_MAX, "%s%s", base, up) < 0 || !(*d = opendir(child)))
+			return false;
+	}
+	while ((e = readdir(*d))) {
+		size_t n = strlen(up) + 1 + strlen(e->d_name);
+
+		if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
+		    path_printf(child, PATH_MAX, "%s/%s", up, e->d_name) == 0 &&
+		    !(strncmp(rel, child, n) == 0 && (rel[n] == '/' || rel[n] == '\0')))
+			return true;
+	}
+	return false;
+}
+
+/* Whether a neighbour under ancestor up is growing fast enough to fill room
+ * within FILL_HORIZON_SEC: what is read back now would be pushed out again
+ * before anyone used it. */
+static bool room_contested(struct pf_state *s, const struct snapshot *snap, const char *up,
+			   const char *rel, uint64_t room)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	char child[PATH_MAX];
+
+	while (next_neighbour(&d, up, rel, child)) {
+		double rate = growth(s, snap, child);
+
+		if (rate > FILL_MIN_RATE && rate * FILL_HORIZON_SEC > (double)room) {
+			snprintf(s->why, sizeof s->why, "%.80s grows by %.0f MiB/s, %lu MiB left under %.64s",
+				 child, rate / (1 << 20), room >> 20, up);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Room to take under ancestor up, from its other children that are idle
+ * workloads, the largest first; returns the bytes planned. */
+static uint64_t plan_room(struct rb_plan *p, const struct snapshot *snap, const char *up,
+			  const char *rel, uint64_t want)
+{
+	const char *base = memcg_root();
+	char child[PATH_MAX];
+	_cleanup_closedir_ DIR *d = NULL;
+	uint64_t planned = 0, margin = (uint64_t)cfg.margin_bytes;
+
+	p->n_room = 0;
+	while (p->n_room < RB_MAX_ROOM && next_neighbour(&d, up, rel, child)) {
+		struct rb_room *r = &p->room[p->n_room];
+		uint64_t usage = 0;
+
+		if (!idle_workload(snap, child) ||
+		    memcg_usage(child, &usage) < 0 ||
+		    usage <= margin || path_printf(r->dir, sizeof r->dir, "%s%s", base, child) < 0)
+			continue;
+		r->v2 = layout->v2;
+		r->bytes = usage - margin;
+		if (!r->v2 && read_u64_file(base, child, "memory.limit_in_bytes", &r->limit) < 0)
+			continue;
+		p->n_room++;
+	}
+	/* the largest first, each giving what is still wanted */
+	for (size_t i = 0; i < p->n_room; i++) {
+		for (size_t k = i + 1; k < p->n_room; k++)
+			if (p->room[k].bytes > p->room[i].bytes) {
+				struct rb_room t = p->room[i];
+
+				p->room[i] = p->room[k];
+				p->room[k] = t;
+			}
+		if (p->room[i].bytes > want - planned)
+			p->room[i].bytes = want - planned;
+		planned += p->room[i].bytes;
+		if (planned == want) {
+			p->n_room = i + 1;
+			break;
+		}
+	}
+	return planned;
+}
+
+/* What the siblings of faulter have in swap, best first, within budget, and
+ * the room to make for it under a full ancestor. Returns the siblings. */
+static unsigned plan_readback(struct pf_state *s, const char *rel, const struct snapshot *snap,
+			      pid_t faulter, uint64_t budget, struct rb_plan *p, bool *contested,
 			      struct prefetch_stats *d)
 {
 	struct prefetch_target targets[MAX_PROCS];
-	static struct swapped_range ranges[MAX_RANGES];
-	static struct iovec iov[MAX_RANGES];
-	size_t n = 0;
-	uint64_t left = budget;
-	bool short_of_budget = false;
+	uint64_t room, margin = (uint64_t)cfg.margin_bytes;
+	char up[PATH_MAX] = "";
+	unsigned n = 0, used = 0;
 
-	for (size_t i = 0; i < s->n_procs; i++)
-		if (s->procs[i].pid != faulter) {
-			targets[n] = (struct prefetch_target){ .pid = s->procs[i].pid };
-			memcpy(targets[n].comm, s->procs[i].comm, COMM_LEN);
-			n++;
-		}
-	/* Swap sizes first (for the order), ranges again per target below. */
-	for (size_t i = 0; i < n; i++) {
-		int r = read_smaps(targets[i].pid, ranges, MAX_RANGES);
-
-		for (int k = 0; k < r; k++)
-			targets[i].swap_bytes += ranges[k].swap_bytes;
+	/* The faulting process's own memory too: it is paging in, the kernel's
+	 * readahead brings back only the neighbourhood of each fault. */
+	for (size_t i = 0; i < s->n_procs; i++) {
+		targets[n] = (struct prefetch_target){ .pid = s->procs[i].pid,
+						       .faulter = s->procs[i].pid == faulter };
+		memcpy(targets[n].comm, s->procs[i].comm, COMM_LEN);
+		targets[n].swap_bytes = readback_swap_bytes(proc_root, targets[n].pid);
+		n++;
 	}
 	prefetch_order(&s->learn, s->trigger_comm, targets, n);
-	for (size_t i = 0; i < n && targets[i].swap_bytes; i++) {
-		int r = read_smaps(targets[i].pid, ranges, MAX_RANGES);
-		size_t k, ni = 0;
-
-		for (k = 0; k < (size_t)(r > 0 ? r : 0) && left; k++) {
-			uint64_t len = ranges[k].end - ranges[k].start, take = ranges[k].swap_bytes;
-
-			/* Short of budget: the front of the range, in proportion. */
-			if (take > left) {
-				len = (uint64_t)((double)len * (double)left / (double)take) & ~4095ULL;
-				take = left;
-				short_of_budget = true;
-			}
-			if (!len)
-				break;
-			iov[ni++] = (struct iovec){ (void *)ranges[k].start, len };
-			left -= take;
-		}
-		if (k < (size_t)(r > 0 ? r : 0))
-			short_of_budget = true;
-		willneed(targets[i].pid, iov, ni);
-		if (!left)
-			break;
+	*p = (struct rb_plan){ .runs = plan_runs };
+	for (unsigned i = 0; i < n && targets[i].swap_bytes && p->bytes < budget; i++) {
+		used++;
+		readback_plan_process(p, proc_root, targets[i].pid, budget - p->bytes);
 	}
-	d->bytes += budget - left;
-	s->tokens -= (double)(budget - left);
-	if (short_of_budget)
-		d->skipped_budget++;
+	if (used && used < n && targets[used].swap_bytes)
+		d->skipped_budget++;	/* cut short by its own budget */
+	room = ancestor_room(rel, up, sizeof up);
+	if (p->bytes && room != UINT64_MAX &&
+	    room_contested(s, snap, up, rel, room > p->bytes ? room - p->bytes : 0)) {
+		readback_plan_truncate(p, 0);
+		*contested = true;
+	} else if (p->bytes && room != UINT64_MAX && p->bytes + margin > room) {
+		uint64_t have = room + plan_room(p, snap, up, rel, p->bytes + margin - room);
+
+		if (have < p->bytes + margin) {
+			snprintf(s->why, sizeof s->why, "%lu MiB free under %.80s, idle neighbours give %lu MiB",
+				 room >> 20, up, (have - room) >> 20);
+			readback_plan_truncate(p, have > margin ? have - margin : 0);
+			d->skipped_budget += p->bytes > 0;
+		}
+	}
+	readback_plan_join(p, proc_root, cgroup_root, layout->v2, faulter);
+	snprintf(s->job_up, sizeof s->job_up, "%s", room != UINT64_MAX ? up : "");
+	return used;
 }
 
-static void tick_counted(struct pf_state *s, const char *rel, uint64_t now, struct prefetch_stats *d)
+/* Plan and start the read-back of faulter's page-in; PF_SKIP_NONE when it
+ * started, else why not. */
+static enum prefetch_skip try_readback(struct pf_state *s, const char *rel,
+				       const struct snapshot *snap, uint64_t now, pid_t faulter,
+				       const char *comm, struct prefetch_stats *d)
 {
-	uint64_t total, budget;
+	static struct rb_plan p;
+	uint64_t budget = prefetch_budget_now(s, rel), swapped = 0;
+	bool contested = false;
+	unsigned siblings;
+
+	s->why[0] = '\0';
+
+	if (cfg.max_bytes_per_trigger >= 1 && budget > (uint64_t)cfg.max_bytes_per_trigger)
+		budget = (uint64_t)cfg.max_bytes_per_trigger;
+	memcpy(s->trigger_comm, comm, COMM_LEN);
+	siblings = plan_readback(s, rel, snap, faulter, budget, &p, &contested, d);
+	if (contested)
+		return PF_SKIP_CONTESTED;
+	for (size_t i = 0; !p.bytes && i < s->n_procs; i++)
+		swapped += readback_swap_bytes(proc_root, s->procs[i].pid);
+	if (!p.bytes && swapped && !budget)
+		snprintf(s->why, sizeof s->why, "no room below its own limit (or the rate limit)");
+	if (!p.bytes)
+		return swapped ? PF_SKIP_BUDGET : PF_SKIP_EMPTY;
+	if (readback_start(&p, &s->job) < 0)
+		return PF_SKIP_BUDGET;
+	/* A window opens only on a read-back: a page-in that found nothing to
+	 * read does not hide the same process's next one. */
+	d->triggers++;
+	d->bytes += p.bytes;
+	s->tokens -= (double)p.bytes;
+	s->trigger_pid = faulter;
+	s->job_siblings = siblings;
+	s->job_stopped = false;
+	s->job_waited = s->defer_pid == faulter ? now - s->defer_since : 0;
+	s->defer_pid = 0;
+	memset(s->followed, 0, sizeof s->followed);
+	s->window_until = now + (uint64_t)(cfg.window_ms * 1000);
+	s->rec = (struct prefetch_last){ .pid = faulter, .asked = p.bytes };
+	memcpy(s->rec.comm, comm, COMM_LEN);
+	d->have_last = true;
+	d->last = s->rec;
+	d->last_skipped = PF_SKIP_NONE;
+	d->last_skipped_pid = 0;
+	return PF_SKIP_NONE;
+}
+
+/* A page-in turned down for want of room waits up to defer_ms for it (an
+ * idle neighbour to take it from, a neighbour done filling the parent),
+ * looked at again every cooldown_ms; counted and said once, when turned
+ * down. */
+static void retry_deferred(struct pf_state *s, const char *rel, const struct snapshot *snap,
+			   uint64_t now, struct prefetch_stats *d)
+{
+	char comm[COMM_LEN] = "";
+	bool alive = false;
+
+	if (!s->defer_pid || s->job.pid || now < s->defer_next)
+		return;
+	s->defer_next = now + (uint64_t)(cfg.cooldown_ms * 1000);
+	for (size_t i = 0; i < s->n_procs; i++)
+		if (s->procs[i].pid == s->defer_pid) {
+			memcpy(comm, s->procs[i].comm, COMM_LEN);
+			alive = true;
+		}
+	if (!alive || now >= s->defer_since + (uint64_t)(cfg.defer_ms * 1000)) {
+		s->defer_pid = 0;
+		return;
+	}
+	try_readback(s, rel, snap, now, s->defer_pid, comm, d);
+}
+
+/* Once a sample: read the neighbours under the limited ancestor, so that a
+ * page-in finds their growth measured over up to a second. */
+static void watch_neighbours(struct pf_state *s, const char *rel, const struct snapshot *snap)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	char up[PATH_MAX], child[PATH_MAX];
+
+	if (!snap || snap->seq == s->watched_seq)
+		return;
+	s->watched_seq = snap->seq;
+	if (ancestor_room(rel, up, sizeof up) == UINT64_MAX)
+		return;
+	while (next_neighbour(&d, up, rel, child))
+		growth(s, snap, child);
+}
+
+static void tick_counted(struct pf_state *s, const char *rel, const struct snapshot *snap,
+			 uint64_t now, struct prefetch_stats *d)
+{
+	char comm[COMM_LEN] = "";
+	enum prefetch_skip why;
+	uint64_t total;
 	pid_t faulter;
 
+	if (!layout)
+		return;		/* no hierarchy: said in events at start */
+	job_poll(s, rel, snap, now, d);
+	note_flush(s, now);
+	watch_neighbours(s, rel, snap);
+	retry_deferred(s, rel, snap, now, d);
 	if (cgroup_majflt(rel, &total) < 0)
 		return;
 	/* Nothing paged in and no window to account: the cheap path. */
 	if (total == s->cg_majflt && now >= s->window_until && s->n_procs)
 		return;
 	s->cg_majflt = total;
-	faulter = scan_processes(s, rel, now, d);
+	faulter = prefetch_scan_processes(s, rel, now, d);
 	if (!faulter || (faulter == s->trigger_pid && now < s->window_until))
 		return;
-	if (now < s->cooldown_until) {
-		d->skipped_cooldown++;
-		return;
-	}
-	if (thrashing(rel)) {
-		d->skipped_thrash++;
-		return;
-	}
-	d->triggers++;
-	s->trigger_pid = faulter;
 	for (size_t i = 0; i < s->n_procs; i++)
 		if (s->procs[i].pid == faulter)
-			memcpy(s->trigger_comm, s->procs[i].comm, COMM_LEN);
-	memset(s->followed, 0, sizeof s->followed);
-	s->window_until = now + (uint64_t)(cfg.window_ms * 1000);
-	s->cooldown_until = now + (uint64_t)(cfg.cooldown_ms * 1000);
-	budget = budget_now(s, rel);
-	if (!budget) {
-		d->skipped_budget++;
-		return;
+			memcpy(comm, s->procs[i].comm, COMM_LEN);
+	if (now < s->cooldown_until)
+		why = PF_SKIP_COOLDOWN;
+	else if (thrashing(rel))
+		why = PF_SKIP_THRASH;
+	else if (s->job.pid)
+		why = PF_SKIP_RUNNING;
+	else {
+		/* Looking costs a read of every sibling's smaps: not more often than this. */
+		s->cooldown_until = now + (uint64_t)(cfg.cooldown_ms * 1000);
+		why = try_readback(s, rel, snap, now, faulter, comm, d);
 	}
-	prefetch_siblings(s, faulter, budget, d);
+	if (why == PF_SKIP_NONE)
+		return;
+	if ((why == PF_SKIP_BUDGET || why == PF_SKIP_CONTESTED) && cfg.defer_ms > 0 &&
+	    s->defer_pid != faulter) {
+		s->defer_pid = faulter;
+		s->defer_since = now;
+		s->defer_next = s->cooldown_until;
+	}
+	turn_down(s, now, faulter, comm, why, d);
 }
 
-/* Runs without the lock (prefetching takes milliseconds); the counters are
+/* Runs without the lock (planning takes milliseconds); the counters are
  * published under it. */
-static void tick(struct pf_state *s, uint64_t now)
+static void tick(struct pf_state *s, const struct snapshot *snap, uint64_t now)
 {
 	struct prefetch_stats d = {0};
 
-	tick_counted(s, s->key, now, &d);
+	tick_counted(s, s->key, snap, now, &d);
 	pthread_mutex_lock(&lock);
 	s->stats.triggers += d.triggers;
 	s->stats.bytes += d.bytes;
+	s->stats.bytes_read += d.bytes_read;
 	s->stats.skipped_budget += d.skipped_budget;
 	s->stats.skipped_cooldown += d.skipped_cooldown;
 	s->stats.skipped_thrash += d.skipped_thrash;
+	s->stats.skipped_running += d.skipped_running;
+	s->stats.skipped_empty += d.skipped_empty;
+	s->stats.skipped_contested += d.skipped_contested;
 	s->stats.sibling_faults += d.sibling_faults;
+	if (d.have_last) {
+		s->stats.have_last = true;
+		s->stats.last = d.last;
+	}
+	if (d.last_skipped || d.triggers) {
+		s->stats.last_skipped = d.last_skipped;
+		s->stats.last_skipped_pid = d.last_skipped_pid;
+	}
 	pthread_mutex_unlock(&lock);
 }
 
-/* States of workloads that are gone are dropped. */
+static void job_stop(struct pf_state *s)
+{
+	readback_reap(&s->job, true);
+	if (s->job.progress)
+		munmap(s->job.progress, sizeof *s->job.progress);
+	s->job.progress = NULL;
+}
+
+static void free_state(struct pf_state *s)
+{
+	job_stop(s);
+	free(s);
+}
+
+/* States of workloads that are gone are dropped, a read-back under way
+ * stopped. */
 static void collect_garbage(void)
 {
 	for (struct pf_state **p = &states; *p;) {
@@ -417,7 +774,7 @@ static void collect_garbage(void)
 			struct pf_state *dead = *p;
 
 			*p = dead->next;
-			free(dead);
+			free_state(dead);
 		} else {
 			(*p)->seen = false;
 			p = &(*p)->next;
@@ -440,6 +797,9 @@ static size_t plan(const struct snapshot *snap, struct pf_state **due, size_t ma
 		if (!s)
 			continue;
 		s->seen = true;
+		snprintf(s->name, sizeof s->name, "%s", w->name);
+		if (!s->on && s->job.pid)
+			job_stop(s);
 		/* A key too long for s->key is not cut (it could be another
 		 * container's cgroup): that container is not polled. */
 		if (s->on && !w->vm && n_due < max &&
@@ -496,9 +856,9 @@ static void *engine(void *arg)
 			dirty = false;
 		}
 		pthread_mutex_unlock(&lock);
-		snapshot_put(snap);
 		for (size_t i = 0; i < n_due; i++)
-			tick(due[i], now);
+			tick(due[i], snap, now);
+		snapshot_put(snap);
 		pthread_mutex_lock(&lock);
 		engine_wait(n_due);
 		pthread_mutex_unlock(&lock);
@@ -506,15 +866,18 @@ static void *engine(void *arg)
 	return NULL;
 }
 
-int prefetch_start(const struct prefetch_config *c, const char *cgroup_root)
+int prefetch_start(const struct config *c)
 {
 	pthread_condattr_t ca;
 
-	cfg = *c;
-	cfg.patterns = xcalloc(c->n_patterns, sizeof *cfg.patterns);
-	for (size_t i = 0; i < c->n_patterns; i++)
-		cfg.patterns[i] = xstrdup(c->patterns[i]);
-	if (cgroup_layout_detect(cgroup_root, &layout) < 0)
+	cfg = c->prefetch;
+	cgroup_root = xstrdup(c->cgroup_root);
+	proc_root = xstrdup(c->proc_root);
+	cfg.patterns = xcalloc(cfg.n_patterns, sizeof *cfg.patterns);
+	for (size_t i = 0; i < cfg.n_patterns; i++)
+		cfg.patterns[i] = xstrdup(c->prefetch.patterns[i]);
+	layout = actuator_layout();
+	if (!layout)
 		events_add("prefetch", "no cgroup hierarchy under %s: prefetch cannot run", cgroup_root);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -542,10 +905,14 @@ void prefetch_stop(void)
 		struct pf_state *s = states;
 
 		states = s->next;
-		free(s);
+		free_state(s);
 	}
 	for (size_t i = 0; i < cfg.n_patterns; i++)
 		free(cfg.patterns[i]);
 	free(cfg.patterns);
-	cgroup_layout_free(&layout);
+	free(cgroup_root);
+	cgroup_root = NULL;
+	free(proc_root);
+	proc_root = NULL;
+	layout = NULL;
 }

@@ -1,24 +1,19 @@
 /* Sibling swap prefetch (the second paper): when one process of a container
- * pages in, read the swapped-out memory of its sibling processes back into
- * the swap cache (process_madvise MADV_WILLNEED) before they fault on it. */
+ * pages in, read the swapped-out memory of its sibling processes back and
+ * map it (prefetch_readback.h) before they fault on it. */
 #pragma once
 
+#include "actstate.h"
 #include "config.h"
 #include "snapshot.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct prefetch_stats {
-	uint64_t triggers;		/* page-ins that started a prefetch */
-	uint64_t bytes;			/* swapped bytes asked back */
-	uint64_t skipped_budget;	/* no headroom (or rate) left */
-	uint64_t skipped_cooldown;	/* too soon after the last one */
-	uint64_t skipped_thrash;	/* the container was thrashing */
-	uint64_t sibling_faults;	/* siblings' major faults within the window after triggers */
-};
+const char *prefetch_skip_name(enum prefetch_skip why);
 
-int prefetch_start(const struct prefetch_config *cfg, const char *cgroup_root);
+/* The engine, for cfg's [prefetch], cgroup_root and proc_root. */
+int prefetch_start(const struct config *cfg);
 void prefetch_stop(void);
 
 bool prefetch_enabled(const struct wl_view *w);

@@ -45,6 +45,8 @@ static int cmp_target(const void *a, const void *b)
 
 	if (sx != sy)
 		return sx > sy ? -1 : 1;
+	if (x->faulter != y->faulter)
+		return x->faulter ? -1 : 1;
 	if (x->swap_bytes != y->swap_bytes)
 		return x->swap_bytes > y->swap_bytes ? -1 : 1;
 	return (x->pid > y->pid) - (x->pid < y->pid);

@@ -24,13 +24,14 @@ struct prefetch_target {
 	pid_t pid;
 	char comm[COMM_LEN];
 	uint64_t swap_bytes;
+	bool faulter;		/* the process that paged in: its own memory too */
 };
 
 /* Index of comm, added if new; -1 when the table is full. */
 int learn_index(struct prefetch_learn *l, const char *comm);
 void learn_follow(struct prefetch_learn *l, const char *trigger, const char *follower);
 /* Order targets: most often faulting next after trigger first, then the
- * most swapped-out. */
+ * faulting process itself, then the most swapped-out. */
 void prefetch_order(const struct prefetch_learn *l, const char *trigger,
 		    struct prefetch_target *t, size_t n);
 

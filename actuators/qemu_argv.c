@@ -6,15 +6,7 @@
 
 void argv_list_add(struct argv_list *l, const char *s)
 {
-	if (l->n + 2 > l->cap) {	/* doubling: a long command line is not copied per word */
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		char **v = realloc(l->v, cap * sizeof *v);
-
-		if (!v)
-			abort();
-		l->v = v;
-		l->cap = cap;
-	}
+	GROW(l->v, l->cap, l->n + 2);	/* and the NULL after the last */
 	l->v[l->n++] = xstrdup(s);
 	l->v[l->n] = NULL;
 }

@@ -75,18 +75,27 @@ static void fmt_pair(const struct row *r, enum field a, enum field b, char *buf,
 	snprintf(buf, size, "%s/%s", x, y);
 }
 
-#define COLS_FMT "%-*.*s %-*.*s %7s %5s %6s %13s %13s %8s %6s %-6s %-9s %-*.*s %s"
+/* The memory a standby holds, "boot" while a VM standby boots, "-" for none. */
+static void fmt_standby(const struct row *r, char *buf, size_t size)
+{
+	if (row_has(r, F_SB_READY) && r->v[F_SB_READY] == 0)
+		snprintf(buf, size, "boot");
+	else
+		fmt_bytes_field(r, F_SB_MEM, buf, size);
+}
+
+#define COLS_FMT "%-*.*s %-*.*s %7s %5s %6s %13s %13s %8s %6s %-6s %-9s %-*.*s %-8s %s"
 
 void format_header(const struct layout *l, char *buf, size_t size)
 {
 	snprintf(buf, size, COLS_FMT, l->name_w, l->name_w, "NAME", l->kind_w, l->kind_w, "KIND",
 		 "CPU%", "PAR", "WAIT%", "IO r/w", "NET rx/tx", "MAJFLT/s", "MEM", "CLASS", "MODE",
-		 l->place_w, l->place_w, "PLACEMENT", "PREFETCH");
+		 l->place_w, l->place_w, "PLACEMENT", "PREFETCH", "STANDBY");
 }
 
 void format_row(const struct layout *l, const struct row *r, char *buf, size_t size)
 {
-	char cpu[16], par[16], wait[16], io[32], net[32], flt[16], mem[16];
+	char cpu[16], par[16], wait[16], io[32], net[32], flt[16], mem[16], standby[16];
 
 	fmt_num(r, F_CPU, "%.2f", cpu, sizeof(cpu));
 	fmt_num(r, F_PAR, "%.2f", par, sizeof(par));
@@ -95,9 +104,10 @@ void format_row(const struct layout *l, const struct row *r, char *buf, size_t s
 	fmt_pair(r, F_NET_RX, F_NET_TX, net, sizeof(net));
 	fmt_num(r, F_MAJFLT, "%.1f", flt, sizeof(flt));
 	fmt_bytes_field(r, F_MEM, mem, sizeof(mem));
+	fmt_standby(r, standby, sizeof(standby));
 	snprintf(buf, size, COLS_FMT, l->name_w, l->name_w, r->name, l->kind_w, l->kind_w,
 		 dash(r->kind), cpu, par, wait, io, net, flt, mem, dash(r->class), dash(r->mode),
-		 l->place_w, l->place_w, dash(r->placement), dash(r->prefetch));
+		 l->place_w, l->place_w, dash(r->placement), dash(r->prefetch), standby);
 }
 
 void format_host(const struct host *h, char *buf, size_t size)

@@ -18,6 +18,9 @@ const char *const field_keys[F_COUNT] = {
 	[F_NET_TX] = "io_net_tx_bytes_per_sec",
 	[F_MAJFLT] = "major_faults_per_sec",
 	[F_MEM] = "memory_current_bytes",
+	[F_SB_MEM] = "standby_memory_bytes",
+	[F_SB_CPU] = "standby_cpu_usec",
+	[F_SB_READY] = "standby_ready",
 	[F_STAMP] = "timestamp_usec",
 };
 
@@ -149,14 +152,7 @@ int sample_read(const char *mount, struct frame *f)
 	while ((errno = 0, de = readdir(dir))) {
 		if (!is_workload_entry(de))
 			continue;
-		if (f->n == cap) {
-			struct row *rows = realloc(f->rows, (cap ? cap * 2 : 32) * sizeof(*rows));
-
-			if (!rows)
-				abort();
-			f->rows = rows;
-			cap = cap ? cap * 2 : 32;
-		}
+		GROW(f->rows, cap, f->n + 1);
 		if (row_read(dirfd, de->d_name, &f->rows[f->n]) == 0)
 			f->n++;
 	}

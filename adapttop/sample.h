@@ -15,6 +15,9 @@ enum field {
 	F_NET_TX,	/* io_net_tx_bytes_per_sec */
 	F_MAJFLT,	/* major_faults_per_sec */
 	F_MEM,		/* memory_current_bytes */
+	F_SB_MEM,	/* standby_memory_bytes: the other mode's instance, prepared */
+	F_SB_CPU,	/* standby_cpu_usec */
+	F_SB_READY,	/* standby_ready */
 	F_STAMP,	/* timestamp_usec: when the snapshot of these figures was taken */
 	F_COUNT
 };

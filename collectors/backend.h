@@ -12,6 +12,9 @@
 
 struct backend_env {
 	const struct config *cfg;
+	/* The cgroup layout under cfg->cgroup_root, detected by the sampler
+	 * for each configuration; NULL: no hierarchy there. */
+	const struct cgroup_layout *layout;
 	int inotify_fd;		/* backends watch what they walk; < 0: none */
 	ino_t host_netns;	/* the host's network namespace inode */
 	bool delayacct;		/* kernel.task_delayacct is on */

@@ -75,12 +75,7 @@ void pid_list_free(struct pid_list *l)
 
 void pid_list_add(struct pid_list *l, pid_t p)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = realloc(l->v, l->cap * sizeof *l->v);
-		if (!l->v)
-			abort();
-	}
+	GROW(l->v, l->cap, l->n + 1);
 	l->v[l->n++] = p;
 }
 

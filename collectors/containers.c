@@ -22,13 +22,11 @@ struct container_state {
 	struct cgroup_dirs dirs;
 };
 
-static struct cgroup_layout layout;
 static struct found_list known;	/* the last discovery, sorted by key */
 
 static int containers_init(const struct backend_env *env)
 {
-	cgroup_layout_free(&layout);
-	if (cgroup_layout_detect(env->cfg->cgroup_root, &layout) < 0) {
+	if (!env->layout) {
 		log_warn("containers: no cgroup hierarchy under %s, skipped", env->cfg->cgroup_root);
 		return -1;
 	}
@@ -37,7 +35,6 @@ static int containers_init(const struct backend_env *env)
 
 static void containers_fini(void)
 {
-	cgroup_layout_free(&layout);
 	found_list_free(&known);
 }
 
@@ -45,7 +42,7 @@ static void containers_fini(void)
  * the engines' files (docker's config, podman's list) once per container. */
 static void containers_discover(const struct backend_env *env, struct found_list *out)
 {
-	discover_containers(&layout, env->cfg, env->inotify_fd, &known, out);
+	discover_containers(env->layout, env->cfg, env->inotify_fd, &known, out);
 	found_list_free(&known);
 	for (size_t i = 0; i < out->n; i++)
 		found_add(&known, out->v[i].key, xstrdup(out->v[i].name), out->v[i].engine, false);
@@ -97,14 +94,13 @@ void container_state_free(void *state)
 static void containers_sample(const struct backend_env *env, const struct found *w, void **state,
 			      struct metric_set *m)
 {
-	container_sample(&layout, env, w->key, state, m);
+	container_sample(env->layout, env, w->key, state, m);
 }
 
 static int containers_cpus(const struct backend_env *env, const struct found *w, char *buf,
 			   size_t size)
 {
-	(void)env;
-	return cgroup_effective_cpus(&layout, w->key, buf, size);
+	return cgroup_effective_cpus(env->layout, w->key, buf, size);
 }
 
 const struct backend container_backend = {

@@ -40,12 +40,7 @@ void found_list_free(struct found_list *l)
 
 void found_add(struct found_list *l, const char *key, char *name, const char *engine, bool vm)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 32;
-		l->v = realloc(l->v, l->cap * sizeof *l->v);
-		if (!l->v)
-			abort();
-	}
+	GROW(l->v, l->cap, l->n + 1);
 	l->v[l->n++] = (struct found){ xstrdup(key), name, engine, vm };
 }
 
@@ -120,9 +115,7 @@ static void runtime_scan(struct walk_ctx *w, const char *engine, const char *fil
 		json_decref(state);
 		if (!rel)
 			continue;
-		w->rt = realloc(w->rt, (w->n_rt + 1) * sizeof *w->rt);
-		if (!w->rt)
-			abort();
+		w->rt = xreallocarray(w->rt, w->n_rt + 1, sizeof *w->rt);
 		w->rt[w->n_rt++] = (struct runtime_entry){ rel, xstrdup(de->d_name), engine };
 	}
 }

@@ -27,12 +27,7 @@ static void put(struct link_addrs *l, const struct link_addr *a)
 {
 	if (has(l, a))
 		return;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 8;
-		l->v = realloc(l->v, l->cap * sizeof *l->v);
-		if (!l->v)
-			abort();
-	}
+	GROW(l->v, l->cap, l->n + 1);
 	l->v[l->n++] = *a;
 }
 
@@ -192,9 +187,7 @@ static char *read_all(const char *path)
 				free(buf);
 				return NULL;
 			}
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
+			buf = xreallocarray(buf, cap, 1);
 		}
 		got = fread(buf + len, 1, cap - len - 1, f);
 		len += got;
@@ -220,33 +213,32 @@ static void read_net(const char *proc_root, pid_t pid, const char *file, parse_f
 		parse(text, out);	/* what parsed before a bad line still counts */
 }
 
-void links_collect(const struct config *cfg, const struct snapshot *s, int *group)
+void links_collect(const struct cgroup_layout *L, const char *proc_root, const struct snapshot *s,
+		   int *group)
 {
 	struct link_addrs *local = xcalloc(s->n ? s->n : 1, sizeof *local);
 	struct link_addrs *remote = xcalloc(s->n ? s->n : 1, sizeof *remote);
-	ino_t host_ns = proc_netns_inode(cfg->proc_root, 0);
-	struct cgroup_layout L = {0};
-	bool have_layout = cgroup_layout_detect(cfg->cgroup_root, &L) == 0;
+	ino_t host_ns = proc_netns_inode(proc_root, 0);
 
-	for (size_t i = 0; i < s->n && have_layout; i++) {
+	for (size_t i = 0; i < s->n && L; i++) {
 		const struct wl_view *w = &s->wl[i];
 		struct pid_list tids = {0}, pids = {0};
 		pid_t pid = 0;
 
-		if (w->vm || cgroup_list_tasks(&L, NULL, w->key, &tids, &pids) < 0)
+		if (w->vm || cgroup_list_tasks(L, NULL, w->key, &tids, &pids) < 0)
 			goto next;
 		for (size_t k = 0; k < pids.n && !pid; k++) {
-			ino_t ns = proc_netns_inode(cfg->proc_root, pids.v[k]);
+			ino_t ns = proc_netns_inode(proc_root, pids.v[k]);
 
 			if (ns && ns != host_ns)
 				pid = pids.v[k];
 		}
 		if (!pid)
 			goto next;
-		read_net(cfg->proc_root, pid, "fib_trie", links_parse_fib_trie, &local[i]);
-		read_net(cfg->proc_root, pid, "if_inet6", links_parse_if_inet6, &local[i]);
-		read_net(cfg->proc_root, pid, "tcp", parse_tcp4, &remote[i]);
-		read_net(cfg->proc_root, pid, "tcp6", parse_tcp6, &remote[i]);
+		read_net(proc_root, pid, "fib_trie", links_parse_fib_trie, &local[i]);
+		read_net(proc_root, pid, "if_inet6", links_parse_if_inet6, &local[i]);
+		read_net(proc_root, pid, "tcp", parse_tcp4, &remote[i]);
+		read_net(proc_root, pid, "tcp6", parse_tcp6, &remote[i]);
 next:
 		pid_list_free(&tids);
 		pid_list_free(&pids);
@@ -258,6 +250,4 @@ next:
 	}
 	free(local);
 	free(remote);
-	if (have_layout)
-		cgroup_layout_free(&L);
 }

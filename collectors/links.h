@@ -4,7 +4,7 @@
  * host. VMs' addresses are not known to the host: they are in no group. */
 #pragma once
 
-#include "config.h"
+#include "cgroup.h"
 #include "snapshot.h"
 
 #include <stddef.h>
@@ -37,5 +37,7 @@ void links_group(size_t n, const struct link_addrs *local, const struct link_add
 		 int *group);
 
 /* The groups of s's workloads (group[i] for s->wl[i]): reads the proc files
- * of one process of each container that has a network namespace of its own. */
-void links_collect(const struct config *cfg, const struct snapshot *s, int *group);
+ * (under proc_root) of one process of each container (found through L;
+ * NULL: none) that has a network namespace of its own. */
+void links_collect(const struct cgroup_layout *L, const char *proc_root, const struct snapshot *s,
+		   int *group);

@@ -11,8 +11,6 @@
 #include <errno.h>
 #include <limits.h>
 
-static struct cgroup_layout layout;
-static bool have_layout;
 
 struct managed_carry {
 	bool vm;
@@ -28,19 +26,6 @@ static int read_state(const struct backend_env *env, const char *name, struct ma
 	if (read_file(path, text, sizeof text) < 0)
 		return -ENOENT;
 	return managed_state_parse(text, st);
-}
-
-static int managed_init(const struct backend_env *env)
-{
-	cgroup_layout_free(&layout);
-	have_layout = cgroup_layout_detect(env->cfg->cgroup_root, &layout) == 0;
-	return 0;
-}
-
-static void managed_fini(void)
-{
-	cgroup_layout_free(&layout);
-	have_layout = false;
 }
 
 static void managed_discover(const struct backend_env *env, struct found_list *out)
@@ -70,6 +55,22 @@ static void carry_reset(struct managed_carry *c)
 	c->inner = NULL;
 }
 
+/* A standby's cost, from its own cgroup (QEMU's, or the created container's). */
+static void sample_standby(const struct backend_env *env, const struct managed_standby *sb,
+			   struct metric_set *m)
+{
+	struct metric_set own = {0};
+
+	metric_set(m, M_STANDBY_READY, sb->ready);
+	if (!env->layout)
+		return;
+	cgroup_sample(env->layout, sb->cgroup, NULL, NULL, &own);
+	if (metric_has(&own, M_MEM_CURRENT_BYTES))
+		metric_set(m, M_STANDBY_MEMORY_BYTES, own.v[M_MEM_CURRENT_BYTES]);
+	if (metric_has(&own, M_CPU_USAGE_USEC))
+		metric_set(m, M_STANDBY_CPU_USEC, own.v[M_CPU_USAGE_USEC]);
+}
+
 static void managed_sample(const struct backend_env *env, const struct found *w, void **state,
 			   struct metric_set *m)
 {
@@ -87,14 +88,21 @@ static void managed_sample(const struct backend_env *env, const struct found *w,
 		c->pid = st.pid;
 	}
 	metric_set(m, M_MODE_SWITCHES, (double)st.switches);
-	if (st.switches)
+	if (st.switches) {
 		metric_set(m, M_MODE_DOWNTIME_USEC, (double)st.downtime_usec);
+		metric_set(m, M_MODE_QUIESCE_USEC, (double)st.quiesce_usec);
+		metric_set(m, M_MODE_HANDOVER_USEC, (double)st.handover_usec);
+		metric_set(m, M_MODE_READY_USEC, (double)st.ready_usec);
+		metric_set(m, M_MODE_WARM, st.warm);
+	}
+	if (st.standby.present)
+		sample_standby(env, &st.standby, m);
 	if (!st.running)
 		return;
 	if (st.vm)
 		qemu_sample_pid(env, st.pid, &c->inner, m);
-	else if (have_layout)
-		container_sample(&layout, env, st.cgroup, &c->inner, m);
+	else if (env->layout)
+		container_sample(env->layout, env, st.cgroup, &c->inner, m);
 }
 
 static void managed_state_free(void *state)
@@ -115,13 +123,11 @@ static int managed_cpus(const struct backend_env *env, const struct found *w, ch
 		return -ENOENT;
 	if (st.vm)
 		return qemu_cpus_pid(env->cfg->proc_root, st.pid, buf, size);
-	return have_layout ? cgroup_effective_cpus(&layout, st.cgroup, buf, size) : -ENOENT;
+	return env->layout ? cgroup_effective_cpus(env->layout, st.cgroup, buf, size) : -ENOENT;
 }
 
 const struct backend managed_backend = {
 	.name = "managed",
-	.init = managed_init,
-	.fini = managed_fini,
 	.discover = managed_discover,
 	.discover_every_sweep = true,	/* a few small files; switches show at once */
 	.sample = managed_sample,

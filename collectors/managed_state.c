@@ -25,10 +25,34 @@ static int line_value(const char *text, const char *key, char *out, size_t size)
 	return -ENOENT;
 }
 
+/* "standby vm|container" and its keys; absent: none. */
+static int standby_parse(const char *text, struct managed_standby *sb)
+{
+	char kind[16];
+	uint64_t ready = 0, pid = 0;
+
+	*sb = (struct managed_standby){0};
+	if (line_value(text, "standby", kind, sizeof kind) < 0)
+		return 0;
+	if (strcmp(kind, "vm") == 0)
+		sb->vm = true;
+	else if (strcmp(kind, "container") != 0)
+		return -EINVAL;
+	kv_get_u64(text, "standby_ready", &ready);
+	kv_get_u64(text, "standby_pid", &pid);
+	kv_get_u64(text, "standby_pid_start", &sb->pid_start);
+	if (pid > INT32_MAX || line_value(text, "standby_cgroup", sb->cgroup, sizeof sb->cgroup) < 0)
+		return -EINVAL;
+	sb->present = true;
+	sb->ready = ready != 0;
+	sb->pid = (pid_t)pid;
+	return 0;
+}
+
 int managed_state_parse(const char *text, struct managed_state *out)
 {
 	char kind[16], setting[16];
-	uint64_t running, pid;
+	uint64_t running, pid, warm;
 
 	*out = (struct managed_state){0};
 	if (line_value(text, "kind", kind, sizeof kind) < 0 || kv_get_u64(text, "running", &running) < 0 ||
@@ -48,7 +72,12 @@ int managed_state_parse(const char *text, struct managed_state *out)
 		return -EINVAL;
 	kv_get_u64(text, "switches", &out->switches);
 	kv_get_u64(text, "downtime_usec", &out->downtime_usec);
-	return 0;
+	kv_get_u64(text, "quiesce_usec", &out->quiesce_usec);
+	kv_get_u64(text, "handover_usec", &out->handover_usec);
+	kv_get_u64(text, "ready_usec", &out->ready_usec);
+	if (kv_get_u64(text, "warm", &warm) == 0)
+		out->warm = warm != 0;
+	return standby_parse(text, &out->standby);
 }
 
 void managed_state_format(const struct managed_state *s, struct strbuf *out)
@@ -60,4 +89,13 @@ void managed_state_format(const struct managed_state *s, struct strbuf *out)
 	strbuf_printf(out, "switches %llu\ndowntime_usec %llu\n", (unsigned long long)s->switches,
 		      (unsigned long long)s->downtime_usec);
 	strbuf_printf(out, "setting %s\n", recipe_mode_name(s->setting));
+	strbuf_printf(out, "quiesce_usec %llu\nhandover_usec %llu\nready_usec %llu\nwarm %d\n",
+		      (unsigned long long)s->quiesce_usec, (unsigned long long)s->handover_usec,
+		      (unsigned long long)s->ready_usec, s->warm);
+	if (s->standby.present)
+		strbuf_printf(out, "standby %s\nstandby_ready %d\nstandby_pid %d\n"
+			      "standby_pid_start %llu\nstandby_cgroup %s\n",
+			      s->standby.vm ? "vm" : "container", s->standby.ready,
+			      (int)s->standby.pid, (unsigned long long)s->standby.pid_start,
+			      s->standby.cgroup);
 }

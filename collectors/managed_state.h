@@ -26,10 +26,25 @@ struct managed_state {
 	uint64_t switches;		/* completed switches between modes */
 	uint64_t downtime_usec;		/* of the last one; 0 before the first */
 	enum recipe_mode setting;	/* the mode file's setting, kept across restarts */
+	/* the last switch, split: old side quiesced, address handed over, new
+	 * side ready (their sum is downtime_usec); warm if a standby served */
+	uint64_t quiesce_usec, handover_usec, ready_usec;
+	bool warm;
+	struct managed_standby {	/* the other mode's instance, kept prepared */
+		bool present;
+		bool vm;
+		bool ready;		/* paused at its go (VM), created (container) */
+		pid_t pid;		/* QEMU or the container's waiting init */
+		uint64_t pid_start;
+		char cgroup[160];	/* where its memory and CPU are counted */
+	} standby;
 };
 
 /* The state file: flat keyed, "kind container|vm", "running 0|1", "pid N",
  * "pid_start N", "cgroup PATH" (containers), "switches N", "downtime_usec N",
- * "setting container|vm|auto" (absent: container). Pure. */
+ * "setting container|vm|auto" (absent: container), "quiesce_usec N",
+ * "handover_usec N", "ready_usec N", "warm 0|1", and with a standby
+ * "standby vm|container", "standby_ready 0|1", "standby_pid N",
+ * "standby_pid_start N", "standby_cgroup PATH". Pure. */
 int managed_state_parse(const char *text, struct managed_state *out);
 void managed_state_format(const struct managed_state *s, struct strbuf *out);

@@ -101,6 +101,21 @@ const struct metric_def wl_metrics[M_WL_COUNT] = {
 		"mode_switches", true, 1, "Switches of a managed workload between container and VM." },
 	[M_MODE_DOWNTIME_USEC] = { "mode", "downtime_usec", FMT_INT, NORATE,
 		"mode_downtime_seconds", false, 1e-6, "Downtime of the last switch between container and VM." },
+	[M_MODE_QUIESCE_USEC] = { "mode", "quiesce_usec", FMT_INT, NORATE,
+		"mode_quiesce_seconds", false, 1e-6, "Last switch: time to quiesce the old side." },
+	[M_MODE_HANDOVER_USEC] = { "mode", "handover_usec", FMT_INT, NORATE,
+		"mode_handover_seconds", false, 1e-6, "Last switch: time to hand the address over." },
+	[M_MODE_READY_USEC] = { "mode", "ready_usec", FMT_INT, NORATE,
+		"mode_ready_seconds", false, 1e-6, "Last switch: time until the new side was ready." },
+	[M_MODE_WARM] = { "mode", "warm", FMT_INT, NORATE,
+		"mode_warm", false, 1, "1 if the last switch started a standby, 0 if it booted cold." },
+	/* file "standby": shown in stat only */
+	[M_STANDBY_READY] = { "standby", "ready", FMT_INT, NORATE,
+		"standby_ready", false, 1, "The other mode's standby instance: 1 ready, 0 preparing." },
+	[M_STANDBY_MEMORY_BYTES] = { "standby", "memory_bytes", FMT_INT, NORATE,
+		"standby_memory_bytes", false, 1, "Memory held by the standby instance." },
+	[M_STANDBY_CPU_USEC] = { "standby", "cpu_usec", FMT_INT, NORATE,
+		"standby_cpu_seconds", true, 1e-6, "CPU time used by the standby instance." },
 };
 
 const struct metric_def host_metrics[H_COUNT] = {

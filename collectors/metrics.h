@@ -54,7 +54,14 @@ enum wl_metric {
 	M_PSI_MEMORY_FULL_AVG10,
 	M_PSI_MEMORY_FULL_USEC,
 	M_MODE_SWITCHES,		/* managed workloads: switches between modes */
-	M_MODE_DOWNTIME_USEC,		/* ... and the downtime of the last one */
+	M_MODE_DOWNTIME_USEC,		/* ... and the downtime of the last one, */
+	M_MODE_QUIESCE_USEC,		/* split: old side quiesced, */
+	M_MODE_HANDOVER_USEC,		/* address handed over, */
+	M_MODE_READY_USEC,		/* new side ready */
+	M_MODE_WARM,			/* 1: the last switch used a standby */
+	M_STANDBY_READY,		/* the other mode's instance: 0 preparing, 1 ready */
+	M_STANDBY_MEMORY_BYTES,		/* ... the memory and CPU it holds */
+	M_STANDBY_CPU_USEC,
 	M_WL_COUNT
 };
 

@@ -60,8 +60,7 @@ static void *prober(void *arg)
 		}
 		struct timespec until;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += PROBE_PERIOD_MS / 1000;
+		timespec_after(&until, PROBE_PERIOD_MS * 1000ULL);
 		pthread_cond_timedwait(&wake, &lock, &until);
 	}
 	pthread_mutex_unlock(&lock);

@@ -21,6 +21,8 @@
 
 #define QMP_TIMEOUT_MS 50
 #define QMP_RETRY_USEC (10 * USEC_PER_SEC)
+/* a command line read whole (QEMU's run to a few KiB; libvirt's longer) */
+#define CMDLINE_MAX 65536
 
 /* One element of a QEMU option string ("a=1,b=x,,y": elements are split by
  * single commas, ",," is a literal comma) into out, unescaped and cut to
@@ -285,15 +287,6 @@ struct twin_key {
 	pid_t pid;
 };
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-	return h;
-}
-
 /* What a look at a process found. */
 enum look { NO_GUEST, GUEST, OUTSIDE_SCOPE };
 
@@ -301,7 +294,7 @@ static enum look add_guest(const struct backend_env *env, pid_t pid, struct foun
 			   struct twin_key *twin)
 {
 	char path[PATH_MAX], buf[512], key[16];
-	static char args[65536];
+	_cleanup_free_ char *args = xmalloc(CMDLINE_MAX);	/* the sampler's and the rescan's */
 	struct qemu_cmdline c;
 	struct proc_stat ps;
 	ssize_t n;
@@ -316,7 +309,7 @@ static enum look add_guest(const struct backend_env *env, pid_t pid, struct foun
 		return NO_GUEST;
 	if (!cgroup_pid_in_scope(env->cfg->proc_root, pid, env->cfg->scope))
 		return OUTSIDE_SCOPE;	/* another host's guest (see [discovery] scope) */
-	n = read_cmdline(env->cfg->proc_root, pid, args, sizeof args);
+	n = read_cmdline(env->cfg->proc_root, pid, args, CMDLINE_MAX);
 	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &c) < 0)
 		return NO_GUEST;
 	if (startswith(c.name, MANAGED_PREFIX))
@@ -377,12 +370,7 @@ static void look_at(const struct backend_env *env, const struct pid_list *pids, 
 		struct seen_pid *s = &now[n];
 
 		if (worth_a_look(pids->v[i], everyone, s)) {
-			if (n_keys == cap_keys) {
-				cap_keys = cap_keys ? cap_keys * 2 : 16;
-				keys = realloc(keys, cap_keys * sizeof *keys);
-				if (!keys)
-					abort();
-			}
+			GROW(keys, cap_keys, n_keys + 1);
 			enum look l = add_guest(env, s->pid, out, &keys[n_keys]);
 
 			s->guest = l == GUEST;
@@ -447,12 +435,11 @@ static void qemu_discover(const struct backend_env *env, struct found_list *out)
 	reports_clear();
 }
 
-/* vCPU threads are named "CPU n/KVM" or "CPU n/TCG" with debug-threads=on. */
-void qemu_threads(const char *proc_root, pid_t pid, struct pid_list *vcpus,
-			 struct pid_list *all)
+void qemu_vcpu_threads(const char *proc_root, pid_t pid, struct pid_list *out)
 {
 	char path[PATH_MAX];
 	_cleanup_closedir_ DIR *d = NULL;
+	struct pid_list all = {0};
 	struct dirent *de;
 
 	snprintf(path, sizeof path, "%s/%d/task", proc_root, pid);
@@ -466,10 +453,16 @@ void qemu_threads(const char *proc_root, pid_t pid, struct pid_list *vcpus,
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		tid = (pid_t)atoi(de->d_name);
-		pid_list_add(all, tid);
+		pid_list_add(&all, tid);
 		snprintf(path, sizeof path, "%s/%d/task/%d/comm", proc_root, pid, tid);
 		if (read_file(path, comm, sizeof comm) > 0 && startswith(comm, "CPU ") && strchr(comm, '/'))
-			pid_list_add(vcpus, tid);
+			pid_list_add(out, tid);
+	}
+	if (out->n == 0) {
+		pid_list_free(out);
+		*out = all;
+	} else {
+		pid_list_free(&all);
 	}
 }
 
@@ -659,26 +652,23 @@ void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, str
 {
 	struct qemu_state *st = *state;
 	const char *proc = env->cfg->proc_root;
-	struct pid_list vcpus = {0}, all = {0};
+	struct pid_list vcpus = {0};
 
 	if (!st) {
-		static char args[65536];
-		ssize_t n = read_cmdline(proc, pid, args, sizeof args);
+		_cleanup_free_ char *args = xmalloc(CMDLINE_MAX);
+		ssize_t n = read_cmdline(proc, pid, args, CMDLINE_MAX);
 
 		*state = st = xcalloc(1, sizeof *st);
 		st->qmp = (struct qmp)QMP_INIT;
 		st->parsed = n > 0 && qemu_cmdline_parse(args, (size_t)n, &st->cmd) == 0;
 	}
-	qemu_threads(proc, pid, &vcpus, &all);
-	/* Without named vCPU threads, every thread stands in for them. */
-	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
-	proc_sample_tasks(proc, cpus, false, PROC_TASK_BUDGET_USEC, &st->carry, m);
-	metric_set(m, M_PARALLEL_USEC, threads_cpu_usec(proc, pid, cpus));
+	qemu_vcpu_threads(proc, pid, &vcpus);
+	proc_sample_tasks(proc, &vcpus, false, PROC_TASK_BUDGET_USEC, &st->carry, m);
+	metric_set(m, M_PARALLEL_USEC, threads_cpu_usec(proc, pid, &vcpus));
 	sample_process(proc, pid, m);
 	sample_taps(proc, pid, &st->cmd, m);
 	sample_qmp(st, proc, pid, m);
 	pid_list_free(&vcpus);
-	pid_list_free(&all);
 }
 
 static void qemu_sample(const struct backend_env *env, const struct found *w, void **state,
@@ -701,23 +691,21 @@ void qemu_state_free(void *state)
 /* A VM runs where its vCPU threads may run: the union of their affinities. */
 int qemu_cpus_pid(const char *proc_root, pid_t pid, char *buf, size_t size)
 {
-	struct pid_list vcpus = {0}, all = {0};
+	struct pid_list vcpus = {0};
 	cpu_set_t any;
 	int found = 0;
 
 	CPU_ZERO(&any);
-	qemu_threads(proc_root, pid, &vcpus, &all);
-	const struct pid_list *cpus = vcpus.n ? &vcpus : &all;
-	for (size_t i = 0; i < cpus->n; i++) {
+	qemu_vcpu_threads(proc_root, pid, &vcpus);
+	for (size_t i = 0; i < vcpus.n; i++) {
 		cpu_set_t set;
 
-		if (sched_getaffinity(cpus->v[i], sizeof set, &set) == 0) {
+		if (sched_getaffinity(vcpus.v[i], sizeof set, &set) == 0) {
 			CPU_OR(&any, &any, &set);
 			found = 1;
 		}
 	}
 	pid_list_free(&vcpus);
-	pid_list_free(&all);
 	if (!found)
 		return -ENOENT;
 	cpulist_format(&any, buf, size);

@@ -17,9 +17,9 @@ struct qemu_cmdline {
 
 #include "cgroup.h"
 
-/* A guest's threads (all), and its vCPU threads: named "CPU n/KVM" or
- * "CPU n/TCG" when QEMU runs with debug-threads=on. */
-void qemu_threads(const char *proc_root, pid_t pid, struct pid_list *vcpus, struct pid_list *all);
+/* A guest's vCPU threads into out: those named "CPU n/KVM" or "CPU n/TCG"
+ * (QEMU with debug-threads=on), else every thread of it stands in. */
+void qemu_vcpu_threads(const char *proc_root, pid_t pid, struct pid_list *out);
 
 /* argv as in /proc/PID/cmdline: NUL-separated, len bytes. Pure. */
 int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *out);

@@ -6,6 +6,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+#define OPEN_RETRY_USEC 10000
 
 int qmp_parse_message(const char *buf, size_t len, json_t **msg, size_t *used)
 {
@@ -151,6 +154,16 @@ int qmp_open(struct qmp *q, const char *path, int timeout_ms)
 		r = qmp_call(q, "qmp_capabilities", NULL, NULL, deadline);
 	if (r < 0)
 		qmp_close(q);
+	return r;
+}
+
+int qmp_open_wait(struct qmp *q, const char *path, int timeout_ms, int wait_ms)
+{
+	uint64_t end = now_usec() + (uint64_t)wait_ms * 1000;
+	int r;
+
+	while ((r = qmp_open(q, path, timeout_ms)) < 0 && now_usec() < end)
+		usleep(OPEN_RETRY_USEC);
 	return r;
 }
 

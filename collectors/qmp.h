@@ -19,6 +19,9 @@ struct qmp {
 /* Connect, read the greeting, negotiate capabilities. 0 or -errno
  * (-ETIMEDOUT when the peer does not answer in time). */
 int qmp_open(struct qmp *q, const char *path, int timeout_ms);
+/* The same, tried again for up to wait_ms (0: once) while QEMU has not made
+ * its socket yet or another client holds it. */
+int qmp_open_wait(struct qmp *q, const char *path, int timeout_ms, int wait_ms);
 /* Run one command; args is borrowed (the caller still owns it), *ret
  * gets the "return" value (a new reference, the caller's to release).
  * -EREMOTEIO on an error reply, -ETIMEDOUT, -EPROTO on garbage. */

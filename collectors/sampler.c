@@ -68,8 +68,8 @@ struct sampler {
 	uint64_t next_id;
 	struct tracked **tr;		/* sorted by rel */
 	size_t n_tr;
-	struct cgroup_layout scope_layout;	/* to read the scope's cpuset, if a scope is set */
-	bool scope_cpuset;
+	struct cgroup_layout layout;	/* env.layout's, when it is not NULL */
+	bool scope_cpuset;		/* a scope is set: read its cpuset */
 	struct metric_set host_last;
 	uint64_t host_usec;
 	uint64_t host_rate_usec;
@@ -89,8 +89,6 @@ static struct sampler S = {
 	.wake = { -1, -1 },
 	.inotify_fd = -1,
 };
-
-static const char *const reserved_names[] = { "host", "hosts", "events", "metrics.prom" };
 
 void workload_name_sanitize(const char *in, char *out, size_t size)
 {
@@ -112,9 +110,8 @@ void workload_name_sanitize(const char *in, char *out, size_t size)
 
 static bool name_taken(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(reserved_names); i++)
-		if (strcmp(name, reserved_names[i]) == 0)
-			return true;
+	if (top_name_index(name) >= 0)
+		return true;
 	for (size_t i = 0; i < S.n_tr; i++)
 		if (S.tr[i]->dirname && strcmp(S.tr[i]->dirname, name) == 0)
 			return true;
@@ -222,9 +219,7 @@ static bool reconcile(struct keyed *found, size_t n_found, unsigned mask)
 		t->ref = (struct found){ xstrdup(f->key), xstrdup(f->name), f->engine, f->vm };
 		t->dirname = assign_dirname(f->name, f->engine, t->id);
 		t->appeared_usec = wall_usec();
-		S.tr = realloc(S.tr, (S.n_tr + 1) * sizeof *S.tr);
-		if (!S.tr)
-			abort();
+		S.tr = xreallocarray(S.tr, S.n_tr + 1, sizeof *S.tr);
 		S.tr[S.n_tr++] = t;
 		changes++;
 		events_add(t->dirname, "appeared (%s %s, %s)", f->vm ? "vm" : "container", f->engine,
@@ -303,7 +298,7 @@ static void scope_cores(struct metric_set *m)
 	cpu_set_t set;
 
 	if (S.scope_cpuset &&
-	    cgroup_effective_cpus(&S.scope_layout, S.cfg.scope, list, sizeof list) == 0 &&
+	    cgroup_effective_cpus(&S.layout, S.cfg.scope, list, sizeof list) == 0 &&
 	    cpulist_parse(list, strlen(list), &set) == 0 && CPU_COUNT(&set) > 0)
 		metric_set(m, H_CORES, CPU_COUNT(&set));
 }
@@ -337,8 +332,16 @@ static void read_cpus(struct tracked *t)
 /* Builds and publishes a snapshot of every workload, sampling those never
  * sampled (new since the last one). reread: read every workload's CPUs
  * again. serves: the writers' ticket it serves (0: none). */
+static const struct actuator_source *_Atomic act_source;
+
+void sampler_set_actuator_source(const struct actuator_source *src)
+{
+	atomic_store(&act_source, src);
+}
+
 static void publish(bool reread, uint64_t serves)
 {
+	const struct actuator_source *src = atomic_load(&act_source);
 	struct snapshot *s = snapshot_new(S.n_tr);
 
 	for (size_t i = 0; i < S.n_tr; i++) {
@@ -364,8 +367,13 @@ static void publish(bool reread, uint64_t serves)
 			.rate_usec = t->rate_usec,
 			.appeared_usec = t->appeared_usec,
 			.m = t->last,
+			.act.mode = t->ref.vm ? RECIPE_VM : RECIPE_CONTAINER,
 		};
+		if (src)
+			src->workload(v, &v->act);
 	}
+	if (src)
+		src->host(&s->act);
 	s->host = S.host_last;
 	s->kvm = S.kvm;
 	s->n_peers = peers_get(&s->peers);
@@ -459,19 +467,21 @@ static unsigned every_sweep_mask(void)
  * backend that is no longer active vanish at the next discovery. */
 static void apply_config(void)
 {
+	bool have_layout;
+
 	backends_fini();
+	cgroup_layout_free(&S.layout);
+	have_layout = cgroup_layout_detect(S.cfg.cgroup_root, &S.layout) == 0;
 	S.env = (struct backend_env){
 		.cfg = &S.cfg,
+		.layout = have_layout ? &S.layout : NULL,
 		.inotify_fd = S.inotify_fd,
 		.host_netns = proc_netns_inode(S.cfg.proc_root, 0),
 		.delayacct = proc_delayacct_enabled(S.cfg.proc_root),
 	};
 	for (unsigned b = 0; b < N_BACKENDS; b++)
 		S.active[b] = !backends[b]->init || backends[b]->init(&S.env) == 0;
-	if (S.scope_cpuset)
-		cgroup_layout_free(&S.scope_layout);
-	S.scope_cpuset = S.cfg.scope && S.cfg.scope[0] &&
-			 cgroup_layout_detect(S.cfg.cgroup_root, &S.scope_layout) == 0;
+	S.scope_cpuset = S.cfg.scope && S.cfg.scope[0] && have_layout;
 	peers_configure(&S.cfg);
 	__atomic_store_n(&S.interval_usec, (uint64_t)(S.cfg.interval * 1e6), __ATOMIC_RELAXED);
 }
@@ -589,13 +599,7 @@ int sampler_refresh(int timeout_ms)
 	uint64_t ticket;
 	int r = 0;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	timespec_after(&deadline, (uint64_t)timeout_ms * 1000);
 	pthread_mutex_lock(&S.lock);
 	ticket = ++S.tickets;
 	pthread_mutex_unlock(&S.lock);
@@ -624,8 +628,7 @@ void sampler_stop(void)
 	if (S.have_pending)
 		config_free(&S.pending);
 	backends_fini();
-	if (S.scope_cpuset)
-		cgroup_layout_free(&S.scope_layout);
+	cgroup_layout_free(&S.layout);
 	S.scope_cpuset = false;
 	peers_stop();
 	config_free(&S.cfg);

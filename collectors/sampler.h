@@ -2,6 +2,7 @@
  * publishes an immutable snapshot. The only writer of snapshots. */
 #pragma once
 
+#include "actstate.h"
 #include "config.h"
 
 #include <stdbool.h>
@@ -20,6 +21,11 @@ bool sampler_on_schedule(uint64_t slack_usec);
  * and wait until it is current, so that a control file reads back what a
  * write just did. 0, or -ETIMEDOUT after timeout_ms. */
 int sampler_refresh(int timeout_ms);
+
+/* The actuators' state goes into every snapshot from now on through src
+ * (static; NULL to stop). The actuators register it before the sampler
+ * starts: collectors never call actuators by name. */
+void sampler_set_actuator_source(const struct actuator_source *src);
 
 /* Workload directory names: engine names made safe for a path component. */
 void workload_name_sanitize(const char *in, char *out, size_t size);

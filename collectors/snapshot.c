@@ -38,15 +38,6 @@ size_t snapshot_bytes(const struct snapshot *s)
 	return n;
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static uint64_t hash_id(uint64_t id)
 {
 	return id * 0x9E3779B97F4A7C15ULL;
@@ -68,7 +59,7 @@ void snapshot_index(struct snapshot *s)
 	s->by_name = xcalloc(size, sizeof *s->by_name);
 	s->by_id = xcalloc(size, sizeof *s->by_id);
 	for (size_t i = 0; i < s->n; i++) {
-		size_t h = hash_str(s->wl[i].name) & s->hmask;
+		size_t h = fnv1a_str(s->wl[i].name) & s->hmask;
 
 		while (s->by_name[h])
 			h = (h + 1) & s->hmask;
@@ -80,11 +71,23 @@ void snapshot_index(struct snapshot *s)
 	}
 }
 
+const char *const top_names[TOP_N] = {
+	[TOP_EVENTS] = "events", [TOP_METRICS] = "metrics.prom", [TOP_HOST] = "host", [TOP_HOSTS] = "hosts",
+};
+
+int top_name_index(const char *name)
+{
+	for (int i = 0; i < TOP_N; i++)
+		if (strcmp(name, top_names[i]) == 0)
+			return i;
+	return -1;
+}
+
 const struct wl_view *snapshot_find_name(const struct snapshot *s, const char *name)
 {
 	if (!s->by_name)
 		return NULL;
-	for (size_t h = hash_str(name) & s->hmask; s->by_name[h]; h = (h + 1) & s->hmask)
+	for (size_t h = fnv1a_str(name) & s->hmask; s->by_name[h]; h = (h + 1) & s->hmask)
 		if (strcmp(s->wl[s->by_name[h] - 1].name, name) == 0)
 			return &s->wl[s->by_name[h] - 1];
 	return NULL;

@@ -4,6 +4,7 @@
  * changes except its lazily rendered caches. */
 #pragma once
 
+#include "actstate.h"
 #include "metrics.h"
 #include "sharedtext.h"
 #include "strbuf.h"
@@ -29,6 +30,7 @@ struct wl_view {
 	uint64_t rate_usec;	/* time its rates are over; 0 before its second sample */
 	uint64_t appeared_usec;	/* wall time it was discovered: its directory's mtime */
 	struct metric_set m;
+	struct wl_act act;	/* the actuators' state of it, as the snapshot was taken */
 };
 
 /* A peer host as last probed. */
@@ -56,6 +58,7 @@ struct snapshot {
 	bool kvm;			/* hardware virtualization runs guests here */
 	struct peer_view *peers;	/* from the config, with probe results */
 	size_t n_peers;
+	struct host_act act;		/* the actuators' host-wide state */
 
 	pthread_mutex_t cache_lock;	/* guards prom, rendered once on first use */
 	struct shared_text *prom;	/* NULL until then */
@@ -76,6 +79,13 @@ void snapshot_set_publish_hook(void (*hook)(const struct snapshot *old, const st
 /* The heap s holds (its caches aside): what holding it costs. */
 size_t snapshot_bytes(const struct snapshot *s);
 const struct wl_view *snapshot_find_name(const struct snapshot *s, const char *name);
+
+/* The tree's top level beside the workloads, in readdir order: no
+ * workload directory may take one of these names. */
+enum top_entry { TOP_EVENTS, TOP_METRICS, TOP_HOST, TOP_HOSTS, TOP_N };
+extern const char *const top_names[TOP_N];
+/* name's index in top_names, or -1 */
+int top_name_index(const char *name);
 const struct wl_view *snapshot_find_id(const struct snapshot *s, uint64_t id);
 
 const char *class_name(enum wl_class c);

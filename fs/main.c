@@ -1,6 +1,7 @@
 /* adaptfs(8): option parsing, mounting, signals, and the FUSE loop. */
 #include "config.h"
 #include "control.h"
+#include "layout.h"
 #include "migrate.h"
 #include "placement.h"
 #include "events.h"
@@ -508,8 +509,10 @@ int main(int argc, char **argv)
 		}
 		ops_set_control_group(g->gr_gid);
 	}
+	/* none found: prefetch says so in events, the containers backend in the log */
+	actuator_layout_init(cfg.cgroup_root);
 	if (control_start(&cfg) < 0 ||
-	    prefetch_start(&cfg.prefetch, cfg.cgroup_root) < 0) {
+	    prefetch_start(&cfg) < 0) {
 		log_err("cannot start the actuators");
 		goto out_unmount;
 	}
@@ -540,6 +543,7 @@ int main(int argc, char **argv)
 	/* after the last late reply (control writes) */
 	uring_stop();
 	prefetch_stop();
+	actuator_layout_fini();
 	sampler_stop();
 	snapshot_release_all();
 	ops_detach_session();

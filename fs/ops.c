@@ -193,6 +193,11 @@ static void reply_entry(fuse_req_t req, struct snapshot *s, const struct node *n
 		fuse_reply_entry(req, &e);
 }
 
+/* The node of each of the top level's fixed entries (top_names). */
+static const enum node_kind top_kinds[TOP_N] = {
+	[TOP_EVENTS] = N_EVENTS, [TOP_METRICS] = N_METRICS, [TOP_HOST] = N_HOST_DIR, [TOP_HOSTS] = N_HOSTS,
+};
+
 static int lookup_in(const struct snapshot *s, const struct node *dir, const char *name,
 		     struct node *out)
 {
@@ -201,20 +206,9 @@ static int lookup_in(const struct snapshot *s, const struct node *dir, const cha
 
 	switch (dir->kind) {
 	case N_ROOT:
-		if (strcmp(name, "events") == 0) {
-			*out = (struct node){ .kind = N_EVENTS };
-			return 0;
-		}
-		if (strcmp(name, "metrics.prom") == 0) {
-			*out = (struct node){ .kind = N_METRICS };
-			return 0;
-		}
-		if (strcmp(name, "host") == 0) {
-			*out = (struct node){ .kind = N_HOST_DIR };
-			return 0;
-		}
-		if (strcmp(name, "hosts") == 0) {
-			*out = (struct node){ .kind = N_HOSTS };
+		i = top_name_index(name);
+		if (i >= 0) {
+			*out = (struct node){ .kind = top_kinds[i] };
 			return 0;
 		}
 		w = s ? snapshot_find_name(s, name) : NULL;
@@ -360,17 +354,14 @@ void ops_free_open_files(void)
 static bool dir_entry(const struct snapshot *s, const struct node *dir, size_t i,
 		      const char **name, struct node *n)
 {
-	static const char *const root_fixed[] = { "events", "metrics.prom", "host", "hosts" };
-	static const enum node_kind root_kinds[] = { N_EVENTS, N_METRICS, N_HOST_DIR, N_HOSTS };
-
 	switch (dir->kind) {
 	case N_ROOT:
-		if (i < ARRAY_SIZE(root_fixed)) {
-			*name = root_fixed[i];
-			*n = (struct node){ .kind = root_kinds[i] };
+		if (i < TOP_N) {
+			*name = top_names[i];
+			*n = (struct node){ .kind = top_kinds[i] };
 			return true;
 		}
-		i -= ARRAY_SIZE(root_fixed);
+		i -= TOP_N;
 		if (!s || i >= s->n)
 			return false;
 		*name = s->wl[i].name;

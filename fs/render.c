@@ -1,8 +1,5 @@
 #include "render.h"
-#include "migrate.h"
-#include "control.h"
 #include "events.h"
-#include "prefetch.h"
 #include "util.h"
 
 #include <errno.h>
@@ -113,23 +110,22 @@ static void render_daemon_prom(const struct snapshot *s, struct strbuf *out)
  * move's times) and the peers' reachability (hosts' reachable=). */
 static void render_fleet_prom(const struct snapshot *s, struct strbuf *out)
 {
-	struct migrate_stats m;
+	const struct migrate_stats *m = &s->act.migrations;
 	bool header = false;
 
-	migrate_get_stats(&m);
 	strbuf_printf(out, "# HELP adapt_migrations_total Moves of workloads to a peer host since start, by result.\n"
 			   "# TYPE adapt_migrations_total counter\n"
 			   "adapt_migrations_total{result=\"done\"} %llu\n"
 			   "adapt_migrations_total{result=\"failed\"} %llu\n",
-		      (unsigned long long)m.done, (unsigned long long)m.failed);
-	if (m.done)
+		      (unsigned long long)m->done, (unsigned long long)m->failed);
+	if (m->done)
 		strbuf_printf(out, "# HELP adapt_migration_last_duration_seconds Time the last move to a peer took.\n"
 				   "# TYPE adapt_migration_last_duration_seconds gauge\n"
 				   "adapt_migration_last_duration_seconds %.6f\n"
 				   "# HELP adapt_migration_last_downtime_seconds Time the last moved workload did not run.\n"
 				   "# TYPE adapt_migration_last_downtime_seconds gauge\n"
 				   "adapt_migration_last_downtime_seconds %.6f\n",
-			      (double)m.last_total_usec / 1e6, (double)m.last_downtime_usec / 1e6);
+			      (double)m->last_total_usec / 1e6, (double)m->last_downtime_usec / 1e6);
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const struct peer_view *p = &s->peers[i];
 
@@ -199,22 +195,44 @@ static const struct {
 } prefetch_keys[] = {
 	{ "triggers", offsetof(struct prefetch_stats, triggers), "Page-ins that started a sibling prefetch." },
 	{ "bytes", offsetof(struct prefetch_stats, bytes), "Swapped-out bytes of siblings asked back." },
+	{ "read_bytes", offsetof(struct prefetch_stats, bytes_read), "Bytes of siblings brought back by finished read-backs." },
 	{ "skipped_budget", offsetof(struct prefetch_stats, skipped_budget), "Prefetches cut short or skipped for lack of headroom." },
 	{ "skipped_cooldown", offsetof(struct prefetch_stats, skipped_cooldown), "Page-ins too soon after a prefetch." },
 	{ "skipped_thrash", offsetof(struct prefetch_stats, skipped_thrash), "Page-ins skipped while the container thrashed." },
+	{ "skipped_running", offsetof(struct prefetch_stats, skipped_running), "Page-ins skipped while the last read-back still ran." },
+	{ "skipped_empty", offsetof(struct prefetch_stats, skipped_empty), "Page-ins that found no sibling memory in swap." },
+	{ "skipped_contested", offsetof(struct prefetch_stats, skipped_contested), "Page-ins while a neighbour filled the room under a limited ancestor." },
 	{ "sibling_faults", offsetof(struct prefetch_stats, sibling_faults), "Siblings' major faults within the window after a trigger." },
 };
 
 /* Prefetch counters, in stat, of containers that ever had prefetch on. */
 static void render_prefetch_stats(const struct wl_view *w, struct strbuf *out)
 {
-	struct prefetch_stats st;
+	const struct prefetch_stats *pst = &w->act.prefetch;
 
-	if (!prefetch_get_stats(w->id, &st))
+	if (!w->act.have_prefetch)
 		return;
 	for (size_t i = 0; i < sizeof prefetch_keys / sizeof prefetch_keys[0]; i++)
 		strbuf_printf(out, "prefetch_%s %lu\n", prefetch_keys[i].key,
-			      *(const uint64_t *)((const char *)&st + prefetch_keys[i].off));
+			      *(const uint64_t *)((const char *)pst + prefetch_keys[i].off));
+	strbuf_printf(out, "prefetch_last_skipped %s\n", w->act.prefetch_last_skipped);
+	if (pst->last_skipped)
+		strbuf_printf(out, "prefetch_last_skipped_pid %d\n", pst->last_skipped_pid);
+	if (pst->have_last) {
+		char comm[64];
+
+		/* one token: a comm may hold spaces and any byte */
+		str_escape(pst->last.comm, comm, sizeof comm);
+		for (char *c = comm; *c; c++)
+			if (*c == ' ')
+				*c = '_';
+		strbuf_printf(out, "prefetch_last_trigger_pid %d\nprefetch_last_trigger_comm %s\n"
+				   "prefetch_last_asked_bytes %lu\nprefetch_last_read_bytes %lu\n"
+				   "prefetch_last_room_bytes %lu\nprefetch_last_first_usec %lu\n"
+				   "prefetch_last_usec %lu\n",
+			      pst->last.pid, comm[0] ? comm : "-", pst->last.asked, pst->last.read,
+			      pst->last.room, pst->last.first_usec, pst->last.usec);
+	}
 }
 
 static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out)
@@ -223,9 +241,9 @@ static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out)
 		bool header = false;
 
 		for (size_t k = 0; k < s->n; k++) {
-			struct prefetch_stats st;
+			const struct wl_act *a = &s->wl[k].act;
 
-			if (!prefetch_get_stats(s->wl[k].id, &st))
+			if (!a->have_prefetch)
 				continue;
 			if (!header)
 				strbuf_printf(out, "# HELP adapt_prefetch_%s_total %s\n"
@@ -235,33 +253,51 @@ static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out)
 			strbuf_printf(out, "adapt_prefetch_%s_total", prefetch_keys[i].key);
 			put_wl_labels(out, &s->wl[k]);
 			strbuf_printf(out, "} %lu\n",
-				      *(const uint64_t *)((const char *)&st + prefetch_keys[i].off));
+				      *(const uint64_t *)((const char *)&a->prefetch + prefetch_keys[i].off));
 		}
 	}
 }
 
-/* A move to a peer under way (placement host=), live: "phase none" when
- * there is none. */
+/* A move to a peer under way (placement host=), as the snapshot caught it:
+ * "phase none" when there is none. */
 static void render_migration(const struct wl_view *w, struct strbuf *out)
 {
-	struct migrate_progress p;
+	const struct migrate_progress *p = &w->act.move;
 
-	if (!migrate_get_progress(w->key, &p)) {
+	if (!w->act.moving) {
 		strbuf_printf(out, "phase none\n");
 		return;
 	}
-	strbuf_printf(out, "phase %s\nhost %s\nelapsed_usec %llu\n", p.phase, p.host,
-		      (unsigned long long)(now_usec() - p.start_usec));
-	if (p.live)
+	strbuf_printf(out, "phase %s\nhost %s\nelapsed_usec %llu\n", p->phase, p->host,
+		      (unsigned long long)w->act.move_elapsed_usec);
+	if (p->live)
 		strbuf_printf(out,
 			      "sent_bytes %llu\nremaining_bytes %llu\ntotal_bytes %llu\n"
 			      "dirty_bytes_per_sec %llu\nbandwidth_bytes_per_sec %llu\n"
 			      "expected_downtime_usec %llu\npasses %llu\nthrottle_percent %u\n",
-			      (unsigned long long)p.sent_bytes, (unsigned long long)p.remaining_bytes,
-			      (unsigned long long)p.total_bytes, (unsigned long long)p.dirty_bytes_per_sec,
-			      (unsigned long long)p.bandwidth_bytes_per_sec,
-			      (unsigned long long)p.expected_downtime_usec, (unsigned long long)p.passes,
-			      p.throttle_percent);
+			      (unsigned long long)p->sent_bytes, (unsigned long long)p->remaining_bytes,
+			      (unsigned long long)p->total_bytes, (unsigned long long)p->dirty_bytes_per_sec,
+			      (unsigned long long)p->bandwidth_bytes_per_sec,
+			      (unsigned long long)p->expected_downtime_usec, (unsigned long long)p->passes,
+			      p->throttle_percent);
+}
+
+/* Control files read back in the syntax they accept. */
+static void render_placement(const struct snapshot *s, const struct wl_view *w, struct strbuf *out)
+{
+	/* "cpus=" with no list would not be writable back */
+	if (w->cpus && w->cpus[0])
+		strbuf_printf(out, "host=%s cpus=%s\n", s->act.host_name, w->cpus);
+	else
+		strbuf_printf(out, "host=%s\n", s->act.host_name);
+}
+
+static void render_mode(const struct wl_view *w, struct strbuf *out)
+{
+	/* the setting in brackets (kind says what runs now) */
+	strbuf_printf(out, "%s\n", w->act.mode == RECIPE_VM ? "container [vm] auto" :
+				    w->act.mode == RECIPE_AUTO ? "container vm [auto]" :
+								 "[container] vm auto");
 }
 
 static void render_wl_file(const struct snapshot *s, const struct wl_view *w, int file,
@@ -279,13 +315,13 @@ static void render_wl_file(const struct snapshot *s, const struct wl_view *w, in
 		render_migration(w, out);
 		break;
 	case WF_PLACEMENT:
-		control_render(w, CTL_PLACEMENT, out);
+		render_placement(s, w, out);
 		break;
 	case WF_MODE:
-		control_render(w, CTL_MODE, out);
+		render_mode(w, out);
 		break;
 	case WF_PREFETCH:
-		control_render(w, CTL_PREFETCH, out);
+		strbuf_printf(out, w->act.prefetch_on ? "[on] off\n" : "on [off]\n");
 		break;
 	case WF_STAT:
 		render_stat(wl_metrics, M_WL_COUNT, &w->m, out);
@@ -300,18 +336,19 @@ static void render_wl_file(const struct snapshot *s, const struct wl_view *w, in
 }
 
 /* Moves to peers since start (placement host=): counts and the last one. */
-static void render_migrations(struct strbuf *out)
+static void render_migrations(const struct snapshot *s, struct strbuf *out)
 {
-	struct migrate_stats m;
+	const struct migrate_stats *m = &s->act.migrations;
 
-	migrate_get_stats(&m);
 	strbuf_printf(out, "migrations %llu\nmigrations_failed %llu\nmigrations_active %llu\n"
 			   "migrations_postcopy %llu\nmigrations_throttled %llu\n",
-		      (unsigned long long)m.done, (unsigned long long)m.failed, (unsigned long long)m.active,
-		      (unsigned long long)m.postcopy, (unsigned long long)m.throttled);
-	if (m.done)
+		      (unsigned long long)m->done, (unsigned long long)m->failed,
+		      (unsigned long long)m->active, (unsigned long long)m->postcopy,
+		      (unsigned long long)m->throttled);
+	if (m->done)
 		strbuf_printf(out, "migration_last_total_usec %llu\nmigration_last_downtime_usec %llu\n",
-			      (unsigned long long)m.last_total_usec, (unsigned long long)m.last_downtime_usec);
+			      (unsigned long long)m->last_total_usec,
+			      (unsigned long long)m->last_downtime_usec);
 }
 
 /* Rendered once per snapshot: scrapers of a big host share the work. */
@@ -367,7 +404,7 @@ int render_node(struct snapshot *s, const struct node *n, struct strbuf *out)
 			if (s->interval_usec)
 				strbuf_printf(out, "interval_usec %llu\n",
 					      (unsigned long long)s->interval_usec);
-			render_migrations(out);
+			render_migrations(s, out);
 		}
 		else
 			render_flat(host_metrics, H_COUNT, &s->host, host_file_names[n->file], out);

@@ -38,9 +38,7 @@ static int set_class(struct class_config *c, const char *name, const char *v)
 
 static void add_pattern(char ***list, size_t *n, const char *v)
 {
-	*list = realloc(*list, (*n + 1) * sizeof(char *));
-	if (!*list)
-		abort();
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
 	(*list)[(*n)++] = xstrdup(v);
 }
 
@@ -50,6 +48,8 @@ static int set_prefetch(struct prefetch_config *p, const char *name, const char 
 		{ "margin_bytes", offsetof(struct prefetch_config, margin_bytes), 0, 1e15 },
 		{ "cooldown_ms", offsetof(struct prefetch_config, cooldown_ms), 0, 3600e3 },
 		{ "max_bytes_per_sec", offsetof(struct prefetch_config, max_bytes_per_sec), 4096, 1e15 },
+		{ "max_bytes_per_trigger", offsetof(struct prefetch_config, max_bytes_per_trigger), 0, 1e15 },
+		{ "defer_ms", offsetof(struct prefetch_config, defer_ms), 0, 600e3 },
 		{ "poll_ms", offsetof(struct prefetch_config, poll_ms), 1, 10000 },
 		{ "window_ms", offsetof(struct prefetch_config, window_ms), 1, 600e3 },
 		{ "thrash_full_avg10", offsetof(struct prefetch_config, thrash_full_avg10), 0, 100 },
@@ -94,9 +94,7 @@ static int set_peer(struct config *cfg, const char *host, const char *name, cons
 		if (strcmp(cfg->peers[i].name, host) == 0)
 			p = &cfg->peers[i];
 	if (!p) {
-		cfg->peers = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof *cfg->peers);
-		if (!cfg->peers)
-			abort();
+		cfg->peers = xreallocarray(cfg->peers, cfg->n_peers + 1, sizeof *cfg->peers);
 		p = &cfg->peers[cfg->n_peers++];
 		*p = (struct peer){ .name = xstrdup(host) };
 	}
@@ -333,6 +331,7 @@ static void config_defaults(struct config *cfg)
 			.max_bytes_per_sec = 1024.0 * 1024 * 1024,
 			.poll_ms = 10,
 			.window_ms = 2000,
+			.defer_ms = 10000,
 			.thrash_full_avg10 = 20,
 		},
 		.class = {

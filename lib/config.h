@@ -24,6 +24,8 @@ struct prefetch_config {
 	double margin_bytes;		/* headroom kept free below the limit */
 	double cooldown_ms;		/* per container, between two prefetches */
 	double max_bytes_per_sec;	/* per container rate limit */
+	double max_bytes_per_trigger;	/* a read-back's cap; 0: none */
+	double defer_ms;		/* a page-in turned down for room waits this long for it */
 	double poll_ms;			/* fault detection period */
 	double window_ms;		/* faults this soon after a trigger follow it */
 	double thrash_full_avg10;	/* PSI memory full above this: thrashing */

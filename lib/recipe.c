@@ -24,6 +24,25 @@ int recipe_mode_parse(const char *s, enum recipe_mode *m)
 	return -EINVAL;
 }
 
+static const char *const standby_names[] = {
+	[STANDBY_AUTO] = "auto", [STANDBY_YES] = "yes", [STANDBY_NO] = "no",
+};
+
+const char *recipe_standby_name(enum recipe_standby s)
+{
+	return standby_names[s];
+}
+
+static int standby_parse(const char *s, enum recipe_standby *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(standby_names); i++)
+		if (strcmp(s, standby_names[i]) == 0) {
+			*out = (enum recipe_standby)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 void recipe_free_words(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -33,9 +52,7 @@ void recipe_free_words(char **v, size_t n)
 
 static void push(char ***v, size_t *n, char *s)
 {
-	*v = realloc(*v, (*n + 2) * sizeof **v);
-	if (!*v)
-		abort();
+	*v = xreallocarray(*v, *n + 2, sizeof **v);
 	(*v)[(*n)++] = s;
 	(*v)[*n] = NULL;	/* an argv for execv */
 }
@@ -212,6 +229,8 @@ static int set_workload(struct recipe *r, const char *name, const char *v)
 		return ini_parse_double(v, 0, 3600, &r->stop_timeout);
 	if (strcmp(name, "mode") == 0)
 		return recipe_mode_parse(v, &r->mode);
+	if (strcmp(name, "standby") == 0)
+		return standby_parse(v, &r->standby);
 	return -ENOENT;
 }
 

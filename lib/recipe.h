@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 enum recipe_mode { RECIPE_CONTAINER, RECIPE_VM, RECIPE_AUTO };
+/* When the other mode's instance is kept prepared (adaptfs-workloads(5)):
+ * auto while the policy is about to switch an auto workload, yes always. */
+enum recipe_standby { STANDBY_AUTO, STANDBY_YES, STANDBY_NO };
 
 #define RECIPE_NAME_MAX 48
 
@@ -32,6 +35,7 @@ struct recipe {
 	double ready_timeout;		/* seconds */
 	double stop_timeout;		/* seconds from SIGTERM to SIGKILL */
 	enum recipe_mode mode;		/* initial mode setting */
+	enum recipe_standby standby;
 	char *kernel, *initrd;		/* [vm] overrides of adaptfs.conf, or NULL */
 	char *append;			/* extra kernel command line, or NULL */
 };
@@ -47,4 +51,5 @@ int recipe_split_command(const char *s, char ***argv, size_t *argc);
 void recipe_free_words(char **v, size_t n);
 
 const char *recipe_mode_name(enum recipe_mode m);
+const char *recipe_standby_name(enum recipe_standby s);
 int recipe_mode_parse(const char *s, enum recipe_mode *m);

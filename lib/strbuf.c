@@ -5,16 +5,7 @@
 
 static void strbuf_reserve(struct strbuf *sb, size_t extra)
 {
-	size_t need = sb->len + extra + 1;
-
-	if (need <= sb->cap)
-		return;
-	sb->cap = sb->cap ? sb->cap : 256;
-	while (sb->cap < need)
-		sb->cap *= 2;
-	sb->buf = realloc(sb->buf, sb->cap);
-	if (!sb->buf)
-		abort();
+	GROW(sb->buf, sb->cap, sb->len + extra + 1);
 }
 
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...)

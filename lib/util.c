@@ -14,6 +14,16 @@ static uint64_t clock_usec(clockid_t id)
 }
 
 uint64_t now_usec(void) { return clock_usec(CLOCK_MONOTONIC); }
+
+void timespec_after(struct timespec *ts, uint64_t usec)
+{
+	uint64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, ts);
+	ns = (uint64_t)ts->tv_nsec + (usec % USEC_PER_SEC) * 1000;
+	ts->tv_sec += (time_t)(usec / USEC_PER_SEC + ns / 1000000000u);
+	ts->tv_nsec = (long)(ns % 1000000000u);
+}
 uint64_t wall_usec(void) { return clock_usec(CLOCK_REALTIME); }
 
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size)
@@ -102,6 +112,41 @@ char *xstrdup(const char *s)
 	if (!p)
 		abort();
 	return p;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		abort();
+	p = realloc(p, n && size ? n * size : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+void *grow_array(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return p;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			abort();
+		c *= 2;
+	}
+	*cap = c;
+	return xreallocarray(p, c, size);
+}
+
+uint64_t fnv1a(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
 }
 
 int path_printf(char *buf, size_t size, const char *fmt, ...)

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ static inline void *memcpy_safe(void *dst, const void *src, size_t n)
 
 /* CLOCK_MONOTONIC in microseconds: the sampler's time base for rates. */
 uint64_t now_usec(void);
+/* The CLOCK_REALTIME time usec from now: a pthread_cond_timedwait deadline. */
+void timespec_after(struct timespec *ts, uint64_t usec);
 /* CLOCK_REALTIME in microseconds: for timestamps users read. */
 uint64_t wall_usec(void);
 
@@ -55,6 +58,16 @@ bool endswith(const char *s, const char *suffix);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
+/* realloc to n elements of size bytes; aborts on overflow or no memory */
+void *xreallocarray(void *p, size_t n, size_t size);
+/* p, holding *cap elements of size bytes, grown by doubling to hold at
+ * least need (from 16): appending n elements one by one copies O(n) */
+void *grow_array(void *p, size_t *cap, size_t need, size_t size);
+#define GROW(p, cap, need) ((p) = grow_array((p), &(cap), (need), sizeof *(p)))
+/* FNV-1a, 64 bits: of n bytes at p, or of the text s. Stable across
+ * builds and runs: it names journal files. */
+uint64_t fnv1a(const void *p, size_t n);
+static inline uint64_t fnv1a_str(const char *s) { return fnv1a(s, strlen(s)); }
 /* Copy in to out (size > 0) with control bytes, DEL, C1 controls and bytes
  * that are not valid UTF-8 written as \xNN, as systemd's journal shows them,
  * so that text from outside cannot drive a terminal. A text too long for

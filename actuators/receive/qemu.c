@@ -17,25 +17,69 @@
 
 #define LAUNCH_TIMEOUT_MS 30000
 #define RUNNING_TIMEOUT_MS 10000
+#define POSTCOPY_SETTLE_MS 5000
 
 static void run_dir(const struct config *cfg, const char *name, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/migrate/%s", cfg->state_dir, name);
 }
 
-/* The guest's run state over the receiver's private monitor, or "gone". */
-static void guest_status(const char *dir, char *out, size_t size)
+/* The receiver's private monitor of the guest in dir. On failure q
+ * stays closed, and every query over it says "gone". */
+static int monitor_open(const char *dir, struct qmp *q)
 {
 	char path[PATH_MAX + 32];
-	struct qmp q = QMP_INIT;
-	json_t *ret = NULL;
 
-	snprintf(out, size, "gone");
 	snprintf(path, sizeof path, "%s/%s", dir, QEMU_CTL_SOCKET);
-	if (qmp_open(&q, path, 2000) == 0 && qmp_execute(&q, "query-status", NULL, &ret, 2000) == 0)
-		snprintf(out, size, "%s", json_string_value(json_object_get(ret, "status")) ?: "unknown");
+	return qmp_open(q, path, 2000);
+}
+
+/* The "status" of a query command over q, or "gone"; 0 or -errno. */
+static int query_status(struct qmp *q, const char *command, char *out, size_t size)
+{
+	json_t *ret = NULL;
+	int r = qmp_execute(q, command, NULL, &ret, 2000);
+
+	snprintf(out, size, "%s", r < 0 ? "gone" : json_string_value(json_object_get(ret, "status")) ?: "unknown");
 	json_decref(ret);
+	return r;
+}
+
+/* The guest's run state, or "gone". */
+static void guest_status(const char *dir, char *out, size_t size)
+{
+	struct qmp q = QMP_INIT;
+
+	monitor_open(dir, &q);
+	query_status(&q, "query-status", out, size);
 	qmp_close(&q);
+}
+
+/* Whether the guest must stay here now that its source went away: it
+ * runs here, or it is in post-copy, its memory partly here and partly
+ * there (the source cannot run it again). A switch to post-copy the
+ * source began just before it went settles within moments: wait for it. */
+static bool must_stay(const char *dir, bool postcopy)
+{
+	uint64_t end = now_usec() + (postcopy ? POSTCOPY_SETTLE_MS * 1000ULL : 0);
+	char status[64], incoming[64];
+
+	for (;;) {
+		struct qmp q = QMP_INIT;
+
+		/* Both questions on one connection; after a failed one on a new
+		 * one, where its late answer cannot be taken for the next's. */
+		monitor_open(dir, &q);
+		if (query_status(&q, "query-status", status, sizeof status) < 0)
+			monitor_open(dir, &q);
+		query_status(&q, "query-migrate", incoming, sizeof incoming);
+		qmp_close(&q);
+		if (strcmp(status, "running") == 0 || strcmp(incoming, "postcopy-active") == 0)
+			return true;
+		if (now_usec() >= end || strcmp(status, "gone") == 0)
+			return false;
+		usleep(20000);
+	}
 }
 
 static pid_t guest_pid(const char *dir)
@@ -47,14 +91,14 @@ static pid_t guest_pid(const char *dir)
 }
 
 /* Kill the incoming guest and remove what was made for it. */
-static void discard(const char *dir)
+static void discard(const struct config *cfg, const char *dir)
 {
 	char path[PATH_MAX + 256], taps[1024], *tap, *save = NULL;
 	pid_t pid = guest_pid(dir);
 
-	if (!proc_gone("/proc", pid)) {
+	if (!proc_gone(cfg->proc_root, pid)) {
 		kill(pid, SIGKILL);
-		for (int i = 0; i < 400 && !proc_gone("/proc", pid); i++)
+		for (int i = 0; i < 400 && !proc_gone(cfg->proc_root, pid); i++)
 			usleep(5000);
 	}
 	snprintf(path, sizeof path, "%s/taps", dir);
@@ -140,13 +184,10 @@ static int plug_taps(const char *dir, int n, char **pairs)
 /* Post-copy needs the capability on both ends before the stream starts. */
 static int enable_postcopy(const char *dir)
 {
-	char path[PATH_MAX + 32];
 	struct qmp q = QMP_INIT;
 	json_t *caps = json_pack("{s:[{s:s,s:b}]}", "capabilities", "capability", "postcopy-ram", "state", 1);
-	int r;
+	int r = monitor_open(dir, &q);
 
-	snprintf(path, sizeof path, "%s/%s", dir, QEMU_CTL_SOCKET);
-	r = qmp_open(&q, path, 2000);
 	if (r == 0)
 		r = qmp_execute(&q, "migrate-set-capabilities", caps, NULL, 2000);
 	json_decref(caps);
@@ -177,11 +218,11 @@ int qemu_incoming(const struct config *cfg, int argc, char **argv)
 	int port, r;
 
 	run_dir(cfg, name, dir, sizeof dir);
-	if (!proc_gone("/proc", guest_pid(dir))) {
+	if (!proc_gone(cfg->proc_root, guest_pid(dir))) {
 		say("error a guest named %s runs here already", name);
 		return 1;
 	}
-	discard(dir);	/* leftovers of an earlier guest of that name */
+	discard(cfg, dir);	/* leftovers of an earlier guest of that name */
 	snprintf(uri, sizeof uri, "%s/migrate", cfg->state_dir);
 	mkdir(cfg->state_dir, 0755);
 	mkdir(uri, 0700);
@@ -229,16 +270,16 @@ int qemu_incoming(const struct config *cfg, int argc, char **argv)
 			return 0;
 		}
 	}
-	/* The source went away: the guest stays only if it runs here already. */
-	guest_status(dir, status, sizeof status);
-	if (strcmp(status, "running") == 0)
+	/* The source went away: the guest stays only if it runs here already,
+	 * or has begun to in post-copy. */
+	if (must_stay(dir, postcopy))
 		return 0;
-	discard(dir);
+	discard(cfg, dir);
 	return 1;
 fail:
 	argv_list_free(&src);
 	argv_list_free(&dst);
-	discard(dir);
+	discard(cfg, dir);
 	return 1;
 }
 
@@ -254,15 +295,14 @@ int qemu_status(const struct config *cfg, const char *name)
 
 int qemu_abort(const struct config *cfg, const char *name)
 {
-	char dir[PATH_MAX], status[64];
+	char dir[PATH_MAX];
 
 	run_dir(cfg, name, dir, sizeof dir);
-	guest_status(dir, status, sizeof status);
-	if (strcmp(status, "running") == 0) {
+	if (must_stay(dir, false)) {
 		say("kept: the guest runs here");
 		return 1;
 	}
-	discard(dir);
+	discard(cfg, dir);
 	say("aborted");
 	return 0;
 }

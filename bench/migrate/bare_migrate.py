@@ -6,7 +6,8 @@ The baseline of bench/migrate: no adaptfs, python3 stdlib only.
     bare_migrate.py --hostexec HOSTEXEC --dst-host hB --dst-addr 10.233.0.2 --dst-dir DIR
                     --src-pid PID --args ARGS [--src-ctl SOCK] [--qemu qemu-system-x86_64]
                     [--tap TAP] [--bridge br0] [--port 4444] [--downtime-limit 300]
-                    [--max-bandwidth BYTES] [--capability CAP]... [--poll 0.02] [--timeout 120]
+                    [--max-bandwidth BYTES] [--capability CAP]... [--multifd N]
+                    [--poll 0.02] [--timeout 120]
 
 ARGS is the guest's QEMU command line without the program, one argument a line (what
 tests/bats/lib/hosts.bash's host_vm_args prints). Steps, all timed:
@@ -16,9 +17,12 @@ tests/bats/lib/hosts.bash's host_vm_args prints). Steps, all timed:
      --dst-dir (-qmp unix:DIR/NAME.qmp, the monitor chardev id=ctl at DIR/NAME.ctl, the serial
      file DIR/NAME.serial; any -daemonize/-pidfile/-incoming of ARGS dropped), plus
      -daemonize -pidfile DIR/NAME.pid -incoming tcp:ADDR:PORT (returns once QEMU listens);
+     with --multifd N also -global migration.x-multifd=on and migration.multifd-channels=N
+     (the capability must be on at the destination before the stream arrives);
   3. on the source's private QMP monitor (the chardev id=ctl of its command line, or
      --src-ctl): migrate-set-parameters downtime-limit (and max-bandwidth, if given: QEMU's
-     default cap is 128 MiB/s), migrate tcp:ADDR:PORT, then query-migrate every --poll s
+     default cap is 128 MiB/s; multifd-channels with --multifd), the capabilities (multifd
+     on with --multifd, else off), migrate tcp:ADDR:PORT, then query-migrate every --poll s
      until completed (or --timeout s: the migration is cancelled, exit status 3);
   4. query-status on the destination's monitor every --poll s until "running";
   5. quit the source, and wait until its process is gone (a zombie counts as gone).
@@ -94,7 +98,7 @@ def ctl_of(argv):
     return None
 
 
-def dest_args(args, d, name, addr, port):
+def dest_args(args, d, name, addr, port, multifd):
     out, i = [], 0
     while i < len(args):
         o = args[i]
@@ -118,6 +122,9 @@ def dest_args(args, d, name, addr, port):
             i += 2
         else:
             i += 1
+    if multifd:
+        out += ["-global", "migration.x-multifd=on",
+                "-global", "migration.multifd-channels=%d" % multifd]
     return out + ["-daemonize", "-pidfile", "%s/%s.pid" % (d, name),
                   "-incoming", "tcp:%s:%d" % (addr, port)]
 
@@ -151,6 +158,7 @@ def main():
     p.add_argument("--downtime-limit", type=int, default=300)
     p.add_argument("--max-bandwidth", type=int)
     p.add_argument("--capability", action="append", default=[])
+    p.add_argument("--multifd", type=int, default=0)
     p.add_argument("--poll", type=float, default=0.02)
     p.add_argument("--timeout", type=float, default=120.0)
     a = p.parse_args()
@@ -170,7 +178,7 @@ def main():
         sys.exit("bare_migrate: no chardev id=ctl on the command line of pid %d" % a.src_pid)
     ns = "adt-" + a.dst_host
     os.makedirs(a.dst_dir, exist_ok=True)
-    dargs = dest_args(args, a.dst_dir, name, a.dst_addr, a.port)
+    dargs = dest_args(args, a.dst_dir, name, a.dst_addr, a.port, a.multifd)
     dst_ctl = "%s/%s.ctl" % (a.dst_dir, name)
     end = time.monotonic() + a.timeout
 
@@ -195,10 +203,14 @@ def main():
     params = {"downtime-limit": a.downtime_limit}
     if a.max_bandwidth:
         params["max-bandwidth"] = a.max_bandwidth
+    if a.multifd:
+        params["multifd-channels"] = a.multifd
     src.cmd("migrate-set-parameters", params)
-    if a.capability:
-        src.cmd("migrate-set-capabilities",
-                {"capabilities": [{"capability": c, "state": True} for c in a.capability]})
+    # multifd set either way: a guest that came in by a multifd move has it on
+    # (the destination's -global), and the destination here may not
+    caps = [{"capability": c, "state": True} for c in a.capability]
+    caps.append({"capability": "multifd", "state": a.multifd > 0})
+    src.cmd("migrate-set-capabilities", {"capabilities": caps})
     src.cmd("migrate", {"uri": "tcp:%s:%d" % (a.dst_addr, a.port)})
     while True:
         q = src.cmd("query-migrate")

@@ -33,8 +33,9 @@
 # Slow link (SLOW=1): max_bandwidth 64 MiB/s stands in for a slow link, and a guest rewrites
 # 256 MiB of random bytes in a loop (adapt.dirty=256): faster than the link carries it. One
 # move hA -> hB per tool and round: bare pre-copy (bare_migrate.py, max-bandwidth 64 MiB/s,
-# given 60 s, then cancelled), adaptfs with converge=auto-converge (downtime_ms 300) and
-# with converge=postcopy (postcopy_after 2; both hosts' daemons restarted with the setting); the
+# given 60 s, then cancelled), adaptfs with converge=auto-converge (timeout 60; under TCG
+# adaptfs leaves auto-converge off, adaptfs.conf(5) BUGS: the row says it failed at timeout
+# with the guest running on at the source) and with converge=postcopy (postcopy_after 2; both hosts' daemons restarted with the setting); the
 # guest's own uptime, over HTTP, must go on across each move.
 # An adaptfs move that fails is listed in the report with its events and the daemon log and
 # tried once more (a second failure ends the run).
@@ -48,6 +49,9 @@
 #   LXC [1]            0: no container part
 #   SLOW [1]           0: no slow-link part
 #   SLOW_ROUNDS [1]    rounds of the slow-link part (each ~2.5 min)
+#   MULTIFD [0]        N > 0: a third tool in the QEMU cases, "bare multifd": bare_migrate.py
+#                      --multifd N (N channels, the capability on at both ends), reported
+#                      against plain bare in a table of its own
 #   COPY [rsync if installed, else tar]   how the bare LXC move copies the container
 #   OUT [bench/migrate/results.md]   beside it OUT's -total_ms.png (bench/plot.sh) when
 #                      gnuplot is installed, and OUT's .tsv (every sample)
@@ -74,6 +78,7 @@ SIZES=${SIZES-128 512}
 LXC=${LXC:-1}
 SLOW=${SLOW:-1}
 SLOW_ROUNDS=${SLOW_ROUNDS:-1}
+MULTIFD=${MULTIFD:-0}
 BARE_BW=10737418240
 KEEP=${KEEP:-0}
 CNAME=bmigc
@@ -167,18 +172,19 @@ adaptfs_move() { # CASE NAME FROM TO KIND(live|cold)
 }
 
 bare_hop=0
-bare_vm_move() { # CASE NAME FROM TO ARGSFILE TAP
-	local c=$1 name=$2 s=$3 d=$4 pid out
+bare_vm_move() { # CASE NAME FROM TO ARGSFILE TAP TOOL [BARE_MIGRATE_OPTION...]
+	local c=$1 name=$2 s=$3 d=$4 args=$5 tap=$6 tool=$7 pid out
+	shift 7
 	pid=$(guest_pid_on "$s" "$name") || die "$name: not running on $s"
 	bare_hop=$((bare_hop + 1))
 	out=$(/usr/bin/python3 "$here/bare_migrate.py" --hostexec "$HOSTEXEC" --qemu "$VM_QEMU" \
 		--dst-host "$d" --dst-addr "$(host_addr "$d")" --dst-dir "$(host_dir "$d")/run/bare-$bare_hop" \
-		--src-pid "$pid" --args "$5" --tap "$6" --downtime-limit 300 --max-bandwidth "$BARE_BW" --poll 0.02) ||
-		die "$c: bare move of $name $s -> $d failed"
-	printf '%s\tbare\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$s" "$d" \
+		--src-pid "$pid" --args "$args" --tap "$tap" --downtime-limit 300 --max-bandwidth "$BARE_BW" \
+		--poll 0.02 "$@") || die "$c: $tool move of $name $s -> $d failed"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$s" "$d" \
 		"$(jq -r '.total_ms | round' <<<"$out")" "$(jq -r .downtime_ms <<<"$out")" "$(load1)" \
 		"$(jq -r '[to_entries[] | select(.key | test("_ms$")) | select(.key != "total_ms" and .key != "downtime_ms") | "\(.key)=\(.value)"] | join(" ")' <<<"$out")" >>"$samples"
-	echo "  $c bare $s->$d: $(jq -c . <<<"$out")" >&2
+	echo "  $c $tool $s->$d: $(jq -c . <<<"$out")" >&2
 }
 
 # stop guest NAME wherever it runs now (QMP quit on its monitor, SIGKILL if it stays)
@@ -203,7 +209,9 @@ vm_case() { # SIZE
 	host_vm_args hA "$name" >"$args"
 	tap=$(host_vm_tap hA "$name")
 	for ((r = 1; r <= ROUNDS; r++)); do
-		if ((r % 2)); then tools="adaptfs bare"; else tools="bare adaptfs"; fi
+		tools="adaptfs bare"
+		((MULTIFD > 0)) && tools+=" multifd"
+		((r % 2)) || tools=$(tr ' ' '\n' <<<"$tools" | tac | xargs)
 		for t in $tools; do
 			for hop in hA:hB hB:hA; do
 				set -- "${hop%:*}" "${hop#*:}"
@@ -213,8 +221,10 @@ vm_case() { # SIZE
 						wait_for -t 30 guest_ready "$1" "$name" "$t" || die "$name is not ready on $1 for $t"
 						adaptfs_move "$c" "$name" "$1" "$2" live || die "$c: adaptfs move $1 -> $2 failed twice"
 					}
+				elif [[ $t == multifd ]]; then
+					bare_vm_move "$c" "$name" "$1" "$2" "$args" "$tap" "bare multifd" --multifd "$MULTIFD"
 				else
-					bare_vm_move "$c" "$name" "$1" "$2" "$args" "$tap"
+					bare_vm_move "$c" "$name" "$1" "$2" "$args" "$tap" bare
 				fi
 			done
 		done
@@ -239,8 +249,6 @@ hosts_migration_conf() { # KEY=VALUE...
 		host_restart "$h" || die "$h did not restart"
 	done
 }
-
-uptime_of() { nsenter --net=/run/netns/adt-cli -- curl -sf -m 2 "http://$1:8080/uptime" | cut -d' ' -f1; }
 
 slow_case() {
 	local c="slow link (64 MiB/s), $SLOW_MIB MiB rewritten in a loop" name=bslow r s d how pid out rc
@@ -279,14 +287,21 @@ slow_case() {
 				local t=$s
 				s=$d d=$t
 			else
-				# auto-converge at downtime_ms 300: at 30 the guest stops serving HTTP at the
-				# peer (adaptfs.conf(5), BUGS)
-				hosts_migration_conf "max_bandwidth = $SLOW_BW" "converge = $how" "postcopy_after = 2" \
-					"downtime_ms = $([[ $how == auto-converge ]] && echo 300 || echo 30)"
+				# a TCG guest (these are) moves with auto-converge left off (adaptfs.conf(5),
+				# BUGS): plain pre-copy, which fails at timeout with the guest running on here
+				hosts_migration_conf "max_bandwidth = $SLOW_BW" "converge = $how" "postcopy_after = 2" "timeout = 60"
 				wait_for -t 30 guest_ready "$s" "$name" adaptfs || die "$name is not ready on $s"
 				n0=$(wc -l <"$(host_mnt "$s")/events")
 				t0=$EPOCHREALTIME
-				echo "host=$d" >"$(wl_dir "$s" "$name")/placement" || die "$c: adaptfs ($how) $s -> $d failed"
+				if ! echo "host=$d" >"$(wl_dir "$s" "$name")/placement"; then
+					tail -n +"$((n0 + 1))" "$(host_mnt "$s")/events" | grep -q "auto-converge left off: the guest runs under TCG" ||
+						die "$c: adaptfs ($how) $s -> $d failed"
+					u1=$(uptime_of "$ip")
+					printf '%s\tadaptfs %s\t%s\t%s\t-\t-\t%s\tleft off under TCG (BUGS): plain pre-copy, not completed in 60 s; runs on at the source, uptime %s->%s s\n' \
+						"$c" "$how" "$s" "$d" "$(load1)" "$u0" "$u1" >>"$samples"
+					echo "  $c adaptfs $how: left off under TCG, not completed in 60 s" >&2
+					continue
+				fi
 				t1=$EPOCHREALTIME
 				ev=$(ev_moved "$s" "$name" "$d" "$n0" live)
 				[[ -n $ev ]] || die "$c: no 'moved to $d' line in $s's events"
@@ -442,14 +457,33 @@ for c, rt, rd, at, bt, ad, bd in verdicts:
 slow = [r for r in rows if r["case"].startswith("slow")]
 for tool in ("adaptfs auto-converge", "adaptfs postcopy"):
     v = [r for r in slow if r["tool"] == tool]
-    if v:
-        d = statistics.median(float(r["downtime_ms"]) for r in v)
+    done = [r for r in v if r["total_ms"] != "-"]
+    if done:
+        d = statistics.median(float(r["downtime_ms"]) for r in done)
         print("| slow link: %s completes, uptime going on, downtime ≤ 300 ms | %d of %d completed; median downtime %s ms | %s |"
-              % (tool, len(v), len(v), f(d), "met" if d <= 300 else "**missed**"))
+              % (tool, len(done), len(v), f(d), "met" if d <= 300 and len(done) == len(v) else "**missed**"))
+    elif v:
+        print("| slow link: %s completes, uptime going on, downtime ≤ 300 ms | 0 of %d completed: %s | **not met here** |"
+              % (tool, len(v), v[0]["detail"]))
 v = [r for r in slow if r["tool"] == "bare pre-copy"]
 if v:
     n = sum(1 for r in v if r["total_ms"] == "-")
     print("| slow link: bare pre-copy does not complete in 60 s | %d of %d did not | %s |" % (n, len(v), "met" if n == len(v) else "**missed**"))
+mf = [c for c in cases if any(r["case"] == c and r["tool"] == "bare multifd" for r in rows)]
+if mf:
+    print()
+    print("## multifd ($MULTIFD channels), by hand")
+    print()
+    print("bare_migrate.py --multifd $MULTIFD against plain bare, same rounds. ratio = multifd / plain.")
+    print()
+    print("| case | multifd median total ms | plain median total ms | ratio | multifd median downtime ms | plain median downtime ms | min–max total ms, multifd |")
+    print("|------|------:|------:|------:|------:|------:|------:|")
+    for c in mf:
+        mt, mtv = med(c, "bare multifd", "total_ms")
+        bt, _ = med(c, "bare", "total_ms")
+        md, _ = med(c, "bare multifd", "downtime_ms")
+        bd, _ = med(c, "bare", "downtime_ms")
+        print("| %s | %s | %s | %.2f× | %s | %s | %s–%s |" % (c, f(mt), f(bt), ratio(mt, bt), f(md), f(bd), f(min(mtv)), f(max(mtv))))
 print()
 print("## Side by side (the bars of results.png)")
 print()

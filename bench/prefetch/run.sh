@@ -12,6 +12,10 @@
 #   sudo QUICK=1 bench/prefetch/run.sh            # 1 ideal + 1 off + 1 on, prints the table only
 #   sudo DELAY_US=1000 bench/prefetch/run.sh      # swap on a slow device (+1 ms per I/O), writes
 #                                                 # results-slow.md + faults-slow.png
+#   sudo BUDGETS="32 128 256 0" bench/prefetch/run.sh  # the read-back budget: per round one off
+#                                                 # run and one on-run per max_bytes_per_trigger
+#                                                 # (MiB; 0 = no cap), SWEEP_RUNS rounds; writes
+#                                                 # results-budget.md + budget.png
 #
 # What it builds (everything under one temp dir, removed on exit, even on failure):
 #   cgroups /adaptbench.PID (memory limit PARENT_MIB, default 1024 MiB) holding svc_a and
@@ -27,6 +31,7 @@
 #   SETTLE (s between B's last page and the request, 5), AFTER (s recorded after it, 10),
 #   SQUEEZE_MIB (A's limit for a moment before B starts, 64; 0: no squeeze),
 #   DB_SCALE (row-count factor, 1), DB_PAD (bytes of notes per employee, 1000), POOL (655M),
+#   BUDGETS (MiB per trigger, empty: no sweep), SWEEP_RUNS (2),
 #   ADAPTFS, OUT (results.md), PNG, KEEP (keep the temp dir).
 set -euo pipefail
 
@@ -49,9 +54,13 @@ DB_PAD=${DB_PAD:-1000}
 SQUEEZE_MIB=${SQUEEZE_MIB:-64}
 POOL=${POOL:-655M}
 ADAPTFS=${ADAPTFS:-$ROOT/adaptfs}
+BUDGETS=${BUDGETS:-}
+SWEEP_RUNS=${SWEEP_RUNS:-2}
 SUFFIX=
 ((DELAY_US > 0)) && SUFFIX=-slow
+[[ -n $BUDGETS ]] && SUFFIX=-budget
 if ((QUICK)); then OUT=${OUT:-}; else OUT=${OUT:-$HERE/results$SUFFIX.md}; fi
+if [[ -n $BUDGETS ]]; then PNG=${PNG:-${OUT:+$(dirname "$OUT")/budget.png}}; fi
 PNG=${PNG:-${OUT:+$(dirname "$OUT")/faults$SUFFIX.png}}
 CTRLS="memory cpu cpuacct pids unified"
 CG=/adaptbench.$$
@@ -272,11 +281,20 @@ write_httpd_conf() {
 URL=http://127.0.0.1:$PORT/cgi-bin/query.cgi
 
 # ---------------------------------------------------------------- adaptfs ---------------------
+BUDGET_MIB=0	# [prefetch] max_bytes_per_trigger of the adaptfs running, MiB (0: none)
 start_adaptfs() {
-	printf '[discovery]\npattern = %s/*\nrescan_interval = 1\n' "$CG" >"$T/adaptfs.conf"
-	"$ADAPTFS" -f --interval 1 -c "$T/adaptfs.conf" "$T/mnt" 2>"$T/log/adaptfs.log" &
+	printf '[discovery]\npattern = %s/*\nrescan_interval = 1\n[prefetch]\nmax_bytes_per_trigger = %d\n' \
+		"$CG" $((BUDGET_MIB << 20)) >"$T/adaptfs.conf"
+	"$ADAPTFS" -f --interval 1 -c "$T/adaptfs.conf" "$T/mnt" 2>>"$T/log/adaptfs.log" &
 	ADAPTFS_PID=$!
 	wait_for 10 mountpoint -q "$T/mnt" || { cat "$T/log/adaptfs.log" >&2; die "adaptfs did not mount"; }
+}
+stop_adaptfs() {
+	kill -TERM "$ADAPTFS_PID"
+	wait_for 10 gone "$ADAPTFS_PID" || die "adaptfs did not stop"
+	wait "$ADAPTFS_PID" 2>/dev/null || true
+	ADAPTFS_PID=
+	wait_for 10 sh -c "! mountpoint -q $T/mnt" || die "adaptfs left $T/mnt mounted"
 }
 pf_stat() {	# prints "triggers bytes skipped_budget skipped_cooldown skipped_thrash sibling_faults"
 	awk '$1 ~ /^prefetch_/ { v[$1] = $2 }
@@ -422,7 +440,7 @@ run_one() {
 	# swapped_in, still_swapped, ref_kib (anon+file referenced by the request); prefetch
 	# during the request pf_req_trig pf_req_bytes, before it pf_pre_trig pf_pre_bytes, whole
 	# run pf_trig pf_bytes pf_budget pf_cooldown pf_thrash pf_sib
-	echo "n=$n mode=$mode lat_ms=$(awk -v l="$lat" 'BEGIN { printf "%.1f", l * 1000 }') code=$code" \
+	echo "n=$n mode=$mode budget_mib=$BUDGET_MIB lat_ms=$(awk -v l="$lat" 'BEGIN { printf "%.1f", l * 1000 }') code=$code" \
 		"rows=${rows:-0} m_swap_kib=$bw m_rss_kib=$bs m_swapped_pages=$ba h_swap_kib=${hswap:-0}" \
 		"a_kib=$a_kib b_kib=$b_kib m_maj=$((m1 - m0)) h_maj=$((h1 - h0)) r_maj=${ruby:--1}" \
 		"r_ms=${ruby_ms:--1} r_life_ms=${ruby_life:--1} q_ms=${q_ms:--1} load=$load" \
@@ -467,11 +485,23 @@ write_httpd_conf
 start_adaptfs
 
 MODES=(ideal)
-for ((i = 0; i < RUNS; i++)); do MODES+=(off on); done
+if [[ -n $BUDGETS ]]; then
+	for ((i = 0; i < SWEEP_RUNS; i++)); do
+		MODES+=(off)
+		for b in $BUDGETS; do MODES+=("on:$b"); done
+	done
+else
+	for ((i = 0; i < RUNS; i++)); do MODES+=(off on); done
+fi
 n=0
 for mode in "${MODES[@]}"; do
 	n=$((n + 1))
-	run_one "$n" "$mode"
+	if [[ $mode == on:* && ${mode#on:} != "$BUDGET_MIB" ]]; then
+		stop_adaptfs
+		BUDGET_MIB=${mode#on:}
+		start_adaptfs
+	fi
+	run_one "$n" "${mode%%:*}"
 done
 
 cat >"$T/meta" <<EOF
@@ -486,4 +516,8 @@ squeeze=$SQUEEZE_MIB
 after=$AFTER
 delay=$DELAY_US
 EOF
-"$PY" "$HERE/report.py" "$T" "$OUT" "$PNG" "$HERE" <"$T/meta"
+if [[ -n $BUDGETS ]]; then
+	"$PY" "$HERE/report_budget.py" "$T" "$OUT" "$PNG" <"$T/meta"
+else
+	"$PY" "$HERE/report.py" "$T" "$OUT" "$PNG" "$HERE" <"$T/meta"
+fi

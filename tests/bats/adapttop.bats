@@ -4,7 +4,7 @@
 #
 # Screen lines (capture-pane, 1-based): 1 title, 2 host, 3 status, 4 column titles, 5.. rows.
 # A row splits on blanks into NAME KIND CPU% PAR WAIT% IO NET MAJFLT/s MEM CLASS MODE
-# PLACEMENT PREFETCH.
+# PLACEMENT PREFETCH STANDBY.
 
 setup_file() {
 	load lib/mount
@@ -270,12 +270,12 @@ status_asks() { status_line | grep -q "^$1: write [a-z]* [a-z]*? (y/n)$"; }
 	header | grep -q '^NAME '
 	! header | grep -q PREFETCH
 	for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do keys Right; done
-	wait_screen eval 'header | grep -q "PLACEMENT *PREFETCH *$"'
-	# NAME stays; the row's last fields are its placement and prefetch, as the files say
+	wait_screen eval 'header | grep -q "PLACEMENT *PREFETCH *STANDBY *$"'
+	# NAME stays; the row's last fields are its placement, prefetch (as the files say) and standby
 	header | grep -q '^NAME '
 	[ "$(row_field adt_wide 1)" = adt_wide ]
 	pf=$(sed 's/.*\[\([a-z]*\)\].*/\1/' "$ADAPTFS_MNT/adt_wide/prefetch")
-	wait_screen eval 'screen | awk -v pf="$pf" '\''$1 == "adt_wide" && $NF == pf { ok = 1 } END { exit !ok }'\'
+	wait_screen eval 'screen | awk -v pf="$pf" '\''$1 == "adt_wide" && $(NF - 1) == pf && $NF == "-" { ok = 1 } END { exit !ok }'\'
 	for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do keys Left; done
 	wait_screen eval 'header | grep -q "^NAME *KIND *CPU%"'
 }
@@ -326,14 +326,14 @@ status_asks() { status_line | grep -q "^$1: write [a-z]* [a-z]*? (y/n)$"; }
 	# frames: title, host, empty, titles, rows..., empty
 	[ "$(grep -c "^adapttop - $ADAPTFS_MNT - " <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^host: cores ' <<<"$output")" -eq 3 ]
-	[ "$(grep -c '^NAME  *KIND  *CPU%  *PAR  *WAIT%  *IO r/w  *NET rx/tx  *MAJFLT/s  *MEM  *CLASS  *MODE  *PLACEMENT  *PREFETCH$' <<<"$output")" -eq 3 ]
-	# every row has 13 one-word fields, and numbers (or "-") where figures belong
+	[ "$(grep -c '^NAME  *KIND  *CPU%  *PAR  *WAIT%  *IO r/w  *NET rx/tx  *MAJFLT/s  *MEM  *CLASS  *MODE  *PLACEMENT  *PREFETCH  *STANDBY$' <<<"$output")" -eq 3 ]
+	# every row has 14 one-word fields, and numbers (or "-") where figures belong
 	awk '
 		/^NAME / { inrows = 1; next }
 		/^$/ { inrows = 0; next }
 		inrows {
 			rows++
-			if (NF != 13) { print "bad row: " $0; bad = 1 }
+			if (NF != 14) { print "bad row: " $0; bad = 1 }
 			for (i = 3; i <= 5; i++) if ($i != "-" && $i !~ /^[0-9]+\.[0-9][0-9]$/) { print "bad field " i ": " $0; bad = 1 }
 		}
 		END { exit bad || rows < 3 }
@@ -376,7 +376,7 @@ status_asks() { status_line | grep -q "^$1: write [a-z]* [a-z]*? (y/n)$"; }
 	[ "$status" -eq 0 ]
 	grep -q '^adt_churn' <<<"$output"
 	# a row is either whole (kind read) or not there at all
-	awk '/^NAME / { r = 1; next } /^$/ { r = 0; next } r && (NF != 13 || $2 == "-") { print; bad = 1 } END { exit bad }' <<<"$output"
+	awk '/^NAME / { r = 1; next } /^$/ { r = 0; next } r && (NF != 14 || $2 == "-") { print; bad = 1 } END { exit bad }' <<<"$output"
 }
 
 @test "a missing mount is one clear message and exit status 1" {

@@ -87,30 +87,15 @@ write_recipe() {
 teardown_file() {
 	load lib/mount
 	load lib/containers
-	local rc=0 l c p
+	load lib/managed
+	local rc=0
 	adaptfs_umount || rc=1
 	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(conf)" --stop-workloads 2>/dev/null || true
 	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(vmconf)" --stop-workloads 2>/dev/null || true
 	# the safety net, should --stop-workloads have failed
-	for p in /proc/[0-9]*; do
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$(st)/" || continue
-		kill -KILL "${p#/proc/}" 2>/dev/null || true
-	done
-	if runc state adaptfs-adk-web >/dev/null 2>&1; then
-		runc kill adaptfs-adk-web KILL 2>/dev/null || true
-		wait_for -t 10 _runc_gone_or_stopped adaptfs-adk-web || true
-		runc delete -f adaptfs-adk-web >/dev/null 2>&1 || rc=1
-	fi
-	[[ -e /run/netns/adaptfs-adk-web ]] && { ip netns del adaptfs-adk-web || rc=1; }
-	for c in /sys/fs/cgroup/*/adaptfs-adk-* /sys/fs/cgroup/adaptfs-adk-*; do
-		[[ -d $c ]] && { _adapt_cg_rmtree "$c" || rc=1; }
-	done
-	if ip link show dev "$BR" >/dev/null 2>&1; then
-		for l in $(ip -o link show master "$BR" | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
-			ip link del dev "$l" || rc=1
-		done
-		ip link del dev "$BR" || rc=1
-	fi
+	managed_kill_leftovers "$(st)/"
+	managed_remove adk-web adk-vm || rc=1
+	managed_remove_bridge "$BR" || rc=1
 	[[ -d $(st)/mnt ]] && ! adaptfs_mounted "$(st)/mnt" && rmdir "$(st)/mnt"
 	teardown_all || rc=1
 	return $rc
@@ -138,9 +123,10 @@ usage_usec() { awk '$1 == "usage_usec" { print $2 }' "$(W)/cpu"; }
 has_usage() { [ -n "$(usage_usec)" ]; }
 ready() { wait_for -t 90 kind_is "container adaptfs" && wait_for -t 30 answers && wait_for -t 10 has_usage; }
 # Out of the daemon's cgroup (which a service manager stops with it):
-# /adaptfs-NAME in every hierarchy.
+# /adaptfs-NAME in every hierarchy (a VM's QEMU: /adaptfs-NAME.vm).
 in_own_cgroups() { ! awk -F: -v cg="/adaptfs-$2" '$3 != cg { bad = 1 } END { exit !bad }' "/proc/$1/cgroup"; }
 daemon_gone() { ! kill -0 "$1" 2>/dev/null; }
+mode_is() { [ "$(cat "$(W)/mode")" = "$1" ]; }
 
 # Stop the daemon with SIG (not through adaptfs_umount, which would also
 # clean up after it); then adaptfs_umount only reaps it and frees the mount.
@@ -177,7 +163,8 @@ stop_daemon() {
 	# not started again: the same process, one boot, its cgroup's CPU time goes on
 	[ "$(wc -l <"$(st)/web-data/boots")" -eq "$boots" ]
 	[ "$(usage_usec)" -ge "$before" ]
-	[ "$(cat "$(W)/mode")" = "container vm [auto]" ]
+	# the kept setting, in the snapshot the adoption asked for
+	wait_for -t 5 mode_is "container vm [auto]"
 	! said "adk-web: started as"
 	answers
 	echo container >"$(W)/mode"
@@ -313,7 +300,7 @@ vm_usage_usec() { awk '$1 == "usage_usec" { print $2 }' "$(V)/cpu"; }
 	wait_for -t 10 vm_answers
 	pid=$(qemu_pid)
 	[ -n "$pid" ]
-	in_own_cgroups "$pid" adk-vm || { cat "/proc/$pid/cgroup"; false; }
+	in_own_cgroups "$pid" adk-vm.vm || { cat "/proc/$pid/cgroup"; false; }
 	wait_for -t 30 has_guest_faults
 	before=$(vm_usage_usec)
 	boots=$(wc -l <"$(st)/vm-data/boots")
@@ -345,7 +332,7 @@ vm_usage_usec() { awk '$1 == "usage_usec" { print $2 }' "$(V)/cpu"; }
 	[[ $output == *"adk-vm: stopping it (vm, pid $pid)"* ]]
 	wait_for -t 10 _adapt_pid_gone "$pid"
 	! ip link show dev "$tap" >/dev/null 2>&1
-	for c in /sys/fs/cgroup/*/adaptfs-adk-vm /sys/fs/cgroup/adaptfs-adk-vm; do
+	for c in /sys/fs/cgroup/*/adaptfs-adk-vm.vm /sys/fs/cgroup/adaptfs-adk-vm.vm; do
 		[ ! -d "$c" ]
 	done
 	[ -z "$(find "$(st)/vm-run" -type s)" ]

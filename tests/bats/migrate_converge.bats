@@ -37,8 +37,6 @@ key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 # above FILE KEY N: KEY of FILE is there and greater than N
 above() { local v; v=$(key "$1" "$2") && [[ -n $v ]] && ((v > $3)); }
 
-# the guest's own uptime in seconds, over HTTP from the client namespace
-uptime_of() { nsenter --net=/run/netns/adt-cli -- curl -sf -m 2 "http://$1:8080/uptime" | cut -d' ' -f1; }
 # uptime_past IP SECONDS: the guest answers with an uptime past SECONDS
 uptime_past() { local u; u=$(uptime_of "$1") && awk -v a="$u" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 
@@ -47,6 +45,18 @@ uptime_past() { local u; u=$(uptime_of "$1") && awk -v a="$u" -v b="$2" 'BEGIN {
 dirty_vm() {
 	VM_MEM=256 VM_APPEND_EXTRA=adapt.dirty=32 host_vm_up hA "$1" >/dev/null
 	wait_for -t 10 test -d "$(host_mnt hA)/$1"
+}
+
+# postcopy_guest NAME BYTES_PER_SEC: hA set to switch to post-copy after 1 s at that
+# bandwidth, and NAME booted there dirtying memory; sets a and b (the mounts), ip and before
+# (the guest's uptime)
+postcopy_guest() {
+	migration_conf "max_bandwidth = $2" 'converge = postcopy' 'postcopy_after = 1'
+	dirty_vm "$1"
+	a=$(host_mnt hA) b=$(host_mnt hB)
+	ip=$(host_vm_ip hA "$1")
+	before=$(uptime_of "$ip")
+	[ -n "$before" ]
 }
 
 @test "a live move shows its progress in NAME/migration while it runs, each phase in events, and the count of moves under way" {
@@ -78,7 +88,7 @@ dirty_vm() {
 	wait_for -t 10 above "$a/p1/migration" bandwidth_bytes_per_sec 0
 	(($(key "$a/p1/migration" bandwidth_bytes_per_sec) <= 12 * 1048576))
 
-	wait "$writer"
+	wait "$writer" || { cat "$a/events"; tail -n 20 "$(host_log hA)"; false; }
 	grep -q "p1: placement: moving to hB: active" "$a/events"
 	grep -q "p1: placement: moving to hB: completed" "$a/events"
 	grep -q "p1: placement: moved to hB live" "$a/events"
@@ -87,7 +97,11 @@ dirty_vm() {
 	[ "$(cat "$b/p1/migration")" = "phase none" ]
 }
 
-@test "a guest dirtying memory faster than the link: plain pre-copy never ends and it runs on here; auto-converge moves it, throttled, its uptime going on" {
+# auto-converge is left off for guests under TCG (adaptfs.conf(5), BUGS): QEMU 7.2's throttled
+# moves corrupted their memory, bare QMP ones too (bench/migrate/results-tcg-autoconverge.md).
+# These guests run under TCG (lib/hosts.bash: -accel tcg; no KVM on these machines), so a
+# throttled move is not tested here.
+@test "a guest dirtying memory faster than the link: plain pre-copy never ends and it runs on here; auto-converge is left off for a TCG guest, which runs on here, whole" {
 	migration_conf 'max_bandwidth = 16777216' 'converge = none' 'timeout = 15'
 	dirty_vm d1
 	a=$(host_mnt hA) b=$(host_mnt hB)
@@ -100,25 +114,23 @@ dirty_vm() {
 	before=$(uptime_of "$ip")
 	[ -n "$before" ]
 
-	# downtime_ms 300: at 30 the guest stops serving HTTP at the peer (adaptfs.conf(5), BUGS)
-	migration_conf 'max_bandwidth = 16777216' 'converge = auto-converge' 'timeout = 120' 'downtime_ms = 300'
+	migration_conf 'max_bandwidth = 16777216' 'converge = auto-converge' 'timeout = 15'
 	wait_for -t 10 test -d "$a/d1"
-	echo host=hB >"$a/d1/placement"
-	grep "d1: placement: moved to hB live" "$a/events"
-	grep -E "d1: placement: moving to hB: auto-converge holds the guest to [0-9]+% of its CPU time" "$a/events"
-	[ "$(key "$a/host/stat" migrations_throttled)" = 1 ]
-	wait_for -t 10 test -d "$b/d1"
+	run sh -c "echo host=hB >'$a/d1/placement'"
+	cat "$a/events"
+	[ "$status" -ne 0 ]
+	grep "d1: placement: moving to hB: auto-converge left off: the guest runs under TCG" "$a/events"
+	grep "d1: placement: moving to hB failed: not done within 15 s; it runs here, unchanged" "$a/events"
+	! grep "auto-converge holds the guest" "$a/events"
+	[ "$(key "$a/host/stat" migrations_throttled)" = 0 ]
+	# the peer drops its incoming copy
+	wait_for -t 10 test ! -d "$b/d1"
 	wait_for -t 10 uptime_past "$ip" "$before"
 	[ "$(hosts_guest_pids d1 | wc -l)" -eq 1 ]
 }
 
 @test "post-copy: the guest that pre-copy cannot move goes on at the peer after postcopy_after, its uptime going on, one copy" {
-	migration_conf 'max_bandwidth = 16777216' 'converge = postcopy' 'postcopy_after = 1'
-	dirty_vm d2
-	a=$(host_mnt hA) b=$(host_mnt hB)
-	ip=$(host_vm_ip hA d2)
-	before=$(uptime_of "$ip")
-	[ -n "$before" ]
+	postcopy_guest d2 16777216
 	echo host=hB >"$a/d2/placement"
 	cat "$a/events"
 	grep -q "d2: placement: moving to hB: postcopy-active" "$a/events"
@@ -128,4 +140,29 @@ dirty_vm() {
 	wait_for -t 10 test -d "$b/d2"
 	wait_for -t 10 uptime_past "$ip" "$before"
 	[ "$(hosts_guest_pids d2 | wc -l)" -eq 1 ]
+}
+
+@test "SIGKILL of adaptfs in post-copy: QEMU goes on without it, the restart waits for the end and finishes the move: one copy, at the peer, its uptime going on" {
+	# 4 MiB/s: post-copy lasts seconds after the switch (the 32 MiB the guest rewrites at
+	# least), long enough to kill the daemon in it
+	postcopy_guest d3 4194304
+	journal=$(host_dir hA)/state/journal/migrate-qemu-d3
+	( echo host=hB >"$a/d3/placement" ) 2>/dev/null &
+	writer=$!
+	wait_for -t 30 grep -qx phase=postcopy "$journal"
+	kill -9 "$(host_daemon_pid hA)"
+	wait "$writer" || true
+	# the source QEMU still sends: killed in post-copy, not after it
+	run host_vm_qmp_cmd hA d3 '{"execute":"query-migrate"}'
+	echo "$output"
+	[[ $output == *'"status": "postcopy-active"'* ]]
+	cp "$BATS_FILE_TMPDIR/conf.orig" "$(host_conf hA)"
+	# the restart waits for post-copy's end (up to 60 s) before it mounts
+	HOSTS_MOUNT_TIMEOUT=70 host_restart hA
+	cat "$a/events"
+	grep -q "d3: placement: an interrupted move to hB was finished: it runs there" "$a/events"
+	[ ! -e "$journal" ]
+	wait_for -t 10 test -d "$b/d3"
+	wait_for -t 10 uptime_past "$ip" "$before"
+	[ "$(hosts_guest_pids d3 | wc -l)" -eq 1 ]
 }

@@ -89,77 +89,26 @@ setup_file() {
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 
-# Processes the daemon started that may outlive it: by pid, only those whose
-# command line names this file's run directory.
-kill_leftovers() {
-	local p
-	for p in /proc/[0-9]*; do
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$(st)/run/" || continue
-		kill -KILL "${p#/proc/}" 2>/dev/null || true
-	done
-}
-
 teardown_file() {
 	load lib/mount
 	load lib/containers
-	local rc=0 n l c
+	load lib/managed
 	kill_poller
-	ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || rc=1
-	# the workloads outlive the daemon: stopping them is the explicit act
-	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(st)/adaptfs.conf" --stop-workloads || rc=1
-	kill_leftovers
-	for n in adt-web adt-badvm adt-spin; do
-		if runc state "adaptfs-$n" >/dev/null 2>&1; then
-			runc kill "adaptfs-$n" KILL 2>/dev/null || true
-			wait_for -t 10 bash -c "! runc state adaptfs-$n 2>/dev/null | grep -q running" || true
-			runc delete -f "adaptfs-$n" >/dev/null 2>&1 || rc=1
-		fi
-		[[ -e /run/netns/adaptfs-$n ]] && { ip netns del "adaptfs-$n" || rc=1; }
-		for c in /sys/fs/cgroup/*/adaptfs-$n /sys/fs/cgroup/adaptfs-$n; do
-			[[ -d $c ]] && { _adapt_cg_rmtree "$c" || rc=1; }
-		done
-	done
-	if ip link show dev "$BR" >/dev/null 2>&1; then
-		for l in $(ip -o link show master "$BR" | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
-			ip link del dev "$l" || rc=1
-		done
-		ip link del dev "$BR" || rc=1
-	fi
-	teardown_all || rc=1
-	return $rc
+	managed_teardown "$(st)/adaptfs.conf" "$(st)/run" "$BR" adt-web adt-badvm adt-spin
 }
 
 setup() {
 	load lib/mount
 	load lib/containers
+	load lib/managed
 }
 
 teardown() {
 	teardown_all
 }
 
-# A client polling the web workload every 0.1 s: "TIME ok|fail" lines. (busybox
-# 1.35 wget -T crashes here: timeout(1) bounds it instead.)
-start_poller() {
-	local log=$(st)/poll.log
-	: >"$log"
-	bash -c 'while :; do
-		if timeout 2 busybox wget -q -O - "http://$1:8080/index.html" 2>/dev/null | grep -q adt-web-page; then
-			echo "$EPOCHREALTIME ok"
-		else
-			echo "$EPOCHREALTIME fail"
-		fi
-		sleep 0.1
-	done' poller "$WEB" >>"$log" 2>/dev/null </dev/null 3>&- &
-	echo $! >"$(st)/poller.pid"
-}
-
-kill_poller() {
-	local f=$(st)/poller.pid
-	[[ -f $f ]] || return 0
-	kill "$(cat "$f")" 2>/dev/null || true
-	rm -f "$f"
-}
+start_poller() { poller_start "http://$WEB:8080/index.html" adt-web-page 0.1 "$(st)/poll.log"; }
+kill_poller() { poller_stop "$(st)/poll.log"; }
 
 # "ok" lines in the poll log after line N
 oks_after() { tail -n +"$(($1 + 1))" "$(st)/poll.log" | grep -c ' ok$'; }
@@ -272,6 +221,10 @@ write_mode() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$ADA
 	[ "$(cat "$ADAPTFS_MNT/adt-spin/mode")" = "container vm [auto]" ]
 	wait_for -t "$SWITCH_TIMEOUT" kind_is adt-spin "vm adaptfs" || { tail -n 20 "$ADAPTFS_MNT/events"; false; }
 	grep -q "adt-spin: policy: switch to vm: " "$ADAPTFS_MNT/events"
+	# standby = auto (the default): a VM was prepared while the class
+	# pointed at it, before the policy's stable time was up, and served
+	grep -q "adt-spin: mode: switching container -> vm (to its standby)" "$ADAPTFS_MNT/events" ||
+		{ grep adt-spin "$ADAPTFS_MNT/events"; false; }
 	# kind is vm once QEMU runs; the switch is done when the guest is ready
 	wait_for -t "$SWITCH_TIMEOUT" grep -Eq "adt-spin: mode: now vm \(downtime [0-9.]+ s\)" "$ADAPTFS_MNT/events"
 	# still auto, and it stays a VM: its class (cpu) still recommends one

@@ -129,15 +129,22 @@ PY
 	[ "$(cat "$cs$TOP/m/nomems/cpuset.cpus")" = "$all" ]
 }
 
-# in_cpuset NAME CPUSETDIR: every process of NAME's cgroup is in the cpuset
-# (the cpuset's list read second: a process forked between the reads was
-# born where its parent already was)
+# in_cpuset NAME CPUSETDIR: every process of NAME's cgroup is in the cpuset.
+# The workload's list is read before and after the cpuset's: a process
+# forked in between was born where its parent already was, and one that
+# exited in between (the forker, told to stop) is on the first list only.
 in_cpuset() {
-	local w counts out
-	# one pass over both lists: a forker adds thousands while this runs
-	w=$(cat "$(cg_dir "$1" cpuacct)/cgroup.procs")
-	counts=$(awk 'NR == FNR { inside[$1] = 1; next } { n++ } !($1 in inside) { out++ }
-		END { print out + 0, n + 0 }' "$2/cgroup.procs" - <<<"$w")
+	local procs=$(cg_dir "$1" cpuacct)/cgroup.procs before inside after counts out
+	# one pass over the lists: a forker adds thousands while this runs
+	before=$(cat "$procs")
+	inside=$(cat "$2/cgroup.procs")
+	after=$(cat "$procs")
+	counts=$({ sed 's/^/in /' <<<"$inside"; sed 's/^/after /' <<<"$after"
+		sed 's/^/before /' <<<"$before"; } | awk '
+		$1 == "in" { inside[$2] = 1; next }
+		$1 == "after" { alive[$2] = 1; next }
+		{ n++ } ($2 in alive) && !($2 in inside) { out++ }
+		END { print out + 0, n + 0 }')
 	out=${counts% *}
 	echo "$out of ${counts#* } outside $2" >&2
 	[ "$out" -eq 0 ]

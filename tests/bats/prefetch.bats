@@ -108,6 +108,48 @@ touch_all() {
 	[ "$bytes" -le $(( (40 - 16) * 1024 * 1024 )) ]
 }
 
+# same_counters: the ten prefetch counters of $OUT/stat and $OUT/prom agree
+same_counters() {
+	local k s p
+	for k in triggers bytes read_bytes skipped_budget skipped_cooldown skipped_thrash \
+		 skipped_running skipped_empty skipped_contested sibling_faults; do
+		s=$(key "prefetch_$k" "$OUT/stat")
+		p=$(awk -v m="adapt_prefetch_${k}_total{workload=\"$(basename "$D")\"," 'index($0, m) == 1 { print $2 }' "$OUT/prom")
+		[ -n "$s" ] && [ "$s" = "$p" ] || { echo "$k: stat $s, metrics.prom $p"; return 1; }
+	done
+}
+
+@test "stat and metrics.prom of one snapshot show the same prefetch counters" {
+	local n0 pairs=0 end ts
+	start_siblings 80 32
+	push_to_swap
+	echo on > "$D/prefetch"
+	[ "$(cat "$D/prefetch")" = "[on] off" ]	# a write reads back at once
+	# sib_a's page-ins start read-backs: read pairs while the counters move
+	n0=0
+	[ -f "$OUT/sib_a.result" ] && n0=$(wc -l < "$OUT/sib_a.result")
+	kill -USR1 "$(pid_of sib_a)"
+	end=$(( $(date +%s) + 4 ))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		cp "$D/stat" "$OUT/stat"
+		cp "$ADAPTFS_MNT/metrics.prom" "$OUT/prom"
+		ts=$(awk '$1 == "adapt_last_sample_timestamp_seconds" { sub(/\./, "", $2); print $2 }' "$OUT/prom")
+		# a pair from one snapshot (the same timestamp) agrees
+		[ "$ts" = "$(key timestamp_usec "$OUT/stat")" ] || continue
+		same_counters
+		pairs=$((pairs + 1))
+	done
+	echo "$pairs pairs from one snapshot"
+	[ "$pairs" -ge 1 ]
+	wait_for -t 60 sh -c "[ \$(wc -l < $OUT/sib_a.result) -gt $n0 ]"
+	wait_for -t 10 key_at_least prefetch_triggers "$D/stat" 1
+	# and once the counters settle, whatever the pair
+	sleep 1
+	cp "$D/stat" "$OUT/stat"
+	cp "$ADAPTFS_MNT/metrics.prom" "$OUT/prom"
+	same_counters
+}
+
 @test "prefetch on a container with no swapped memory does nothing and costs nothing measurable" {
 	cg_spawn calm bash -c "python3 $MEMTOUCH calm_a anon 16 $OUT & python3 $MEMTOUCH calm_b anon 16 $OUT & wait"
 	d=$ADAPTFS_MNT/$(cg_id calm | cut -c1-12)

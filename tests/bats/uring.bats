@@ -74,6 +74,13 @@ possible_cpus() { local p; p=$(cat /sys/devices/system/cpu/possible); echo $((${
 	[ $((dev1 - dev0)) -lt 100 ]
 }
 
+# same_lines_bytewise FILE: FILE read a byte per read(2) (kept in small) has
+# as many lines as FILE read whole
+same_lines_bytewise() {
+	dd if="$1" bs=1 status=none > "$BATS_TEST_TMPDIR/small"
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/small")" -eq "$(wc -l < "$1")" ]
+}
+
 @test "every file reads whole, also in 1-byte reads at growing offsets" {
 	cg_spawn walk sleep 1000
 	d=$(wl walk)
@@ -83,10 +90,12 @@ possible_cpus() { local p; p=$(cat /sys/devices/system/cpu/possible); echo $((${
 	wait_for -t 5 grep -q usage_percent "$d/cpu"
 	find "$ADAPTFS_MNT" -type f -print0 | xargs -0 cat > /dev/null
 	for f in "$d/stat" "$ADAPTFS_MNT/metrics.prom"; do
-		# dd reads one byte per read(2): a READ per offset, all from one open's text
-		dd if="$f" bs=1 status=none > "$BATS_TEST_TMPDIR/small"
+		# dd reads one byte per read(2): a READ per offset, all from one open's
+		# text; the whole read is another open, and a workload of an earlier
+		# test going in between changes metrics.prom: both again until one
+		# snapshot served both
+		wait_for -t 10 same_lines_bytewise "$f"
 		! grep -qaP '\x00' "$BATS_TEST_TMPDIR/small"
-		[ "$(wc -l < "$BATS_TEST_TMPDIR/small")" -eq "$(wc -l < "$f")" ]
 		[ "$(tail -c 1 "$BATS_TEST_TMPDIR/small" | od -An -tx1 | tr -d ' ')" = 0a ]
 	done
 	dd if="$d/stat" bs=1 status=none | grep -Eq '^timestamp_usec [0-9]+$'

@@ -14,6 +14,7 @@
 #include "control.h"
 #include "cpulist.h"
 #include "prefetch_policy.h"
+#include "prefetch_readback.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -228,6 +229,28 @@ static void smaps_lists_swapped_ranges_and_skips_special_ones(void **state)
 	assert_int_equal(smaps_swapped("", r, 4), 0);
 }
 
+static void plan_truncates_at_a_page_and_keeps_the_order(void **state)
+{
+	struct rb_run runs[3] = {
+		{ .pid = 1, .map = true, .start = 0x10000, .len = 8192 },
+		{ .pid = 1, .map = true, .start = 0x20000, .len = 16384 },
+		{ .pid = 2, .map = true, .start = 0x30000, .len = 4096 },
+	};
+	struct rb_plan p = { .runs = runs, .n = 3, .bytes = 28672 };
+
+	(void)state;
+	readback_plan_truncate(&p, 40000);	/* more than it has: unchanged */
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.bytes, 28672);
+	readback_plan_truncate(&p, 10000);	/* into the second run, rounded up to its page */
+	assert_int_equal(p.n, 2);
+	assert_int_equal(runs[1].len, 4096);
+	assert_int_equal(p.bytes, 10000);
+	readback_plan_truncate(&p, 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.bytes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +264,7 @@ int main(void)
 		cmocka_unit_test(budget_is_headroom_minus_margin_capped_by_tokens),
 		cmocka_unit_test(tokens_refill_at_rate_up_to_one_second),
 		cmocka_unit_test(smaps_lists_swapped_ranges_and_skips_special_ones),
+		cmocka_unit_test(plan_truncates_at_a_page_and_keeps_the_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

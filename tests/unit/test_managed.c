@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "managed_impl.h"
 #include "managed_state.h"
 #include "testutil.h"
 #include "trust.h"
@@ -20,6 +21,13 @@ static void state_reads_back_what_was_written(void **state)
 		{ .vm = true, .running = true, .pid = 77, .switches = 3, .downtime_usec = 2412345,
 		  .setting = RECIPE_VM },
 		{ .vm = true, .running = false, .pid = 0, .switches = 1, .downtime_usec = 1 },
+		{ .vm = false, .running = true, .pid = 9, .cgroup = "/adaptfs-web", .switches = 2,
+		  .downtime_usec = 412000, .quiesce_usec = 10000, .handover_usec = 9000,
+		  .ready_usec = 393000, .warm = true,
+		  .standby = { .present = true, .vm = true, .ready = true, .pid = 31, .pid_start = 5,
+			       .cgroup = "/adaptfs-web.vm" } },
+		{ .vm = true, .running = true, .pid = 31, .standby = { .present = true, .pid = 12,
+		  .cgroup = "/adaptfs-web" } },
 	};
 	(void)state;
 
@@ -37,8 +45,33 @@ static void state_reads_back_what_was_written(void **state)
 		assert_int_equal(out.downtime_usec, in[i].downtime_usec);
 		assert_int_equal(out.pid_start, in[i].pid_start);
 		assert_int_equal(out.setting, in[i].setting);
+		assert_int_equal(out.quiesce_usec, in[i].quiesce_usec);
+		assert_int_equal(out.handover_usec, in[i].handover_usec);
+		assert_int_equal(out.ready_usec, in[i].ready_usec);
+		assert_int_equal(out.warm, in[i].warm);
+		assert_int_equal(out.standby.present, in[i].standby.present);
+		assert_int_equal(out.standby.vm, in[i].standby.vm);
+		assert_int_equal(out.standby.ready, in[i].standby.ready);
+		assert_int_equal(out.standby.pid, in[i].standby.pid);
+		assert_int_equal(out.standby.pid_start, in[i].standby.pid_start);
+		assert_string_equal(out.standby.cgroup, in[i].standby.cgroup);
 		strbuf_free(&sb);
 	}
+}
+
+/* A host short of memory drops standbys first (adaptfs-workloads(5)). */
+static void standbys_go_below_a_tenth_of_memory_available(void **state)
+{
+	uint64_t mib = 0;
+	(void)state;
+
+	assert_true(mstandby_memory_short("MemTotal: 1048576 kB\nMemFree: 1 kB\n"
+					  "MemAvailable: 102400 kB\n", &mib));
+	assert_int_equal(mib, 100);
+	assert_false(mstandby_memory_short("MemTotal: 1048576 kB\nMemAvailable: 110000 kB\n", &mib));
+	assert_int_equal(mib, 107);
+	/* a kernel without MemAvailable: never short */
+	assert_false(mstandby_memory_short("MemTotal: 1048576 kB\nMemFree: 1 kB\n", &mib));
 }
 
 static void malformed_state_is_refused(void **state)
@@ -52,6 +85,9 @@ static void malformed_state_is_refused(void **state)
 		"kind vm\nrunning 1\npid 99999999999\n",
 		"running 1\npid 1\n",
 		"kind vm\nrunning 1\npid 1\nsetting sometimes\n",
+		"kind vm\nrunning 1\npid 1\nstandby lxc\nstandby_cgroup /x\n",
+		"kind vm\nrunning 1\npid 1\nstandby container\nstandby_pid 3\n",	/* no cgroup */
+		"kind vm\nrunning 1\npid 1\nstandby vm\nstandby_pid 99999999999\nstandby_cgroup /x\n",
 	};
 	struct managed_state out;
 	(void)state;
@@ -101,6 +137,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(state_reads_back_what_was_written),
 		cmocka_unit_test(malformed_state_is_refused),
+		cmocka_unit_test(standbys_go_below_a_tenth_of_memory_available),
 		cmocka_unit_test(state_file_is_written_and_read_without_following_symlinks),
 	};
 

@@ -130,6 +130,21 @@ static void mode_accepts_auto(void **state)
 	assert_int_equal(c->r.mode, RECIPE_AUTO);
 }
 
+static void standby_defaults_to_auto_and_takes_yes_and_no(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(load(c, MINIMAL), 0);
+	assert_int_equal(c->r.standby, STANDBY_AUTO);
+	recipe_free(&c->r);
+	assert_int_equal(load(c, MINIMAL "standby = yes\n"), 0);
+	assert_int_equal(c->r.standby, STANDBY_YES);
+	recipe_free(&c->r);
+	assert_int_equal(load(c, MINIMAL "standby = no\n"), 0);
+	assert_int_equal(c->r.standby, STANDBY_NO);
+	assert_string_equal(recipe_standby_name(c->r.standby), "no");
+}
+
 static void bad_values_name_their_line(void **state)
 {
 	static const struct { const char *line, *key; } bad[] = {
@@ -140,7 +155,7 @@ static void bad_values_name_their_line(void **state)
 		{ "rootfs = relative/dir", "rootfs" }, { "data_mount = /", "data_mount" },
 		{ "ready_port = 70000", "ready_port" }, { "mode = lxc", "mode" },
 		{ "command = sh -c 'unterminated", "command" }, { "env = NOVALUE", "env" },
-		{ "stop_timeout = -1", "stop_timeout" },
+		{ "stop_timeout = -1", "stop_timeout" }, { "standby = maybe", "standby" },
 	};
 	struct ctx *c = *state;
 
@@ -260,6 +275,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(minimal_recipe_gets_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_recipe_sets_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(standby_defaults_to_auto_and_takes_yes_and_no, setup, teardown),
 		cmocka_unit_test_setup_teardown(mode_accepts_auto, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_values_name_their_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_key_and_section_are_reported, setup, teardown),

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,6 +257,50 @@ static void render_node_renders_workload_files_by_id(void **state)
 	strbuf_free(&out);
 }
 
+/* Actuator state comes from the snapshot only: stat and metrics.prom of one
+ * snapshot show the same prefetch counters, and the control files read back
+ * its settings. */
+static void stat_prom_and_control_files_render_the_snapshots_actuator_state(void **state)
+{
+	struct snapshot *s = *state;
+	struct wl_view *w = (struct wl_view *)snapshot_find_name(s, "web");
+	struct strbuf out = {0};
+	struct node n = { .kind = N_WL_FILE, .file = WF_STAT, .wid = 1 };
+
+	w->act = (struct wl_act){ .mode = RECIPE_AUTO, .prefetch_on = true, .have_prefetch = true,
+				  .prefetch = { .triggers = 42, .bytes_read = 8192 },
+				  .prefetch_last_skipped = "none" };
+	snprintf(s->act.host_name, sizeof s->act.host_name, "%s", "hA");
+	s->act.migrations.done = 3;
+	assert_int_equal(render_node(s, &n, &out), 0);
+	assert_non_null(strstr(out.buf, "\nprefetch_triggers 42\n"));
+	assert_non_null(strstr(out.buf, "\nprefetch_read_bytes 8192\n"));
+	assert_non_null(strstr(out.buf, "\nprefetch_last_skipped none\n"));
+	strbuf_reset(&out);
+	render_prom(s, &out);
+	assert_non_null(strstr(out.buf, "adapt_prefetch_triggers_total{workload=\"web\",kind=\"container\",engine=\"lxc\"} 42\n"));
+	assert_non_null(strstr(out.buf, "adapt_migrations_total{result=\"done\"} 3\n"));
+	/* the other workload never had prefetch on: no line */
+	assert_int_equal(count(out.buf, "adapt_prefetch_triggers_total{"), 1);
+	strbuf_reset(&out);
+	n.file = WF_MODE;
+	assert_int_equal(render_node(s, &n, &out), 0);
+	assert_string_equal(out.buf, "container vm [auto]\n");
+	strbuf_reset(&out);
+	n.file = WF_PREFETCH;
+	assert_int_equal(render_node(s, &n, &out), 0);
+	assert_string_equal(out.buf, "[on] off\n");
+	strbuf_reset(&out);
+	n.file = WF_PLACEMENT;
+	assert_int_equal(render_node(s, &n, &out), 0);
+	assert_string_equal(out.buf, "host=hA\n");
+	strbuf_reset(&out);
+	n = (struct node){ .kind = N_HOST_FILE, .file = HF_STAT };
+	assert_int_equal(render_node(s, &n, &out), 0);
+	assert_non_null(strstr(out.buf, "\nmigrations 3\n"));
+	strbuf_free(&out);
+}
+
 static void render_node_of_vanished_workload_is_enoent(void **state)
 {
 	struct snapshot *s = *state;
@@ -405,6 +450,8 @@ int main(void)
 		cmocka_unit_test(prom_of_empty_snapshot_has_no_class_header),
 		cmocka_unit_test(prom_carries_sample_time_duration_and_build),
 		cmocka_unit_test_setup_teardown(render_node_renders_workload_files_by_id,
+						snap_setup, snap_teardown),
+		cmocka_unit_test_setup_teardown(stat_prom_and_control_files_render_the_snapshots_actuator_state,
 						snap_setup, snap_teardown),
 		cmocka_unit_test_setup_teardown(render_node_of_vanished_workload_is_enoent,
 						snap_setup, snap_teardown),

@@ -3,7 +3,7 @@
 #
 # Load from a bats file with:   load lib/hosts   (loads lib/vm, lib/containers, lib/mount, common)
 # Needs (besides what lib/vm.bash and lib/containers.bash need): iproute2, util-linux (nsenter,
-# flock), fuse3, python3, coreutils (tail --pid).
+# flock), fuse3, python3, coreutils (tail --pid), curl (uptime_of).
 #
 # A host hX is
 #   - network namespace adt-hX: lo up, bridge br0 (fixed MAC 02:ad:0a:e9:01:<N>) with address
@@ -96,6 +96,8 @@
 #                            0.5 s) and appends "EPOCH_MS ok|err" per request to OUT. Prints
 #                            its pid and sets HOST_CLIENT_PID.
 #   host_client_stop PID     stop that client (SIGTERM, then SIGKILL), idempotent
+#   uptime_of IP             a guest's own uptime in seconds (its /www/uptime, lib/vm.bash),
+#                            asked over HTTP from adt-cli (2 s timeout); fails if it does not answer
 #
 # Addresses: 10.233.0.0/24 only, inside the namespaces above (nothing in the root namespace).
 #
@@ -846,6 +848,8 @@ host_client_stop() {
     wait "$pid" 2>/dev/null || true
     rm -f "$f"
 }
+
+uptime_of() { nsenter --net=/run/netns/adt-cli -- curl -sf -m 2 "http://$1:8080/uptime" | cut -d' ' -f1; }
 
 # ---------------------------------------------------------------- hosts_down ---------------
 
