@@ -30,29 +30,28 @@ static int refuse(const struct wl_view *w, enum control_file f, const char *line
 
 static bool is_managed(const struct wl_view *w)
 {
-	return strcmp(w->engine, "adaptfs") == 0;
+	return engine_can(w->engine, ENGINE_MANAGED);
 }
 
 /* What a pin job needs, in one allocation (the job frees it with free()):
- * key, engine and name are whole copies in strings[], never cut, so a long
- * cgroup path cannot turn into another workload's. */
+ * key and name are whole copies in strings[], never cut, so a long cgroup
+ * path cannot turn into another workload's. */
 struct pin_arg {
-	struct wl_view view;	/* id, vm, and key, engine, name pointing into strings */
+	struct wl_view view;	/* id, vm, engine, pid, and key, name pointing into strings */
 	cpu_set_t cpus;
 	char strings[];
 };
 
 static struct pin_arg *pin_arg_new(const struct wl_view *w, const cpu_set_t *cpus)
 {
-	size_t lk = strlen(w->key) + 1, le = strlen(w->engine) + 1, ln = strlen(w->name) + 1;
-	struct pin_arg *a = xcalloc(1, sizeof *a + lk + le + ln);
-	char *key = a->strings, *engine = key + lk, *name = engine + le;
+	size_t lk = strlen(w->key) + 1, ln = strlen(w->name) + 1;
+	struct pin_arg *a = xcalloc(1, sizeof *a + lk + ln);
+	char *key = a->strings, *name = key + lk;
 
 	memcpy(key, w->key, lk);
-	memcpy(engine, w->engine, le);
 	memcpy(name, w->name, ln);
-	a->view = (struct wl_view){ .id = w->id, .name = name, .key = key, .engine = engine,
-				    .vm = w->vm };
+	a->view = (struct wl_view){ .id = w->id, .name = name, .key = key, .engine = w->engine,
+				    .pid = w->pid, .vm = w->vm };
 	a->cpus = *cpus;
 	return a;
 }
@@ -90,7 +89,6 @@ static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, 
 			     const struct placement_req *req, control_done_fn done, void *ctx)
 {
 	struct migration *m;
-	const char *why;
 	int r;
 
 	/* Bad input is EINVAL whatever the state of the peer. */
@@ -109,14 +107,15 @@ static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, 
 		free(m);
 		return refuse(w, CTL_PLACEMENT, line, -EINVAL, "unknown host: not a [host] in the config");
 	}
-	if (migrate_supported(w->engine, &why) < 0) {
+	if (!engine_can_move(w->engine)) {
 		free(m);
-		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, why);
+		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, w->engine->no_move);
 	}
+	m->engine = w->engine;
+	m->pid = w->pid;
 	/* A cut name or key would move another workload: refuse instead. */
 	if (path_printf(m->name, sizeof m->name, "%s", w->name) < 0 ||
-	    path_printf(m->key, sizeof m->key, "%s", w->key) < 0 ||
-	    path_printf(m->engine, sizeof m->engine, "%s", w->engine) < 0) {
+	    path_printf(m->key, sizeof m->key, "%s", w->key) < 0) {
 		free(m);
 		return refuse(w, CTL_PLACEMENT, line, -ENAMETOOLONG,
 			      "its name or cgroup path is too long to move");
@@ -154,7 +153,7 @@ static int write_placement(const struct snapshot *s, const struct wl_view *w, co
 	CPU_AND(&outside, &req.cpus, &online);
 	if (!CPU_EQUAL(&outside, &req.cpus))
 		return refuse(w, CTL_PLACEMENT, line, -ERANGE, "CPU not online on this host");
-	if (w->vm && strcmp(w->engine, "qemu") != 0 && strcmp(w->engine, "libvirt") != 0)
+	if (!engine_can(w->engine, ENGINE_PIN_CPUSET | ENGINE_PIN_VCPUS))
 		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, "cannot pin this engine's guests");
 
 	a = pin_arg_new(w, &req.cpus);
@@ -220,7 +219,6 @@ static int write_managed_mode(const struct wl_view *w, const char *line, enum mo
  * engine that can move. */
 static int write_mode(const struct wl_view *w, const char *line, control_done_fn done, void *ctx)
 {
-	const char *why;
 	enum mode m;
 
 	if (control_parse_mode(line, &m) < 0)
@@ -228,8 +226,8 @@ static int write_mode(const struct wl_view *w, const char *line, control_done_fn
 	if (is_managed(w))
 		return write_managed_mode(w, line, m, done, ctx);
 	if (m == MODE_AUTO) {
-		if (migrate_supported(w->engine, &why) < 0)
-			return refuse(w, CTL_MODE, line, -EOPNOTSUPP, why);
+		if (!engine_can_move(w->engine))
+			return refuse(w, CTL_MODE, line, -EOPNOTSUPP, w->engine->no_move);
 		if (policy_set_auto(w->name, true))
 			events_add(w->name, "mode: auto (the policy may move it to a peer; "
 				   "a discovered workload keeps its mode)");

@@ -13,15 +13,6 @@ static struct migration_config settings;	/* lxc_path not kept: adaptfs-migrate's
 static struct migrate_stats stats;
 static struct migrate_ctx *moving;	/* moves under way, for NAME/migration */
 
-int migrate_supported(const char *engine, const char **why)
-{
-	if (strcmp(engine, "qemu") == 0 || strcmp(engine, "lxc") == 0)
-		return 0;
-	*why = strcmp(engine, "libvirt") == 0 ? "libvirt guests are moved with virsh migrate"
-					       : "this engine has no migration in adaptfs (qemu and lxc do)";
-	return -EOPNOTSUPP;
-}
-
 void migrate_configure(const struct config *cfg)
 {
 	pthread_mutex_lock(&lock);
@@ -81,14 +72,14 @@ int migrate_run(const struct migration *m)
 	pthread_mutex_unlock(&lock);
 	c.state_dir = dir;
 	c.proc_root = proc;
-	snprintf(c.id, sizeof c.id, "migrate-%s-%s", m->engine, m->name);
+	snprintf(c.id, sizeof c.id, "migrate-%s-%s", m->engine->name, m->name);
 	/* A move that a restart could not settle (the peer did not answer)
 	 * is not overwritten by a new one: it decides where the copy runs. */
 	if (journal_has(dir, c.id)) {
 		snprintf(c.why, sizeof c.why, "an interrupted move of it is not settled yet (see earlier events)");
 		r = -EBUSY;
 	} else {
-		r = strcmp(m->engine, "qemu") == 0 ? migrate_qemu(&c) : migrate_lxc(&c);
+		r = engine_can(m->engine, ENGINE_MOVE_LIVE) ? migrate_qemu(&c) : migrate_lxc(&c);
 	}
 	c.total_usec = now_usec() - start;
 	pthread_mutex_lock(&lock);

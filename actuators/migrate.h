@@ -5,6 +5,7 @@
 
 #include "actstate.h"
 #include "config.h"
+#include "engine.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,14 +16,13 @@
 struct migration {
 	char name[256];		/* the workload's name: the guest's -name, the container's */
 	char key[256];		/* its collector key: QEMU pid, or cgroup path */
-	char engine[32];
+	pid_t pid;		/* the key as a pid, for QEMU */
+	const struct engine *engine;	/* one that can move */
 	char host[64];		/* the peer */
 	char address[128];
 	char transport[1024];
 };
 
-/* Which engines can move; -EOPNOTSUPP with why for the others. */
-int migrate_supported(const char *engine, const char **why);
 /* Copy the [migration] settings and paths (state_dir, proc_root) from cfg
  * (at start and on SIGHUP); cgroups are found through actuator_layout(). */
 void migrate_configure(const struct config *cfg);

@@ -278,7 +278,7 @@ int migrate_qemu(struct migrate_ctx *c)
 	struct qemu_cmdline qc;
 	struct qmp q = QMP_INIT;
 	json_t *uri;
-	pid_t pid = (pid_t)atoi(m->key);
+	pid_t pid = m->pid;
 	ssize_t n;
 	int r, argc = 0;
 

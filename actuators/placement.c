@@ -301,7 +301,7 @@ static int pin_vm(const struct wl_view *w, const cpu_set_t *cpus)
 	size_t done = 0;
 	int r = 0;
 
-	qemu_vcpu_threads(proc_root, (pid_t)atoi(w->key), &t);
+	qemu_vcpu_threads(proc_root, w->pid, &t);
 	if (t.n == 0)
 		return -ESRCH;
 	saved = xcalloc(t.n, sizeof *saved);
@@ -325,9 +325,10 @@ int placement_pin(const struct wl_view *w, const cpu_set_t *cpus)
 	const struct cgroup_layout *L = actuator_layout();
 	char list[1024];
 
-	if (w->vm)
-		return strcmp(w->engine, "qemu") == 0 || strcmp(w->engine, "libvirt") == 0 ?
-			       pin_vm(w, cpus) : -EOPNOTSUPP;
+	if (engine_can(w->engine, ENGINE_PIN_VCPUS))
+		return pin_vm(w, cpus);
+	if (!engine_can(w->engine, ENGINE_PIN_CPUSET))
+		return -EOPNOTSUPP;
 	if (!L)
 		return -EOPNOTSUPP;	/* no cpuset to pin through */
 	cpulist_format(cpus, list, sizeof list);

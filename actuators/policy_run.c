@@ -196,7 +196,6 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	_cleanup_free_ struct policy_wl *wl = xcalloc(s->n ? s->n : 1, sizeof *wl);
 	_cleanup_free_ struct policy_peer *peers = xcalloc(s->n_peers ? s->n_peers : 1, sizeof *peers);
 	struct policy_decision out[MAX_DECISIONS];
-	const char *why;
 	bool any_auto = false;
 	size_t n;
 
@@ -214,7 +213,7 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 			.parallelism = metric(&w->m, M_THREADS_PARALLELISM),
 			.wait = metric(&w->m, M_SCHED_WAIT_PERCENT) / 100.0,
 			.is_auto = is_auto(w->name),
-			.can_move = migrate_supported(w->engine, &why) == 0,
+			.can_move = engine_can_move(w->engine),
 			.switchable = is_managed(w->name),
 			.vm = w->vm,
 			.class = w->class,

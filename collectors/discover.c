@@ -15,7 +15,7 @@
 struct runtime_entry {
 	char *rel;
 	char *name;
-	const char *engine;
+	const struct engine *engine;
 };
 
 struct walk_ctx {
@@ -38,10 +38,12 @@ void found_list_free(struct found_list *l)
 	*l = (struct found_list){0};
 }
 
-void found_add(struct found_list *l, const char *key, char *name, const char *engine, bool vm)
+void found_add(struct found_list *l, const char *key, char *name, const struct engine *engine, bool vm)
 {
+	pid_t pid = engine->key == ENGINE_KEY_PID ? (pid_t)strtol(key, NULL, 10) : 0;
+
 	GROW(l->v, l->cap, l->n + 1);
-	l->v[l->n++] = (struct found){ xstrdup(key), name, engine, vm };
+	l->v[l->n++] = (struct found){ xstrdup(key), name, engine, pid, vm };
 }
 
 static int cmp_found(const void *a, const void *b)
@@ -67,14 +69,18 @@ static void watch(int ifd, const char *path, uint32_t mask)
 		inotify_add_watch(ifd, path, mask | IN_ONLYDIR);
 }
 
-/* The cgroup path of a runtime container, relative to the walked hierarchy. */
-static char *runtime_rel(const struct cgroup_layout *L, json_t *state, const char *engine)
+/* The cgroup path of a runtime container, relative to the walked hierarchy:
+ * crun's status names it, runc's state.json lists it per controller. */
+static char *crun_rel(const struct cgroup_layout *L, json_t *state)
 {
-	if (strcmp(engine, "crun") == 0) {
-		const char *p = json_string_value(json_object_get(state, "cgroup-path"));
+	const char *p = json_string_value(json_object_get(state, "cgroup-path"));
 
-		return p ? xstrdup(p[0] == '/' ? p : "/") : NULL;
-	}
+	(void)L;
+	return p ? xstrdup(p[0] == '/' ? p : "/") : NULL;
+}
+
+static char *runc_rel(const struct cgroup_layout *L, json_t *state)
+{
 	json_t *paths = json_object_get(state, "cgroup_paths"), *v;
 	const char *key;
 	size_t wl = strlen(L->walk);
@@ -88,13 +94,24 @@ static char *runtime_rel(const struct cgroup_layout *L, json_t *state, const cha
 	return NULL;
 }
 
-static void runtime_scan(struct walk_ctx *w, const char *engine, const char *file)
+/* The OCI runtimes whose state directories name their containers' cgroups. */
+static const struct runtime {
+	const char *engine;	/* also its directory under run_root */
+	const char *file;	/* in each container's directory */
+	char *(*rel)(const struct cgroup_layout *L, json_t *state);
+} runtimes[] = {
+	{ "runc", "state.json", runc_rel },
+	{ "crun", "status", crun_rel },
+};
+
+static void runtime_scan(struct walk_ctx *w, const struct runtime *rt)
 {
+	const struct engine *engine = engine_get(rt->engine);
 	char dir[1024];
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 
-	snprintf(dir, sizeof dir, "%s/%s", w->cfg->run_root, engine);
+	snprintf(dir, sizeof dir, "%s/%s", w->cfg->run_root, rt->engine);
 	d = opendir(dir);
 	if (!d)
 		return;
@@ -109,9 +126,9 @@ static void runtime_scan(struct walk_ctx *w, const char *engine, const char *fil
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		/* state.json is written after the cgroup exists: watch for it. */
 		watch(w->inotify_fd, path, WATCH_MASK | IN_CLOSE_WRITE);
-		snprintf(path, sizeof path, "%s/%s/%s", dir, de->d_name, file);
+		snprintf(path, sizeof path, "%s/%s/%s", dir, de->d_name, rt->file);
 		state = json_load_file(path, 0, NULL);
-		rel = state ? runtime_rel(w->L, state, engine) : NULL;
+		rel = state ? rt->rel(w->L, state) : NULL;
 		json_decref(state);
 		if (!rel)
 			continue;
@@ -120,10 +137,10 @@ static void runtime_scan(struct walk_ctx *w, const char *engine, const char *fil
 	}
 }
 
-static const char *match(struct walk_ctx *w, const char *rel, const char *parent,
-			 const char *dir, char **name)
+static const struct engine *match(struct walk_ctx *w, const char *rel, const char *parent,
+				  const char *dir, char **name)
 {
-	const char *engine;
+	const struct engine *engine;
 
 	for (size_t i = 0; i < w->n_rt; i++)
 		if (strcmp(w->rt[i].rel, rel) == 0) {
@@ -138,7 +155,7 @@ static const char *match(struct walk_ctx *w, const char *rel, const char *parent
 		if (fnmatch(w->cfg->patterns[i], rel, FNM_PATHNAME) == 0) {
 			if (name)
 				*name = xstrdup(dir);
-			return "cgroup";
+			return engine_get("cgroup");
 		}
 	return NULL;
 }
@@ -157,7 +174,7 @@ static void walk(struct walk_ctx *w, char *rel, size_t rel_len, const char *pare
 	while ((de = readdir(d))) {
 		size_t nl = strlen(de->d_name);
 		const struct found *k;
-		const char *engine;
+		const struct engine *engine;
 		char *name = NULL;
 
 		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
@@ -187,8 +204,8 @@ int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
 	size_t scope_len = strlen(scope);
 	const char *base = strrchr(scope, '/');
 
-	runtime_scan(&w, "runc", "state.json");
-	runtime_scan(&w, "crun", "status");
+	for (size_t i = 0; i < ARRAY_SIZE(runtimes); i++)
+		runtime_scan(&w, &runtimes[i]);
 	/* Only this host's subtree: other adaptfs instances own the rest. Its
 	 * ancestors are watched too, so a scope made after mount is seen. */
 	memcpy(rel, scope, scope_len + 1);

@@ -6,6 +6,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "engine.h"
 
 #include <stdbool.h>
 
@@ -14,7 +15,8 @@ struct found {
 	char *key;		/* unique within its backend: a cgroup path relative to
 				 * the hierarchy (leading '/'), or "PID" for a VM process */
 	char *name;		/* engine's name for it */
-	const char *engine;
+	const struct engine *engine;
+	pid_t pid;		/* the key as a pid, for ENGINE_KEY_PID; else 0 */
 	bool vm;
 };
 
@@ -31,11 +33,11 @@ int discover_containers(const struct cgroup_layout *L, const struct config *cfg,
 void found_list_free(struct found_list *l);
 void found_list_sort(struct found_list *l);
 /* Append a copy of key; takes ownership of name. */
-void found_add(struct found_list *l, const char *key, char *name, const char *engine, bool vm);
+void found_add(struct found_list *l, const char *key, char *name, const struct engine *engine, bool vm);
 
 /* Engine naming rules, exposed for tests: classify one cgroup directory by
  * its parent's and its own name. Returns the engine or NULL; *name is
  * malloc'd. name NULL: classify only, without reading the engine's files. */
-const char *engine_match(const char *parent, const char *dir, char **name);
+const struct engine *engine_match(const char *parent, const char *dir, char **name);
 /* "machine-foo\x2dbar.scope" style unescaping (systemd unit names). */
 void systemd_unescape(char *s);

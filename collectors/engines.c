@@ -122,16 +122,16 @@ static bool is_libvirt_qemu_scope(const char *dir)
 }
 
 /* Hand n to *name, or drop it when the caller only classifies. */
-static const char *named(const char *engine, char **name, char *n)
+static const struct engine *named(const char *engine, char **name, char *n)
 {
 	if (name)
 		*name = n;
 	else
 		free(n);
-	return engine;
+	return engine_get(engine);
 }
 
-const char *engine_match(const char *parent, const char *dir, char **name)
+const struct engine *engine_match(const char *parent, const char *dir, char **name)
 {
 	char *id, *n;
 
@@ -146,20 +146,20 @@ const char *engine_match(const char *parent, const char *dir, char **name)
 		if (name)
 			*name = docker_name(id);
 		free(id);
-		return "docker";
+		return engine_get("docker");
 	}
 	if ((id = scope_id(dir, "cri-containerd-", ".scope"))) {
 		if (name)
 			*name = short_id(id);
 		free(id);
-		return "containerd";
+		return engine_get("containerd");
 	}
 	if ((id = scope_id(dir, "libpod-", ".scope")) ||
 	    (parent && strcmp(parent, "libpod_parent") == 0 && (id = scope_id(dir, "libpod-", "")))) {
 		if (name)
 			*name = podman_name(id);
 		free(id);
-		return "podman";
+		return engine_get("podman");
 	}
 	if ((n = unit_name(dir, "systemd-nspawn@", ".service")))
 		return named("systemd-nspawn", name, n);

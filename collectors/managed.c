@@ -42,7 +42,7 @@ static void managed_discover(const struct backend_env *env, struct found_list *o
 		struct managed_state st;
 
 		if (de->d_name[0] != '.' && read_state(env, de->d_name, &st) == 0)
-			found_add(out, de->d_name, xstrdup(de->d_name), "adaptfs", st.vm);
+			found_add(out, de->d_name, xstrdup(de->d_name), engine_get("adaptfs"), st.vm);
 	}
 }
 

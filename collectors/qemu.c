@@ -318,7 +318,7 @@ static enum look add_guest(const struct backend_env *env, pid_t pid, struct foun
 	snprintf(key, sizeof key, "%d", pid);
 	if (!c.name[0])
 		snprintf(c.name, sizeof c.name, "qemu-%d", pid);
-	found_add(out, key, xstrdup(c.name), c.libvirt ? "libvirt" : "qemu", true);
+	found_add(out, key, xstrdup(c.name), engine_get(c.libvirt ? "libvirt" : "qemu"), true);
 	return GUEST;
 }
 
@@ -674,7 +674,7 @@ void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, str
 static void qemu_sample(const struct backend_env *env, const struct found *w, void **state,
 			struct metric_set *m)
 {
-	qemu_sample_pid(env, (pid_t)atoi(w->key), state, m);
+	qemu_sample_pid(env, w->pid, state, m);
 }
 
 void qemu_state_free(void *state)
@@ -714,7 +714,7 @@ int qemu_cpus_pid(const char *proc_root, pid_t pid, char *buf, size_t size)
 
 static int qemu_cpus(const struct backend_env *env, const struct found *w, char *buf, size_t size)
 {
-	return qemu_cpus_pid(env->cfg->proc_root, (pid_t)atoi(w->key), buf, size);
+	return qemu_cpus_pid(env->cfg->proc_root, w->pid, buf, size);
 }
 
 /* New processes from the proc connector where the kernel reports them to

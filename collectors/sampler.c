@@ -216,13 +216,15 @@ static bool reconcile(struct keyed *found, size_t n_found, unsigned mask)
 		t = xcalloc(1, sizeof *t);
 		t->id = ++S.next_id;
 		t->backend = found[j].backend;
-		t->ref = (struct found){ xstrdup(f->key), xstrdup(f->name), f->engine, f->vm };
-		t->dirname = assign_dirname(f->name, f->engine, t->id);
+		t->ref = *f;
+		t->ref.key = xstrdup(f->key);
+		t->ref.name = xstrdup(f->name);
+		t->dirname = assign_dirname(f->name, f->engine->name, t->id);
 		t->appeared_usec = wall_usec();
 		S.tr = xreallocarray(S.tr, S.n_tr + 1, sizeof *S.tr);
 		S.tr[S.n_tr++] = t;
 		changes++;
-		events_add(t->dirname, "appeared (%s %s, %s)", f->vm ? "vm" : "container", f->engine,
+		events_add(t->dirname, "appeared (%s %s, %s)", f->vm ? "vm" : "container", f->engine->name,
 			   f->key);
 	}
 	qsort_safe(S.tr, S.n_tr, sizeof *S.tr, cmp_tracked);
@@ -360,6 +362,7 @@ static void publish(bool reread, uint64_t serves)
 			.key = xstrdup(t->ref.key),
 			.cpus = t->cpus ? xstrdup(t->cpus) : NULL,
 			.engine = t->ref.engine,
+			.pid = t->ref.pid,
 			.vm = t->ref.vm,
 			.class = t->cls.current,
 			.class_since_usec = t->class_since,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actstate.h"
+#include "engine.h"
 #include "metrics.h"
 #include "sharedtext.h"
 #include "strbuf.h"
@@ -20,8 +21,9 @@ enum wl_class { CLASS_IDLE, CLASS_CPU, CLASS_IO, CLASS_NET, CLASS_MEMORY, CLASS_
 struct wl_view {
 	uint64_t id;		/* stable for the workload's life, never reused */
 	char *name;		/* directory name, unique in the snapshot */
-	const char *engine;	/* lxc, docker, ... (static string) */
+	const struct engine *engine;	/* lxc, docker, ...: what it can do (static) */
 	char *key;		/* its backend's key: cgroup path, or a VM's pid */
+	pid_t pid;		/* the key as a pid, for ENGINE_KEY_PID; else 0 */
 	char *cpus;		/* CPUs it may run on (cpuset list), NULL if unknown */
 	bool vm;
 	enum wl_class class;

@@ -70,7 +70,7 @@ static void xen_discover(const struct backend_env *env, struct found_list *out)
 		if (!d || xenstat_domain_id(d) == 0)
 			continue;
 		snprintf(key, sizeof key, "%u", xenstat_domain_id(d));
-		found_add(out, key, xstrdup(name && *name ? name : key), "xen", true);
+		found_add(out, key, xstrdup(name && *name ? name : key), engine_get("xen"), true);
 	}
 }
 

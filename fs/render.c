@@ -80,7 +80,7 @@ static void put_wl_labels(struct strbuf *out, const struct wl_view *w)
 {
 	strbuf_append(out, "{workload=\"", 11);
 	put_label_value(out, w->name);
-	strbuf_printf(out, "\",kind=\"%s\",engine=\"%s\"", w->vm ? "vm" : "container", w->engine);
+	strbuf_printf(out, "\",kind=\"%s\",engine=\"%s\"", w->vm ? "vm" : "container", w->engine->name);
 }
 
 static void render_prefetch_prom(const struct snapshot *s, struct strbuf *out);
@@ -305,7 +305,7 @@ static void render_wl_file(const struct snapshot *s, const struct wl_view *w, in
 {
 	switch (file) {
 	case WF_KIND:
-		strbuf_printf(out, "%s %s\n", w->vm ? "vm" : "container", w->engine);
+		strbuf_printf(out, "%s %s\n", w->vm ? "vm" : "container", w->engine->name);
 		break;
 	case WF_CLASS:
 		strbuf_printf(out, "%s mode=%s\n", class_name(w->class),

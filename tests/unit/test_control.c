@@ -143,7 +143,9 @@ static void learning_orders_the_sibling_that_faults_next_first(void **state)
 {
 	struct prefetch_learn l = {0};
 	struct prefetch_target t[] = {
-		{ 10, "ruby", 50 << 20 }, { 11, "mariadbd", 10 << 20 }, { 12, "cron", 90 << 20 },
+		{ .pid = 10, .comm = "ruby", .swap_bytes = 50 << 20 },
+		{ .pid = 11, .comm = "mariadbd", .swap_bytes = 10 << 20 },
+		{ .pid = 12, .comm = "cron", .swap_bytes = 90 << 20 },
 	};
 
 	(void)state;

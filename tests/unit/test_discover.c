@@ -187,12 +187,12 @@ static void check_found(struct found_list *out, struct want *want, size_t n)
 	for (size_t i = 0; i < out->n && i < n; i++) {
 		assert_string_equal(out->v[i].key, want[i].key);
 		assert_string_equal(out->v[i].name, want[i].name);
-		assert_string_equal(out->v[i].engine, want[i].engine);
+		assert_string_equal(out->v[i].engine->name, want[i].engine);
 		assert_false(out->v[i].vm);
 	}
 	if (out->n != n) {
 		for (size_t i = 0; i < out->n; i++)
-			print_message("found %s %s %s\n", out->v[i].key, out->v[i].name, out->v[i].engine);
+			print_message("found %s %s %s\n", out->v[i].key, out->v[i].name, out->v[i].engine->name);
 		fail_msg("found %zu containers, want %zu", out->n, n);
 	}
 }
@@ -239,8 +239,8 @@ static void known_containers_keep_their_names(void **state)
 		{ "/lxc.payload.empty", "empty", "lxc" },
 	};
 
-	found_add(&known, "/docker/" D1, xstrdup("old-name"), "docker", false);
-	found_add(&known, "/gone", xstrdup("gone"), "docker", false);
+	found_add(&known, "/docker/" D1, xstrdup("old-name"), engine_get("docker"), false);
+	found_add(&known, "/gone", xstrdup("gone"), engine_get("docker"), false);
 	found_list_sort(&known);
 	assert_int_equal(discover_containers(&c->v1, &cfg, -1, &known, &out), 0);
 	check_found(&out, want, N(want));
@@ -316,7 +316,7 @@ static void configured_patterns_find_plain_cgroups(void **state)
 	for (size_t i = 0; i < out.n; i++)
 		if (strcmp(out.v[i].key, "/user.slice/user-1000.slice/session-2.scope") == 0) {
 			assert_string_equal(out.v[i].name, "session-2.scope");
-			assert_string_equal(out.v[i].engine, "cgroup");
+			assert_string_equal(out.v[i].engine->name, "cgroup");
 			seen = true;
 		}
 	assert_true(seen);

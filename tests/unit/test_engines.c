@@ -1,5 +1,6 @@
-/* Engine naming rules (engine_match, systemd_unescape) and the directory
- * names made from them (workload_name_sanitize). */
+/* Engine naming rules (engine_match, systemd_unescape), the engine table's
+ * capabilities, and the directory names made from them
+ * (workload_name_sanitize). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -37,10 +38,10 @@ static void engine_match_recognises_each_engine_layout(void **state)
 	(void)state;
 	for (size_t i = 0; i < N(cases); i++) {
 		char *name = NULL;
-		const char *engine = engine_match(cases[i].parent, cases[i].dir, &name);
+		const struct engine *engine = engine_match(cases[i].parent, cases[i].dir, &name);
 
 		assert_non_null(engine);
-		assert_string_equal(engine, cases[i].engine);
+		assert_string_equal(engine->name, cases[i].engine);
 		assert_non_null(name);
 		assert_string_equal(name, cases[i].name);
 		free(name);
@@ -78,11 +79,11 @@ static void engine_match_ignores_non_containers(void **state)
 	(void)state;
 	for (size_t i = 0; i < N(cases); i++) {
 		char *name = (char *)"sentinel";
-		const char *engine = engine_match(cases[i].parent, cases[i].dir, &name);
+		const struct engine *engine = engine_match(cases[i].parent, cases[i].dir, &name);
 
 		if (engine)
 			fail_msg("%s/%s matched as %s", cases[i].parent ? cases[i].parent : "",
-				 cases[i].dir, engine);
+				 cases[i].dir, engine->name);
 		assert_null(name);
 	}
 }
@@ -157,11 +158,57 @@ static void sanitized_names_are_truncated_to_the_buffer(void **state)
 	assert_string_equal(out, "_.abcde");
 }
 
+/* What each engine can do decides what control files accept: the table
+ * must say what the actuators do (control.bats drives them for real). */
+static void engines_say_what_they_can_do(void **state)
+{
+	static const char *const containers[] = {
+		"lxc", "docker", "containerd", "podman", "systemd-nspawn", "runc", "crun", "cgroup",
+	};
+	const struct engine *qemu = engine_get("qemu"), *libvirt = engine_get("libvirt");
+	const struct engine *xen = engine_get("xen"), *managed = engine_get("adaptfs");
+
+	(void)state;
+	for (size_t i = 0; i < N(containers); i++) {
+		const struct engine *e = engine_get(containers[i]);
+
+		assert_non_null(e);
+		assert_int_equal(e->key, ENGINE_KEY_CGROUP);
+		assert_true(engine_can(e, ENGINE_PIN_CPUSET));
+		assert_false(engine_can(e, ENGINE_PIN_VCPUS | ENGINE_MANAGED));
+		assert_true(engine_can_move(e) == (strcmp(e->name, "lxc") == 0));
+		assert_true(engine_can_move(e) || e->no_move);
+	}
+	assert_true(engine_can(qemu, ENGINE_MOVE_LIVE) && engine_can(qemu, ENGINE_PIN_VCPUS));
+	assert_int_equal(qemu->key, ENGINE_KEY_PID);
+	assert_false(engine_can_move(libvirt));
+	assert_string_equal(libvirt->no_move, "libvirt guests are moved with virsh migrate");
+	assert_false(engine_can(xen, ENGINE_PIN_CPUSET | ENGINE_PIN_VCPUS) || engine_can_move(xen));
+	assert_true(engine_can(managed, ENGINE_MANAGED) && !engine_can_move(managed));
+	assert_null(engine_get("vmware"));
+	assert_false(engine_can(NULL, ENGINE_PIN_CPUSET));
+}
+
+/* A VM's key is its pid, parsed once when it is found. */
+static void found_vms_carry_their_pid(void **state)
+{
+	struct found_list l = {0};
+
+	(void)state;
+	found_add(&l, "4242", strdup("guest"), engine_get("qemu"), true);
+	found_add(&l, "/lxc.payload.web", strdup("web"), engine_get("lxc"), false);
+	assert_int_equal(l.v[0].pid, 4242);
+	assert_int_equal(l.v[1].pid, 0);
+	found_list_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(engine_match_recognises_each_engine_layout),
 		cmocka_unit_test(engine_match_ignores_non_containers),
+		cmocka_unit_test(engines_say_what_they_can_do),
+		cmocka_unit_test(found_vms_carry_their_pid),
 		cmocka_unit_test(systemd_unescape_decodes_hex_escapes),
 		cmocka_unit_test(sanitized_names_are_one_safe_path_component),
 		cmocka_unit_test(sanitized_names_are_truncated_to_the_buffer),

@@ -127,10 +127,11 @@ static void sanitize_never_writes_past_a_tiny_buffer(void **state)
 static void nspawn_machine_named_qemu_something_is_a_container(void **state)
 {
 	char *name = NULL;
-	const char *e = engine_match("machine.slice", "machine-qemubox.scope", &name);
+	const struct engine *e = engine_match("machine.slice", "machine-qemubox.scope", &name);
 
 	(void)state;
 	assert_non_null(e);
+	assert_string_equal(e->name, "systemd-nspawn");
 	assert_string_equal(name, "qemubox");
 	free(name);
 }

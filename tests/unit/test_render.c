@@ -31,7 +31,7 @@ static int snap_setup(void **state)
 	s->seq = 7;
 	s->wall_usec = 1700000000123456ULL;
 	s->interval_usec = 1000000;
-	s->wl[0] = (struct wl_view){ .id = 1, .name = xstrdup("web"), .engine = "lxc",
+	s->wl[0] = (struct wl_view){ .id = 1, .name = xstrdup("web"), .engine = engine_get("lxc"),
 				     .class = CLASS_CPU, .recommend_vm = true };
 	metric_set(&s->wl[0].m, M_CPU_USAGE_PERCENT, 12.345);
 	metric_set(&s->wl[0].m, M_CPU_USAGE_USEC, 2500000);
@@ -40,7 +40,7 @@ static int snap_setup(void **state)
 	metric_set(&s->wl[0].m, M_IO_DELAY_USEC, 77);	/* hidden */
 	metric_set(&s->wl[0].m, M_SCHED_WAIT_USEC, 1500);
 	metric_set(&s->wl[0].m, M_THREADS_TOTAL, 4);
-	s->wl[1] = (struct wl_view){ .id = 2, .name = xstrdup("we\"ird\\na\nme"), .engine = "docker",
+	s->wl[1] = (struct wl_view){ .id = 2, .name = xstrdup("we\"ird\\na\nme"), .engine = engine_get("docker"),
 				     .vm = true, .class = CLASS_IDLE };
 	metric_set(&s->wl[1].m, M_THREADS_TOTAL, 9);
 	metric_set(&s->host, H_CORES, 8);

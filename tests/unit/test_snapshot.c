@@ -24,7 +24,7 @@ static struct snapshot *make(size_t n, uint64_t id_step)
 		snprintf(name, sizeof name, "wl-%05zu", n - 1 - i);
 		s->wl[i].name = xstrdup(name);
 		s->wl[i].id = 1 + (n - 1 - i) * id_step;
-		s->wl[i].engine = "lxc";
+		s->wl[i].engine = engine_get("lxc");
 	}
 	snapshot_index(s);
 	return s;

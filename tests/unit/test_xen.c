@@ -34,7 +34,7 @@ static void guests_are_vms_and_dom0_is_not_a_workload(void **state)
 	const struct found *g = find(&l, "guest2");
 	assert_non_null(g);
 	assert_string_equal(g->key, "20");
-	assert_string_equal(g->engine, "xen");
+	assert_string_equal(g->engine->name, "xen");
 	assert_true(g->vm);
 	found_list_free(&l);
 	xen_backend.fini();
