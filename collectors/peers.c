@@ -4,7 +4,10 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
 #define PROBE_TIMEOUT_MS 3000
 #define PROBE_PERIOD_MS 5000
@@ -21,18 +24,36 @@ static size_t n_probes;
 static unsigned generation;	/* bumped when the list changes */
 static bool running, stopping;
 static pthread_t thread;
+static pid_t probing;	/* the probe under way, whose group peers_stop kills */
 
 /* "TRANSPORT nproc" must print a number within the deadline. Returns
- * cores or -EHOSTUNREACH. */
+ * cores or -EHOSTUNREACH. Called without the lock; a stop that comes
+ * meanwhile kills the probe instead of waiting out its deadline. */
 static int probe_cores(const char *transport)
 {
-	char line[32];
-	int cores;
+	struct transport_proc p;
+	char line[32] = "";
+	uint64_t start = now_usec();
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC), r, left;
 
-	if (transport_run(transport, "nproc", line, sizeof line, PROBE_TIMEOUT_MS) != 0)
+	if (null < 0)
 		return -EHOSTUNREACH;
-	cores = atoi(line);
-	return cores > 0 ? cores : -EHOSTUNREACH;
+	r = transport_spawn(transport, "nproc", null, &p);
+	close(null);
+	if (r < 0)
+		return -EHOSTUNREACH;
+	pthread_mutex_lock(&lock);
+	probing = p.pid;
+	if (stopping)
+		kill(-p.pid, SIGKILL);
+	pthread_mutex_unlock(&lock);
+	transport_read_line(&p, line, sizeof line, PROBE_TIMEOUT_MS);
+	pthread_mutex_lock(&lock);
+	probing = 0;	/* before it is reaped: its pid may be reused after */
+	pthread_mutex_unlock(&lock);
+	left = PROBE_TIMEOUT_MS - (int)((now_usec() - start) / 1000);
+	r = transport_finish(&p, left > 0 ? left : 0);
+	return r == 0 && atoi(line) > 0 ? atoi(line) : -EHOSTUNREACH;
 }
 
 static void *prober(void *arg)
@@ -61,7 +82,8 @@ static void *prober(void *arg)
 		struct timespec until;
 
 		timespec_after(&until, PROBE_PERIOD_MS * 1000ULL);
-		pthread_cond_timedwait(&wake, &lock, &until);
+		if (!stopping)	/* a stop signalled during the probes is not missed */
+			pthread_cond_timedwait(&wake, &lock, &until);
 	}
 	pthread_mutex_unlock(&lock);
 	return NULL;
@@ -103,6 +125,8 @@ void peers_stop(void)
 {
 	pthread_mutex_lock(&lock);
 	stopping = true;
+	if (probing)
+		kill(-probing, SIGKILL);
 	pthread_cond_signal(&wake);
 	pthread_mutex_unlock(&lock);
 	if (running)

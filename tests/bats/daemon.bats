@@ -79,6 +79,25 @@ stop_logged() {
 	! adaptfs_mounted "$MNT"
 }
 
+@test "SIGTERM while a peer's probe hangs: the probe is killed, the daemon exits well within the probe's 3 s deadline" {
+	conf=$BATS_TEST_TMPDIR/adaptfs.conf
+	# the transport never answers: the probe waits out its deadline unless stopped
+	printf '[host mute]\naddress = 192.0.2.1\ntransport = exec sleep 60 ||\n' >"$conf"
+	"$ADAPTFS_BIN" -f --interval 0.5 --config "$conf" "$MNT" 2>"$BATS_TEST_TMPDIR/log" &
+	FG_PID=$!
+	wait_for -t 5 test -d "$MNT/host"
+	# the probe is under way: the daemon's child runs the transport
+	wait_for -t 5 sh -c "grep -l '^PPid:[[:space:]]*$FG_PID\$' /proc/[0-9]*/status | xargs -r grep -l '^Name:[[:space:]]*sleep' | grep -q ."
+	t0=$(_adapt_now_us)
+	kill -TERM "$FG_PID"
+	wait_for -t 5 _adapt_pid_gone "$FG_PID"
+	ms=$((($(_adapt_now_us) - t0) / 1000))
+	echo "exited $ms ms after SIGTERM"
+	wait "$FG_PID"
+	[ "$ms" -lt 2000 ] || { cat "$BATS_TEST_TMPDIR/log"; false; }
+	! adaptfs_mounted "$MNT"
+}
+
 @test "a mount point given relative to the working directory is unmounted on SIGTERM" {
 	# the daemon works in /: a relative path kept as given named the wrong place
 	cd "$(dirname "$MNT")"
