@@ -111,6 +111,11 @@ static int placement_to_peer(const struct snapshot *s, const struct wl_view *w, 
 		free(m);
 		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, w->engine->no_move);
 	}
+	if (engine_can(w->engine, ENGINE_MOVE_LIBVIRT) && !m->libvirt_uri[0]) {
+		free(m);
+		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP,
+			      "libvirt moves its guests to a peer's libvirtd: the peer's [host] section has no libvirt_uri");
+	}
 	m->engine = w->engine;
 	m->pid = w->pid;
 	/* A cut name or key would move another workload: refuse instead. */

@@ -29,6 +29,8 @@ int migrate_peer(const char *host, struct migration *m)
 {
 	if (peers_find(host, m->address, sizeof m->address, m->transport, sizeof m->transport) < 0)
 		return -EINVAL;
+	if (peers_libvirt_uri(host, m->libvirt_uri, sizeof m->libvirt_uri) < 0)
+		m->libvirt_uri[0] = '\0';
 	snprintf(m->host, sizeof m->host, "%s", host);
 	return 0;
 }
@@ -79,7 +81,8 @@ int migrate_run(const struct migration *m)
 		snprintf(c.why, sizeof c.why, "an interrupted move of it is not settled yet (see earlier events)");
 		r = -EBUSY;
 	} else {
-		r = engine_can(m->engine, ENGINE_MOVE_LIVE) ? migrate_qemu(&c) : migrate_lxc(&c);
+		r = engine_can(m->engine, ENGINE_MOVE_LIBVIRT) ? migrate_libvirt(&c)
+		    : engine_can(m->engine, ENGINE_MOVE_LIVE) ? migrate_qemu(&c) : migrate_lxc(&c);
 	}
 	c.total_usec = now_usec() - start;
 	pthread_mutex_lock(&lock);

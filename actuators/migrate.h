@@ -21,13 +21,14 @@ struct migration {
 	char host[64];		/* the peer */
 	char address[128];
 	char transport[1024];
+	char libvirt_uri[512];	/* the peer's libvirtd, for libvirt's guests; "" if none */
 };
 
 /* Copy the [migration] settings and paths (state_dir, proc_root) from cfg
  * (at start and on SIGHUP); cgroups are found through actuator_layout(). */
 void migrate_configure(const struct config *cfg);
-/* Fill m's host, address and transport from the [host NAME] section (as
- * the peer prober has it); -EINVAL if there is none. */
+/* Fill m's host, address, transport and libvirt_uri from the [host NAME]
+ * section (as the peer prober has it); -EINVAL if there is none. */
 int migrate_peer(const char *host, struct migration *m);
 /* Move m. 0 or -errno; the reason is in events either way. */
 int migrate_run(const struct migration *m);
@@ -63,6 +64,7 @@ struct migrate_ctx {
 void migrate_publish(struct migrate_ctx *c);
 int migrate_qemu(struct migrate_ctx *c);
 int migrate_lxc(struct migrate_ctx *c);
+int migrate_libvirt(struct migrate_ctx *c);
 /* Settle a journal entry left by a killed daemon; false: keep it. */
 bool recover_qemu(const char *text, const char *proc_root);
 bool recover_lxc(const char *text);

@@ -4,6 +4,7 @@
 #include "events.h"
 #include "journal.h"
 #include "layout.h"
+#include "libvirt.h"
 #include "log.h"
 #include "qemu.h"
 #include "util.h"
@@ -325,6 +326,8 @@ int placement_pin(const struct wl_view *w, const cpu_set_t *cpus)
 	const struct cgroup_layout *L = actuator_layout();
 	char list[1024];
 
+	if (engine_can(w->engine, ENGINE_VIA_LIBVIRT))
+		return libvirt_pin(proc_root, w->pid, w->name, cpus);
 	if (engine_can(w->engine, ENGINE_PIN_VCPUS))
 		return pin_vm(w, cpus);
 	if (!engine_can(w->engine, ENGINE_PIN_CPUSET))

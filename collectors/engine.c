@@ -17,7 +17,7 @@ static const struct engine engines[] = {
 	{ "crun", ENGINE_KEY_CGROUP, CONTAINER, NO_MOVE },
 	{ "cgroup", ENGINE_KEY_CGROUP, CONTAINER, NO_MOVE },	/* a [discovery] pattern */
 	{ "qemu", ENGINE_KEY_PID, ENGINE_PIN_VCPUS | ENGINE_MOVE_LIVE, NULL },
-	{ "libvirt", ENGINE_KEY_PID, ENGINE_PIN_VCPUS, "libvirt guests are moved with virsh migrate" },
+	{ "libvirt", ENGINE_KEY_PID, ENGINE_PIN_VCPUS | ENGINE_VIA_LIBVIRT | ENGINE_MOVE_LIBVIRT, NULL },
 	{ "xen", ENGINE_KEY_NAME, 0, NO_MOVE },
 	{ "adaptfs", ENGINE_KEY_NAME, ENGINE_MANAGED, "managed workloads cannot be pinned or moved yet" },
 };

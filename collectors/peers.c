@@ -15,6 +15,7 @@
 struct probe {
 	struct peer_view view;
 	char *transport;
+	char *libvirt_uri;	/* NULL: none */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -91,8 +92,10 @@ static void *prober(void *arg)
 
 static void free_probes(void)
 {
-	for (size_t i = 0; i < n_probes; i++)
+	for (size_t i = 0; i < n_probes; i++) {
 		free(probes[i].transport);
+		free(probes[i].libvirt_uri);
+	}
 	free(probes);
 	probes = NULL;
 	n_probes = 0;
@@ -108,6 +111,7 @@ void peers_configure(const struct config *cfg)
 		snprintf(probes[i].view.address, sizeof probes[i].view.address, "%s",
 			 cfg->peers[i].address);
 		probes[i].transport = xstrdup(cfg->peers[i].transport);
+		probes[i].libvirt_uri = cfg->peers[i].libvirt_uri ? xstrdup(cfg->peers[i].libvirt_uri) : NULL;
 	}
 	n_probes = cfg->n_peers;
 	generation++;
@@ -135,6 +139,18 @@ void peers_stop(void)
 	pthread_mutex_lock(&lock);
 	free_probes();
 	pthread_mutex_unlock(&lock);
+}
+
+int peers_libvirt_uri(const char *name, char *uri, size_t size)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_probes && r < 0; i++)
+		if (strcmp(probes[i].view.name, name) == 0 && probes[i].libvirt_uri)
+			r = snprintf(uri, size, "%s", probes[i].libvirt_uri) < (int)size ? 0 : -ENAMETOOLONG;
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 int peers_find(const char *name, char *address, size_t address_size, char *transport,

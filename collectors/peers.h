@@ -13,5 +13,8 @@ void peers_stop(void);
  * -ENOENT if the configuration has no such [host] section. */
 int peers_find(const char *name, char *address, size_t address_size, char *transport,
 	       size_t transport_size);
+/* The configured peer's libvirt_uri; -ENOENT if it has none (or no such
+ * [host] section). */
+int peers_libvirt_uri(const char *name, char *uri, size_t size);
 /* Copy of the latest results into out (malloc'd array); returns the count. */
 size_t peers_get(struct peer_view **out);

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "control.h"
 #include "layout.h"
+#include "libvirt.h"
 #include "migrate.h"
 #include "placement.h"
 #include "events.h"
@@ -360,6 +361,7 @@ static void *reload_thread(void *arg)
 		sd_notify(0, "RELOADING=1");
 #endif
 		migrate_configure(&cfg);
+		libvirt_configure(&cfg);
 		placement_set_state_dir(cfg.state_dir);
 		managed_reload(&cfg);
 		policy_configure(&cfg);
@@ -467,6 +469,7 @@ int main(int argc, char **argv)
 	 * reader waits on a slow peer): finish or undo the moves a killed
 	 * daemon left half done. */
 	migrate_configure(&cfg);
+	libvirt_configure(&cfg);
 	migrate_recover();
 	se = session_create(&o);
 	if (!se)
@@ -543,6 +546,7 @@ int main(int argc, char **argv)
 	/* after the last late reply (control writes) */
 	uring_stop();
 	prefetch_stop();
+	libvirt_fini();
 	actuator_layout_fini();
 	sampler_stop();
 	snapshot_release_all();

@@ -106,6 +106,10 @@ static int set_peer(struct config *cfg, const char *host, const char *name, cons
 		ini_set_str(&p->transport, v);
 		return 0;
 	}
+	if (strcmp(name, "libvirt_uri") == 0 && *v) {
+		ini_set_str(&p->libvirt_uri, v);
+		return 0;
+	}
 	return *v ? -ENOENT : -EINVAL;
 }
 
@@ -275,6 +279,17 @@ static int set_key(struct config *cfg, const char *section, const char *name, co
 		return set_prefetch(&cfg->prefetch, name, v);
 	if (strcmp(section, "policy") == 0)
 		return set_policy(&cfg->policy, name, v);
+	if (strcmp(section, "libvirt") == 0) {
+		if (!*v || strlen(v) > 1000)
+			return -EINVAL;
+		if (strcmp(name, "uri") == 0)
+			ini_set_str(&cfg->libvirt.uri, v);
+		else if (strcmp(name, "virsh") == 0)
+			ini_set_str(&cfg->libvirt.virsh, v);
+		else
+			return -ENOENT;
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -316,6 +331,10 @@ static void config_defaults(struct config *cfg)
 			.runc = xstrdup("runc"),
 		},
 		.host_name = xstrdup(host),
+		.libvirt = {
+			.uri = xstrdup("qemu:///system"),
+			.virsh = xstrdup("virsh"),
+		},
 		.policy = {
 			.enabled = true,
 			.interval = 5,
@@ -415,10 +434,13 @@ void config_free(struct config *cfg)
 	free(cfg->managed.runc);
 	free(cfg->host_name);
 	free(cfg->group);
+	free(cfg->libvirt.uri);
+	free(cfg->libvirt.virsh);
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		free(cfg->peers[i].name);
 		free(cfg->peers[i].address);
 		free(cfg->peers[i].transport);
+		free(cfg->peers[i].libvirt_uri);
 	}
 	free(cfg->peers);
 	for (size_t i = 0; i < cfg->prefetch.n_patterns; i++)

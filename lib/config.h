@@ -64,11 +64,18 @@ struct policy_config {
 	double settle;			/* a move's demand counts against the peer this long */
 };
 
+/* [libvirt]: libvirt's guests, acted on through libvirt (virsh). */
+struct libvirt_config {
+	char *uri;			/* this host's libvirtd */
+	char *virsh;			/* the program, looked up in PATH */
+};
+
 /* [host NAME]: a peer host placement may move workloads to. */
 struct peer {
 	char *name;
 	char *address;
 	char *transport;	/* command prefix that runs a command there */
+	char *libvirt_uri;	/* its libvirtd, as this host's libvirtd reaches it; NULL: none */
 };
 
 struct config {
@@ -92,6 +99,7 @@ struct config {
 	struct migration_config migration;
 	struct managed_config managed;
 	struct policy_config policy;
+	struct libvirt_config libvirt;
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/adaptfs/adaptfs.conf"

@@ -1,25 +1,18 @@
 #!/usr/bin/env bats
-# libvirt-managed QEMU guests (issue 5, item 2): a guest that the real libvirt daemon started
-# (-name guest=NAME,...) is a workload of kind "vm libvirt", named by its domain name, and the
-# cgroup libvirt puts it in is not taken for a container.
+# libvirt-managed QEMU guests: a guest that a real libvirt daemon started (-name guest=NAME,...)
+# is a workload of kind "vm libvirt", named by its domain name, and the cgroup libvirt puts it
+# in is not taken for a container; placement cpus= goes through libvirt (virsh vcpupin), so
+# libvirt knows and keeps it.
 #
-# These machines have no systemd as PID 1 and no running libvirt, so setup_file starts its own
-# libvirtd in the background, in a private mount namespace (unshare -m) whose /etc/libvirt,
-# /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt are bind mounts of a
-# temporary directory: nothing of the host's libvirt configuration or state is read or
-# written (no autostarted networks or domains), and two runs at once do not meet. virsh talks
-# to it through qemu:///system?socket=TMP/run/libvirt-sock. The guest is a transient TCG
-# domain (virsh create): machine type pc, 128 MiB, 1 vCPU, no disk nor network, direct kernel
-# boot of the kernel + initramfs of lib/vm.bash, serial console to a file.
-# Without systemd libvirt makes cgroup v1 directories /machine/qemu-N-NAME.libvirt-qemu/
-# {emulator,vcpu0} (under systemd: machine.slice/machine-qemu\x2dN\x2dNAME.scope).
+# setup_file starts a libvirtd of its own (lib/libvirt.bash: a private mount namespace, nothing
+# of the host's libvirt read or written) and a transient TCG domain in it (machine type pc,
+# 128 MiB, 1 vCPU, no disk nor network, the kernel and initramfs of lib/vm.bash); adaptfs gets
+# [libvirt] uri = that daemon's socket. Without systemd libvirt makes cgroup v1 directories
+# /machine/qemu-N-NAME.libvirt-qemu/{emulator,vcpu0} (under systemd:
+# machine.slice/machine-qemu\x2dN\x2dNAME.scope).
 #
-# Needs root and the Debian packages libvirt-daemon-system (pulls libvirt-daemon,
-# libvirt-daemon-driver-qemu, libvirt-clients, and creates the user libvirt-qemu: libvirtd 9.0's
-# QEMU driver looks that user up at start even when qemu.conf says user = "root"),
-# qemu-system-x86, linux-image-amd64, busybox-static (the guest image, see lib/vm.bash) and
-# util-linux (unshare). Installing them starts no service here (policy-rc.d). Skips, saying
-# why, when libvirtd or virsh is missing or the daemon does not come up.
+# Needs what lib/libvirt.bash and lib/vm.bash need. Skips, saying why, when libvirtd or virsh
+# is missing or the daemon does not come up.
 #   bats --timing tests/bats/libvirt.bats
 
 bats_load_library bats-support
@@ -28,147 +21,51 @@ load lib/mount
 load lib/containers # before lib/vm (see its header)
 load lib/vm
 
-: "${LV_START_TIMEOUT:=20}"
+load lib/libvirt
 
-# virsh against our private daemon
-lvsh() { virsh -q -c "qemu:///system?socket=$LV_DIR/run/libvirt-sock" "$@"; }
-
-# is PID the libvirtd we started?
-lv_daemon_alive() { _adapt_pid_alive "$1" && [[ $(cat "/proc/$1/comm" 2>/dev/null) == libvirtd ]]; }
-
-# pid of domain NAME's QEMU (libvirt writes it to /run/libvirt/qemu/NAME.pid: ours)
-lv_qemu_pid() { local p; p=$(cat "$LV_DIR/run/qemu/$1.pid" 2>/dev/null) && [[ $p =~ ^[0-9]+$ ]] && echo "$p"; }
-
-# a transient TCG domain NAME running JOB (lib/vm.bash's /init: idle, cpu, ...)
-lv_domain_xml() { # NAME JOB
-    cat <<EOF
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$VM_KERNEL</kernel>
-    <initrd>$VM_INITRD</initrd>
-    <cmdline>console=ttyS0 tsc_early_khz=2000000 panic=-1 adapt.job=$2</cmdline>
-  </os>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>$(command -v "$VM_QEMU")</emulator>
-    <serial type='file'><source path='$LV_DIR/$1.serial.log'/><target port='0'/></serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
-}
-
+lvsh() { lv_virsh "$LV_DIR" "$@"; }
 lv_create() { # NAME JOB
     lv_domain_xml "$1" "$2" >"$LV_DIR/$1.xml"
     lvsh create "$LV_DIR/$1.xml" >/dev/null
 }
 
-# the reason this file cannot run here, or nothing
-lv_why_not() {
-    [[ $EUID -eq 0 ]] || { echo "needs root"; return; }
-    local c
-    for c in libvirtd virsh unshare "$VM_QEMU"; do
-        command -v "$c" >/dev/null 2>&1 ||
-            { echo "$c not installed (Debian packages libvirt-daemon-system, qemu-system-x86, util-linux)"; return; }
-    done
-    getent passwd libvirt-qemu >/dev/null ||
-        echo "user libvirt-qemu missing: libvirtd's QEMU driver does not start without it (Debian package libvirt-daemon-system creates it)"
-}
-
 setup_file() {
-    export LV_SKIP LV_DIR="" LV_PID="" LV_NAME LV_MACHINE_CG=""
+    export LV_SKIP LV_DIR="" LV_NAME LV_MACHINE_CG="" LV_SERIAL_DIR
     LV_SKIP=$(lv_why_not)
     [[ -z $LV_SKIP ]] || return 0
     vm_image_build
 
     LV_DIR=$(mktemp -d /tmp/adaptfs-libvirt.XXXXXX)
-    mkdir -p "$LV_DIR"/{etc,run,lib,cache,log}
-    cat >"$LV_DIR/etc/libvirtd.conf" <<'EOF'
-unix_sock_group = "root"
-unix_sock_ro_perms = "0700"
-unix_sock_rw_perms = "0700"
-auth_unix_ro = "none"
-auth_unix_rw = "none"
-log_outputs = "3:stderr"
-EOF
-    # root, no sVirt/AppArmor labels, no per-guest mount namespace, no virtlogd
-    cat >"$LV_DIR/etc/qemu.conf" <<'EOF'
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-stdio_handler = "file"
-EOF
+    LV_SERIAL_DIR=$LV_DIR
     # the cgroup parents libvirt makes and leaves behind: remove those that were not there
-    local d binds=""
+    local d t0 ms
     for d in /sys/fs/cgroup/*/; do
         [[ -d ${d}machine ]] || LV_MACHINE_CG+="${d}machine "
     done
-    for d in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt; do
-        mkdir -p "${d#*:}" # mount points (empty directories) on the host
-        binds+="mount --bind '$LV_DIR/${d%%:*}' '${d#*:}' && "
-    done
-
-    local t0 ms
     t0=$(_adapt_now_us)
-    # unshare and sh exec: $! is libvirtd itself. --timeout: it exits by itself 120 s after
-    # its last domain and client are gone, should teardown_file never run.
-    unshare -m --propagation private sh -c "${binds}exec libvirtd --timeout 120" \
-        </dev/null >"$LV_DIR/libvirtd.log" 2>&1 3>&- &
-    LV_PID=$!
-    echo "$LV_PID" >"$LV_DIR/libvirtd.pid"
-    # (list, not version: version probes QEMU's capabilities, which virsh create does anyway)
-    if ! WAIT_FOR_TIMEOUT=$LV_START_TIMEOUT wait_for lvsh list; then
-        LV_SKIP="libvirtd did not come up within ${LV_START_TIMEOUT}s ($(lv_daemon_alive "$LV_PID" && echo running || echo exited)); its last errors: $(grep -E 'error|fail' "$LV_DIR/libvirtd.log" | grep -v -E 'dmidecode|/dev/mem|DMI|system bus' | tail -n 3 | tr '\n' ' ')"
-        [[ $LV_SKIP == *': ' ]] && LV_SKIP+="none (log: $(tail -n 2 "$LV_DIR/libvirtd.log" | tr '\n' ' '))"
-        return 0
-    fi
+    LV_SKIP=$(lv_start "$LV_DIR") || return 0
     ms=$((($(_adapt_now_us) - t0) / 1000))
-    echo "# libvirtd $(libvirtd --version | awk '{ print $NF }') (pid $LV_PID) answered after $ms ms" >&3
+    echo "# libvirtd $(libvirtd --version | awk '{ print $NF }') (pid $(<"$LV_DIR/libvirtd.pid")) answered after $ms ms" >&3
 
-    adaptfs_mount --interval 0.5
+    # adaptfs acts on libvirt's guests through our private daemon
+    printf '[libvirt]\nuri = %s\n' "$(lv_uri "$LV_DIR")" >"$LV_DIR/adaptfs.conf"
+    adaptfs_mount --interval 0.5 --config "$LV_DIR/adaptfs.conf"
     LV_NAME=adaptlv$(printf '%04x' $((RANDOM)))
     t0=$(_adapt_now_us)
     lv_create "$LV_NAME" cpu
     ms=$((($(_adapt_now_us) - t0) / 1000))
-    echo "# virsh create $LV_NAME: $ms ms (qemu pid $(lv_qemu_pid "$LV_NAME"))" >&3
+    echo "# virsh create $LV_NAME: $ms ms (qemu pid $(lv_qemu_pid "$LV_DIR" "$LV_NAME"))" >&3
 }
 
 setup() {
     [[ -z $LV_SKIP ]] || skip "$LV_SKIP"
 }
 
-lv_stop() { # the daemon we started, by its pid, and whatever QEMU it left
-    local p name
-    for name in "$LV_DIR"/*.xml; do
-        [[ -f $name ]] || continue
-        name=${name##*/}
-        name=${name%.xml}
-        p=$(lv_qemu_pid "$name") || p=""
-        lvsh destroy "$name" >/dev/null 2>&1 || true
-        if [[ -n $p ]] && _adapt_pid_alive "$p" && tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF "guest=$name"; then
-            kill -KILL "$p" 2>/dev/null || true
-        fi
-    done
-    if [[ -n $LV_PID ]] && lv_daemon_alive "$LV_PID"; then
-        kill -TERM "$LV_PID" 2>/dev/null || true
-        wait_for -t 10 _adapt_pid_gone "$LV_PID" || kill -KILL "$LV_PID" 2>/dev/null || true
-    fi
-}
-
 teardown_file() {
     local rc=0 d
     adaptfs_umount || rc=1
     if [[ -n $LV_DIR ]]; then
-        lv_stop
+        lv_stop "$LV_DIR"
         rm -rf "$LV_DIR"
     fi
     for d in $LV_MACHINE_CG; do
@@ -181,7 +78,7 @@ teardown_file() {
 
 @test "a libvirt guest is a directory named by its domain name, kind 'vm libvirt'" {
     local pid
-    pid=$(lv_qemu_pid "$LV_NAME")
+    pid=$(lv_qemu_pid "$LV_DIR" "$LV_NAME")
     wait_for -t 3 test -d "$ADAPTFS_MNT/$LV_NAME"
     run cat "$ADAPTFS_MNT/$LV_NAME/kind"
     assert_output "vm libvirt"
@@ -202,7 +99,7 @@ teardown_file() {
 
 @test "the cgroup libvirt put the guest in is not a container" {
     local pid cg p
-    pid=$(lv_qemu_pid "$LV_NAME")
+    pid=$(lv_qemu_pid "$LV_DIR" "$LV_NAME")
     # e.g. /machine/qemu-1-NAME.libvirt-qemu/emulator (no systemd) or
     # /machine.slice/machine-qemu\x2d1\x2dNAME.scope/libvirt/emulator (systemd)
     cg=$(awk -F: '$3 ~ /libvirt|machine/ { print $3; exit }' "/proc/$pid/cgroup")
@@ -230,14 +127,54 @@ teardown_file() {
     wait_for -t 3 test -d "$ADAPTFS_MNT/${LV_NAME}_b" || {
         printf '%s\n' "$ADAPTFS_MNT/$LV_NAME"*; grep -F "$LV_NAME" "$ADAPTFS_LOG"; false; }
     run grep -F "${LV_NAME}_b: appeared" "$ADAPTFS_LOG"
-    assert_output --partial "(vm libvirt, $(lv_qemu_pid "$name"))"
+    assert_output --partial "(vm libvirt, $(lv_qemu_pid "$LV_DIR" "$name"))"
     lvsh destroy "$name" >/dev/null
+}
+
+# the vCPU -> CPU list libvirt has for domain NAME, as "vcpu:list ..." (from its live XML's cputune)
+lv_pins() { lvsh vcpupin "$1" --live | awk 'NF == 2 { printf "%s:%s ", $1, $2 }'; }
+
+@test "placement cpus= on a libvirt guest goes through libvirt: virsh vcpupin shows it and placement reads it back" {
+    local before after want
+    [[ $(nproc) -ge 2 ]] || skip "one CPU: no second CPU set to pin to"
+    before=$(lv_pins "$LV_NAME")
+    want=$(($(nproc) - 1))
+    echo "cpus=$want" >"$ADAPTFS_MNT/$LV_NAME/placement"
+    after=$(lv_pins "$LV_NAME")
+    echo "# libvirt's pins: $before-> $after" >&3
+    [[ $after == "0:$want " ]]
+    # libvirt keeps it in the guest's live definition
+    lvsh dumpxml "$LV_NAME" | grep -q "<vcpupin vcpu='0' cpuset='$want'/>"
+    wait_for -t 3 grep -qx "host=[^ ]* cpus=$want" "$ADAPTFS_MNT/$LV_NAME/placement"
+    grep -q "$LV_NAME: placement: pinned to cpus $want" "$ADAPTFS_MNT/events"
+    echo "cpus=0-$want" >"$ADAPTFS_MNT/$LV_NAME/placement"
+    [[ $(lv_pins "$LV_NAME") == "0:0-$want " ]]
 }
 
 @test "virsh destroy removes the guest's directory within two intervals" {
     local pid
-    pid=$(lv_qemu_pid "$LV_NAME")
+    pid=$(lv_qemu_pid "$LV_DIR" "$LV_NAME")
     lvsh destroy "$LV_NAME" >/dev/null
     wait_for -t 3 _adapt_pid_gone "$pid"
     wait_for -t 1.5 eval "! test -e '$ADAPTFS_MNT/$LV_NAME'"
+}
+
+# last: it stops the libvirtd (teardown_file kills the guest it leaves by its pid)
+@test "with libvirtd down a pin fails with EIO and virsh's reason in events; no vCPU is pinned behind libvirt's back" {
+    local name=${LV_NAME}d pid before after
+    lv_create "$name" idle
+    wait_for -t 5 test -d "$ADAPTFS_MNT/$name"
+    pid=$(lv_qemu_pid "$LV_DIR" "$name")
+    before=$(for t in /proc/"$pid"/task/*; do taskset -pc "${t##*/}"; done | awk '{ print $NF }' | sort | uniq -c)
+    local lv_pid
+    lv_pid=$(<"$LV_DIR/libvirtd.pid")
+    kill -TERM "$lv_pid"
+    wait_for -t 10 _adapt_pid_gone "$lv_pid"
+    _adapt_pid_alive "$pid"	# the guest runs on without its libvirtd
+    run bash -c "echo cpus=0 > '$ADAPTFS_MNT/$name/placement'"
+    assert_failure
+    assert_output --partial "Input/output error"
+    grep -q "$name: placement: virsh vcpupin failed: error: " "$ADAPTFS_MNT/events"
+    after=$(for t in /proc/"$pid"/task/*; do taskset -pc "${t##*/}"; done | awk '{ print $NF }' | sort | uniq -c)
+    [[ $after == "$before" ]]
 }

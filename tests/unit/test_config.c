@@ -130,6 +130,21 @@ static void managed_section_sets_every_key(void **state)
 	assert_string_equal(c->cfg.managed.runc, "crun");
 }
 
+static void libvirt_section_sets_every_key(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(load(c, "[adaptfs]\n"), 0);
+	assert_string_equal(c->cfg.libvirt.uri, "qemu:///system");
+	assert_string_equal(c->cfg.libvirt.virsh, "virsh");
+	config_free(&c->cfg);
+	assert_int_equal(load(c, "[libvirt]\n"
+				 "uri = qemu:///system?socket=/tmp/lv/libvirt-sock\n"
+				 "virsh = /usr/local/bin/virsh\n"), 0);
+	assert_string_equal(c->cfg.libvirt.uri, "qemu:///system?socket=/tmp/lv/libvirt-sock");
+	assert_string_equal(c->cfg.libvirt.virsh, "/usr/local/bin/virsh");
+}
+
 static void no_path_gives_defaults(void **state)
 {
 	struct ctx *c = *state;
@@ -315,6 +330,7 @@ static void bad_values_are_rejected_with_their_line(void **state)
 		{ "[migration]\nconverge = auto\n", "converge", "migration", 2 },
 		{ "[migration]\npostcopy_after = 0\n", "postcopy_after", "migration", 2 },
 		{ "[migration]\nmax_bandwidth = -1\n", "max_bandwidth", "migration", 2 },
+		{ "[libvirt]\nuri =\n", "uri", "libvirt", 2 },
 	};
 	struct ctx *c = *state;
 
@@ -367,6 +383,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unknown_section_is_reported_as_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(first_error_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(managed_section_sets_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(libvirt_section_sets_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(migration_section_sets_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_values_are_rejected_with_their_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(syntax_error_names_its_line, setup, teardown),

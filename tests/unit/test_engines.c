@@ -181,8 +181,9 @@ static void engines_say_what_they_can_do(void **state)
 	}
 	assert_true(engine_can(qemu, ENGINE_MOVE_LIVE) && engine_can(qemu, ENGINE_PIN_VCPUS));
 	assert_int_equal(qemu->key, ENGINE_KEY_PID);
-	assert_false(engine_can_move(libvirt));
-	assert_string_equal(libvirt->no_move, "libvirt guests are moved with virsh migrate");
+	/* libvirt's guests: pinned and moved through libvirt, not behind its back */
+	assert_true(engine_can(libvirt, ENGINE_VIA_LIBVIRT) && engine_can(libvirt, ENGINE_MOVE_LIBVIRT));
+	assert_false(engine_can(libvirt, ENGINE_MOVE_LIVE));
 	assert_false(engine_can(xen, ENGINE_PIN_CPUSET | ENGINE_PIN_VCPUS) || engine_can_move(xen));
 	assert_true(engine_can(managed, ENGINE_MANAGED) && !engine_can_move(managed));
 	assert_null(engine_get("vmware"));

@@ -122,7 +122,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/containers.bash"
 : "${VM_QEMU:=qemu-system-x86_64}"
 : "${VM_QMP_OPTS:=server=on,wait=off}"
 VM_READY_MARKER=ADAPTFS-VM-READY
-VM_MODULES="virtio_ring virtio virtio_mmio virtio_blk failover net_failover virtio_net virtio_balloon"
+VM_MODULES="virtio_ring virtio virtio_mmio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk failover net_failover virtio_net virtio_balloon"
 VM_JOBS="idle cpu io httpd"
 
 # /usr/bin/python3 rather than a pyenv shim found first in PATH: faster, and what Debian installs
