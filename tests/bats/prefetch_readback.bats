@@ -206,6 +206,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	n_after=$(cat "$N_MEMCG/memory.usage_in_bytes")
 	echo "room made $((room >> 20)) MiB, neighbour $((n_before >> 20)) -> $((n_after >> 20)) MiB, read back $((read_back >> 20)) MiB"
 	grep prefetch "$ADAPTFS_MNT/events"
+	swapon --show
 	[ "$room" -ge $((32 * 1024 * 1024)) ]
 	[ "$n_after" -lt "$n_before" ]
 	[ "$read_back" -ge $((96 * 1024 * 1024)) ]

@@ -26,7 +26,8 @@
 #   lv_uri DIR               its URI: qemu:///system?socket=DIR/run/libvirt-sock
 #   lv_virsh DIR ARGS...     virsh -q against it
 #   lv_domain_xml NAME JOB [MAC IP]   a transient TCG domain running JOB (lib/vm.bash's /init),
-#                            machine type pc, 128 MiB, 1 vCPU, no disk, direct kernel boot,
+#                            machine type pc, $LV_MEM MiB (128), 1 vCPU, no disk, direct kernel
+#                            boot (kernel command line + $LV_APPEND_EXTRA, e.g. adapt.fill=N),
 #                            serial console to $LV_SERIAL_DIR/NAME.serial.log; with MAC and IP a
 #                            virtio NIC on bridge br0 (a test host's) with that address/24
 #   lv_qemu_pid DIR NAME     pid of domain NAME's QEMU (from DIR/run/qemu/NAME.pid)
@@ -120,7 +121,7 @@ lv_start() { # DIR [HOST]
 }
 
 lv_domain_xml() { # NAME JOB [MAC IP]
-    local nic="" append="console=ttyS0 tsc_early_khz=2000000 panic=-1 adapt.job=$2"
+    local nic="" append="console=ttyS0 tsc_early_khz=2000000 panic=-1 adapt.job=$2${LV_APPEND_EXTRA:+ $LV_APPEND_EXTRA}"
     if [[ -n ${4:-} ]]; then
         nic="<interface type='bridge'><source bridge='br0'/><mac address='$3'/><model type='virtio'/></interface>"
         append+=" adapt.ip=$4/24 adapt.name=$1"
@@ -128,7 +129,7 @@ lv_domain_xml() { # NAME JOB [MAC IP]
     cat <<EOF
 <domain type='qemu'>
   <name>$1</name>
-  <memory unit='MiB'>128</memory>
+  <memory unit='MiB'>${LV_MEM:-128}</memory>
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
