@@ -13,6 +13,7 @@
 
 #define VIRSH_TIMEOUT_MS 30000
 #define MAX_VCPUS 512
+#define VIRSH_MAX_ARGS 40	/* virsh, -q, -c, URI and a command's words */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *conn_uri, *virsh;
@@ -36,41 +37,50 @@ void libvirt_fini(void)
 	pthread_mutex_unlock(&lock);
 }
 
-/* argv for virsh -q -c URI ARGS...; u and v hold the copies it points to. */
-static void virsh_argv(const char *uri, const char *const args[], const char *argv[16], char **u,
-		       char **v)
+/* argv for virsh -q -c URI ARGS...; u and v hold the copies it points to.
+ * -E2BIG for more words than VIRSH_MAX_ARGS: never a cut command. */
+static int virsh_argv(const char *uri, const char *const args[], const char *argv[VIRSH_MAX_ARGS],
+		      char **u, char **v)
 {
-	size_t n = 0;
+	size_t n = 4;
 
 	pthread_mutex_lock(&lock);
 	*u = xstrdup(uri ? uri : conn_uri ? conn_uri : "qemu:///system");
 	*v = xstrdup(virsh ? virsh : "virsh");
 	pthread_mutex_unlock(&lock);
-	argv[n++] = *v;
-	argv[n++] = "-q";
-	argv[n++] = "-c";
-	argv[n++] = *u;
-	while (*args && n < 15)
-		argv[n++] = *args++;
+	argv[0] = *v;
+	argv[1] = "-q";
+	argv[2] = "-c";
+	argv[3] = *u;
+	for (; *args; args++) {
+		if (n == VIRSH_MAX_ARGS - 1)
+			return -E2BIG;
+		argv[n++] = *args;
+	}
 	argv[n] = NULL;
+	return 0;
 }
 
 int libvirt_virsh(const char *uri, const char *const args[], char *out, size_t size, int timeout_ms)
 {
-	const char *argv[16];
+	const char *argv[VIRSH_MAX_ARGS];
 	_cleanup_free_ char *u = NULL, *v = NULL;
+	int r = virsh_argv(uri, args, argv, &u, &v);
 
-	virsh_argv(uri, args, argv, &u, &v);
+	if (r < 0) {
+		snprintf(out, size, "too many arguments for virsh");
+		return r;
+	}
 	return spawn_run(argv, out, size, timeout_ms);
 }
 
 pid_t libvirt_virsh_start(const char *uri, const char *const args[], int out_fd)
 {
-	const char *argv[16];
+	const char *argv[VIRSH_MAX_ARGS];
 	_cleanup_free_ char *u = NULL, *v = NULL;
+	int r = virsh_argv(uri, args, argv, &u, &v);
 
-	virsh_argv(uri, args, argv, &u, &v);
-	return spawn_start_log(argv, out_fd);
+	return r < 0 ? r : spawn_start_log(argv, out_fd);
 }
 
 void libvirt_first_line(const char *out, char *line, size_t size)
