@@ -12,12 +12,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
-#define POLL_USEC 200000
+#define POLL_MS 500	/* each look is a virsh process: it takes CPU the move needs */
 #define VIRSH_QUICK_MS 10000
 
 /* "key: value" lines of virsh domjobinfo --rawstats into the progress. */
@@ -94,22 +95,37 @@ static size_t migrate_args(const struct migrate_ctx *c, const char *dom, const c
 	return n;
 }
 
-/* Wait for virsh migrate, publishing libvirt's figures; abort the job at
- * the deadline. Its exit status. */
-static int follow(struct migrate_ctx *c, const char *dom, pid_t pid)
+/* Wait for virsh migrate (pid, its output on rd, kept in said), publishing
+ * libvirt's figures between; abort the job at the deadline. Its exit
+ * status. Its output closing is its end: noticed at once, not at the next
+ * look at the job. */
+static int follow(struct migrate_ctx *c, const char *dom, pid_t pid, int rd, char *said, size_t size)
 {
 	uint64_t deadline = now_usec() + (uint64_t)(c->settings.timeout * 1e6);
 	char out[8192];
+	size_t len = 0;
 	int status;
-	pid_t r;
 
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0) {
+	said[0] = '\0';
+	for (;;) {
+		struct pollfd pfd = { rd, POLLIN, 0 };
+		char sink[512];
+		ssize_t n;
+
 		if (now_usec() >= deadline) {
 			snprintf(c->why, sizeof c->why, "libvirt did not complete it within %.0f s: aborted",
 				 c->settings.timeout);
 			libvirt_virsh(NULL, (const char *[]){ "domjobabort", dom, NULL }, out, sizeof out,
 				      VIRSH_QUICK_MS);
 			return spawn_reap(pid, VIRSH_QUICK_MS) ?: -ETIMEDOUT;
+		}
+		if (poll(&pfd, 1, POLL_MS) > 0) {
+			n = len + 1 < size ? read(rd, said + len, size - 1 - len) : read(rd, sink, sizeof sink);
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+			if (n > 0 && len + 1 < size)
+				said[len += (size_t)n] = '\0';
+			continue;
 		}
 		if (libvirt_virsh(NULL, (const char *[]){ "domjobinfo", dom, "--rawstats", NULL }, out,
 				  sizeof out, VIRSH_QUICK_MS) == 0 && strstr(out, "operation:")) {
@@ -120,12 +136,13 @@ static int follow(struct migrate_ctx *c, const char *dom, pid_t pid)
 				 rawstat(out, "memory_postcopy_requests") ? "postcopy-active" : "active");
 			migrate_publish(c);
 		}
-		usleep(POLL_USEC);
 	}
-	return r < 0 ? -errno : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* virsh's output so far on fd (a pipe it wrote and closed). */
+/* What a virsh that has exited wrote to fd. */
 static void drain(int fd, char *out, size_t size)
 {
 	ssize_t n = read(fd, out, size - 1);
@@ -182,8 +199,7 @@ int migrate_libvirt(struct migrate_ctx *c)
 	}
 	snprintf(c->progress.phase, sizeof c->progress.phase, "setup");
 	migrate_publish(c);
-	r = follow(c, dom, pid);
-	drain(rd, out, sizeof out);	/* what virsh said: a line or two */
+	r = follow(c, dom, pid, rd, out, sizeof out);
 	if (r == 0) {
 		if (ev > 0 && spawn_reap(ev, VIRSH_QUICK_MS) == 0) {
 			drain(ev_rd, out, sizeof out);

@@ -3,7 +3,7 @@
 # libvirt's own migration) against virsh by hand, and libvirt's post-copy as the anchor of the
 # slow-link case of run.sh (issue 23).
 #
-#   sudo bench/migrate/libvirt.sh            # ROUNDS=3, writes bench/migrate/results-libvirt.md
+#   sudo bench/migrate/libvirt.sh            # ROUNDS=5, writes bench/migrate/results-libvirt.md
 #   sudo OUT=- bench/migrate/libvirt.sh      # prints the table only
 #
 # Two test hosts hA and hB of tests/bats/lib/hosts.bash, each with a libvirtd of its own
@@ -11,8 +11,10 @@
 # given hB's as [host hB] libvirt_uri = qemu+tcp://ADDR/system).
 #
 # Live: a transient TCG domain on hA (256 MiB, 1 vCPU, a NIC on the hosts' bridge) whose /init
-# fills 128 MiB of its RAM (adapt.fill=128) and then serves HTTP. ROUNDS rounds, each one
-# pair of moves per tool (hA -> hB, then hB -> hA), tools alternating from round to round:
+# fills 128 MiB of its RAM (adapt.fill=128) and then serves HTTP; moved hA -> hB -> hA by virsh
+# once, untimed (each libvirtd's first incoming guest costs it seconds of probing QEMU). Then
+# ROUNDS rounds, each one pair of moves per tool (hA -> hB, then hB -> hA), tools alternating
+# from round to round:
 #   adaptfs  echo host=hB > MNT/NAME/placement, wall clock around the write; downtime from the
 #            "moved to hB live (libvirt) in T ms (downtime D ms)" line of events;
 #   virsh    virsh -c SRC migrate --live --p2p --migrateuri tcp://DST_ADDR NAME DST_URI (libvirt's
@@ -27,14 +29,14 @@
 #                    --bandwidth 64), hA's daemon restarted with it.
 # The guest's own uptime, over HTTP, must go on across every slow-link move.
 #
-# Environment: ROUNDS [3], SLOW_ROUNDS [1], OUT [bench/migrate/results-libvirt.md].
+# Environment: ROUNDS [5], SLOW_ROUNDS [1], OUT [bench/migrate/results-libvirt.md].
 # Needs what tests/bats/lib/hosts.bash and lib/libvirt.bash need (libvirt-daemon-system), a
 # built ./adaptfs and ./adaptfs-migrate. On any exit the libvirtds and the hosts go.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 SLOW_ROUNDS=${SLOW_ROUNDS:-1}
 OUT=${OUT:-$here/results-libvirt.md}
 FILL=128
@@ -123,6 +125,11 @@ live_case() {
 	local c="libvirt live, $FILL MiB dirtied" name=blv ip=$HOSTS_NET.190 r tools t
 	echo "== $c" >&2
 	LV_MEM=$((FILL + 128)) LV_APPEND_EXTRA="adapt.fill=$FILL" guest_up "$name" "$ip"
+	# untimed: each libvirtd's first incoming guest costs it seconds of probing QEMU
+	for hop in hA:hB hB:hA; do
+		lv "${hop%:*}" migrate --live --p2p --migrateuri "tcp://$(host_addr "${hop#*:}")" "$name" \
+			"$(peer_uri "${hop#*:}")" || die "warm-up move ${hop%:*} -> ${hop#*:} failed"
+	done
 	for ((r = 1; r <= ROUNDS; r++)); do
 		if ((r % 2)); then tools="adaptfs virsh"; else tools="virsh adaptfs"; fi
 		for t in $tools; do

@@ -61,6 +61,15 @@ guest_up() {
 	wait_for -t 60 grep -q "$VM_READY_MARKER" "$LV_SERIAL_DIR/$name.serial.log"
 }
 
+# reload H: SIGHUP to H's adaptfs, back once it says it read its configuration again
+reload() {
+	local ev n0
+	ev=$(host_mnt "$1")/events
+	n0=$(grep -c 'configuration reloaded' "$ev" || true)
+	kill -HUP "$(host_daemon_pid "$1")"
+	wait_for -t 10 sh -c "[ \$(grep -c 'configuration reloaded' '$ev') -gt $n0 ]"
+}
+
 # running H NAME: libvirt on H runs NAME
 running() { [ "$(lv "$1" domstate "$2" 2>/dev/null)" = running ]; }
 
@@ -104,9 +113,36 @@ longest_gap() {
 	echo "downtime ${downtime} ms, longest client error stretch ${longest} ms"
 	[ "$longest" -le $((downtime + 1000)) ]
 	[ "$(awk '$1 == "migrations" { print $2 }' "$a/host/stat")" = 1 ]
-	# the downtime libvirt measured, and its job's phases as it ran (virsh domjobinfo)
+	# the downtime libvirt measured
 	[ "$(awk '$1 == "migration_last_downtime_usec" { print $2 }' "$a/host/stat")" = "$((downtime * 1000))" ]
-	grep -q 'lvg1: placement: moving to hB: active$' "$a/events"
+}
+
+# key K of FILE is a number above N
+key_above() { awk -v k="$1" -v n="$3" '$1 == k && $2 ~ /^[0-9]+$/ && $2 > n { ok = 1 } END { exit !ok }' "$2"; }
+
+@test "while libvirt moves it, NAME/migration shows libvirt's figures, and events its phases" {
+	local a conf ip=$HOSTS_NET.183 writer sent
+	a=$(host_mnt hA) conf=$(host_conf hA)
+	guest_up hA lvg4 "$ip"
+	wait_for -t 10 test -d "$a/lvg4"
+	# 16 MiB/s: the copy of its 128 MiB takes seconds
+	cp "$conf" "$BATS_TEST_TMPDIR/conf.orig"
+	printf '[migration]\nmax_bandwidth = 16777216\n' >>"$conf"
+	reload hA
+	( echo host=hB >"$a/lvg4/placement" ) 2>/dev/null &
+	writer=$!
+	wait_for -t 30 grep -qx 'phase active' "$a/lvg4/migration"
+	grep -qx 'host hB' "$a/lvg4/migration"
+	key_above total_bytes "$a/lvg4/migration" $((100 << 20))
+	sent=$(awk '$1 == "sent_bytes" { print $2 }' "$a/lvg4/migration")
+	wait_for -t 10 key_above sent_bytes "$a/lvg4/migration" "$sent"
+	wait "$writer"
+	cp "$BATS_TEST_TMPDIR/conf.orig" "$conf"
+	reload hA
+	grep 'lvg4: placement: moving to hB: active$' "$a/events"
+	grep 'lvg4: placement: moved to hB live (libvirt)' "$a/events"
+	running hB lvg4
+	lv hB destroy lvg4 >/dev/null
 }
 
 @test "without the peer's libvirt_uri a libvirt guest is not moved: EOPNOTSUPP, the reason in events" {
@@ -115,12 +151,11 @@ longest_gap() {
 	guest_up hA lvg2 "$ip"
 	wait_for -t 10 test -d "$a/lvg2"
 	sed -i '/^libvirt_uri = /d' "$conf"
-	kill -HUP "$(host_daemon_pid hA)"
-	wait_for -t 10 grep -q 'configuration reloaded' "$a/events"
+	reload hA
 	run bash -c "echo host=hB > '$a/lvg2/placement'"
 	grep lvg2 "$a/events"
 	sed -i "/^\[host hB\]\$/a libvirt_uri = qemu+tcp://$(host_addr hB)/system" "$conf"
-	kill -HUP "$(host_daemon_pid hA)"
+	reload hA
 	assert_failure
 	assert_output --partial "Operation not supported"
 	grep -q "lvg2: placement: 'host=hB' refused: .*no libvirt_uri" "$a/events"
