@@ -73,15 +73,6 @@ reload() {
 # running H NAME: libvirt on H runs NAME
 running() { [ "$(lv "$1" domstate "$2" 2>/dev/null)" = running ]; }
 
-# client_past OUT MS: the client logged a request made after MS (epoch ms)
-client_past() { [ "$(tail -n1 "$1" | cut -d' ' -f1)" -gt "$2" ]; }
-
-# longest stretch of failed requests in a client's log, in ms
-longest_gap() {
-	awk '$2 == "err" { if (!s) s = $1; e = $1 } $2 == "ok" && s { if (e - s > m) m = e - s; s = 0 }
-		END { if (s && e - s > m) m = e - s; print m + 0 }' "$1"
-}
-
 @test "a libvirt guest moves live to the peer's libvirtd: the client sees at most the downtime, the guest keeps its uptime" {
 	local a b ip=$HOSTS_NET.180 out before after line downtime longest
 	a=$(host_mnt hA) b=$(host_mnt hB)
@@ -109,7 +100,7 @@ longest_gap() {
 	host_client_stop "$HOST_CLIENT_PID"
 	line=$(grep 'lvg1: placement: moved to hB live (libvirt) in' "$a/events")
 	downtime=$(sed 's/.*downtime \([0-9]*\) ms.*/\1/' <<<"$line")
-	longest=$(longest_gap "$out")
+	longest=$(client_longest_gap "$out")
 	echo "downtime ${downtime} ms, longest client error stretch ${longest} ms"
 	[ "$longest" -le $((downtime + 1000)) ]
 	[ "$(awk '$1 == "migrations" { print $2 }' "$a/host/stat")" = 1 ]

@@ -65,8 +65,6 @@ phase_is() { grep -qx "phase=$2" "$(host_dir hA)/state/journal/migrate-lxc-$1"; 
 # stat_key FILE KEY -> value
 stat_key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
-# client_past OUT MS: the client logged a request made after MS (epoch ms)
-client_past() { [ "$(tail -n1 "$1" | cut -d' ' -f1)" -gt "$2" ]; }
 
 @test "a QEMU guest serving HTTP moves live: the client sees at most the downtime, the guest keeps its uptime" {
 	host_vm_up hA g1 >/dev/null
@@ -94,8 +92,7 @@ client_past() { [ "$(tail -n1 "$1" | cut -d' ' -f1)" -gt "$2" ]; }
 	host_client_stop "$HOST_CLIENT_PID"
 	line=$(grep 'g1: placement: moved to hB live' "$a/events")
 	downtime=$(sed 's/.*downtime \([0-9]*\) ms.*/\1/' <<<"$line")
-	longest=$(awk '$2 == "err" { if (!s) s = $1; e = $1 } $2 == "ok" && s { if (e - s > m) m = e - s; s = 0 }
-		END { if (s && e - s > m) m = e - s; print m + 0 }' "$out")
+	longest=$(client_longest_gap "$out")
 	echo "downtime ${downtime} ms, longest client error stretch ${longest} ms"
 	[ "$longest" -le $((downtime + 1000)) ]
 	[ "$(stat_key "$a/host/stat" migrations)" = 1 ]

@@ -96,6 +96,8 @@
 #                            0.5 s) and appends "EPOCH_MS ok|err" per request to OUT. Prints
 #                            its pid and sets HOST_CLIENT_PID.
 #   host_client_stop PID     stop that client (SIGTERM, then SIGKILL), idempotent
+#   client_past OUT MS       that client logged a request made after MS (epoch ms)
+#   client_longest_gap OUT   the longest stretch of its failed requests, in ms
 #   uptime_of IP             a guest's own uptime in seconds (its /www/uptime, lib/vm.bash),
 #                            asked over HTTP from adt-cli (2 s timeout); fails if it does not answer
 #
@@ -831,6 +833,13 @@ while True:
     # shellcheck disable=SC2034 # for the caller
     HOST_CLIENT_PID=$pid
     echo "$pid"
+}
+
+client_past() { [ "$(tail -n1 "$1" | cut -d' ' -f1)" -gt "$2" ]; }
+
+client_longest_gap() {
+    awk '$2 == "err" { if (!s) s = $1; e = $1 } $2 == "ok" && s { if (e - s > m) m = e - s; s = 0 }
+        END { if (s && e - s > m) m = e - s; print m + 0 }' "$1"
 }
 
 host_client_stop() {
