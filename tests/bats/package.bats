@@ -272,7 +272,7 @@ wl_teardown() {
 	# every example value, uncommented, loads (less the keys that name this host's own
 	# groups, paths, peers and cgroups)
 	sed -E 's/^#([a-z0-9_]+ = )/\1/' "$conf" |
-		grep -Ev '^(pattern|transport|address|group|bridge_address|scope|state_dir|run_dir|recipes) = ' \
+		grep -Ev '^(pattern|transport|address|libvirt_uri|group|bridge_address|scope|state_dir|run_dir|recipes) = ' \
 		>"$BATS_TEST_TMPDIR/all.conf"
 	grep -q '^\[policy\]$' "$BATS_TEST_TMPDIR/all.conf"
 	grep -q '^overload = ' "$BATS_TEST_TMPDIR/all.conf"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # What the v1 suite proves, proven on a pure cgroup v2 host against real
 # processes: discovery of the engines' v2 layouts, the figures read from v2
-# files, placement through cpuset.cpus. Runs inside the guest of
+# files (the auto policy's class among them), placement through cpuset.cpus,
+# sibling prefetch against memory.max. Runs inside the guest of
 # tests/v2/run (make v2), where cgroup v1 is off.
 
 bats_load_library bats-support
@@ -83,6 +84,8 @@ ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 	stat=$(cat "$ADAPTFS_MNT/spin/stat")
 	between "$(awk '$1 == "cpu_usage_percent" { print $2 }' <<<"$stat")" 70 130
 	between "$(awk '$1 == "threads_parallelism" { print $2 }' <<<"$stat")" 0.70 1.30
+	# the auto policy's input: its class, from the v2 figures
+	wait_for -t 20 grep -Eq '^cpu mode=(vm|container)$' "$ADAPTFS_MNT/spin/class"
 }
 
 @test "two spinning threads under a one-CPU cpu.max wait on the run queue" {
@@ -127,6 +130,46 @@ ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 		key "$k" "$ADAPTFS_MNT/thrash/pressure" >/dev/null
 	done
 	grep -q "^adapt_pressure_memory_some_seconds_total{workload=\"thrash\"" "$ADAPTFS_MNT/metrics.prom"
+	# paging all the time is class memory, which the auto policy keeps a container
+	wait_for -t 20 grep -qx 'memory mode=container' "$ADAPTFS_MNT/thrash/class"
+}
+
+# touch DIR NAME -> "majflt usec bad" of memtouch NAME's next full touch
+touch_all() {
+	local n0=0
+	[ -f "$1/$2.result" ] && n0=$(wc -l <"$1/$2.result")
+	kill -USR1 "$(cat "$1/$2.ready")"
+	wait_for -t 120 sh -c "[ \$(wc -l < $1/$2.result) -gt $n0 ]"
+	tail -n1 "$1/$2.result"
+}
+
+# squeeze CG into swap through memory.max, then lift the limit again
+push_to_swap() {
+	echo $((32 * 1024 * 1024)) >"$(v2_dir "$1")/memory.max"
+	echo max >"$(v2_dir "$1")/memory.max"
+}
+
+@test "sibling prefetch against memory.max: the sibling that follows takes a tenth of the major faults, its pages intact" {
+	local memtouch=$BATS_TEST_DIRNAME/../bats/helpers/memtouch.py out=$BATS_TEST_TMPDIR cg=lxc.payload.pfv2
+	local d=$ADAPTFS_MNT/pfv2 off on f bad
+	v2_spawn "$cg" bash -c "python3 $memtouch v2a anon 48 $out & python3 $memtouch v2b anon 48 $out & wait" >/dev/null
+	wait_for -t 120 test -s "$out/v2a.ready"
+	wait_for -t 120 test -s "$out/v2b.ready"
+	wait_for -t 10 test -d "$d"
+	# off: the first pages in, then its sibling pays its own faults
+	push_to_swap "$cg"
+	touch_all "$out" v2a >/dev/null
+	off=$(touch_all "$out" v2b | cut -d' ' -f1)
+	# on: the first one's page-in reads the sibling back
+	push_to_swap "$cg"
+	echo on >"$d/prefetch"
+	touch_all "$out" v2a >/dev/null
+	wait_for -t 30 key_at_least prefetch_last_usec "$d/stat" 1
+	read -r on _ bad <<<"$(touch_all "$out" v2b)"
+	echo "sibling major faults: off $off, on $on; $(grep prefetch "$ADAPTFS_MNT/events" | tail -n1)"
+	[ "$off" -gt 1000 ]
+	[ "$on" -le $((off / 10)) ]
+	[ "$bad" -eq 0 ]
 }
 
 @test "an OOM kill in a workload is a line in events and a count in memory" {
