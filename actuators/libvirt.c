@@ -111,14 +111,9 @@ static void say(const char *name, const char *what, const char *out)
 
 int libvirt_domain(const char *proc_root, pid_t pid, char dom[128])
 {
-	_cleanup_free_ char *args = xmalloc(65536);
 	struct qemu_cmdline qc;
-	char path[PATH_MAX];
-	ssize_t n;
 
-	snprintf(path, sizeof path, "%s/%d/cmdline", proc_root, pid);
-	n = read_file(path, args, 65536);
-	if (n <= 0 || qemu_cmdline_parse(args, (size_t)n, &qc) < 0 || !qc.libvirt || !qc.name[0])
+	if (qemu_cmdline_of(proc_root, pid, &qc) < 0 || !qc.libvirt || !qc.name[0])
 		return -ESRCH;
 	memcpy(dom, qc.name, sizeof qc.name);
 	return 0;

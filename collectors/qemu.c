@@ -175,6 +175,16 @@ static ssize_t read_cmdline(const char *proc_root, pid_t pid, char *buf, size_t 
 	return n < 0 ? -errno : n;
 }
 
+int qemu_cmdline_of(const char *proc_root, pid_t pid, struct qemu_cmdline *out)
+{
+	_cleanup_free_ char *args = xmalloc(CMDLINE_MAX);
+	ssize_t n = read_cmdline(proc_root, pid, args, CMDLINE_MAX);
+
+	if (n <= 0)
+		return n < 0 ? (int)n : -ENOENT;
+	return qemu_cmdline_parse(args, (size_t)n, out);
+}
+
 /* Most processes are not QEMU. A process is looked at while young (its
  * first YOUNG_LOOKS samples: a fork about to exec QEMU, a guest still
  * setting up), while it is a guest, and while it is QEMU outside the scope
@@ -655,12 +665,9 @@ void qemu_sample_pid(const struct backend_env *env, pid_t pid, void **state, str
 	struct pid_list vcpus = {0};
 
 	if (!st) {
-		_cleanup_free_ char *args = xmalloc(CMDLINE_MAX);
-		ssize_t n = read_cmdline(proc, pid, args, CMDLINE_MAX);
-
 		*state = st = xcalloc(1, sizeof *st);
 		st->qmp = (struct qmp)QMP_INIT;
-		st->parsed = n > 0 && qemu_cmdline_parse(args, (size_t)n, &st->cmd) == 0;
+		st->parsed = qemu_cmdline_of(proc, pid, &st->cmd) == 0;
 	}
 	qemu_vcpu_threads(proc, pid, &vcpus);
 	proc_sample_tasks(proc, &vcpus, false, PROC_TASK_BUDGET_USEC, &st->carry, m);

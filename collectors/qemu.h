@@ -23,3 +23,5 @@ void qemu_vcpu_threads(const char *proc_root, pid_t pid, struct pid_list *out);
 
 /* argv as in /proc/PID/cmdline: NUL-separated, len bytes. Pure. */
 int qemu_cmdline_parse(const char *argv, size_t len, struct qemu_cmdline *out);
+/* The command line of process pid, read and parsed: 0, or -errno. */
+int qemu_cmdline_of(const char *proc_root, pid_t pid, struct qemu_cmdline *out);
