@@ -21,6 +21,7 @@ teardown_file() {
 setup() {
 	load lib/mount
 	load lib/containers
+	load lib/memtouch
 	OUT=$BATS_TEST_TMPDIR
 	MEMTOUCH=$BATS_TEST_DIRNAME/helpers/memtouch.py
 }
@@ -56,11 +57,9 @@ push_to_swap() {
 
 # touch NAME -> majflt of NAME's next full touch (waits for its result line)
 touch_all() {
-	local n0=0
-	[ -f "$OUT/$1.result" ] && n0=$(wc -l < "$OUT/$1.result")
-	kill -USR1 "$(pid_of "$1")"
-	wait_for -t 60 sh -c "[ \$(wc -l < $OUT/$1.result) -gt $n0 ]"
-	tail -1 "$OUT/$1.result" | cut -d' ' -f1
+	local r
+	r=$(memtouch_touch "$OUT" "$1") || return
+	echo "${r%% *}"
 }
 
 @test "with prefetch on, siblings' later touch costs <= 10% of the major faults it costs without" {

@@ -17,6 +17,7 @@ teardown_file() {
 setup() {
 	load lib/mount
 	load lib/containers
+	load lib/memtouch
 	OUT=$BATS_TEST_TMPDIR
 	MEMTOUCH=$BATS_TEST_DIRNAME/helpers/memtouch.py
 	# the holders' cgroups sit under one parent of their own
@@ -73,13 +74,7 @@ push_to_swap() {
 }
 
 # touch NAME -> "majflt usec bad" of NAME's next full touch
-touch_all() {
-	local n0=0
-	[ -f "$OUT/$1.result" ] && n0=$(wc -l <"$OUT/$1.result")
-	kill -USR1 "$(pid_of "$1")"
-	wait_for -t 60 sh -c "[ \$(wc -l < $OUT/$1.result) -gt $n0 ]"
-	tail -1 "$OUT/$1.result"
-}
+touch_all() { memtouch_touch "$OUT" "$1"; }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

@@ -9,6 +9,7 @@ bats_load_library bats-support
 bats_load_library bats-assert
 load lib
 load ../bats/lib/mount
+load ../bats/lib/memtouch
 
 setup_file() {
 	v2_mount
@@ -134,15 +135,6 @@ ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 	wait_for -t 20 grep -qx 'memory mode=container' "$ADAPTFS_MNT/thrash/class"
 }
 
-# touch DIR NAME -> "majflt usec bad" of memtouch NAME's next full touch
-touch_all() {
-	local n0=0
-	[ -f "$1/$2.result" ] && n0=$(wc -l <"$1/$2.result")
-	kill -USR1 "$(cat "$1/$2.ready")"
-	wait_for -t 120 sh -c "[ \$(wc -l < $1/$2.result) -gt $n0 ]"
-	tail -n1 "$1/$2.result"
-}
-
 # squeeze CG into swap through memory.max, then lift the limit again
 push_to_swap() {
 	echo $((32 * 1024 * 1024)) >"$(v2_dir "$1")/memory.max"
@@ -151,21 +143,21 @@ push_to_swap() {
 
 @test "sibling prefetch against memory.max: the sibling that follows takes a tenth of the major faults, its pages intact" {
 	local memtouch=$BATS_TEST_DIRNAME/../bats/helpers/memtouch.py out=$BATS_TEST_TMPDIR cg=lxc.payload.pfv2
-	local d=$ADAPTFS_MNT/pfv2 off on f bad
+	local d=$ADAPTFS_MNT/pfv2 off on f bad MEMTOUCH_TIMEOUT=120
 	v2_spawn "$cg" bash -c "python3 $memtouch v2a anon 48 $out & python3 $memtouch v2b anon 48 $out & wait" >/dev/null
 	wait_for -t 120 test -s "$out/v2a.ready"
 	wait_for -t 120 test -s "$out/v2b.ready"
 	wait_for -t 10 test -d "$d"
 	# off: the first pages in, then its sibling pays its own faults
 	push_to_swap "$cg"
-	touch_all "$out" v2a >/dev/null
-	off=$(touch_all "$out" v2b | cut -d' ' -f1)
+	memtouch_touch "$out" v2a >/dev/null
+	off=$(memtouch_touch "$out" v2b | cut -d' ' -f1)
 	# on: the first one's page-in reads the sibling back
 	push_to_swap "$cg"
 	echo on >"$d/prefetch"
-	touch_all "$out" v2a >/dev/null
+	memtouch_touch "$out" v2a >/dev/null
 	wait_for -t 30 key_at_least prefetch_last_usec "$d/stat" 1
-	read -r on _ bad <<<"$(touch_all "$out" v2b)"
+	read -r on _ bad <<<"$(memtouch_touch "$out" v2b)"
 	echo "sibling major faults: off $off, on $on; $(grep prefetch "$ADAPTFS_MNT/events" | tail -n1)"
 	[ "$off" -gt 1000 ]
 	[ "$on" -le $((off / 10)) ]
