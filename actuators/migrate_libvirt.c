@@ -21,33 +21,6 @@
 #define POLL_MS 500	/* each look is a virsh process: it takes CPU the move needs */
 #define VIRSH_QUICK_MS 10000
 
-/* "key: value" lines of virsh domjobinfo --rawstats into the progress. */
-static void read_jobinfo(const char *out, struct migrate_progress *p)
-{
-	static const struct { const char *key; size_t off; } keys[] = {
-		{ "memory_processed", offsetof(struct migrate_progress, sent_bytes) },
-		{ "memory_remaining", offsetof(struct migrate_progress, remaining_bytes) },
-		{ "memory_total", offsetof(struct migrate_progress, total_bytes) },
-		{ "memory_bps", offsetof(struct migrate_progress, bandwidth_bytes_per_sec) },
-		{ "memory_iteration", offsetof(struct migrate_progress, passes) },
-	};
-	unsigned long long v;
-	char key[64];
-
-	for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		if (sscanf(l, " %63[a-z_]: %llu", key, &v) != 2)
-			continue;
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-			if (strcmp(key, keys[i].key) == 0)
-				*(uint64_t *)((char *)p + keys[i].off) = v;
-		if (strcmp(key, "memory_dirty_rate") == 0)	/* pages per second */
-			p->dirty_bytes_per_sec = v * 4096;
-		else if (strcmp(key, "auto_converge_throttle") == 0)
-			p->throttle_percent = (unsigned)v;
-		p->live = true;
-	}
-}
-
 /* The value of key in --rawstats or event output ("\tkey: value"), or 0. */
 static uint64_t rawstat(const char *out, const char *key)
 {
@@ -61,9 +34,22 @@ static uint64_t rawstat(const char *out, const char *key)
 	return 0;
 }
 
+/* virsh domjobinfo --rawstats into the progress. */
+static void read_jobinfo(const char *out, struct migrate_progress *p)
+{
+	p->sent_bytes = rawstat(out, "memory_processed");
+	p->remaining_bytes = rawstat(out, "memory_remaining");
+	p->total_bytes = rawstat(out, "memory_total");
+	p->bandwidth_bytes_per_sec = rawstat(out, "memory_bps");
+	p->passes = rawstat(out, "memory_iteration");
+	p->dirty_bytes_per_sec = rawstat(out, "memory_dirty_rate") * (rawstat(out, "memory_page_size") ?: 4096);
+	p->throttle_percent = (unsigned)rawstat(out, "auto_converge_throttle");
+	p->live = true;
+}
+
 /* virsh migrate's options for the [migration] settings. */
-static size_t migrate_args(const struct migrate_ctx *c, const char *dom, const char *args[24],
-			   char uri[160], char bw[32], char after[32])
+static void migrate_args(const struct migrate_ctx *c, const char *dom, const char *args[24],
+			 char uri[160], char bw[32], char after[32])
 {
 	const struct migration_config *s = &c->settings;
 	size_t n = 0;
@@ -92,7 +78,6 @@ static size_t migrate_args(const struct migrate_ctx *c, const char *dom, const c
 	args[n++] = dom;
 	args[n++] = c->m->libvirt_uri;
 	args[n] = NULL;
-	return n;
 }
 
 /* Wait for virsh migrate (pid, its output on rd, kept in said), publishing
