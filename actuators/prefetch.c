@@ -172,6 +172,28 @@ static int cgroup_majflt(const char *rel, uint64_t *v)
 			       kv_get_u64(buf, "pgmajfault", v) == 0 ? 0 : -EINVAL;
 }
 
+/* The container's memory in swap, its descendants' included. */
+static int cgroup_swap(const char *rel, uint64_t *v)
+{
+	char path[PATH_MAX], buf[8192];
+
+	if (layout->v2)
+		return read_u64_file(layout->unified, rel, "memory.swap.current", v);
+	if (path_printf(path, sizeof path, "%s%s/memory.stat", layout->memory, rel) < 0)
+		return -ENAMETOOLONG;
+	if (read_file(path, buf, sizeof buf) < 0)
+		return -EIO;
+	return kv_get_u64(buf, "total_swap", v) == 0 ? 0 : -EINVAL;
+}
+
+/* Whether more of the container is in swap than when its read-back ended. */
+static bool swapped_again(struct pf_state *s, const char *rel)
+{
+	uint64_t swap;
+
+	return cgroup_swap(rel, &swap) == 0 && swap > s->swap_at_end;
+}
+
 /* Thrashing: PSI memory full of the container above the threshold. */
 static bool thrashing(const char *rel)
 {
@@ -345,6 +367,8 @@ static void job_poll(struct pf_state *s, const char *rel, const struct snapshot 
 	s->rec.room = atomic_load(&pr->room);
 	s->rec.first_usec = atomic_load(&pr->first_usec);
 	if (ended) {
+		s->swap_at_end = UINT64_MAX;	/* unknown: never "swapped again" */
+		cgroup_swap(rel, &s->swap_at_end);
 		s->rec.usec = usec ? usec : 1;
 		d->bytes_read += s->rec.read;
 	}
@@ -695,7 +719,11 @@ static void tick_counted(struct pf_state *s, const char *rel, const struct snaps
 		return;
 	s->cg_majflt = total;
 	faulter = prefetch_scan_processes(s, rel, now, d);
-	if (!faulter || (faulter == s->trigger_pid && now < s->window_until))
+	/* In the window the trigger's own faults are its page-in going on,
+	 * unless its container was pushed to swap again since the read-back
+	 * ended: then they are a page-in of their own. */
+	if (!faulter || (faulter == s->trigger_pid && now < s->window_until &&
+			 (s->job.pid || !swapped_again(s, rel))))
 		return;
 	for (size_t i = 0; i < s->n_procs; i++)
 		if (s->procs[i].pid == faulter)
@@ -759,6 +787,16 @@ static void job_stop(struct pf_state *s)
 	s->job.progress = NULL;
 }
 
+/* Turned on (again): faults taken while off are no page-ins to act on,
+ * nor an old trigger's window one to account. */
+static void forget_faults(struct pf_state *s)
+{
+	s->n_procs = 0;
+	s->window_until = 0;
+	s->trigger_pid = 0;
+	s->defer_pid = 0;
+}
+
 static void free_state(struct pf_state *s)
 {
 	job_stop(s);
@@ -800,6 +838,9 @@ static size_t plan(const struct snapshot *snap, struct pf_state **due, size_t ma
 		snprintf(s->name, sizeof s->name, "%s", w->name);
 		if (!s->on && s->job.pid)
 			job_stop(s);
+		if (s->on && !s->polled)
+			forget_faults(s);
+		s->polled = s->on;
 		/* A key too long for s->key is not cut (it could be another
 		 * container's cgroup): that container is not polled. */
 		if (s->on && !w->vm && n_due < max &&

@@ -22,6 +22,7 @@ struct pf_state {
 	uint64_t wid;
 	bool on;
 	bool seen;			/* still in the snapshot this tick */
+	bool polled;			/* on at the engine's last plan */
 	struct prefetch_stats stats;
 	char key[PATH_MAX];		/* the container's cgroup, for the unlocked tick */
 	struct prefetch_learn learn;
@@ -30,6 +31,7 @@ struct pf_state {
 	uint64_t cg_majflt;		/* the cgroup's total at the last tick */
 	uint64_t cooldown_until, window_until;
 	pid_t trigger_pid;
+	uint64_t swap_at_end;		/* the container's swap when its read-back ended */
 	char trigger_comm[COMM_LEN];
 	bool followed[MAX_PROCS];	/* already learned as a follower this window */
 	double tokens;

@@ -146,6 +146,56 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	[ "$f" -le 100 ]
 }
 
+@test "the trigger's own page-in after its read-back ended is a trigger again, inside a long window" {
+	# before the fix the window hid every page-in of the process that opened it
+	mount_with window_ms=600000 cooldown_ms=0
+	holders again g_first:anon:48 g_sib:anon:64
+	echo on >"$D/prefetch"
+	push_to_swap
+	touch_all g_first >/dev/null
+	wait_for -t 10 key_at_least prefetch_triggers "$D/stat" 1
+	wait_for -t 20 key_at_least prefetch_last_usec "$D/stat" 1
+	n=$(key prefetch_triggers "$D/stat")
+	# its memory goes out again: the same process's next page-in reads back again
+	push_to_swap
+	touch_all g_first >/dev/null
+	wait_for -t 10 key_at_least prefetch_triggers "$D/stat" $((n + 1))
+	key_is prefetch_last_trigger_pid "$D/stat" "$(pid_of g_first)"
+	wait_for -t 20 key_at_least prefetch_last_usec "$D/stat" 1
+	read -r f _ bad <<<"$(touch_all g_sib)"
+	echo "sibling after the second read-back: $f major faults, $bad wrong pages"
+	[ "$bad" -eq 0 ]
+	[ "$f" -le 100 ]
+}
+
+@test "faults taken while prefetch was off are no trigger once it is turned on again" {
+	mount_with
+	holders reon o_first:anon:48 o_sib:anon:64
+	echo on >"$D/prefetch"
+	push_to_swap
+	touch_all o_first >/dev/null
+	wait_for -t 10 key_at_least prefetch_triggers "$D/stat" 1
+	wait_for -t 20 key_at_least prefetch_last_usec "$D/stat" 1
+	echo off >"$D/prefetch"
+	push_to_swap
+	read -r f _ <<<"$(touch_all o_first)"
+	echo "o_first paged in while off: $f major faults"
+	[ "$f" -gt 1000 ]
+	n=$(key prefetch_triggers "$D/stat")
+	e=$(key prefetch_skipped_empty "$D/stat")
+	echo on >"$D/prefetch"
+	# two samples on, the engine has polled the container every poll_ms many times over
+	t=$(awk '$1 == "adapt_last_sample_timestamp_seconds" { print $2 }' "$ADAPTFS_MNT/metrics.prom")
+	wait_for -t 5 awk -v t="$t" '$1 == "adapt_last_sample_timestamp_seconds" && $2 > t + 0.6 { ok = 1 } END { exit !ok }' "$ADAPTFS_MNT/metrics.prom"
+	key_is prefetch_triggers "$D/stat" "$n"
+	key_is prefetch_skipped_empty "$D/stat" "$e"
+	# o_sib is still in swap: a page-in now is acted on
+	touch_all o_first >/dev/null
+	push_to_swap
+	touch_all o_first >/dev/null
+	wait_for -t 10 key_at_least prefetch_triggers "$D/stat" $((n + 1))
+}
+
 @test "page-ins turned down in a burst give one events line a second, the rest counted" {
 	mount_with cooldown_ms=600000
 	holders burst b_first:anon:48 b_sib:anon:48
