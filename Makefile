@@ -21,7 +21,7 @@ DEPS_RUN := make gcc libc6-dev pkg-config fuse3 libfuse3-dev libinih-dev libjans
 DEPS_TEST := bats bats-assert bats-support mmdebstrap git clang libclang-rt-14-dev valgrind strace \
 	     inotify-tools man-db jq curl python3 rsync tmux cpio xz-utils zstd lz4 busybox-static \
 	     iproute2 procps util-linux systemd stress-ng wrk gnuplot-nox \
-	     lxc lxc-templates runc criu lxcfs qemu-system-x86 linux-image-amd64 libvirt-daemon-system \
+	     lxc lxc-templates runc crun criu lxcfs qemu-system-x86 linux-image-amd64 libvirt-daemon-system \
 	     nginx-light prometheus prometheus-node-exporter collectd-core build-essential debhelper \
 	     lintian
 # bench/prefetch's services (the second paper's web and database tiers).

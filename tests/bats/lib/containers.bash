@@ -34,6 +34,11 @@
 #   runc_down NAME           kill, delete, remove netns/veth/bundle; frees the address
 #   runc_ip NAME / runc_pid NAME / runc_bundle NAME
 #
+#   crun_up NAME / crun_down NAME / crun_pid NAME
+#                            the same container with crun (one helper, _oci_up RUNTIME, starts
+#                            both; RUNC_CGROUPS_PATH and RUNC_ARGS apply to crun too). State:
+#                            /run/crun/NAME/status. Package crun.
+#
 #   cg_spawn NAME CMD...     make a plain cgroup /docker/<64-hex-id> (template: CG_PATH, e.g.
 #                            CG_PATH='/machine.slice/libpod-{id}.scope' or
 #                            '/machine.slice/systemd-nspawn@{name}.service'; {id} and {name} are
@@ -137,7 +142,7 @@ _adapt_locked() {
 _adapt_owner_alive() { # KIND NAME
     case $1 in
     lxc) [[ -e /var/lib/lxc/$2/config ]] ;;
-    runc) [[ -e /run/netns/adt-$2 || -d /run/runc/$2 ]] ;;
+    runc | crun) [[ -e /run/netns/adt-$2 || -d /run/$1/$2 ]] ;;
     *) return 1 ;;
     esac
 }
@@ -352,16 +357,25 @@ lxc_down() {
 # ---------------------------------------------------------------- runc ---------------------
 
 runc_ip() { cat "$(_adapt_state)/runc/$1/ip"; }
-runc_pid() { runc state "$1" | jq -r .pid; }
+runc_pid() { _oci_pid runc "$1"; }
 runc_bundle() { echo "$(_adapt_state)/runc/$1/bundle"; }
+runc_up() { _oci_up runc "$@"; }
+runc_down() { _oci_down runc "$@"; }
 
-_runc_status() { runc state "$1" 2>/dev/null | jq -r .status 2>/dev/null; }
-_runc_is() { [[ $(_runc_status "$1") == "$2" ]]; }
-_runc_gone_or_stopped() {
+crun_pid() { _oci_pid crun "$1"; }
+crun_up() { _oci_up crun "$@"; }
+crun_down() { _oci_down crun "$@"; }
+
+# runc and crun take the same commands and print the same state (RUNTIME NAME)
+_oci_pid() { "$1" state "$2" | jq -r .pid; }
+_oci_status() { "$1" state "$2" 2>/dev/null | jq -r .status 2>/dev/null; }
+_oci_is() { [[ $(_oci_status "$1" "$2") == "$3" ]]; }
+_oci_gone_or_stopped() {
     local s
-    s=$(_runc_status "$1")
+    s=$(_oci_status "$1" "$2")
     [[ -z $s || $s == stopped ]]
 }
+_runc_gone_or_stopped() { _oci_gone_or_stopped runc "$1"; }
 
 # Build a busybox rootfs in DIR (from a per-file template: building costs ~270 forks).
 _adapt_busybox_rootfs() {
@@ -391,30 +405,30 @@ _adapt_busybox_rootfs_build() {
     echo 'root:x:0:' >"$r/etc/group"
 }
 
-runc_up() {
-    local name=${1:?usage: runc_up NAME}
-    _adapt_need runc jq ip flock md5sum || return 1
-    [[ -x /bin/busybox ]] || { echo "runc_up: /bin/busybox missing (package busybox-static)" >&2; return 1; }
-    runc_down "$name" >/dev/null 2>&1 || true
+_oci_up() { # RUNTIME NAME
+    local rt=$1 name=${2:?usage: ${1}_up NAME}
+    _adapt_need "$rt" jq ip flock md5sum || return 1
+    [[ -x /bin/busybox ]] || { echo "${rt}_up: /bin/busybox missing (package busybox-static)" >&2; return 1; }
+    _oci_down "$rt" "$name" >/dev/null 2>&1 || true
 
     local st bundle ns oct ip h cgpath args
-    st=$(_adapt_state)/runc/$name
+    st=$(_adapt_state)/$rt/$name
     bundle=$st/bundle
     ns=adt-$name
     h=$(_adapt_hash8 "$name")
     cgpath=${RUNC_CGROUPS_PATH:-/$name}
     args=${RUNC_ARGS:-'["sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]'}
     mkdir -p "$bundle"
-    _adapt_reg_add runc "$name"
+    _adapt_reg_add "$rt" "$name"
     echo "$cgpath" >"$st/cgroupspath"
 
     _adapt_busybox_rootfs "$bundle/rootfs" || return 1
     echo "$name" >"$bundle/rootfs/etc/hostname"
-    (cd "$bundle" && runc spec) || return 1
+    (cd "$bundle" && "$rt" spec) || return 1
 
     # network namespace first (it marks the address as owned), then the address and the veth
     ip netns add "$ns" || return 1
-    oct=$(_adapt_ip_alloc runc "$name") || return 1
+    oct=$(_adapt_ip_alloc "$rt" "$name") || return 1
     ip=$ADAPT_NET_PREFIX.$oct
     echo "$ip" >"$st/ip"
     echo "vr$h" >"$st/veth"
@@ -437,21 +451,21 @@ runc_up() {
         | .linux.cgroupsPath = $cg
         | .linux.namespaces |= map(if .type == "network" then .path = $nspath else . end)
         ' "$bundle/config.json" >"$bundle/config.json.new"; then
-        echo "runc_up: jq could not edit config.json (RUNC_ARGS must be a JSON array)" >&2
+        echo "${rt}_up: jq could not edit config.json (RUNC_ARGS must be a JSON array)" >&2
         return 1
     fi
     mv "$bundle/config.json.new" "$bundle/config.json"
 
     # Detached with terminal=false: the container's stdio is what runc gets, so give it files
     # (never the bats pipes, or bats waits for the container to exit).
-    if ! runc run -d --pid-file "$st/pid" --bundle "$bundle" "$name" \
+    if ! "$rt" run -d --pid-file "$st/pid" --bundle "$bundle" "$name" \
         </dev/null >"$st/run.log" 2>&1 3>&-; then
-        echo "runc_up: runc run $name failed:" >&2
+        echo "${rt}_up: $rt run $name failed:" >&2
         cat "$st/run.log" >&2
         return 1
     fi
-    if ! wait_for -t "$ADAPT_START_TIMEOUT" _runc_is "$name" running; then
-        echo "runc_up: $name is '$(_runc_status "$name")', not running:" >&2
+    if ! wait_for -t "$ADAPT_START_TIMEOUT" _oci_is "$rt" "$name" running; then
+        echo "${rt}_up: $name is '$(_oci_status "$rt" "$name")', not running:" >&2
         cat "$st/run.log" >&2
         return 1
     fi
@@ -476,20 +490,20 @@ runc_exec_bg() {
     disown $!
 }
 
-runc_down() {
-    local name=${1:?usage: runc_down NAME} rc=0 st ns h veth cg d
-    st=$(_adapt_state)/runc/$name
+_oci_down() { # RUNTIME NAME
+    local rt=$1 name=${2:?usage: ${1}_down NAME} rc=0 st ns h veth cg d
+    st=$(_adapt_state)/$rt/$name
     ns=adt-$name
     h=$(_adapt_hash8 "$name")
-    if [[ -n $(_runc_status "$name") ]]; then
-        if ! _runc_gone_or_stopped "$name"; then
-            runc kill "$name" KILL >/dev/null 2>&1 || true
+    if [[ -n $(_oci_status "$rt" "$name") ]]; then
+        if ! _oci_gone_or_stopped "$rt" "$name"; then
+            "$rt" kill "$name" KILL >/dev/null 2>&1 || true
             # runc reports a zombie init as stopped; `runc delete -f` on a running container
             # would instead wait (up to 10 s) for host PID 1 to reap it, which is slow here.
-            wait_for -t 10 _runc_gone_or_stopped "$name" || rc=1
+            wait_for -t 10 _oci_gone_or_stopped "$rt" "$name" || rc=1
         fi
-        if ! runc delete "$name" >/dev/null 2>&1; then
-            runc delete -f "$name" >&2 || rc=1
+        if ! "$rt" delete "$name" >/dev/null 2>&1; then
+            "$rt" delete -f "$name" >&2 || rc=1
         fi
     fi
     # cgroups runc might have left (only the path this helper asked for)
@@ -497,7 +511,7 @@ runc_down() {
         cg=$(cat "$st/cgroupspath")
         for d in /sys/fs/cgroup/*"$cg"; do
             [[ -d $d ]] || continue
-            _adapt_cg_rmtree "$d" || { echo "runc_down: cannot remove $d" >&2; rc=1; }
+            _adapt_cg_rmtree "$d" || { echo "${rt}_down: cannot remove $d" >&2; rc=1; }
         done
     fi
     if [[ -e /run/netns/$ns ]]; then
@@ -508,10 +522,10 @@ runc_down() {
         ip link del dev "$veth" || rc=1
     fi
     if [[ -d $ADAPT_RUN_DIR ]]; then
-        _adapt_ip_free runc "$name" || rc=1
+        _adapt_ip_free "$rt" "$name" || rc=1
     fi
     rm -rf "$st"
-    _adapt_reg_del runc "$name"
+    _adapt_reg_del "$rt" "$name"
     return $rc
 }
 
@@ -691,7 +705,7 @@ teardown_all() {
             [[ $want == file || $scope == "$want" ]] || continue
             case $kind in
             lxc) lxc_down "$name" || rc=1 ;;
-            runc) runc_down "$name" || rc=1 ;;
+            runc | crun) _oci_down "$kind" "$name" || rc=1 ;;
             cg) cg_kill "$name" || rc=1 ;;
             esac
         done
