@@ -23,6 +23,9 @@
 #define FILL_HORIZON_SEC 5.0	/* a neighbour growing into the room this soon takes it */
 #define FILL_MIN_RATE (4.0 * (1 << 20))	/* bytes/s: slower is noise, not filling */
 #define NOTE_EVERY_USEC USEC_PER_SEC
+#define QUIET_USEC (200 * 1000)	/* no fault this long ends a process's burst */
+#define PUSHED_HOLD_USEC USEC_PER_SEC	/* pushed out this lately: hold back */
+#define PUSHED_MIN_BYTES (1 << 20)	/* a smaller shrink is noise */
 
 static struct prefetch_config cfg;
 static const struct cgroup_layout *layout;	/* actuator_layout() at start; NULL: none */
@@ -38,7 +41,7 @@ static struct rb_run plan_runs[RB_MAX_RUNS];
 static const char *const skip_names[] = {
 	[PF_SKIP_NONE] = "none", [PF_SKIP_COOLDOWN] = "cooldown", [PF_SKIP_THRASH] = "thrash",
 	[PF_SKIP_RUNNING] = "running", [PF_SKIP_EMPTY] = "empty", [PF_SKIP_BUDGET] = "budget",
-	[PF_SKIP_CONTESTED] = "contested",
+	[PF_SKIP_CONTESTED] = "contested", [PF_SKIP_PUSHED] = "pushed",
 };
 
 const char *prefetch_skip_name(enum prefetch_skip why)
@@ -194,6 +197,29 @@ static bool swapped_again(struct pf_state *s, const char *rel)
 	return cgroup_swap(rel, &swap) == 0 && swap > s->swap_at_end;
 }
 
+/* Whether the container was pushed out lately: less of it in memory than at
+ * the engine's last look (once a sample, and at each page-in it weighs), up
+ * to PUSHED_HOLD_USEC ago. A few faults then are the push's tail or
+ * housekeeping, not a wake-up: what a read-back brought in now would go out
+ * with the rest. Its own page-ins under a full parent push some of it out
+ * too, but they do not shrink it. */
+static bool pushed(struct pf_state *s, const char *rel, uint64_t now)
+{
+	uint64_t usage;
+
+	if (memcg_usage(rel, &usage) < 0)
+		return false;
+	if (s->usage_seen_at && usage + PUSHED_MIN_BYTES < s->usage_seen)
+		s->pushed_at = now;
+	s->usage_seen = usage;
+	s->usage_seen_at = now;
+	if (!s->pushed_at || now - s->pushed_at >= PUSHED_HOLD_USEC)
+		return false;
+	snprintf(s->why, sizeof s->why, "its memory shrank %lu ms ago, to %lu MiB",
+		 (unsigned long)(now - s->pushed_at) / 1000, usage >> 20);
+	return true;
+}
+
 /* Thrashing: PSI memory full of the container above the threshold. */
 static bool thrashing(const char *rel)
 {
@@ -263,6 +289,14 @@ pid_t prefetch_scan_processes(struct pf_state *s, const char *rel, uint64_t now,
 
 			memcpy(next[n].comm, old->comm, COMM_LEN);
 			next_followed[n] = s->followed[old - s->procs];
+			next[n].burst = old->burst;
+			next[n].burst_at = old->burst_at;
+			if (delta) {
+				if (now - old->burst_at > QUIET_USEC)
+					next[n].burst = 0;
+				next[n].burst += delta;
+				next[n].burst_at = now;
+			}
 			if (delta > best) {
 				best = delta;
 				faulter = old->pid;
@@ -328,12 +362,13 @@ static void turn_down(struct pf_state *s, uint64_t now, pid_t pid, const char *c
 		[PF_SKIP_COOLDOWN] = &d->skipped_cooldown, [PF_SKIP_THRASH] = &d->skipped_thrash,
 		[PF_SKIP_RUNNING] = &d->skipped_running, [PF_SKIP_EMPTY] = &d->skipped_empty,
 		[PF_SKIP_BUDGET] = &d->skipped_budget, [PF_SKIP_CONTESTED] = &d->skipped_contested,
+		[PF_SKIP_PUSHED] = &d->skipped_pushed,
 	};
 
 	(*counter[why])++;
 	d->last_skipped = why;
 	d->last_skipped_pid = pid;
-	if ((why == PF_SKIP_BUDGET || why == PF_SKIP_CONTESTED) && s->why[0])
+	if ((why == PF_SKIP_BUDGET || why == PF_SKIP_CONTESTED || why == PF_SKIP_PUSHED) && s->why[0])
 		note(s, now, "%s (pid %d) paged in: not acted on: %s (%s)", comm, pid,
 		     prefetch_skip_name(why), s->why);
 	else
@@ -561,11 +596,14 @@ static uint64_t plan_room(struct rb_plan *p, const struct snapshot *snap, const 
 	return planned;
 }
 
+enum room_verdict { ROOM_ENOUGH, ROOM_CONTESTED, ROOM_SHORT };
+
 /* What the siblings of faulter have in swap, best first, within budget, and
- * the room to make for it under a full ancestor. Returns the siblings. */
+ * the room to make for it under a full ancestor (room: whether it was
+ * there). Returns the siblings. */
 static unsigned plan_readback(struct pf_state *s, const char *rel, const struct snapshot *snap,
-			      pid_t faulter, uint64_t budget, struct rb_plan *p, bool *contested,
-			      struct prefetch_stats *d)
+			      pid_t faulter, uint64_t budget, struct rb_plan *p,
+			      enum room_verdict *verdict, struct prefetch_stats *d)
 {
 	struct prefetch_target targets[MAX_PROCS];
 	uint64_t room, margin = (uint64_t)cfg.margin_bytes;
@@ -583,17 +621,22 @@ static unsigned plan_readback(struct pf_state *s, const char *rel, const struct 
 	}
 	prefetch_order(&s->learn, s->trigger_comm, targets, n);
 	*p = (struct rb_plan){ .runs = plan_runs };
-	for (unsigned i = 0; i < n && targets[i].swap_bytes && p->bytes < budget; i++) {
+	/* learned followers and the faulter come first, with swap or not */
+	for (unsigned i = 0; i < n; i++) {
+		if (!targets[i].swap_bytes)
+			continue;
+		if (p->bytes >= budget) {
+			d->skipped_budget++;	/* cut short by its own budget */
+			break;
+		}
 		used++;
 		readback_plan_process(p, proc_root, targets[i].pid, budget - p->bytes);
 	}
-	if (used && used < n && targets[used].swap_bytes)
-		d->skipped_budget++;	/* cut short by its own budget */
 	room = ancestor_room(rel, up, sizeof up);
 	if (p->bytes && room != UINT64_MAX &&
 	    room_contested(s, snap, up, rel, room > p->bytes ? room - p->bytes : 0)) {
 		readback_plan_truncate(p, 0);
-		*contested = true;
+		*verdict = ROOM_CONTESTED;
 	} else if (p->bytes && room != UINT64_MAX && p->bytes + margin > room) {
 		uint64_t have = room + plan_room(p, snap, up, rel, p->bytes + margin - room);
 
@@ -602,6 +645,7 @@ static unsigned plan_readback(struct pf_state *s, const char *rel, const struct 
 				 room >> 20, up, (have - room) >> 20);
 			readback_plan_truncate(p, have > margin ? have - margin : 0);
 			d->skipped_budget += p->bytes > 0;
+			*verdict = ROOM_SHORT;
 		}
 	}
 	readback_plan_join(p, proc_root, cgroup_root, layout->v2, faulter);
@@ -617,7 +661,7 @@ static enum prefetch_skip try_readback(struct pf_state *s, const char *rel,
 {
 	static struct rb_plan p;
 	uint64_t budget = prefetch_budget_now(s, rel), swapped = 0;
-	bool contested = false;
+	enum room_verdict room = ROOM_ENOUGH;
 	unsigned siblings;
 
 	s->why[0] = '\0';
@@ -625,8 +669,8 @@ static enum prefetch_skip try_readback(struct pf_state *s, const char *rel,
 	if (cfg.max_bytes_per_trigger >= 1 && budget > (uint64_t)cfg.max_bytes_per_trigger)
 		budget = (uint64_t)cfg.max_bytes_per_trigger;
 	memcpy(s->trigger_comm, comm, COMM_LEN);
-	siblings = plan_readback(s, rel, snap, faulter, budget, &p, &contested, d);
-	if (contested)
+	siblings = plan_readback(s, rel, snap, faulter, budget, &p, &room, d);
+	if (room == ROOM_CONTESTED)
 		return PF_SKIP_CONTESTED;
 	for (size_t i = 0; !p.bytes && i < s->n_procs; i++)
 		swapped += readback_swap_bytes(proc_root, s->procs[i].pid);
@@ -645,7 +689,15 @@ static enum prefetch_skip try_readback(struct pf_state *s, const char *rel,
 	s->job_siblings = siblings;
 	s->job_stopped = false;
 	s->job_waited = s->defer_pid == faulter ? now - s->defer_since : 0;
-	s->defer_pid = 0;
+	/* Cut short for room: the rest waits for it as a page-in turned down would. */
+	if (room == ROOM_SHORT && cfg.defer_ms > 0) {
+		if (s->defer_pid != faulter)
+			s->defer_since = now;
+		s->defer_pid = faulter;
+		s->defer_next = now + (uint64_t)(cfg.cooldown_ms * 1000);
+	} else {
+		s->defer_pid = 0;
+	}
 	memset(s->followed, 0, sizeof s->followed);
 	s->window_until = now + (uint64_t)(cfg.window_ms * 1000);
 	s->rec = (struct prefetch_last){ .pid = faulter, .asked = p.bytes };
@@ -657,10 +709,11 @@ static enum prefetch_skip try_readback(struct pf_state *s, const char *rel,
 	return PF_SKIP_NONE;
 }
 
-/* A page-in turned down for want of room waits up to defer_ms for it (an
- * idle neighbour to take it from, a neighbour done filling the parent),
+/* A page-in turned down for want of room, or while its container was
+ * pushed out, waits up to defer_ms for room (an idle neighbour to take it
+ * from, a neighbour done filling the parent) and for the push to be over,
  * looked at again every cooldown_ms; counted and said once, when turned
- * down. */
+ * down. So does the rest of a read-back cut short for room. */
 static void retry_deferred(struct pf_state *s, const char *rel, const struct snapshot *snap,
 			   uint64_t now, struct prefetch_stats *d)
 {
@@ -679,7 +732,8 @@ static void retry_deferred(struct pf_state *s, const char *rel, const struct sna
 		s->defer_pid = 0;
 		return;
 	}
-	try_readback(s, rel, snap, now, s->defer_pid, comm, d);
+	if (!pushed(s, rel, now))
+		try_readback(s, rel, snap, now, s->defer_pid, comm, d);
 }
 
 /* Once a sample: read the neighbours under the limited ancestor, so that a
@@ -692,6 +746,7 @@ static void watch_neighbours(struct pf_state *s, const char *rel, const struct s
 	if (!snap || snap->seq == s->watched_seq)
 		return;
 	s->watched_seq = snap->seq;
+	pushed(s, rel, now_usec());
 	if (ancestor_room(rel, up, sizeof up) == UINT64_MAX)
 		return;
 	while (next_neighbour(&d, up, rel, child))
@@ -703,7 +758,7 @@ static void tick_counted(struct pf_state *s, const char *rel, const struct snaps
 {
 	char comm[COMM_LEN] = "";
 	enum prefetch_skip why;
-	uint64_t total;
+	uint64_t total, burst = 0;
 	pid_t faulter;
 
 	if (!layout)
@@ -726,9 +781,15 @@ static void tick_counted(struct pf_state *s, const char *rel, const struct snaps
 			 (s->job.pid || !swapped_again(s, rel))))
 		return;
 	for (size_t i = 0; i < s->n_procs; i++)
-		if (s->procs[i].pid == faulter)
+		if (s->procs[i].pid == faulter) {
 			memcpy(comm, s->procs[i].comm, COMM_LEN);
-	if (now < s->cooldown_until)
+			burst = s->procs[i].burst;
+		}
+	/* Looking is one read: no cooldown for it, so the burst that goes on
+	 * is acted on as soon as it is one. */
+	if (burst < (uint64_t)cfg.min_faults && pushed(s, rel, now))
+		why = PF_SKIP_PUSHED;
+	else if (now < s->cooldown_until)
 		why = PF_SKIP_COOLDOWN;
 	else if (thrashing(rel))
 		why = PF_SKIP_THRASH;
@@ -741,8 +802,8 @@ static void tick_counted(struct pf_state *s, const char *rel, const struct snaps
 	}
 	if (why == PF_SKIP_NONE)
 		return;
-	if ((why == PF_SKIP_BUDGET || why == PF_SKIP_CONTESTED) && cfg.defer_ms > 0 &&
-	    s->defer_pid != faulter) {
+	if ((why == PF_SKIP_BUDGET || why == PF_SKIP_CONTESTED || why == PF_SKIP_PUSHED) &&
+	    cfg.defer_ms > 0 && s->defer_pid != faulter) {
 		s->defer_pid = faulter;
 		s->defer_since = now;
 		s->defer_next = s->cooldown_until;
@@ -767,6 +828,7 @@ static void tick(struct pf_state *s, const struct snapshot *snap, uint64_t now)
 	s->stats.skipped_running += d.skipped_running;
 	s->stats.skipped_empty += d.skipped_empty;
 	s->stats.skipped_contested += d.skipped_contested;
+	s->stats.skipped_pushed += d.skipped_pushed;
 	s->stats.sibling_faults += d.sibling_faults;
 	if (d.have_last) {
 		s->stats.have_last = true;

@@ -13,6 +13,8 @@
 struct proc_seen {
 	pid_t pid;
 	uint64_t majflt;
+	uint64_t burst;			/* major faults since its last quiet spell */
+	uint64_t burst_at;		/* ... the last of which was counted then */
 	char comm[COMM_LEN];
 };
 
@@ -32,6 +34,8 @@ struct pf_state {
 	uint64_t cooldown_until, window_until;
 	pid_t trigger_pid;
 	uint64_t swap_at_end;		/* the container's swap when its read-back ended */
+	uint64_t usage_seen, usage_seen_at;	/* its memory at the engine's last look, and when */
+	uint64_t pushed_at;		/* when a look found it had shrunk */
 	char trigger_comm[COMM_LEN];
 	bool followed[MAX_PROCS];	/* already learned as a follower this window */
 	double tokens;

@@ -20,6 +20,7 @@ enum prefetch_skip {
 	PF_SKIP_EMPTY,			/* no sibling has memory in swap */
 	PF_SKIP_BUDGET,			/* no room below its limits, none to make */
 	PF_SKIP_CONTESTED,		/* a neighbour is filling the ancestor's room */
+	PF_SKIP_PUSHED,			/* a few faults while it was being pushed to swap */
 };
 
 /* The last read-back. */
@@ -43,6 +44,7 @@ struct prefetch_stats {
 	uint64_t skipped_running;	/* the last read-back still ran */
 	uint64_t skipped_empty;		/* nothing of the siblings in swap */
 	uint64_t skipped_contested;	/* a neighbour was filling the room */
+	uint64_t skipped_pushed;	/* a few faults while it was pushed to swap */
 	uint64_t sibling_faults;	/* siblings' major faults within the window after triggers */
 	bool have_last;
 	struct prefetch_last last;

@@ -202,6 +202,7 @@ static const struct {
 	{ "skipped_running", offsetof(struct prefetch_stats, skipped_running), "Page-ins skipped while the last read-back still ran." },
 	{ "skipped_empty", offsetof(struct prefetch_stats, skipped_empty), "Page-ins that found no sibling memory in swap." },
 	{ "skipped_contested", offsetof(struct prefetch_stats, skipped_contested), "Page-ins while a neighbour filled the room under a limited ancestor." },
+	{ "skipped_pushed", offsetof(struct prefetch_stats, skipped_pushed), "Page-ins of fewer than min_faults faults while the container was pushed to swap." },
 	{ "sibling_faults", offsetof(struct prefetch_stats, sibling_faults), "Siblings' major faults within the window after a trigger." },
 };
 

@@ -52,6 +52,7 @@ static int set_prefetch(struct prefetch_config *p, const char *name, const char 
 		{ "defer_ms", offsetof(struct prefetch_config, defer_ms), 0, 600e3 },
 		{ "poll_ms", offsetof(struct prefetch_config, poll_ms), 1, 10000 },
 		{ "window_ms", offsetof(struct prefetch_config, window_ms), 1, 600e3 },
+		{ "min_faults", offsetof(struct prefetch_config, min_faults), 1, 1e9 },
 		{ "thrash_full_avg10", offsetof(struct prefetch_config, thrash_full_avg10), 0, 100 },
 	};
 
@@ -350,6 +351,7 @@ static void config_defaults(struct config *cfg)
 			.max_bytes_per_sec = 1024.0 * 1024 * 1024,
 			.poll_ms = 10,
 			.window_ms = 2000,
+			.min_faults = 256,
 			.defer_ms = 10000,
 			.thrash_full_avg10 = 20,
 		},

@@ -28,6 +28,7 @@ struct prefetch_config {
 	double defer_ms;		/* a page-in turned down for room waits this long for it */
 	double poll_ms;			/* fault detection period */
 	double window_ms;		/* faults this soon after a trigger follow it */
+	double min_faults;		/* fewer in a burst, while pushed to swap: no trigger */
 	double thrash_full_avg10;	/* PSI memory full above this: thrashing */
 };
 

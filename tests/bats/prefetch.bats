@@ -107,11 +107,11 @@ touch_all() {
 	[ "$bytes" -le $(( (40 - 16) * 1024 * 1024 )) ]
 }
 
-# same_counters: the ten prefetch counters of $OUT/stat and $OUT/prom agree
+# same_counters: the eleven prefetch counters of $OUT/stat and $OUT/prom agree
 same_counters() {
 	local k s p
 	for k in triggers bytes read_bytes skipped_budget skipped_cooldown skipped_thrash \
-		 skipped_running skipped_empty skipped_contested sibling_faults; do
+		 skipped_running skipped_empty skipped_contested skipped_pushed sibling_faults; do
 		s=$(key "prefetch_$k" "$OUT/stat")
 		p=$(awk -v m="adapt_prefetch_${k}_total{workload=\"$(basename "$D")\"," 'index($0, m) == 1 { print $2 }' "$OUT/prom")
 		[ -n "$s" ] && [ "$s" = "$p" ] || { echo "$k: stat $s, metrics.prom $p"; return 1; }

@@ -66,6 +66,9 @@ holders() {
 }
 
 pid_of() { cat "$OUT/$1.ready"; }
+# sib_swap_kib NAME: KiB of holder NAME in swap
+sib_swap_kib() { awk '/^Swap:/ { s += $2 } END { print s + 0 }' "/proc/$(pid_of "$1")/smaps"; }
+sib_swap_below() { [ "$(sib_swap_kib "$1")" -lt "$2" ]; }
 
 # Squeeze the container into swap, then give it room again.
 push_to_swap() {
@@ -120,7 +123,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	# e_first pages in from its file: nothing of the container is in swap yet
 	kill -USR2 "$(pid_of e_first)"
 	wait_for -t 10 test -s "$OUT/e_first.out"
-	[ "$(awk '/^Swap:/ { s += $2 } END { print s + 0 }' "/proc/$(pid_of e_sib)/smaps")" -eq 0 ]
+	[ "$(sib_swap_kib e_sib)" -eq 0 ]
 	read -r f _ <<<"$(touch_all e_first)"
 	echo "e_first: $f major faults from its file"
 	[ "$f" -gt 1000 ]
@@ -260,6 +263,59 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	echo "sibling after the read-back: $f major faults"
 	[ "$bad" -eq 0 ]
 	[ "$f" -le 1000 ]
+}
+
+@test "a few faults while the container is pushed out wait for the push to be over, then its siblings are read back" {
+	# every page-in here is "a few" faults: p_first's whole re-touch, right after the push
+	mount_with min_faults=1000000
+	holders pushd p_first:anon:48 p_sib:anon:64
+	echo on >"$D/prefetch"
+	push_to_swap
+	touch_all p_first >/dev/null
+	wait_for -t 10 key_at_least prefetch_skipped_pushed "$D/stat" 1 ||
+		{ grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
+	wait_for -t 5 grep -q "pushd: prefetch: p_first (pid $(pid_of p_first)) paged in: not acted on: pushed (its memory shrank" "$ADAPTFS_MNT/events"
+	# a second after the container last shrank, the page-in that waited is read back
+	wait_for -t 20 key_at_least prefetch_triggers "$D/stat" 1
+	key_is prefetch_last_trigger_pid "$D/stat" "$(pid_of p_first)"
+	wait_for -t 20 key_at_least prefetch_last_usec "$D/stat" 1
+	wait_for -t 5 grep -Eq "pushd: prefetch: p_first \(pid [0-9]+\) paged in: read back .*waited [1-9][0-9]* ms for room" "$ADAPTFS_MNT/events"
+	read -r f _ bad <<<"$(touch_all p_sib)"
+	echo "sibling after the read-back: $f major faults, $bad wrong pages"
+	[ "$bad" -eq 0 ]
+	[ "$f" -le 100 ]
+}
+
+@test "a read-back cut short for room reads the rest once a neighbour idles and gives it" {
+	mount_with
+	mkdir -p "/sys/fs/cgroup/memory$PARENT"
+	echo $((320 * 1024 * 1024)) >"/sys/fs/cgroup/memory$PARENT/memory.limit_in_bytes"
+	holders svc s_first:anon:32 s_sib:anon:128
+	A_MEMCG=$MEMCG A_D=$D
+	push_to_swap
+	# the neighbour fills the parent and stays busy: no room to take from it
+	holders busy n_hog:anon:240
+	bash -c 'while :; do :; done' &
+	spin=$!
+	for c in cpuacct cpu memory pids; do echo "$spin" >"$(cg_dir busy "$c")/cgroup.procs"; done
+	wait_for -t 10 sh -c "awk '\$1 == \"usage_percent\" && \$2 > 50 { ok = 1 } END { exit !ok }' $ADAPTFS_MNT/busy/cpu"
+	echo on >"$A_D/prefetch"
+	MEMCG=$A_MEMCG
+	touch_all s_first >/dev/null
+	wait_for -t 20 key_at_least prefetch_last_usec "$A_D/stat" 1 || { kill "$spin"; false; }
+	busy_read=$(key prefetch_read_bytes "$A_D/stat")
+	busy_swap=$(sib_swap_kib s_sib)
+	echo "with the neighbour busy: $((busy_read >> 20)) MiB read back, s_sib still has $((busy_swap >> 10)) MiB in swap"
+	[ "$busy_swap" -gt $((32 * 1024)) ] || { kill "$spin"; false; }
+	# the neighbour goes idle: the rest comes back with room taken from it, no new page-in needed
+	kill "$spin"
+	wait_for -t 30 sib_swap_below s_sib 13107 ||
+		{ grep prefetch "$A_D/stat" "$ADAPTFS_MNT/events"; false; }
+	grep -Eq "svc: prefetch: s_first \(pid [0-9]+\) paged in: read back .*room made [1-9][0-9]* KiB" "$ADAPTFS_MNT/events"
+	read -r f _ bad <<<"$(touch_all s_sib)"
+	echo "sibling after the rest came back: $f major faults, $bad wrong pages"
+	[ "$bad" -eq 0 ]
+	[ "$f" -le 3276 ]	# a tenth of its 32768 pages at most
 }
 
 @test "no read-back while a neighbour is filling the parent; the page-in waits, and is read back once the neighbour idles" {
