@@ -72,6 +72,9 @@ reload() {
 
 # running H NAME: libvirt on H runs NAME
 running() { [ "$(lv "$1" domstate "$2" 2>/dev/null)" = running ]; }
+# runs_after_move H NAME: ... once the move's last step has reached it (a
+# domstate in the moment after the source's virsh returns may still fail)
+runs_after_move() { wait_for -t 10 running "$1" "$2"; }
 
 @test "a libvirt guest moves live to the peer's libvirtd: the client sees at most the downtime, the guest keeps its uptime" {
 	local a b ip=$HOSTS_NET.180 out before after line downtime longest
@@ -87,7 +90,7 @@ running() { [ "$(lv "$1" domstate "$2" 2>/dev/null)" = running ]; }
 	echo host=hB >"$a/lvg1/placement"
 	grep lvg1 "$a/events"
 	# libvirt on both ends says where it runs; adaptfs's trees follow
-	running hB lvg1
+	runs_after_move hB lvg1
 	! lv hA domstate lvg1 2>/dev/null
 	[ "$(pgrep -fc -- "-name guest=lvg1,")" -eq 1 ]
 	wait_for -t 10 test -d "$b/lvg1"
@@ -132,7 +135,7 @@ key_above() { awk -v k="$1" -v n="$3" '$1 == k && $2 ~ /^[0-9]+$/ && $2 > n { ok
 	reload hA
 	grep 'lvg4: placement: moving to hB: active$' "$a/events"
 	grep 'lvg4: placement: moved to hB live (libvirt)' "$a/events"
-	running hB lvg4
+	runs_after_move hB lvg4
 	lv hB destroy lvg4 >/dev/null
 }
 
