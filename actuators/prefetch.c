@@ -599,8 +599,8 @@ static uint64_t plan_room(struct rb_plan *p, const struct snapshot *snap, const 
 enum room_verdict { ROOM_ENOUGH, ROOM_CONTESTED, ROOM_SHORT };
 
 /* What the siblings of faulter have in swap, best first, within budget, and
- * the room to make for it under a full ancestor (room: whether it was
- * there). Returns the siblings. */
+ * the room to make for it under a full ancestor (verdict: whether there was
+ * room for all of it). Returns the siblings. */
 static unsigned plan_readback(struct pf_state *s, const char *rel, const struct snapshot *snap,
 			      pid_t faulter, uint64_t budget, struct rb_plan *p,
 			      enum room_verdict *verdict, struct prefetch_stats *d)
