@@ -7,7 +7,7 @@ The baseline of bench/migrate: no adaptfs, python3 stdlib only.
                     --src-pid PID --args ARGS [--src-ctl SOCK] [--qemu qemu-system-x86_64]
                     [--tap TAP] [--bridge br0] [--port 4444] [--downtime-limit 300]
                     [--max-bandwidth BYTES] [--capability CAP]... [--multifd N]
-                    [--poll 0.02] [--timeout 120]
+                    [--outside-throttle] [--poll 0.02] [--timeout 120]
 
 ARGS is the guest's QEMU command line without the program, one argument a line (what
 tests/bats/lib/hosts.bash's host_vm_args prints). Steps, all timed:
@@ -26,13 +26,21 @@ tests/bats/lib/hosts.bash's host_vm_args prints). Steps, all timed:
      until completed (or --timeout s: the migration is cancelled, exit status 3);
   4. query-status on the destination's monitor every --poll s until "running";
   5. quit the source, and wait until its process is gone (a zombie counts as gone).
+--outside-throttle (issue 23: auto-converge without QEMU's cpu-throttle) holds the guest's vCPU
+threads (query-cpus-fast's thread-id) to a share of one CPU with SCHED_DEADLINE from outside
+QEMU, its migration thread untouched: stepped as QEMU's auto-converge steps its own (20%, then
++10% per pass that does not converge, i.e. each dirty-sync-count past the second, up to 99%),
+and undone (the threads' own policy and nice back) however step 3 ends.
 total_ms spans 1 to 5 (what adaptfs's write to placement covers). Prints one JSON line:
 total_ms, downtime_ms (query-migrate), setup_ms (1-2), migrate_ms (3), resume_ms (4),
-quit_ms (5), query_total_ms (query-migrate total-time), pid (the destination QEMU), ctl.
+quit_ms (5), query_total_ms (query-migrate total-time), pid (the destination QEMU; null if it
+has exited by then), ctl, passes (dirty-sync-count) and throttle_max (%, 0 without
+--outside-throttle).
 Exit status 1 on any failure (the source is left as it is: the caller's teardown cleans up),
 3 when --timeout ran out (the migration cancelled, the source running on).
 """
 import argparse
+import ctypes
 import json
 import os
 import socket
@@ -76,6 +84,57 @@ class QMP:
 
     def close(self):
         self.s.close()
+
+
+class SchedAttr(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_uint32), ("policy", ctypes.c_uint32), ("flags", ctypes.c_uint64),
+                ("nice", ctypes.c_int32), ("priority", ctypes.c_uint32), ("runtime", ctypes.c_uint64),
+                ("deadline", ctypes.c_uint64), ("period", ctypes.c_uint64)]
+
+
+class OutsideThrottle:
+    """The guest's vCPU threads held to (100 - percent)% of a CPU each: SCHED_DEADLINE with
+    runtime (100 - percent)% of PERIOD_NS, a hard cap the kernel enforces per thread."""
+    PERIOD_NS = 50000000
+    SCHED_DEADLINE = 6
+    SYS_SETATTR, SYS_GETATTR = 314, 315     # x86_64
+
+    def __init__(self, qmp):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.tids = [c["thread-id"] for c in qmp.cmd("query-cpus-fast")]
+        self.saved = {}
+        for t in self.tids:
+            a = SchedAttr()
+            if self.libc.syscall(self.SYS_GETATTR, t, ctypes.byref(a), ctypes.sizeof(a), 0) != 0:
+                raise OSError(ctypes.get_errno(), "sched_getattr %d" % t)
+            self.saved[t] = a
+        self.percent = 0
+
+    def _set(self, tid, a):
+        a.size = ctypes.sizeof(a)
+        if self.libc.syscall(self.SYS_SETATTR, tid, ctypes.byref(a), 0) != 0:
+            raise OSError(ctypes.get_errno(), "sched_setattr %d" % tid)
+
+    def hold(self, percent):
+        run = self.PERIOD_NS * (100 - percent) // 100
+        for t in self.tids:
+            self._set(t, SchedAttr(policy=self.SCHED_DEADLINE, runtime=run, deadline=self.PERIOD_NS,
+                                   period=self.PERIOD_NS))
+        self.percent = percent
+
+    def step(self):
+        """QEMU's defaults: cpu-throttle-initial 20, cpu-throttle-increment 10, max 99."""
+        self.hold(20 if not self.percent else min(self.percent + 10, 99))
+
+    def undo(self):
+        for t, a in self.saved.items():
+            # a fair thread's runtime reads back as its slice: 0 is the default one
+            a.runtime = a.deadline = a.period = 0
+            a.flags &= 1    # SCHED_FLAG_RESET_ON_FORK; no clamps (a size-48 attr)
+            try:
+                self._set(t, a)
+            except OSError:
+                pass    # the thread is gone: the source quit
 
 
 def opt_path(value, key="path"):
@@ -159,6 +218,7 @@ def main():
     p.add_argument("--max-bandwidth", type=int)
     p.add_argument("--capability", action="append", default=[])
     p.add_argument("--multifd", type=int, default=0)
+    p.add_argument("--outside-throttle", action="store_true")
     p.add_argument("--poll", type=float, default=0.02)
     p.add_argument("--timeout", type=float, default=120.0)
     a = p.parse_args()
@@ -211,19 +271,33 @@ def main():
     caps = [{"capability": c, "state": True} for c in a.capability]
     caps.append({"capability": "multifd", "state": a.multifd > 0})
     src.cmd("migrate-set-capabilities", {"capabilities": caps})
+    throttle = OutsideThrottle(src) if a.outside_throttle else None
+    passes = 0
     src.cmd("migrate", {"uri": "tcp:%s:%d" % (a.dst_addr, a.port)})
-    while True:
-        q = src.cmd("query-migrate")
-        s = q.get("status")
-        if s == "completed":
-            break
-        if s in ("failed", "cancelled"):
-            sys.exit("bare_migrate: migration %s: %s" % (s, q.get("error-desc", "")))
-        if time.monotonic() > end:
-            src.cmd("migrate_cancel")
-            print(json.dumps({"timeout_s": a.timeout, "status": s}))
-            sys.exit(3)
-        time.sleep(a.poll)
+    try:
+        while True:
+            q = src.cmd("query-migrate")
+            s = q.get("status")
+            n = q.get("ram", {}).get("dirty-sync-count", 0)
+            if s == "completed":
+                passes = max(passes, n)
+                break
+            if s in ("failed", "cancelled"):
+                sys.exit("bare_migrate: migration %s: %s" % (s, q.get("error-desc", "")))
+            if time.monotonic() > end:
+                src.cmd("migrate_cancel")
+                print(json.dumps({"timeout_s": a.timeout, "status": s, "passes": passes,
+                                  "throttle_max": throttle.percent if throttle else 0}))
+                sys.exit(3)
+            # the first sync starts the move, the second ends the bulk pass: each later one
+            # is a pass that did not fit the downtime limit
+            if throttle and n > passes and n > 2:
+                throttle.step()
+            passes = max(passes, n)
+            time.sleep(a.poll)
+    finally:
+        if throttle:
+            throttle.undo()
     t2 = time.monotonic()
     # 4. the destination runs
     dst = QMP(dst_ctl)
@@ -245,12 +319,16 @@ def main():
         time.sleep(a.poll)
     t4 = time.monotonic()
 
-    with open("%s/%s.pid" % (a.dst_dir, name)) as f:
-        pid = int(f.read().strip())
+    try:
+        with open("%s/%s.pid" % (a.dst_dir, name)) as f:
+            pid = int(f.read().strip())
+    except FileNotFoundError:
+        pid = None      # it ran, and exited since (with -no-reboot: the guest reset)
     print(json.dumps({
         "total_ms": ms(t0, t4), "downtime_ms": q.get("downtime"), "setup_ms": ms(t0, t1),
         "migrate_ms": ms(t1, t2), "resume_ms": ms(t2, t3), "quit_ms": ms(t3, t4),
-        "query_total_ms": q.get("total-time"), "pid": pid, "ctl": dst_ctl}))
+        "query_total_ms": q.get("total-time"), "pid": pid, "ctl": dst_ctl,
+        "passes": passes, "throttle_max": throttle.percent if throttle else 0}))
 
 
 if __name__ == "__main__":
