@@ -110,13 +110,9 @@ one_tree_shows() { [ "$(ls "$(host_mnt hA)" "$(host_mnt hB)" | grep -cx "$1")" -
 one_guest() { [ "$(hosts_guest_pids "$1" | wc -l)" -eq 1 ]; }
 # count_above H C N: container C's counter file on H is above N
 count_above() { [ "$(cat "$(host_dir "$1")/lxc/$2/rootfs/root/count")" -gt "$3" ]; }
-# guest_crash_at H NAME: the first line in which the kernel of guest NAME,
-# received on H, reported itself broken (its serial log is among the files
-# the receiver made for it)
-guest_crash_at() {
-	grep -h -a -m1 -E "Kernel panic|BUG:|Oops|corruption|general protection fault" \
-		"$(host_dir "$1")"/state/migrate/"$2"/f* 2>/dev/null | tr -d '\r' | head -n1 | grep .
-}
+# guest_crash_at H NAME: guest_crash_line of guest NAME received on H (its
+# serial log is among the files the receiver made for it)
+guest_crash_at() { guest_crash_line "$(host_dir "$1")"/state/migrate/"$2"/f*; }
 # skip_if_broke_at H NAME OUTCOME: after a move adaptfs finished (OUTCOME
 # moved: it kept the copy on H because it ran there), a guest whose kernel
 # then broke is QEMU 7.2's TCG pre-copy (adaptfs.conf(5) BUGS,

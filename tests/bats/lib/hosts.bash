@@ -98,6 +98,7 @@
 #   host_client_stop PID     stop that client (SIGTERM, then SIGKILL), idempotent
 #   client_past OUT MS       that client logged a request made after MS (epoch ms)
 #   client_longest_gap OUT   the longest stretch of its failed requests, in ms
+#   guest_crash_line FILE... the first line of a guest's serial logs where its kernel said it broke
 #   uptime_of IP             a guest's own uptime in seconds (its /www/uptime, lib/vm.bash),
 #                            asked over HTTP from adt-cli (2 s timeout); fails if it does not answer
 #
@@ -836,6 +837,15 @@ while True:
 }
 
 client_past() { [ "$(tail -n1 "$1" | cut -d' ' -f1)" -gt "$2" ]; }
+
+# guest_crash_line FILE...: the first line in which a guest's kernel, in its
+# serial log FILEs, reported itself broken (BUG, Oops, panic, corruption);
+# fails when none did. After a live move under TCG that is QEMU 7.2's
+# pre-copy (adaptfs.conf(5) BUGS, bench/migrate/results-tcg-nothrottle.md).
+guest_crash_line() {
+    grep -h -a -m1 -E "Kernel panic|BUG:|Oops|corruption|general protection fault" "$@" 2>/dev/null |
+        tr -d '\r' | head -n1 | grep .
+}
 
 client_longest_gap() {
     awk '$2 == "err" { if (!s) s = $1; e = $1 } $2 == "ok" && s { if (e - s > m) m = e - s; s = 0 }
