@@ -26,6 +26,7 @@
 #define QUIET_USEC (200 * 1000)	/* no fault this long ends a process's burst */
 #define PUSHED_HOLD_USEC USEC_PER_SEC	/* pushed out this lately: hold back */
 #define PUSHED_MIN_BYTES (1 << 20)	/* a smaller shrink is noise */
+#define PUSHED_LOOK_USEC (250 * 1000)	/* a shrink is measured over up to this */
 
 static struct prefetch_config cfg;
 static const struct cgroup_layout *layout;	/* actuator_layout() at start; NULL: none */
@@ -160,33 +161,33 @@ static uint64_t memcg_limit(const char *rel)
 	return limit;
 }
 
-static int cgroup_majflt(const char *rel, uint64_t *v)
+/* A key of the cgroup's memory.stat, its descendants' included: v1 has
+ * them in the total_ key, v2 in the key itself. */
+static int memcg_stat_u64(const char *rel, const char *key, uint64_t *v)
 {
-	char path[PATH_MAX], buf[8192];
-	const char *base = memcg_root();
+	char path[PATH_MAX], buf[8192], total[64];
 
-	if (!base)
+	if (!memcg_root())
 		return -ENOENT;
-	if (path_printf(path, sizeof path, "%s%s/memory.stat", base, rel) < 0)
+	if (path_printf(path, sizeof path, "%s%s/memory.stat", memcg_root(), rel) < 0)
 		return -ENAMETOOLONG;
 	if (read_file(path, buf, sizeof buf) < 0)
 		return -EIO;
-	return (!layout->v2 && kv_get_u64(buf, "total_pgmajfault", v) == 0) ||
-			       kv_get_u64(buf, "pgmajfault", v) == 0 ? 0 : -EINVAL;
+	snprintf(total, sizeof total, "total_%s", key);
+	return kv_get_u64(buf, layout->v2 ? key : total, v) == 0 ? 0 : -EINVAL;
+}
+
+static int cgroup_majflt(const char *rel, uint64_t *v)
+{
+	return memcg_stat_u64(rel, "pgmajfault", v);
 }
 
 /* The container's memory in swap, its descendants' included. */
 static int cgroup_swap(const char *rel, uint64_t *v)
 {
-	char path[PATH_MAX], buf[8192];
-
 	if (layout->v2)
 		return read_u64_file(layout->unified, rel, "memory.swap.current", v);
-	if (path_printf(path, sizeof path, "%s%s/memory.stat", layout->memory, rel) < 0)
-		return -ENAMETOOLONG;
-	if (read_file(path, buf, sizeof buf) < 0)
-		return -EIO;
-	return kv_get_u64(buf, "total_swap", v) == 0 ? 0 : -EINVAL;
+	return memcg_stat_u64(rel, "swap", v);
 }
 
 /* Whether more of the container is in swap than when its read-back ended. */
@@ -198,21 +199,27 @@ static bool swapped_again(struct pf_state *s, const char *rel)
 }
 
 /* Whether the container was pushed out lately: less of it in memory than at
- * the engine's last look (once a sample, and at each page-in it weighs), up
- * to PUSHED_HOLD_USEC ago. A few faults then are the push's tail or
- * housekeeping, not a wake-up: what a read-back brought in now would go out
- * with the rest. Its own page-ins under a full parent push some of it out
- * too, but they do not shrink it. */
+ * an earlier look of the engine (once a sample, and at each page-in it
+ * weighs), up to PUSHED_HOLD_USEC ago. A few faults then are the push's tail
+ * or housekeeping, not a wake-up: what a read-back brought in now would go
+ * out with the rest. Its own page-ins under a full parent push some of it
+ * out too, but they do not shrink it. */
 static bool pushed(struct pf_state *s, const char *rel, uint64_t now)
 {
 	uint64_t usage;
+	bool shrank;
 
 	if (memcg_usage(rel, &usage) < 0)
 		return false;
-	if (s->usage_seen_at && usage + PUSHED_MIN_BYTES < s->usage_seen)
+	shrank = s->usage_seen_at && usage + PUSHED_MIN_BYTES < s->usage_seen;
+	if (shrank)
 		s->pushed_at = now;
-	s->usage_seen = usage;
-	s->usage_seen_at = now;
+	/* A shrink is measured against a look up to PUSHED_LOOK_USEC old:
+	 * looks a poll apart would each see too little of a push to tell. */
+	if (shrank || usage > s->usage_seen || now - s->usage_seen_at >= PUSHED_LOOK_USEC) {
+		s->usage_seen = usage;
+		s->usage_seen_at = now;
+	}
 	if (!s->pushed_at || now - s->pushed_at >= PUSHED_HOLD_USEC)
 		return false;
 	snprintf(s->why, sizeof s->why, "its memory shrank %lu ms ago, to %lu MiB",
@@ -732,8 +739,9 @@ static void retry_deferred(struct pf_state *s, const char *rel, const struct sna
 		s->defer_pid = 0;
 		return;
 	}
-	if (!pushed(s, rel, now))
-		try_readback(s, rel, snap, now, s->defer_pid, comm, d);
+	/* Nothing in swap any more: nothing waits. */
+	if (!pushed(s, rel, now) && try_readback(s, rel, snap, now, s->defer_pid, comm, d) == PF_SKIP_EMPTY)
+		s->defer_pid = 0;
 }
 
 /* Once a sample: read the neighbours under the limited ancestor, so that a
@@ -802,6 +810,8 @@ static void tick_counted(struct pf_state *s, const char *rel, const struct snaps
 	}
 	if (why == PF_SKIP_NONE)
 		return;
+	if (why == PF_SKIP_EMPTY && s->defer_pid == faulter)
+		s->defer_pid = 0;	/* its wait is over: nothing to read back */
 	if ((why == PF_SKIP_BUDGET || why == PF_SKIP_CONTESTED || why == PF_SKIP_PUSHED) &&
 	    cfg.defer_ms > 0 && s->defer_pid != faulter) {
 		s->defer_pid = faulter;

@@ -147,12 +147,14 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	wait_for -t 10 key_at_least prefetch_triggers "$D/stat" 1
 	key_is prefetch_last_trigger_pid "$D/stat" "$(pid_of e_first)"
 	key_is prefetch_last_trigger_comm "$D/stat" e_first
-	key_at_least prefetch_last_asked_bytes "$D/stat" $((32 * 1024 * 1024))
+	key_at_least prefetch_last_asked_bytes "$D/stat" $((32 * 1024 * 1024)) ||
+		{ grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
 	wait_for -t 10 key_at_least prefetch_last_usec "$D/stat" 1
 	key_at_least prefetch_last_read_bytes "$D/stat" $((32 * 1024 * 1024))
 	key_is prefetch_last_skipped "$D/stat" none
 	wait_for -t 5 grep -Eq "empty: prefetch: e_first \(pid [0-9]+\) paged in: read back [0-9]+ of [0-9]+ KiB of [0-9]+ process(es)? in [0-9]+ ms" "$ADAPTFS_MNT/events"
-	sibling_back e_sib 100
+	echo "e_sib has $(sib_swap_kib e_sib) KiB in swap"
+	sibling_back e_sib 100 || { grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
 }
 
 @test "the trigger's own page-in after its read-back ended is a trigger again, inside a long window" {
@@ -283,8 +285,24 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	sibling_back p_sib 100
 }
 
+# job_done STAT: no read-back under way (none started, or the last one ended)
+job_done() { key_is prefetch_triggers "$1" 0 || key_at_least prefetch_last_usec "$1" 1; }
+
+# room_state: what the room test saw, on its failure
+room_state() {
+	local m
+	grep prefetch "$A_D/stat" "$ADAPTFS_MNT/events"
+	echo "in swap: s_first $(sib_swap_kib s_first) KiB, s_sib $(sib_swap_kib s_sib) KiB"
+	for m in "" /svc /busy; do
+		m=/sys/fs/cgroup/memory$PARENT$m
+		echo "$m: usage $(cat "$m/memory.usage_in_bytes") limit $(cat "$m/memory.limit_in_bytes")"
+		grep -E '^total_(rss|cache|swap) ' "$m/memory.stat"
+	done
+}
+
 @test "a read-back cut short for room reads the rest once a neighbour idles and gives it" {
-	mount_with
+	# the page-in waits for room for as long as the test may take
+	mount_with defer_ms=60000
 	mkdir -p "/sys/fs/cgroup/memory$PARENT"
 	echo $((320 * 1024 * 1024)) >"/sys/fs/cgroup/memory$PARENT/memory.limit_in_bytes"
 	holders svc s_first:anon:32 s_sib:anon:128
@@ -299,21 +317,27 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	echo on >"$A_D/prefetch"
 	MEMCG=$A_MEMCG
 	touch_all s_first >/dev/null
-	wait_for -t 20 key_at_least prefetch_last_usec "$A_D/stat" 1 || { kill "$spin"; false; }
+	# weighed: what fits under the parent is read back, or none of it (how
+	# much fits, and whether the new neighbour still looks like it is
+	# filling, depends on when); the rest waits for room
+	wait_for -t 20 grep -q "svc: prefetch: s_first (pid $(pid_of s_first)) paged in: " "$ADAPTFS_MNT/events" ||
+		{ kill "$spin"; room_state; false; }
+	wait_for -t 10 job_done "$A_D/stat" || { kill "$spin"; room_state; false; }
 	busy_read=$(key prefetch_read_bytes "$A_D/stat")
 	busy_swap=$(sib_swap_kib s_sib)
 	n_before=$(cat "$(cg_dir busy memory)/memory.usage_in_bytes")
 	echo "with the neighbour busy: $((busy_read >> 20)) MiB read back, s_sib still has $((busy_swap >> 10)) MiB in swap"
-	[ "$busy_swap" -gt $((32 * 1024)) ] || { kill "$spin"; false; }
+	[ "$busy_swap" -gt $((32 * 1024)) ] || { kill "$spin"; room_state; false; }
 	# the neighbour goes idle: the rest comes back with room taken from it, no new page-in needed
 	kill "$spin"
-	wait_for -t 30 sib_swap_below s_sib 13107 ||
-		{ grep prefetch "$A_D/stat" "$ADAPTFS_MNT/events"; false; }
+	# what comes back under the parent's margin may be pushed out again in
+	# part: a fifth at most
+	wait_for -t 30 sib_swap_below s_sib 26214 || { room_state; false; }
 	# the room came from the neighbour (its events line may be folded into a later one's)
 	n_after=$(cat "$(cg_dir busy memory)/memory.usage_in_bytes")
 	echo "neighbour $((n_before >> 20)) -> $((n_after >> 20)) MiB"
 	[ "$n_after" -le $((n_before - 32 * 1024 * 1024)) ]
-	sibling_back s_sib 3276	# a tenth of its 32768 pages at most
+	sibling_back s_sib 6553	# a fifth of its 32768 pages at most
 }
 
 @test "no read-back while a neighbour is filling the parent; the page-in waits, and is read back once the neighbour idles" {
