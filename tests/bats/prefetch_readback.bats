@@ -205,7 +205,9 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 }
 
 @test "page-ins turned down in a burst give one events line a second, the rest counted" {
-	mount_with cooldown_ms=600000
+	# min_faults=1: a page-in right after a push is weighed for the
+	# cooldown, however few its faults (pushed has its own test)
+	mount_with cooldown_ms=600000 min_faults=1
 	holders burst b_first:anon:48 b_sib:anon:48
 	echo on >"$D/prefetch"
 	push_to_swap
@@ -231,7 +233,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	[ "$lines" -le $((t1 - t0 + 1)) ]
 	[ "$lines" -lt "$skipped" ]
 	wait_for -t 10 grep -Eq "burst: prefetch: .*not acted on: cooldown \([0-9]+ more since the last line\)" "$ADAPTFS_MNT/events"
-	key_is prefetch_last_skipped "$D/stat" cooldown
+	key_is prefetch_last_skipped "$D/stat" cooldown || { grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
 }
 
 @test "under a full parent the room comes from the idle neighbour in one step, and its limit is left as it was" {

@@ -163,6 +163,11 @@ adaptfs_umount() {
                 echo "adaptfs_umount: adaptfs exited with status $st after SIGTERM" >&2
                 rc=1
             fi
+            # an abort or a sanitizer's report is in the daemon's last lines
+            if ((st != 0)) && [[ -s ${log:=${ADAPTFS_LOG:-}} ]]; then
+                echo "adaptfs_umount: the end of $log:" >&2
+                tail -n 30 "$log" | sed 's/^/    /' >&2
+            fi
         fi
     fi
     if [[ -n $mnt ]] && adaptfs_mounted "$mnt"; then
