@@ -574,6 +574,7 @@ static void *managed_main(void *arg)
 	M.env.kvm = kvm;
 	while (!M.stop) {
 		struct timespec until;
+		uint64_t now;
 
 		if (M.rescan) {
 			M.rescan = false;
@@ -585,7 +586,8 @@ static void *managed_main(void *arg)
 			pthread_mutex_lock(&M.lock);
 			continue;
 		}
-		if (now_usec() >= next_round) {
+		/* one reading: a round due between two would wrap the wait */
+		if ((now = now_usec()) >= next_round) {
 			double interval = M.env.interval > 0 ? M.env.interval : 1;
 
 			pthread_mutex_unlock(&M.lock);
@@ -595,7 +597,7 @@ static void *managed_main(void *arg)
 			pthread_mutex_lock(&M.lock);
 			continue;
 		}
-		timespec_after(&until, next_round - now_usec());
+		timespec_after(&until, next_round - now);
 		pthread_cond_timedwait(&M.cond, &M.lock, &until);
 	}
 	pthread_mutex_unlock(&M.lock);

@@ -102,6 +102,8 @@ static int wait_output(const char *const argv[], int stdin_fd, bool with_stderr,
 	size_t len = 0;
 	pid_t pid;
 
+	if (out && size)
+		out[0] = '\0';	/* a caller reads it on every failure */
 	if (out && pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
 	pid = spawn_fds(argv, stdin_fd, fds[1], with_stderr ? fds[1] : -1, false);

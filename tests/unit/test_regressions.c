@@ -1,7 +1,8 @@
 /* Regressions: each test proves a bug once found in the code (truncated and
  * signed numbers, a single spike flipping the class, an unreadable config,
  * co-mounted cpu,cpuacct hiding runc containers, a tiny sanitize buffer, an
- * nspawn machine named qemu*, an empty tasks list). */
+ * nspawn machine named qemu*, an empty tasks list, a spawn that failed
+ * before it ran). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,8 +15,11 @@
 #include "parse.h"
 #include "proc.h"
 #include "sampler.h"
+#include "spawn.h"
 #include "testutil.h"
 #include "util.h"
+
+#include <sys/resource.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -186,6 +190,27 @@ static void fnv1a_matches_the_reference_vectors(void **state)
 	assert_true(fnv1a("a\0b", 3) != fnv1a_str("a"));
 }
 
+/* BUG 9 (spawn.c): a command that could not be started (no pipe: out of
+ * file descriptors) left its output buffer as it was, and managed_net's
+ * mrun then looked for a newline in uninitialised stack. */
+static void output_is_empty_when_the_command_never_ran(void **state)
+{
+	const char *const argv[] = { "true", NULL };
+	struct rlimit old, none = { 0, 0 };
+	char out[64];
+	int r;
+
+	(void)state;
+	memset(out, 'x', sizeof out);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	none.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	r = spawn_run(argv, out, sizeof out, 1000);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(r, -EMFILE);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +223,7 @@ int main(void)
 		cmocka_unit_test(escape_controls_and_invalid_utf8),
 		cmocka_unit_test(empty_tasks_list_samples_zero_threads),
 		cmocka_unit_test(fnv1a_matches_the_reference_vectors),
+		cmocka_unit_test(output_is_empty_when_the_command_never_ran),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
