@@ -23,6 +23,7 @@ st() { echo "$BATS_FILE_TMPDIR"; }
 setup_file() {
 	load lib/mount
 	load lib/containers
+	load lib/managed
 	local d
 	d=$(st)
 	mkdir -p "$d/recipes" "$d/run" "$d/web-data" "$d/bad-data"
@@ -49,31 +50,9 @@ setup_file() {
 		stable = 3
 		cooldown = 5
 	EOF
-	# PID 1 of the container gets no default SIGTERM action: trap it. Each
-	# start appends a line to the data directory.
-	local cmd='/bin/sh -c '\''trap "exit 0" TERM; echo $(hostname) >> /data/boots; httpd -p 8080 -h /data; while :; do sleep 1 & wait $!; done'\'''
-	cat >"$d/recipes/adt-web.conf" <<-EOF
-		[workload]
-		rootfs = $d/web-root
-		command = $cmd
-		address = $WEB/24
-		data = $d/web-data
-		ready_port = 8080
-		ready_timeout = 180
-		stop_timeout = 5
-	EOF
-	cat >"$d/recipes/adt-badvm.conf" <<-EOF
-		[workload]
-		rootfs = $d/bad-root
-		command = $cmd
-		address = $BAD/24
-		data = $d/bad-data
-		ready_port = 8080
-		ready_timeout = 60
-		stop_timeout = 5
-		[vm]
-		kernel = /nonexistent/adt-vmlinux
-	EOF
+	managed_web_recipe "$d/recipes/adt-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 180
+	managed_web_recipe "$d/recipes/adt-badvm.conf" "$d/bad-root" "$d/bad-data" "$BAD/24" 60 \
+		"[vm]" "kernel = /nonexistent/adt-vmlinux"
 	# auto from the start: the policy decides its mode by its class (cpu here)
 	mkdir -p "$d/spin-data"
 	_adapt_busybox_rootfs "$d/spin-root"

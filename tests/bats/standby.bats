@@ -19,6 +19,7 @@ st() { echo "$BATS_FILE_TMPDIR"; }
 setup_file() {
 	load lib/mount
 	load lib/containers
+	load lib/managed
 	local d
 	d=$(st)
 	mkdir -p "$d/recipes" "$d/run" "$d/web-data"
@@ -40,18 +41,8 @@ setup_file() {
 	# standby that ran it early would show
 	# /data/fail-vm makes the command exit at once in a VM (QEMU's CPU in
 	# /proc/cpuinfo): a standby that fails to get ready
-	local cmd='/bin/sh -c '\''trap "exit 0" TERM; grep -qi qemu /proc/cpuinfo && test -e /data/fail-vm && exit 1; echo $(hostname) >> /data/boots; httpd -p 8080 -h /data; while :; do sleep 1 & wait $!; done'\'''
-	cat >"$d/recipes/ads-web.conf" <<-EOF
-		[workload]
-		rootfs = $d/web-root
-		command = $cmd
-		address = $WEB/24
-		data = $d/web-data
-		ready_port = 8080
-		ready_timeout = 180
-		stop_timeout = 5
-		standby = yes
-	EOF
+	WEB_FIRST='grep -qi qemu /proc/cpuinfo && test -e /data/fail-vm && exit 1' \
+		managed_web_recipe "$d/recipes/ads-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 180 "standby = yes"
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 

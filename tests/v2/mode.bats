@@ -32,7 +32,7 @@ vm_dir() {
 }
 
 setup_file() {
-	local d vm cmd
+	local d vm
 	[[ -f $V2_ROOT/cgroup.controllers && ! -d $V2_ROOT/cpu ]] ||
 		skip "not a pure cgroup v2 host: run through tests/v2/run"
 	d=$(st)
@@ -50,22 +50,9 @@ setup_file() {
 		kernel = $vm/vmlinux
 		initrd = $vm/initramfs.cpio
 	EOF
-	# PID 1 of the container gets no default SIGTERM action: trap it. Each
-	# start appends a line to the data directory.
-	cmd='/bin/sh -c '\''trap "exit 0" TERM; echo $(hostname) >> /data/boots; httpd -p 8080 -h /data; while :; do sleep 1 & wait $!; done'\'''
 	# cold switches: a VM standby's QEMU, started paused, does not answer
 	# QMP within its timeout under TCG inside TCG
-	cat >"$d/recipes/adt-web.conf" <<-EOF
-		[workload]
-		rootfs = $d/web-root
-		command = $cmd
-		address = $WEB/24
-		data = $d/web-data
-		ready_port = 8080
-		ready_timeout = 240
-		stop_timeout = 5
-		standby = no
-	EOF
+	managed_web_recipe "$d/recipes/adt-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 240 "standby = no"
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 

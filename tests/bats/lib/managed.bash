@@ -73,6 +73,24 @@ managed_teardown() {
     return $rc
 }
 
+# managed_web_recipe FILE ROOT DATA ADDRESS READY_TIMEOUT [LINE...]
+#   A recipe of busybox httpd on port 8080 serving DATA, each start of it
+#   appending its hostname to DATA/boots (a start shows). PID 1 of a
+#   container gets no default SIGTERM action: the command traps it.
+#   WEB_FIRST, if set, is shell the command runs before all that (a way to
+#   make a start fail). LINEs are appended (standby = ..., a [vm] section).
+managed_web_recipe() {
+    local file=$1 root=$2 data=$3 address=$4 timeout=$5 first=${WEB_FIRST:+$WEB_FIRST; }
+    shift 5
+    {
+        printf '[workload]\nrootfs = %s\n' "$root"
+        printf 'command = /bin/sh -c %s\n' "'trap \"exit 0\" TERM; ${first}echo \$(hostname) >> /data/boots; httpd -p 8080 -h /data; while :; do sleep 1 & wait \$!; done'"
+        printf 'address = %s\ndata = %s\nready_port = 8080\nready_timeout = %s\nstop_timeout = 5\n' \
+            "$address" "$data" "$timeout"
+        [[ $# -eq 0 ]] || printf '%s\n' "$@"
+    } >"$file"
+}
+
 # poller_start URL PAGE PERIOD LOG
 #   A client asking URL every PERIOD seconds in the background: LOG gets
 #   "TIME ok|wrong|fail" lines (wrong: an answer without PAGE in it); its
