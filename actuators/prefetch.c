@@ -647,6 +647,8 @@ static unsigned plan_readback(struct pf_state *s, const char *rel, const struct 
 	} else if (p->bytes && room != UINT64_MAX && p->bytes + margin > room) {
 		uint64_t have = room + plan_room(p, snap, up, rel, p->bytes + margin - room);
 
+		p->room_free = room > margin ? room - margin : 0;
+
 		if (have < p->bytes + margin) {
 			snprintf(s->why, sizeof s->why, "%lu MiB free under %.80s, idle neighbours give %lu MiB",
 				 room >> 20, up, (have - room) >> 20);

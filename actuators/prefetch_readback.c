@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -247,11 +248,34 @@ static uint64_t chunk_bytes(const struct chunk *c)
 	return sum;
 }
 
+/* Under a full ancestor, wait until the chunk fits in the room made so far.
+ * Pages read ahead of the room fill the ancestor, and its reclaim then takes
+ * from every child: the pages just read back too. */
+static void wait_for_room(const struct rb_plan *p, struct rb_progress *pr, uint64_t bytes)
+{
+	const struct timespec tick = { 0, 1000 * 1000 };
+
+	for (;;) {
+		uint64_t asked = atomic_load(&pr->asked);
+
+		if (!p->n_room || atomic_load(&pr->room_made) ||
+		    asked + bytes <= p->room_free + atomic_load(&pr->room)) {
+			if (atomic_compare_exchange_weak(&pr->asked, &asked, asked + bytes))
+				return;
+			continue;
+		}
+		nanosleep(&tick, NULL);
+	}
+}
+
 /* Start the chunk's reads (process_madvise stops at the first range that
  * fails: then the rest one by one). */
-static void ask(const struct chunk *c)
+static void ask(const struct rb_plan *p, struct rb_progress *pr, const struct chunk *c)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	int pidfd;
+
+	wait_for_room(p, pr, chunk_bytes(c));
+	pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
 
 	if (pidfd < 0)
 		return;
@@ -326,13 +350,13 @@ static void reader(const struct rb_plan *p, size_t k, size_t readers, struct rb_
 	if (scratch == MAP_FAILED)
 		return;
 	if (have)
-		ask(cur);
+		ask(p, pr, cur);
 	while (have) {
 		bool more = mine(p, &run, &off, &index, k, readers, next);
 		struct chunk *t;
 
 		if (more)
-			ask(next);	/* its reads go out while this one is mapped */
+			ask(p, pr, next);	/* its reads go out while this one is mapped */
 		atomic_fetch_add(&pr->read, cur->map ? map_in(cur, scratch) : chunk_bytes(cur));
 		if (!atomic_load(&pr->first_usec))
 			atomic_store(&pr->first_usec, now_usec() - started + 1);
@@ -416,6 +440,7 @@ static void worker(const struct rb_plan *p, struct rb_progress *pr, uint64_t sta
 	}
 	for (size_t i = 0; i < p->n_room; i++)
 		make_room(&p->room[i], pr);
+	atomic_store(&pr->room_made, true);	/* what it could not make, it will not */
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 }

@@ -8,7 +8,8 @@
  * (one per CPU) go through the plan a chunk at a time, asking the next chunk
  * back (MADV_WILLNEED) before mapping the current one into its owner
  * (process_vm_readv), so that the first pages are back in milliseconds and
- * the owners take no fault at all. */
+ * the owners take no fault at all. Under a full ancestor the readers keep
+ * behind the room made so far. */
 #pragma once
 
 #include <limits.h>
@@ -44,6 +45,7 @@ struct rb_plan {
 	uint64_t bytes;
 	struct rb_room room[RB_MAX_ROOM];
 	size_t n_room;
+	uint64_t room_free;	/* with room to make: what fits before any is made */
 	char join[RB_MAX_JOIN][PATH_MAX];	/* cgroup.procs files the worker joins */
 	size_t n_join;
 };
@@ -53,6 +55,8 @@ struct rb_progress {
 	_Atomic uint64_t read;		/* bytes back: mapped, or asked (map false) */
 	_Atomic uint64_t room;		/* bytes reclaimed from idle siblings */
 	_Atomic uint64_t first_usec;	/* first chunk back, after the start */
+	_Atomic uint64_t asked;		/* bytes whose reads were started */
+	_Atomic bool room_made;		/* every room taken that will be */
 };
 
 struct rb_job {
