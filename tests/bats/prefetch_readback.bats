@@ -51,6 +51,9 @@ next_sample() {
 	wait_for -t 5 awk -v t="$t" '$1 == "adapt_last_sample_timestamp_seconds" && $2 > t + 0.6 { ok = 1 } END { exit !ok }' "$ADAPTFS_MNT/metrics.prom"
 }
 
+# prefetch_state STAT: the engine's counters and its lines in events, for a failing test
+prefetch_state() { grep prefetch "$1" "$ADAPTFS_MNT/events"; }
+
 key() { awk -v k="$1" '$1 == k { print $2; found = 1 } END { exit !found }' "$2"; }
 key_at_least() { local v; v=$(key "$1" "$2") && [ "$v" -ge "$3" ]; }
 key_is() { [ "$(key "$1" "$2")" = "$3" ]; }
@@ -155,13 +158,13 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	key_is prefetch_last_trigger_pid "$D/stat" "$(pid_of e_first)"
 	key_is prefetch_last_trigger_comm "$D/stat" e_first
 	key_at_least prefetch_last_asked_bytes "$D/stat" $((32 * 1024 * 1024)) ||
-		{ grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
+		{ prefetch_state "$D/stat"; false; }
 	wait_for -t 10 key_at_least prefetch_last_usec "$D/stat" 1
 	key_at_least prefetch_last_read_bytes "$D/stat" $((32 * 1024 * 1024))
 	key_is prefetch_last_skipped "$D/stat" none
 	wait_for -t 5 grep -Eq "empty: prefetch: e_first \(pid [0-9]+\) paged in: read back [0-9]+ of [0-9]+ KiB of [0-9]+ process(es)? in [0-9]+ ms" "$ADAPTFS_MNT/events"
 	echo "e_sib has $(sib_swap_kib e_sib) KiB in swap"
-	sibling_back e_sib 100 || { grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
+	sibling_back e_sib 100 || { prefetch_state "$D/stat"; false; }
 }
 
 @test "the trigger's own page-in after its read-back ended is a trigger again, inside a long window" {
@@ -239,7 +242,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	[ "$lines" -le $((t1 - t0 + 1)) ]
 	[ "$lines" -lt "$skipped" ]
 	wait_for -t 10 grep -Eq "burst: prefetch: .*not acted on: cooldown \([0-9]+ more since the last line\)" "$ADAPTFS_MNT/events"
-	key_is prefetch_last_skipped "$D/stat" cooldown || { grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
+	key_is prefetch_last_skipped "$D/stat" cooldown || { prefetch_state "$D/stat"; false; }
 }
 
 @test "under a full parent the room comes from the idle neighbour in one step, and its limit is left as it was" {
@@ -283,7 +286,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	push_to_swap
 	touch_all p_first >/dev/null
 	wait_for -t 10 key_at_least prefetch_skipped_pushed "$D/stat" 1 ||
-		{ grep prefetch "$D/stat" "$ADAPTFS_MNT/events"; false; }
+		{ prefetch_state "$D/stat"; false; }
 	wait_for -t 5 grep -q "pushd: prefetch: p_first (pid $(pid_of p_first)) paged in: not acted on: pushed (its memory shrank" "$ADAPTFS_MNT/events"
 	# a second after the container last shrank, the page-in that waited is read back
 	wait_for -t 20 key_at_least prefetch_triggers "$D/stat" 1
@@ -299,7 +302,7 @@ job_done() { key_is prefetch_triggers "$1" 0 || key_at_least prefetch_last_usec 
 # room_state: what the room test saw, on its failure
 room_state() {
 	local m
-	grep prefetch "$A_D/stat" "$ADAPTFS_MNT/events"
+	prefetch_state "$A_D/stat"
 	echo "in swap: s_first $(sib_swap_kib s_first) KiB, s_sib $(sib_swap_kib s_sib) KiB"
 	for m in "" /svc /busy; do
 		m=/sys/fs/cgroup/memory$PARENT$m
@@ -376,7 +379,7 @@ signal.pause()' "$OUT/fill.mib"
 	MEMCG=$A_MEMCG
 	touch_all c_first >/dev/null
 	wait_for -t 10 key_at_least prefetch_skipped_contested "$A_D/stat" 1 ||
-		{ grep prefetch "$A_D/stat" "$ADAPTFS_MNT/events"; false; }
+		{ prefetch_state "$A_D/stat"; false; }
 	triggers=$(key prefetch_triggers "$A_D/stat")
 	filled=$(cat "$OUT/fill.mib")
 	echo "while the neighbour was at $filled MiB: $triggers read-backs"
