@@ -146,9 +146,6 @@ static int write_placement(const struct snapshot *s, const struct wl_view *w, co
 		return refuse(w, CTL_PLACEMENT, line, r, "CPU number out of range");
 	if (r < 0)
 		return refuse(w, CTL_PLACEMENT, line, r, "expected host=NAME cpus=LIST, either alone");
-	if (is_managed(w) && (req.has_cpus || (req.has_host && strcmp(req.host, host_name) != 0)))
-		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP,
-			      "managed workloads cannot be pinned or moved yet");
 	if (req.has_host && strcmp(req.host, host_name) != 0)
 		return placement_to_peer(s, w, line, &req, done, ctx);
 	if (!req.has_cpus)
@@ -158,7 +155,7 @@ static int write_placement(const struct snapshot *s, const struct wl_view *w, co
 	CPU_AND(&outside, &req.cpus, &online);
 	if (!CPU_EQUAL(&outside, &req.cpus))
 		return refuse(w, CTL_PLACEMENT, line, -ERANGE, "CPU not online on this host");
-	if (!engine_can(w->engine, ENGINE_PIN_CPUSET | ENGINE_PIN_VCPUS))
+	if (!engine_can(w->engine, ENGINE_PIN_CPUSET | ENGINE_PIN_VCPUS | ENGINE_MANAGED))
 		return refuse(w, CTL_PLACEMENT, line, -EOPNOTSUPP, "cannot pin this engine's guests");
 
 	a = pin_arg_new(w, &req.cpus);
@@ -257,7 +254,7 @@ static int write_prefetch(const struct wl_view *w, const char *line)
 		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP, "sibling prefetch is for containers");
 	if (is_managed(w) && on)
 		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP,
-			      "not for managed workloads yet (their mode can change)");
+			      "not for managed workloads: their cgroup and processes change with their mode");
 	if (prefetch_set(w, on))
 		events_add(w->name, "prefetch: %s", on ? "on" : "off");
 	return 1;

@@ -4,6 +4,7 @@
  * between container and VM. Each workload's state file tells the sampler
  * what it runs as now, and the next adaptfs which process to take over. */
 #include "managed_impl.h"
+#include "cpulist.h"
 #include "proc.h"
 #include "events.h"
 #include "sampler.h"
@@ -80,6 +81,7 @@ void mw_save(struct mw *w)
 	int r = dfd;
 
 	w->st.setting = w->setting;
+	snprintf(w->st.cpus, sizeof w->st.cpus, "%s", w->cpus);
 	managed_state_format(&w->st, &sb);
 	if (dfd >= 0)
 		r = trust_write_at(dfd, "state", sb.buf);
@@ -91,7 +93,7 @@ void mw_save(struct mw *w)
 static int read_state(const struct mw *w, struct managed_state *st)
 {
 	_cleanup_close_ int dfd = trust_open_dir(AT_FDCWD, w->dir, 0700, false);
-	char text[1024];
+	char text[MANAGED_STATE_MAX];
 	int r = dfd;
 
 	if (dfd >= 0)
@@ -268,6 +270,7 @@ static bool adopt(struct mw *w, bool to_run)
 		return false;
 	w->st = st;
 	w->setting = st.setting;
+	snprintf(w->cpus, sizeof w->cpus, "%s", st.cpus);
 	if (!st.running)
 		return false;
 	env_get(&e);
@@ -360,6 +363,7 @@ static void take_recipe(struct recipe *r, const char *run_dir)
 		recipe_free(&w->r);
 		w->r = *r;
 		w->setting = r->mode;
+		w->cpus[0] = '\0';	/* a returning recipe starts afresh */
 		w->gone = false;
 	} else {
 		w = mw_new(r, run_dir);
@@ -765,6 +769,28 @@ int managed_set_mode(const char *name, enum recipe_mode m)
 		w->setting = m;
 		pthread_mutex_unlock(&M.lock);
 		mw_save(w);		/* the setting outlives this adaptfs */
+	}
+	release(w);
+	return r;
+}
+
+int managed_pin(const char *name, const cpu_set_t *cpus)
+{
+	struct managed_env e;
+	char list[MANAGED_CPUS_MAX], why[512];
+	struct mw *w;
+	int r = claim(name, &w);
+
+	if (r < 0)
+		return r;
+	cpulist_format(cpus, list, sizeof list);
+	env_get(&e);
+	r = mpin_apply(&e, w, list, why, sizeof why);
+	if (r == 0) {
+		snprintf(w->cpus, sizeof w->cpus, "%s", list);
+		mw_save(w);		/* the pin outlives this adaptfs */
+	} else {
+		events_add(w->r.name, "placement: %.200s", why);
 	}
 	release(w);
 	return r;

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "recipe.h"
 
+#include <sched.h>
 #include <stdbool.h>
 
 int managed_start(const struct config *cfg);
@@ -25,6 +26,11 @@ int managed_mode(const char *name, enum recipe_mode *setting, bool *vm);
  * it if it runs in the other. -EBUSY while another switch of it runs, -EIO
  * if the new mode failed (it runs in its old mode again). */
 int managed_set_mode(const char *name, enum recipe_mode m);
+/* A write of placement cpus=: pin it now, in whichever mode it runs and its
+ * standby, and every instance started later. -EBUSY while a switch of it
+ * runs, -ERANGE for CPUs its cpuset does not allow; on failure it runs
+ * where it did. */
+int managed_pin(const char *name, const cpu_set_t *cpus);
 /* For a policy: run in vm or container mode now; the setting (auto) is
  * left as it is. Same errors. */
 int managed_switch(const char *name, bool vm);

@@ -37,6 +37,7 @@ struct mw {
 	char ifname[16];		/* host side of the container's veth */
 	char tapname[16];		/* the VM's tap */
 	enum recipe_mode setting;
+	char cpus[MANAGED_CPUS_MAX];	/* its pin (placement cpus=), "" for none */
 	struct managed_state st;	/* st.standby: the other instance */
 	struct mw_proc run, other;
 	bool want_standby;		/* the policy is about to switch it */
@@ -72,6 +73,8 @@ int mrunc_go(const struct managed_env *e, struct mw *w, char *why, size_t n);
 /* Freeze (runc pause) or thaw the running container. */
 int mrunc_freeze(const struct managed_env *e, struct mw *w, bool frozen, char *why, size_t n);
 void mrunc_stop(const struct managed_env *e, struct mw *w);
+/* runc update --cpuset-cpus: the container (running or standby) pinned. */
+int mrunc_pin(const struct managed_env *e, struct mw *w, const char *list, char *why, size_t n);
 /* runc state: 0 and the init's pid if w's container runs, else -ENOENT. */
 int mrunc_running(const struct managed_env *e, const struct mw *w, pid_t *pid);
 /* The OCI config.json of w's container (jansson), exposed for tests. */
@@ -107,6 +110,15 @@ void mcg_remove(const struct managed_env *e, const struct mw *w);
 /* Freeze or thaw the container's cgroup /ID as runc pause and resume do,
  * without starting runc: the v1 freezer, or cgroup2's cgroup.freeze. */
 int mcg_freeze(const struct mw *w, bool frozen);
+
+/* Pin every instance of w that exists (running, standby) to list; on
+ * failure each is as it was (managed_pin.c). */
+int mpin_apply(const struct managed_env *e, struct mw *w, const char *list, char *why, size_t n);
+/* Every thread of pid gets cpus, round after round until a round finds
+ * none left: a thread made meanwhile by one not yet pinned is born with the
+ * old affinity. -ERANGE where its cpuset allows none or only part of cpus
+ * (the kernel would narrow them). */
+int mpin_threads(pid_t pid, const cpu_set_t *cpus);
 
 /* Wait until w passes its readiness checks, its engine dies (alive() false)
  * or ready_timeout passes. */

@@ -105,6 +105,11 @@ int mrunc_write_bundle(const struct mw *w, const char *path)
 
 	if (!cfg)
 		return -EINVAL;
+	/* its pin: runc writes the cpuset before the container's first process */
+	if (w->cpus[0])
+		json_object_set_new(json_object_get(json_object_get(json_object_get(cfg, "linux"),
+								     "resources"), "cpu"),
+				    "cpus", json_string(w->cpus));
 	r = json_dump_file(cfg, path, JSON_INDENT(2)) == 0 ? 0 : -EIO;
 	json_decref(cfg);
 	return r;
@@ -217,6 +222,13 @@ int mrunc_go(const struct managed_env *e, struct mw *w, char *why, size_t n)
 	const char *start[] = { e->runc, "start", w->id, NULL };
 
 	return mrun(start, why, n);
+}
+
+int mrunc_pin(const struct managed_env *e, struct mw *w, const char *list, char *why, size_t n)
+{
+	const char *argv[] = { e->runc, "update", "--cpuset-cpus", list, w->id, NULL };
+
+	return mrun(argv, why, n);
 }
 
 int mrunc_freeze(const struct managed_env *e, struct mw *w, bool frozen, char *why, size_t n)

@@ -6,6 +6,7 @@
  * child (no -daemonize), so we reap it at once; in a session of its own, it
  * outlives us, and the next adaptfs adopts it by pid and start time. */
 #include "managed_impl.h"
+#include "cpulist.h"
 #include "log.h"
 #include "proc.h"
 #include "qmp.h"
@@ -110,9 +111,14 @@ static pid_t qemu_launch(const struct managed_env *e, struct mw *w, bool standby
 	char name[96], mem[32], smp[16], append[1024], root[PATH_MAX + 96], data[PATH_MAX + 96];
 	char share[PATH_MAX + 96], net[96], dev[96];
 	_cleanup_close_ int log = -1;
+	cpu_set_t cpus;
 	pid_t pid;
 	int ret;
 
+	if (w->cpus[0] && cpulist_parse(w->cpus, strlen(w->cpus), &cpus) < 0) {
+		snprintf(why, n, "its pin is not a CPU list: %s", w->cpus);
+		return -EINVAL;
+	}
 	snprintf(guest, sizeof guest, "%s/guest", w->dir);
 	mkdir(guest, 0700);
 	if (write_guest_run(w) < 0) {
@@ -183,6 +189,17 @@ static pid_t qemu_launch(const struct managed_env *e, struct mw *w, bool standby
 	 * that runs adaptfs may take it along. */
 	if (mcg_enter(e, w, pid, why, n) < 0)
 		log_warn("%s: %s", r->name, why);
+	/* After the move: entering a cpuset resets a task's CPU affinity. */
+	ret = w->cpus[0] ? mpin_threads(pid, &cpus) : 0;
+	if (ret < 0) {
+		snprintf(why, n, "cannot pin QEMU to cpus %s: %s", w->cpus,
+			 ret == -ERANGE ? "its cpuset does not allow all of them" : strerror(-ret));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		mcg_remove(e, w);
+		mnet_tap_down(w);
+		return ret;
+	}
 	return pid;
 }
 

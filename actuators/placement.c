@@ -6,6 +6,7 @@
 #include "layout.h"
 #include "libvirt.h"
 #include "log.h"
+#include "managed.h"
 #include "qemu.h"
 #include "util.h"
 
@@ -328,6 +329,8 @@ int placement_pin(const struct wl_view *w, const cpu_set_t *cpus)
 
 	if (engine_can(w->engine, ENGINE_VIA_LIBVIRT))
 		return libvirt_pin(proc_root, w->pid, w->name, cpus);
+	if (engine_can(w->engine, ENGINE_MANAGED))
+		return managed_pin(w->key, cpus);
 	if (engine_can(w->engine, ENGINE_PIN_VCPUS))
 		return pin_vm(w, cpus);
 	if (!engine_can(w->engine, ENGINE_PIN_CPUSET))

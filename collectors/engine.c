@@ -19,7 +19,8 @@ static const struct engine engines[] = {
 	{ "qemu", ENGINE_KEY_PID, ENGINE_PIN_VCPUS | ENGINE_MOVE_LIVE, NULL },
 	{ "libvirt", ENGINE_KEY_PID, ENGINE_PIN_VCPUS | ENGINE_VIA_LIBVIRT | ENGINE_MOVE_LIBVIRT, NULL },
 	{ "xen", ENGINE_KEY_NAME, 0, NO_MOVE },
-	{ "adaptfs", ENGINE_KEY_NAME, ENGINE_MANAGED, "managed workloads cannot be pinned or moved yet" },
+	{ "adaptfs", ENGINE_KEY_NAME, ENGINE_MANAGED,
+	  "a managed workload stays on the host that has its recipe, root and data directories" },
 };
 
 const struct engine *engine_get(const char *name)

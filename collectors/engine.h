@@ -17,9 +17,9 @@ enum engine_cap {
 	ENGINE_PIN_VCPUS = 1 << 1,	/* placement cpus= on its vCPU threads */
 	ENGINE_MOVE_LIVE = 1 << 2,	/* placement host= by QEMU live migration */
 	ENGINE_MOVE_COLD = 1 << 3,	/* placement host= by LXC: CRIU, else stop and copy */
-	ENGINE_MANAGED = 1 << 4,
+	ENGINE_MANAGED = 1 << 4,	/* adaptfs runs it: switched between kinds, pinned by its manager */
 	ENGINE_VIA_LIBVIRT = 1 << 5,	/* acted on through libvirt: pinned with vcpupin */
-	ENGINE_MOVE_LIBVIRT = 1 << 6,	/* placement host= by libvirt's migration (virsh migrate) */	/* adaptfs runs it: mode switches between kinds */
+	ENGINE_MOVE_LIBVIRT = 1 << 6,	/* placement host= by libvirt's migration (virsh migrate) */
 };
 
 struct engine {

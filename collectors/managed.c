@@ -20,7 +20,7 @@ struct managed_carry {
 
 static int read_state(const struct backend_env *env, const char *name, struct managed_state *st)
 {
-	char path[PATH_MAX], text[1024];
+	char path[PATH_MAX], text[MANAGED_STATE_MAX];
 
 	snprintf(path, sizeof path, "%s/workloads/%s/state", env->cfg->managed.run_dir, name);
 	if (read_file(path, text, sizeof text) < 0)

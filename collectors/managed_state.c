@@ -1,4 +1,5 @@
 #include "managed_state.h"
+#include "cpulist.h"
 #include "parse.h"
 #include "util.h"
 
@@ -53,6 +54,8 @@ int managed_state_parse(const char *text, struct managed_state *out)
 {
 	char kind[16], setting[16];
 	uint64_t running, pid, warm;
+	cpu_set_t cpus;
+	int r;
 
 	*out = (struct managed_state){0};
 	if (line_value(text, "kind", kind, sizeof kind) < 0 || kv_get_u64(text, "running", &running) < 0 ||
@@ -69,6 +72,9 @@ int managed_state_parse(const char *text, struct managed_state *out)
 	kv_get_u64(text, "pid_start", &out->pid_start);
 	if (line_value(text, "setting", setting, sizeof setting) == 0 &&
 	    recipe_mode_parse(setting, &out->setting) < 0)
+		return -EINVAL;
+	r = line_value(text, "cpus", out->cpus, sizeof out->cpus);
+	if (r == -ENAMETOOLONG || (r == 0 && cpulist_parse(out->cpus, strlen(out->cpus), &cpus) < 0))
 		return -EINVAL;
 	kv_get_u64(text, "switches", &out->switches);
 	kv_get_u64(text, "downtime_usec", &out->downtime_usec);
@@ -89,6 +95,8 @@ void managed_state_format(const struct managed_state *s, struct strbuf *out)
 	strbuf_printf(out, "switches %llu\ndowntime_usec %llu\n", (unsigned long long)s->switches,
 		      (unsigned long long)s->downtime_usec);
 	strbuf_printf(out, "setting %s\n", recipe_mode_name(s->setting));
+	if (s->cpus[0])
+		strbuf_printf(out, "cpus %s\n", s->cpus);
 	strbuf_printf(out, "quiesce_usec %llu\nhandover_usec %llu\nready_usec %llu\nwarm %d\n",
 		      (unsigned long long)s->quiesce_usec, (unsigned long long)s->handover_usec,
 		      (unsigned long long)s->ready_usec, s->warm);

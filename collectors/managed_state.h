@@ -14,6 +14,10 @@
 #include <sys/types.h>
 
 #define MANAGED_PREFIX "adaptfs-"
+/* Room for any cpuset list of CPUs below CPU_SETSIZE ("0,2,...,1022"). */
+#define MANAGED_CPUS_MAX 2048
+/* Room for a whole state file. */
+#define MANAGED_STATE_MAX 4096
 
 struct managed_state {
 	bool vm;
@@ -26,6 +30,8 @@ struct managed_state {
 	uint64_t switches;		/* completed switches between modes */
 	uint64_t downtime_usec;		/* of the last one; 0 before the first */
 	enum recipe_mode setting;	/* the mode file's setting, kept across restarts */
+	char cpus[MANAGED_CPUS_MAX];	/* placement cpus= (a cpuset list), "" unpinned:
+					 * kept across switches and restarts */
 	/* the last switch, split: old side quiesced, address handed over, new
 	 * side ready (their sum is downtime_usec); warm if a standby served */
 	uint64_t quiesce_usec, handover_usec, ready_usec;
@@ -42,7 +48,8 @@ struct managed_state {
 
 /* The state file: flat keyed, "kind container|vm", "running 0|1", "pid N",
  * "pid_start N", "cgroup PATH" (containers), "switches N", "downtime_usec N",
- * "setting container|vm|auto" (absent: container), "quiesce_usec N",
+ * "setting container|vm|auto" (absent: container), "cpus LIST" (absent:
+ * unpinned), "quiesce_usec N",
  * "handover_usec N", "ready_usec N", "warm 0|1", and with a standby
  * "standby vm|container", "standby_ready 0|1", "standby_pid N",
  * "standby_pid_start N", "standby_cgroup PATH". Pure. */

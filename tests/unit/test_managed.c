@@ -19,7 +19,7 @@ static void state_reads_back_what_was_written(void **state)
 		{ .vm = false, .running = true, .pid = 4242, .pid_start = 987654, .cgroup = "/adaptfs-web",
 		  .switches = 0, .setting = RECIPE_AUTO },
 		{ .vm = true, .running = true, .pid = 77, .switches = 3, .downtime_usec = 2412345,
-		  .setting = RECIPE_VM },
+		  .setting = RECIPE_VM, .cpus = "0-3,6" },
 		{ .vm = true, .running = false, .pid = 0, .switches = 1, .downtime_usec = 1 },
 		{ .vm = false, .running = true, .pid = 9, .cgroup = "/adaptfs-web", .switches = 2,
 		  .downtime_usec = 412000, .quiesce_usec = 10000, .handover_usec = 9000,
@@ -45,6 +45,7 @@ static void state_reads_back_what_was_written(void **state)
 		assert_int_equal(out.downtime_usec, in[i].downtime_usec);
 		assert_int_equal(out.pid_start, in[i].pid_start);
 		assert_int_equal(out.setting, in[i].setting);
+		assert_string_equal(out.cpus, in[i].cpus);
 		assert_int_equal(out.quiesce_usec, in[i].quiesce_usec);
 		assert_int_equal(out.handover_usec, in[i].handover_usec);
 		assert_int_equal(out.ready_usec, in[i].ready_usec);
@@ -85,6 +86,8 @@ static void malformed_state_is_refused(void **state)
 		"kind vm\nrunning 1\npid 99999999999\n",
 		"running 1\npid 1\n",
 		"kind vm\nrunning 1\npid 1\nsetting sometimes\n",
+		"kind vm\nrunning 1\npid 1\ncpus 3-1\n",
+		"kind vm\nrunning 1\npid 1\ncpus \n",
 		"kind vm\nrunning 1\npid 1\nstandby lxc\nstandby_cgroup /x\n",
 		"kind vm\nrunning 1\npid 1\nstandby container\nstandby_pid 3\n",	/* no cgroup */
 		"kind vm\nrunning 1\npid 1\nstandby vm\nstandby_pid 99999999999\nstandby_cgroup /x\n",

@@ -3,8 +3,10 @@
 # tests/v2/run): a busybox httpd recipe runs as a runc container in
 # /adaptfs-NAME, switches to a QEMU microvm in /adaptfs-NAME.vm (TCG inside
 # the TCG guest: its boot takes a minute or more) and back, while a client
-# polls it; the data directory keeps what both modes wrote. The host's
-# version of this, and what else mode does, is tests/bats/mode.bats.
+# polls it; the data directory keeps what both modes wrote. It is pinned to
+# CPU 1 first (placement cpus=), which its cgroup's cpuset.cpus, and then
+# every QEMU thread, keep across both switches. The host's version of this,
+# and what else mode does, is tests/bats/mode.bats and managed_pin.bats.
 
 bats_load_library bats-support
 bats_load_library bats-assert
@@ -79,12 +81,23 @@ boots() { wc -l <"$(st)/web-data/boots"; }
 cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 qemu_pid() { pgrep -f -- "-name adaptfs-adt-web,"; }
 events_tail() { tail -n 8 "$ADAPTFS_MNT/events"; }
+placement_cpus() { sed -n 's/.* cpus=//p' "$ADAPTFS_MNT/adt-web/placement"; }
+# every thread of PID allowed exactly LIST
+threads_on() { # PID LIST
+	assert_equal "$(awk '$1 == "Cpus_allowed_list:" { print $2 }' /proc/"$1"/task/*/status | sort -u)" "$2"
+}
 
-@test "a managed recipe switches container -> vm -> container on cgroup v2 under a polling client; data survives" {
+@test "a managed recipe pinned to CPU 1 switches container -> vm -> container on cgroup v2 under a polling client, pinned throughout; data survives" {
 	wait_for -t 60 kind_is "container adaptfs"
 	wait_for -t 20 answers
 	# runc's cgroupfs driver made the container's cgroup at the v2 root
 	assert_equal "$(cgroup_of "$(runc_pid adaptfs-adt-web)")" /adaptfs-adt-web
+	[ "$(nproc --all)" -ge 2 ] || { echo "tests/v2/run boots the guest with -smp 2, this one has one CPU"; false; }
+	run bash -c 'echo cpus=1 > "$1"' _ "$ADAPTFS_MNT/adt-web/placement"
+	[ "$status" -eq 0 ] || { echo "$output"; events_tail; false; }
+	assert_equal "$(cat "$V2_ROOT/adaptfs-adt-web/cpuset.cpus")" 1
+	assert_equal "$(cat "$V2_ROOT/adaptfs-adt-web/cpuset.cpus.effective")" 1
+	assert_equal "$(placement_cpus)" 1
 	boots0=$(boots)
 	poller_start "http://$WEB:8080/index.html" adt-web-page 0.2 "$(st)/poll.log"
 	wait_for -t 10 polled_ok_after 0
@@ -101,6 +114,9 @@ events_tail() { tail -n 8 "$ADAPTFS_MNT/events"; }
 	# QEMU in the VM's own cgroup beside the container's, which is gone
 	assert_equal "$(cgroup_of "$(qemu_pid)")" /adaptfs-adt-web.vm
 	[ ! -e "$V2_ROOT/adaptfs-adt-web" ]
+	# born pinned: every QEMU thread on CPU 1
+	threads_on "$(qemu_pid)" 1
+	assert_equal "$(placement_cpus)" 1
 	# sampled as a VM: the QEMU process's CPU time
 	wait_for -t 10 grep -q '^usage_usec [1-9]' "$ADAPTFS_MNT/adt-web/cpu"
 	wait_for -t 10 stat_is mode_switches 1
@@ -114,6 +130,9 @@ events_tail() { tail -n 8 "$ADAPTFS_MNT/events"; }
 	assert_equal "$(boots)" $((boots0 + 2))
 	grep -Eq "adt-web: mode: now container \(downtime [0-9]+\.[0-9]+ s\)" "$ADAPTFS_MNT/events"
 	assert_equal "$(cgroup_of "$(runc_pid adaptfs-adt-web)")" /adaptfs-adt-web
+	# created pinned from the bundle
+	assert_equal "$(cat "$V2_ROOT/adaptfs-adt-web/cpuset.cpus")" 1
+	assert_equal "$(placement_cpus)" 1
 	# QEMU gone, and its cgroup with it
 	run qemu_pid
 	[ "$status" -ne 0 ]
