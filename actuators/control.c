@@ -250,11 +250,9 @@ static int write_prefetch(const struct wl_view *w, const char *line)
 
 	if (control_parse_prefetch(line, &on) < 0)
 		return refuse(w, CTL_PREFETCH, line, -EINVAL, "expected on or off");
-	if (w->vm)
+	/* a managed workload keeps it for when it runs as a container */
+	if (w->vm && !is_managed(w))
 		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP, "sibling prefetch is for containers");
-	if (is_managed(w) && on)
-		return refuse(w, CTL_PREFETCH, line, -EOPNOTSUPP,
-			      "not for managed workloads: their cgroup and processes change with their mode");
 	if (prefetch_set(w, on))
 		events_add(w->name, "prefetch: %s", on ? "on" : "off");
 	return 1;

@@ -453,9 +453,13 @@ static uint64_t ancestor_room(const char *rel, char *which, size_t size)
 
 static const struct wl_view *container_at(const struct snapshot *snap, const char *rel)
 {
-	for (size_t i = 0; snap && i < snap->n; i++)
-		if (!snap->wl[i].vm && strcmp(snap->wl[i].key, rel) == 0)
+	for (size_t i = 0; snap && i < snap->n; i++) {
+		char buf[PATH_MAX];
+		const char *cg = wl_cgroup(&snap->wl[i], buf, sizeof buf);
+
+		if (cg && strcmp(cg, rel) == 0)
 			return &snap->wl[i];
+	}
 	return NULL;
 }
 
@@ -903,22 +907,24 @@ static size_t plan(const struct snapshot *snap, struct pf_state **due, size_t ma
 	for (size_t i = 0; snap && i < snap->n; i++) {
 		const struct wl_view *w = &snap->wl[i];
 		struct pf_state *s = find(w->id);
+		const char *cg;
 
 		if (!s && default_on(w))
 			s = get_or_add(w->id, true);
 		if (!s)
 			continue;
+		/* No cgroup: a VM, a managed workload running as one (it is
+		 * polled again once it runs as a container, in a new cgroup,
+		 * its counters from zero), or a path too long to hold whole. */
+		cg = wl_cgroup(w, s->key, sizeof s->key);
 		s->seen = true;
 		snprintf(s->name, sizeof s->name, "%s", w->name);
-		if (!s->on && s->job.pid)
+		if ((!s->on || !cg) && s->job.pid)
 			job_stop(s);
-		if (s->on && !s->polled)
+		if (s->on && cg && !s->polled)
 			forget_faults(s);
-		s->polled = s->on;
-		/* A key too long for s->key is not cut (it could be another
-		 * container's cgroup): that container is not polled. */
-		if (s->on && !w->vm && n_due < max &&
-		    path_printf(s->key, sizeof s->key, "%s", w->key) == 0)
+		s->polled = s->on && cg;
+		if (s->polled && n_due < max)
 			due[n_due++] = s;
 	}
 	if (snap)

@@ -223,9 +223,11 @@ void links_collect(const struct cgroup_layout *L, const char *proc_root, const s
 	for (size_t i = 0; i < s->n && L; i++) {
 		const struct wl_view *w = &s->wl[i];
 		struct pid_list tids = {0}, pids = {0};
+		char buf[PATH_MAX];
+		const char *cg = wl_cgroup(w, buf, sizeof buf);
 		pid_t pid = 0;
 
-		if (w->vm || cgroup_list_tasks(L, NULL, w->key, &tids, &pids) < 0)
+		if (!cg || cgroup_list_tasks(L, NULL, cg, &tids, &pids) < 0)
 			goto next;
 		for (size_t k = 0; k < pids.n && !pid; k++) {
 			ino_t ns = proc_netns_inode(proc_root, pids.v[k]);

@@ -1,4 +1,5 @@
 #include "snapshot.h"
+#include "managed_state.h"
 #include "util.h"
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -101,6 +102,21 @@ const struct wl_view *snapshot_find_id(const struct snapshot *s, uint64_t id)
 		if (s->wl[s->by_id[h] - 1].id == id)
 			return &s->wl[s->by_id[h] - 1];
 	return NULL;
+}
+
+const char *wl_cgroup(const struct wl_view *w, char *buf, size_t size)
+{
+	int r;
+
+	if (w->vm)
+		return NULL;
+	if (engine_can(w->engine, ENGINE_MANAGED))
+		r = path_printf(buf, size, "/" MANAGED_PREFIX "%s", w->key);
+	else if (w->engine && w->engine->key == ENGINE_KEY_CGROUP)
+		r = path_printf(buf, size, "%s", w->key);
+	else
+		return NULL;
+	return r == 0 ? buf : NULL;
 }
 
 static void snapshot_free(struct snapshot *s)

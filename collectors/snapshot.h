@@ -89,5 +89,11 @@ extern const char *const top_names[TOP_N];
 /* name's index in top_names, or -1 */
 int top_name_index(const char *name);
 const struct wl_view *snapshot_find_id(const struct snapshot *s, uint64_t id);
+/* The cgroup a container workload's processes are in, relative to each
+ * hierarchy: its key, or for a managed workload running as a container the
+ * cgroup adaptfs gives its runc container (MANAGED_PREFIX NAME). NULL for a
+ * VM, or where the path does not fit buf (never cut: it could be another
+ * workload's). */
+const char *wl_cgroup(const struct wl_view *w, char *buf, size_t size);
 
 const char *class_name(enum wl_class c);

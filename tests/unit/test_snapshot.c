@@ -189,6 +189,28 @@ static void class_names_cover_every_class(void **state)
 	assert_string_equal(class_name(CLASS_COUNT), "idle");
 }
 
+/* The cgroup a container's processes are in: a managed workload's is its
+ * runc container's while it runs as one; a VM has none. */
+static void container_cgroups_of_each_kind(void **state)
+{
+	char buf[64], longkey[80];
+	struct wl_view docker = { .key = "/docker/abc", .engine = engine_get("docker") };
+	struct wl_view managed = { .key = "web", .engine = engine_get("adaptfs") };
+	struct wl_view managed_vm = { .key = "web", .engine = engine_get("adaptfs"), .vm = true };
+	struct wl_view qemu = { .key = "4242", .engine = engine_get("qemu"), .vm = true };
+	struct wl_view toolong = { .key = longkey, .engine = engine_get("runc") };
+	(void)state;
+
+	assert_string_equal(wl_cgroup(&docker, buf, sizeof buf), "/docker/abc");
+	assert_string_equal(wl_cgroup(&managed, buf, sizeof buf), "/adaptfs-web");
+	assert_null(wl_cgroup(&managed_vm, buf, sizeof buf));
+	assert_null(wl_cgroup(&qemu, buf, sizeof buf));
+	/* never cut: a cut path could be another workload's cgroup */
+	memset(longkey, 'x', sizeof longkey - 1);
+	longkey[sizeof longkey - 1] = '\0';
+	assert_null(wl_cgroup(&toolong, buf, sizeof buf));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +226,7 @@ int main(void)
 						hook_setup, hook_teardown),
 		cmocka_unit_test(put_of_null_is_harmless),
 		cmocka_unit_test(class_names_cover_every_class),
+		cmocka_unit_test(container_cgroups_of_each_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
