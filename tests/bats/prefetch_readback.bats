@@ -99,16 +99,21 @@ touch_all() { memtouch_touch "$OUT" "$1"; }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-@test "holders that follow the first one: 10 alternating rounds, on-rounds <= 10% of off's faults and <= half its time, every page intact" {
+# Times on a shared 2-core machine are noisy (CI once saw one on-round at
+# 252 ms against an off median of 398, with 65 faults: its siblings started
+# while the read-back still ran). So each on-round is bounded by the off
+# median and their median by half of it; faults are bounded round by round.
+# The speed target itself is bench/prefetch's (results.md).
+@test "holders that follow the first one: 10 alternating rounds, on-rounds <= 10% of off's faults, their median <= half its time, every page intact" {
 	mount_with
 	holders hold h_first:anon:64 h_anon:anon:96 h_shm:shmem:64
-	local round mode r faults usec bad
+	local round mode r faults usec bad first
 	for round in 1 2 3 4 5 6 7 8 9 10; do
 		mode=off
 		((round % 2)) || mode=on
 		echo "$mode" >"$D/prefetch"
 		push_to_swap
-		touch_all h_first >/dev/null
+		first=$(touch_all h_first)
 		faults=0 usec=0
 		for h in h_anon h_shm; do
 			r=$(touch_all "$h")
@@ -116,17 +121,20 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 			[ "$bad" -eq 0 ] || { echo "round $round: $h read back $bad wrong pages"; false; }
 			faults=$((faults + f)) usec=$((usec + u))
 		done
-		echo "round $round prefetch $mode: siblings $faults major faults, $((usec / 1000)) ms"
+		echo "round $round prefetch $mode: siblings $faults major faults, $((usec / 1000)) ms" \
+			"(h_first's own page-in $(($(cut -d' ' -f2 <<<"$first") / 1000)) ms)"
 		echo "$faults $usec" >>"$OUT/$mode"
 	done
 	off_faults=$(cut -d' ' -f1 "$OUT/off" | median)
 	off_usec=$(cut -d' ' -f2 "$OUT/off" | median)
-	echo "off: median $off_faults faults, $((off_usec / 1000)) ms"
+	on_usec=$(cut -d' ' -f2 "$OUT/on" | median)
+	echo "off: median $off_faults faults, $((off_usec / 1000)) ms; on: median $((on_usec / 1000)) ms"
 	[ "$off_faults" -gt 1000 ]
 	while read -r f u; do
 		[ "$f" -le $((off_faults / 10)) ]
-		[ "$u" -le $((off_usec / 2)) ]
+		[ "$u" -le "$off_usec" ]
 	done <"$OUT/on"
+	[ "$on_usec" -le $((off_usec / 2)) ]
 	# stat is a snapshot: the last round's read-back shows at the next sample
 	wait_for -t 5 key_at_least prefetch_triggers "$D/stat" 5
 	wait_for -t 5 key_at_least prefetch_read_bytes "$D/stat" $((5 * 100 * 1024 * 1024))
