@@ -24,21 +24,10 @@ setup_file() {
 	load lib/managed
 	local d
 	d=$(st)
-	mkdir -p "$d/recipes" "$d/run" "$d/web-data"
-	"$BATS_TEST_DIRNAME/../../etc/adaptfs-mkinitrd" "$d/vm" >"$d/mkinitrd.log" 2>&1 ||
-		{ cat "$d/mkinitrd.log" >&2; return 1; }
+	managed_setup "$d" "$BR" 10.239.0.1/24 02:ad:00:00:ed:01
+	mkdir -p "$d/web-data"
 	_adapt_busybox_rootfs "$d/web-root"
 	echo "adp-web-page-$$" >"$d/web-data/index.html"
-	cat >"$d/adaptfs.conf" <<-EOF
-		[managed]
-		recipes = $d/recipes
-		run_dir = $d/run
-		bridge = $BR
-		bridge_address = 10.239.0.1/24
-		bridge_mac = 02:ad:00:00:ed:01
-		kernel = $d/vm/vmlinux
-		initrd = $d/vm/initramfs.cpio
-	EOF
 	managed_web_recipe "$d/recipes/adp-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 180 "standby = yes"
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
 	export ADAPTFS_FILE_PID=$ADAPTFS_PID

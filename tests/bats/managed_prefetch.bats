@@ -26,25 +26,14 @@ setup_file() {
 	local d r
 	d=$(st)
 	r=$d/root
-	mkdir -p "$d/recipes" "$d/run" "$(data)" "$r"/{usr,proc,sys,dev,tmp,etc,data}
+	managed_setup "$d" "$BR" 10.240.0.1/24 02:ad:00:00:ee:01
+	mkdir -p "$(data)" "$r"/{usr,proc,sys,dev,tmp,etc,data}
 	for l in bin sbin lib lib64; do
 		[[ -e /usr/$l ]] && ln -s "usr/$l" "$r/$l"
 	done
 	mount --bind -o ro /usr "$r/usr"
 	cp "$BATS_TEST_DIRNAME/helpers/memtouch.py" "$(data)/"
-	"$BATS_TEST_DIRNAME/../../etc/adaptfs-mkinitrd" "$d/vm" >"$d/mkinitrd.log" 2>&1 ||
-		{ cat "$d/mkinitrd.log" >&2; return 1; }
 	swap_ensure
-	cat >"$d/adaptfs.conf" <<-EOF
-		[managed]
-		recipes = $d/recipes
-		run_dir = $d/run
-		bridge = $BR
-		bridge_address = 10.240.0.1/24
-		bridge_mac = 02:ad:00:00:ee:01
-		kernel = $d/vm/vmlinux
-		initrd = $d/vm/initramfs.cpio
-	EOF
 	# the siblings as a container; as a VM (QEMU's CPU in /proc/cpuinfo) a wait
 	cat >"$(data)/start.sh" <<-'EOF'
 		trap "exit 0" TERM

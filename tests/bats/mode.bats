@@ -26,22 +26,13 @@ setup_file() {
 	load lib/managed
 	local d
 	d=$(st)
-	mkdir -p "$d/recipes" "$d/run" "$d/web-data" "$d/bad-data"
-	"$BATS_TEST_DIRNAME/../../etc/adaptfs-mkinitrd" "$d/vm" >"$d/mkinitrd.log" 2>&1 ||
-		{ cat "$d/mkinitrd.log" >&2; return 1; }
+	managed_setup "$d" "$BR" 10.234.0.1/24 02:ad:00:00:ea:01
+	mkdir -p "$d/web-data" "$d/bad-data"
 	_adapt_busybox_rootfs "$d/web-root"
 	_adapt_busybox_rootfs "$d/bad-root"
 	echo "adt-web-page-$$" >"$d/web-data/index.html"
 	echo "adt-bad-page-$$" >"$d/bad-data/index.html"
-	cat >"$d/adaptfs.conf" <<-EOF
-		[managed]
-		recipes = $d/recipes
-		run_dir = $d/run
-		bridge = $BR
-		bridge_address = 10.234.0.1/24
-		bridge_mac = 02:ad:00:00:ea:01
-		kernel = $d/vm/vmlinux
-		initrd = $d/vm/initramfs.cpio
+	cat >>"$d/adaptfs.conf" <<-EOF
 		[class]
 		# a CPU-bound workload is recommended a VM, as on a host with KVM
 		cpu_mode = vm

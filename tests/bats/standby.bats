@@ -22,21 +22,10 @@ setup_file() {
 	load lib/managed
 	local d
 	d=$(st)
-	mkdir -p "$d/recipes" "$d/run" "$d/web-data"
-	"$BATS_TEST_DIRNAME/../../etc/adaptfs-mkinitrd" "$d/vm" >"$d/mkinitrd.log" 2>&1 ||
-		{ cat "$d/mkinitrd.log" >&2; return 1; }
+	managed_setup "$d" "$BR" 10.238.0.1/24 02:ad:00:00:eb:01
+	mkdir -p "$d/web-data"
 	_adapt_busybox_rootfs "$d/web-root"
 	echo "ads-web-page-$$" >"$d/web-data/index.html"
-	cat >"$d/adaptfs.conf" <<-EOF
-		[managed]
-		recipes = $d/recipes
-		run_dir = $d/run
-		bridge = $BR
-		bridge_address = 10.238.0.1/24
-		bridge_mac = 02:ad:00:00:eb:01
-		kernel = $d/vm/vmlinux
-		initrd = $d/vm/initramfs.cpio
-	EOF
 	# each start of the command appends a line to the data directory: a
 	# standby that ran it early would show
 	# /data/fail-vm makes the command exit at once in a VM (QEMU's CPU in

@@ -73,6 +73,20 @@ managed_teardown() {
     return $rc
 }
 
+# managed_setup DIR BR BRIDGE_ADDRESS BRIDGE_MAC
+#   A test file's managed workloads in DIR: DIR/recipes and DIR/run, the VM
+#   kernel and initramfs in DIR/vm (adaptfs-mkinitrd, its log printed if it
+#   fails), and DIR/adaptfs.conf with their [managed] section on bridge BR
+#   (a file appends its other sections to it).
+managed_setup() {
+    local d=$1
+    mkdir -p "$d/recipes" "$d/run"
+    "$_ADAPT_REPO_ROOT/etc/adaptfs-mkinitrd" "$d/vm" >"$d/mkinitrd.log" 2>&1 ||
+        { cat "$d/mkinitrd.log" >&2; return 1; }
+    printf '[managed]\nrecipes = %s\nrun_dir = %s\nbridge = %s\nbridge_address = %s\nbridge_mac = %s\nkernel = %s\ninitrd = %s\n' \
+        "$d/recipes" "$d/run" "$2" "$3" "$4" "$d/vm/vmlinux" "$d/vm/initramfs.cpio" >"$d/adaptfs.conf"
+}
+
 # managed_web_recipe FILE ROOT DATA ADDRESS READY_TIMEOUT [LINE...]
 #   A recipe of busybox httpd on port 8080 serving DATA, each start of it
 #   appending its hostname to DATA/boots (a start shows). PID 1 of a
