@@ -25,9 +25,7 @@ setup_file() {
 	local d
 	d=$(st)
 	managed_setup "$d" "$BR" 10.239.0.1/24 02:ad:00:00:ed:01
-	mkdir -p "$d/web-data"
-	_adapt_busybox_rootfs "$d/web-root"
-	echo "adp-web-page-$$" >"$d/web-data/index.html"
+	managed_web_files "$d" "adp-web-page-$$"
 	managed_web_recipe "$d/recipes/adp-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 180 "standby = yes"
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
 	export ADAPTFS_FILE_PID=$ADAPTFS_PID

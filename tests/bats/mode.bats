@@ -27,10 +27,9 @@ setup_file() {
 	local d
 	d=$(st)
 	managed_setup "$d" "$BR" 10.234.0.1/24 02:ad:00:00:ea:01
-	mkdir -p "$d/web-data" "$d/bad-data"
-	_adapt_busybox_rootfs "$d/web-root"
+	managed_web_files "$d" "adt-web-page-$$"
+	mkdir -p "$d/bad-data"
 	_adapt_busybox_rootfs "$d/bad-root"
-	echo "adt-web-page-$$" >"$d/web-data/index.html"
 	echo "adt-bad-page-$$" >"$d/bad-data/index.html"
 	cat >>"$d/adaptfs.conf" <<-EOF
 		[class]

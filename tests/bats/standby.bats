@@ -23,9 +23,7 @@ setup_file() {
 	local d
 	d=$(st)
 	managed_setup "$d" "$BR" 10.238.0.1/24 02:ad:00:00:eb:01
-	mkdir -p "$d/web-data"
-	_adapt_busybox_rootfs "$d/web-root"
-	echo "ads-web-page-$$" >"$d/web-data/index.html"
+	managed_web_files "$d" "ads-web-page-$$"
 	# each start of the command appends a line to the data directory: a
 	# standby that ran it early would show
 	# /data/fail-vm makes the command exit at once in a VM (QEMU's CPU in

@@ -87,6 +87,15 @@ managed_setup() {
         "$d/recipes" "$d/run" "$2" "$3" "$4" "$d/vm/vmlinux" "$d/vm/initramfs.cpio" >"$d/adaptfs.conf"
 }
 
+# managed_web_files DIR PAGE
+#   What managed_web_recipe serves: a busybox root DIR/web-root and a data
+#   directory DIR/web-data whose index.html says PAGE.
+managed_web_files() {
+    mkdir -p "$1/web-data"
+    _adapt_busybox_rootfs "$1/web-root" || return 1
+    echo "$2" >"$1/web-data/index.html"
+}
+
 # managed_web_recipe FILE ROOT DATA ADDRESS READY_TIMEOUT [LINE...]
 #   A recipe of busybox httpd on port 8080 serving DATA, each start of it
 #   appending its hostname to DATA/boots (a start shows). PID 1 of a
