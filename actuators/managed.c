@@ -785,7 +785,7 @@ int managed_pin(const char *name, const cpu_set_t *cpus)
 		return r;
 	cpulist_format(cpus, list, sizeof list);
 	env_get(&e);
-	r = mpin_apply(&e, w, list, why, sizeof why);
+	r = mpin_apply(&e, w, cpus, list, why, sizeof why);
 	if (r == 0) {
 		snprintf(w->cpus, sizeof w->cpus, "%s", list);
 		mw_save(w);		/* the pin outlives this adaptfs */

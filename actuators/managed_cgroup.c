@@ -65,7 +65,7 @@ static int copy_cpuset(const char *mnt, const char *dir)
 
 void mcg_path(const struct mw *w, bool vm, char *out, size_t size)
 {
-	snprintf(out, size, vm ? "/%s.vm" : "/%s", w->id);
+	managed_cgroup(w->r.name, vm, out, size);
 }
 
 /* MNT/SCOPE/ID.vm, or MNT/ID.vm in a hierarchy that has no SCOPE (the scope's

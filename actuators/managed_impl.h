@@ -101,8 +101,7 @@ bool mvm_alive(struct mw *w);
 bool mvm_console_has(const struct mw *w, const char *marker);
 void mvm_exit_reason(const struct mw *w, char *why, size_t n);
 
-/* The cgroup of w's container (/ID, runc's cgroupsPath) or of its QEMU
- * (/ID.vm): apart, so that a standby of one mode runs beside the other. */
+/* managed_cgroup() of w: its container's (/ID) or its QEMU's (/ID.vm). */
 void mcg_path(const struct mw *w, bool vm, char *out, size_t size);
 /* QEMU's own cgroup /ID.vm in every hierarchy (managed_cgroup.c). */
 int mcg_enter(const struct managed_env *e, const struct mw *w, pid_t pid, char *why, size_t n);
@@ -111,9 +110,10 @@ void mcg_remove(const struct managed_env *e, const struct mw *w);
  * without starting runc: the v1 freezer, or cgroup2's cgroup.freeze. */
 int mcg_freeze(const struct mw *w, bool frozen);
 
-/* Pin every instance of w that exists (running, standby) to list; on
- * failure each is as it was (managed_pin.c). */
-int mpin_apply(const struct managed_env *e, struct mw *w, const char *list, char *why, size_t n);
+/* Pin every instance of w that exists (running, standby) to cpus (list:
+ * the same, formatted); on failure each is as it was (managed_pin.c). */
+int mpin_apply(const struct managed_env *e, struct mw *w, const cpu_set_t *cpus, const char *list,
+	       char *why, size_t n);
 /* Every thread of pid gets cpus, round after round until a round finds
  * none left: a thread made meanwhile by one not yet pinned is born with the
  * old affinity. -ERANGE where its cpuset allows none or only part of cpus

@@ -6,7 +6,6 @@
  * through the CPU affinity of every QEMU thread, as a discovered QEMU
  * guest's vCPUs are. */
 #include "managed_impl.h"
-#include "cpulist.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -56,7 +55,7 @@ static int pin_vm(pid_t pid, const cpu_set_t *cpus, cpu_set_t *old, char *why, s
 	int r;
 
 	if (sched_getaffinity(pid, sizeof *old, old) < 0) {
-		r = errno == EINVAL ? -ESRCH : -errno;
+		r = -errno;
 	} else {
 		r = mpin_threads(pid, cpus);
 		if (r < 0)
@@ -68,19 +67,16 @@ static int pin_vm(pid_t pid, const cpu_set_t *cpus, cpu_set_t *old, char *why, s
 	return r;
 }
 
-int mpin_apply(const struct managed_env *e, struct mw *w, const char *list, char *why, size_t n)
+int mpin_apply(const struct managed_env *e, struct mw *w, const cpu_set_t *cpus, const char *list,
+	       char *why, size_t n)
 {
 	const struct managed_standby *sb = &w->st.standby;
 	pid_t vms[2];
-	cpu_set_t cpus, old[2];
+	cpu_set_t old[2];
 	size_t n_vm = 0, done = 0;
 	bool container;
 	int r = 0;
 
-	if (cpulist_parse(list, strlen(list), &cpus) < 0) {
-		snprintf(why, n, "not a CPU list: %s", list);
-		return -EINVAL;
-	}
 	if (w->st.running && w->st.vm)
 		vms[n_vm++] = w->st.pid;
 	if (sb->present && sb->vm)
@@ -90,7 +86,7 @@ int mpin_apply(const struct managed_env *e, struct mw *w, const char *list, char
 
 	/* VMs first: their threads can be set back exactly if runc fails */
 	for (; done < n_vm; done++) {
-		r = pin_vm(vms[done], &cpus, &old[done], why, n);
+		r = pin_vm(vms[done], cpus, &old[done], why, n);
 		if (r < 0)
 			break;	/* this one is as it was */
 	}

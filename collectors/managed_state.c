@@ -50,6 +50,11 @@ static int standby_parse(const char *text, struct managed_standby *sb)
 	return 0;
 }
 
+int managed_cgroup(const char *name, bool vm, char *out, size_t size)
+{
+	return path_printf(out, size, "/" MANAGED_PREFIX "%s%s", name, vm ? ".vm" : "");
+}
+
 int managed_state_parse(const char *text, struct managed_state *out)
 {
 	char kind[16], setting[16];

@@ -46,6 +46,12 @@ struct managed_state {
 	} standby;
 };
 
+/* The cgroup of NAME's runc container (/MANAGED_PREFIX NAME, runc's
+ * cgroupsPath) or of its QEMU (the same with .vm), relative to each
+ * hierarchy: apart, so that a standby of one mode runs beside the other.
+ * 0, or -ENAMETOOLONG (never cut). */
+int managed_cgroup(const char *name, bool vm, char *out, size_t size);
+
 /* The state file: flat keyed, "kind container|vm", "running 0|1", "pid N",
  * "pid_start N", "cgroup PATH" (containers), "switches N", "downtime_usec N",
  * "setting container|vm|auto" (absent: container), "cpus LIST" (absent:

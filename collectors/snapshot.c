@@ -111,7 +111,7 @@ const char *wl_cgroup(const struct wl_view *w, char *buf, size_t size)
 	if (w->vm)
 		return NULL;
 	if (engine_can(w->engine, ENGINE_MANAGED))
-		r = path_printf(buf, size, "/" MANAGED_PREFIX "%s", w->key);
+		r = managed_cgroup(w->key, false, buf, size);
 	else if (w->engine && w->engine->key == ENGINE_KEY_CGROUP)
 		r = path_printf(buf, size, "%s", w->key);
 	else
