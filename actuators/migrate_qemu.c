@@ -384,7 +384,9 @@ static bool postcopy_completes(struct qmp *q)
 		if (qmp_execute(q, "query-migrate", NULL, &ret, QMP_TIMEOUT_MS) == 0)
 			snprintf(s, sizeof s, "%s", json_string_value(json_object_get(ret, "status")) ?: "");
 		json_decref(ret);
-		if (strcmp(s, "postcopy-active") != 0)
+		/* A query that got no status (QMP slow to answer under load) says
+		 * nothing about the move: ask again. */
+		if (s[0] && strcmp(s, "postcopy-active") != 0)
 			return strcmp(s, "completed") == 0;
 	}
 	return false;
