@@ -204,7 +204,7 @@ static bool swapped_again(struct pf_state *s, const char *rel)
  * or housekeeping, not a wake-up: what a read-back brought in now would go
  * out with the rest. Its own page-ins under a full parent push some of it
  * out too, but they do not shrink it. */
-static bool pushed(struct pf_state *s, const char *rel, uint64_t now)
+bool prefetch_pushed(struct pf_state *s, const char *rel, uint64_t now)
 {
 	uint64_t usage;
 	bool shrank;
@@ -746,13 +746,17 @@ static void retry_deferred(struct pf_state *s, const char *rel, const struct sna
 		return;
 	}
 	/* Nothing in swap any more: nothing waits. */
-	if (!pushed(s, rel, now) && try_readback(s, rel, snap, now, s->defer_pid, comm, d) == PF_SKIP_EMPTY)
+	if (!prefetch_pushed(s, rel, now) &&
+	    try_readback(s, rel, snap, now, s->defer_pid, comm, d) == PF_SKIP_EMPTY)
 		s->defer_pid = 0;
 }
 
 /* Once a sample: read the neighbours under the limited ancestor, so that a
- * page-in finds their growth measured over up to a second. */
-static void watch_neighbours(struct pf_state *s, const char *rel, const struct snapshot *snap)
+ * page-in finds their growth measured over up to a second. The look is
+ * stamped with the pass's clock, as is the page-in weighed after it: a later
+ * stamp would put the push in the page-in's future. */
+static void watch_neighbours(struct pf_state *s, const char *rel, const struct snapshot *snap,
+			     uint64_t now)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	char up[PATH_MAX], child[PATH_MAX];
@@ -760,7 +764,7 @@ static void watch_neighbours(struct pf_state *s, const char *rel, const struct s
 	if (!snap || snap->seq == s->watched_seq)
 		return;
 	s->watched_seq = snap->seq;
-	pushed(s, rel, now_usec());
+	prefetch_pushed(s, rel, now);
 	if (ancestor_room(rel, up, sizeof up) == UINT64_MAX)
 		return;
 	while (next_neighbour(&d, up, rel, child))
@@ -779,7 +783,7 @@ static void tick_counted(struct pf_state *s, const char *rel, const struct snaps
 		return;		/* no hierarchy: said in events at start */
 	job_poll(s, rel, snap, now, d);
 	note_flush(s, now);
-	watch_neighbours(s, rel, snap);
+	watch_neighbours(s, rel, snap, now);
 	retry_deferred(s, rel, snap, now, d);
 	if (cgroup_majflt(rel, &total) < 0)
 		return;
@@ -801,7 +805,7 @@ static void tick_counted(struct pf_state *s, const char *rel, const struct snaps
 		}
 	/* Looking is one read: no cooldown for it, so the burst that goes on
 	 * is acted on as soon as it is one. */
-	if (burst < (uint64_t)cfg.min_faults && pushed(s, rel, now))
+	if (burst < (uint64_t)cfg.min_faults && prefetch_pushed(s, rel, now))
 		why = PF_SKIP_PUSHED;
 	else if (now < s->cooldown_until)
 		why = PF_SKIP_COOLDOWN;

@@ -71,3 +71,6 @@ pid_t prefetch_scan_processes(struct pf_state *s, const char *rel, uint64_t now,
  * limit (the host's MemAvailable without one) less the margin, capped by
  * its rate limit's tokens, which it refills. */
 uint64_t prefetch_budget_now(struct pf_state *s, const char *rel);
+/* Whether the container at rel was pushed out lately: its memory shrank
+ * since an earlier look, up to a second before now; says so in s->why. */
+bool prefetch_pushed(struct pf_state *s, const char *rel, uint64_t now);

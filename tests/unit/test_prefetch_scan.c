@@ -89,6 +89,27 @@ static void scan_names_the_largest_increase_and_counts_siblings_in_the_window(vo
 	assert_int_equal(d.sibling_faults, 55);
 }
 
+/* The fixture's app has 900 MiB in memory. */
+static void a_shrink_since_an_earlier_look_holds_page_ins_back_for_a_second(void **state)
+{
+	_cleanup_free_ struct pf_state *s = xcalloc(1, sizeof *s);
+	uint64_t now = now_usec();
+
+	(void)state;
+	/* the first look has nothing to compare with */
+	assert_false(prefetch_pushed(s, "/web.slice/app", now));
+	assert_int_equal(s->usage_seen, 900 * MiB);
+	/* a look 300 ms ago saw 20 MiB more */
+	s->usage_seen += 20 * MiB;
+	s->usage_seen_at = now - 300 * 1000;
+	assert_true(prefetch_pushed(s, "/web.slice/app", now));
+	assert_string_equal(s->why, "its memory shrank 0 ms ago, to 900 MiB");
+	/* the page-in weighed later in the same pass: same clock, same push */
+	assert_true(prefetch_pushed(s, "/web.slice/app", now));
+	assert_true(prefetch_pushed(s, "/web.slice/app", now + 999 * 1000));
+	assert_false(prefetch_pushed(s, "/web.slice/app", now + 1000 * 1000));
+}
+
 static void scan_leaves_out_the_readback_worker_and_its_children(void **state)
 {
 	_cleanup_free_ struct pf_state *s = xcalloc(1, sizeof *s);
@@ -209,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scan_lists_the_subtree_with_counters_and_names),
 		cmocka_unit_test(scan_names_the_largest_increase_and_counts_siblings_in_the_window),
+		cmocka_unit_test(a_shrink_since_an_earlier_look_holds_page_ins_back_for_a_second),
 		cmocka_unit_test(scan_leaves_out_the_readback_worker_and_its_children),
 		cmocka_unit_test(scan_of_a_missing_cgroup_finds_nobody),
 		cmocka_unit_test(budget_is_the_room_below_the_limit_less_the_margin),
