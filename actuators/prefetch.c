@@ -5,6 +5,7 @@
  * (prefetch_readback.h). With none on it sleeps until prefetch_set turns
  * one on. */
 #include "prefetch_impl.h"
+#include "prefetch_keep.h"
 #include "cgroup.h"
 #include "events.h"
 #include "layout.h"
@@ -36,7 +37,13 @@ static struct pf_state *states;
 static pthread_t thread;
 static bool running, stopping;
 static bool dirty;		/* a setting changed since the engine's last plan */
-static char *cgroup_root, *proc_root;
+static char *cgroup_root, *proc_root, *state_dir;
+/* The settings a former adaptfs kept, until the first snapshot's workloads
+ * have taken theirs. keep_dirty: the file no longer says what is written. */
+static struct prefetch_kept *kept;
+static size_t n_kept;
+static bool keep_dirty;
+static pthread_mutex_t save_lock = PTHREAD_MUTEX_INITIALIZER;	/* one writer of the file */
 static struct rb_run plan_runs[RB_MAX_RUNS];
 
 static const char *const skip_names[] = {
@@ -68,15 +75,6 @@ static bool default_on(const struct wl_view *w)
 	return cfg.enabled;
 }
 
-bool prefetch_enabled(const struct wl_view *w)
-{
-	pthread_mutex_lock(&lock);
-	struct pf_state *s = find(w->id);
-	bool on = s ? s->on : default_on(w);
-	pthread_mutex_unlock(&lock);
-	return on;
-}
-
 static struct pf_state *get_or_add(uint64_t wid, bool on)
 {
 	struct pf_state *s = find(wid);
@@ -93,23 +91,96 @@ static struct pf_state *get_or_add(uint64_t wid, bool on)
 	return s;
 }
 
-/* Returns whether the setting changed. Counters start with the first "on". */
+/* Under the lock: w's setting from before a restart, if one was kept. */
+static struct pf_state *restore(const struct wl_view *w)
+{
+	char ident[PATH_MAX + 64];
+	struct pf_state *s;
+
+	if (!n_kept || prefetch_keep_ident(w, ident, sizeof ident) < 0)
+		return NULL;
+	for (size_t i = 0; i < n_kept; i++)
+		if (strcmp(kept[i].ident, ident) == 0) {
+			s = get_or_add(w->id, kept[i].on);
+			s->ident = xstrdup(ident);
+			events_add(w->name, "prefetch: %s, as written before adaptfs restarted",
+				   s->on ? "on" : "off");
+			return s;
+		}
+	return NULL;
+}
+
+bool prefetch_enabled(const struct wl_view *w)
+{
+	pthread_mutex_lock(&lock);
+	struct pf_state *s = find(w->id) ?: restore(w);
+	bool on = s ? s->on : default_on(w);
+	pthread_mutex_unlock(&lock);
+	return on;
+}
+
+/* Under the lock: s's setting is one to keep, under w's name in the file. */
+static void keep(struct pf_state *s, const struct wl_view *w)
+{
+	char ident[PATH_MAX + 64];
+
+	if (!s->ident && prefetch_keep_ident(w, ident, sizeof ident) == 0)
+		s->ident = xstrdup(ident);
+	keep_dirty |= s->ident != NULL;
+}
+
+/* The file rewritten with what is written now: one writer at a time, each
+ * with the latest text. A failure is said once, until a save works again. */
+static void keep_save(void)
+{
+	static int failed;
+	struct strbuf text = {0};
+	int r;
+
+	pthread_mutex_lock(&save_lock);
+	pthread_mutex_lock(&lock);
+	if (!keep_dirty) {
+		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&save_lock);
+		return;
+	}
+	keep_dirty = false;
+	strbuf_append(&text, "", 0);	/* "" when nothing is written */
+	for (struct pf_state *s = states; s; s = s->next)
+		if (s->ident)
+			strbuf_printf(&text, "%s %s\n", s->on ? "on" : "off", s->ident);
+	pthread_mutex_unlock(&lock);
+	r = prefetch_keep_save(state_dir, text.buf);
+	if (r < 0 && r != failed)
+		events_add("prefetch", "settings not kept across a restart: %s/prefetch: %s", state_dir,
+			   strerror(-r));
+	failed = r;
+	strbuf_free(&text);
+	pthread_mutex_unlock(&save_lock);
+}
+
+/* Returns whether the setting changed, once it is kept. Counters start with
+ * the first "on". */
 bool prefetch_set(const struct wl_view *w, bool on)
 {
 	bool changed;
 
 	pthread_mutex_lock(&lock);
-	struct pf_state *s = find(w->id);
+	struct pf_state *s = find(w->id) ?: restore(w);
 	changed = (s ? s->on : default_on(w)) != on;
-	if (s)
+	/* an "off" that is the default is nothing to hold */
+	if (!s && (on || default_on(w)))
+		s = get_or_add(w->id, on);
+	if (s) {
 		s->on = on;
-	else if (on)
-		get_or_add(w->id, true);
+		keep(s, w);
+	}
 	if (changed) {
 		dirty = true;
 		pthread_cond_signal(&wake);
 	}
 	pthread_mutex_unlock(&lock);
+	keep_save();
 	return changed;
 }
 
@@ -882,6 +953,7 @@ static void forget_faults(struct pf_state *s)
 static void free_state(struct pf_state *s)
 {
 	job_stop(s);
+	free(s->ident);
 	free(s);
 }
 
@@ -894,6 +966,7 @@ static void collect_garbage(void)
 			struct pf_state *dead = *p;
 
 			*p = dead->next;
+			keep_dirty |= dead->ident != NULL;
 			free_state(dead);
 		} else {
 			(*p)->seen = false;
@@ -903,14 +976,15 @@ static void collect_garbage(void)
 }
 
 /* Under the lock: mark the states of workloads in snap as seen, create
- * those a pattern turns on, drop the rest, and list the containers to poll. */
+ * those a kept setting or a pattern turns on, drop the rest, and list the
+ * containers to poll. */
 static size_t plan(const struct snapshot *snap, struct pf_state **due, size_t max)
 {
 	size_t n_due = 0;
 
 	for (size_t i = 0; snap && i < snap->n; i++) {
 		const struct wl_view *w = &snap->wl[i];
-		struct pf_state *s = find(w->id);
+		struct pf_state *s = find(w->id) ?: restore(w);
 		const char *cg;
 
 		if (!s && default_on(w))
@@ -933,17 +1007,26 @@ static size_t plan(const struct snapshot *snap, struct pf_state **due, size_t ma
 	}
 	if (snap)
 		collect_garbage();
+	/* The workloads of the first snapshot have theirs: the settings of
+	 * those that went while adaptfs was down leave the file. */
+	if (snap && n_kept) {
+		prefetch_kept_free(kept, n_kept);
+		kept = NULL;
+		n_kept = 0;
+		keep_dirty = true;
+	}
 	return n_due;
 }
 
 /* Under the lock: until the next pass. Nothing to poll and nothing that a
- * new snapshot could turn on by itself: sleep until prefetch_set or stop. */
+ * new snapshot could turn on by itself (a pattern, a kept setting): sleep
+ * until prefetch_set or stop. */
 static void engine_wait(size_t n_due)
 {
 	struct timespec until;
 	uint64_t ns;
 
-	if (!n_due && !cfg.enabled && !cfg.n_patterns) {
+	if (!n_due && !cfg.enabled && !cfg.n_patterns && !n_kept) {
 		while (!dirty && !stopping)
 			pthread_cond_wait(&wake, &lock);
 		return;
@@ -981,6 +1064,7 @@ static void *engine(void *arg)
 			dirty = false;
 		}
 		pthread_mutex_unlock(&lock);
+		keep_save();
 		for (size_t i = 0; i < n_due; i++)
 			tick(due[i], snap, now);
 		snapshot_put(snap);
@@ -998,6 +1082,8 @@ int prefetch_start(const struct config *c)
 	cfg = c->prefetch;
 	cgroup_root = xstrdup(c->cgroup_root);
 	proc_root = xstrdup(c->proc_root);
+	state_dir = xstrdup(c->state_dir);
+	n_kept = prefetch_keep_load(state_dir, &kept);
 	cfg.patterns = xcalloc(cfg.n_patterns, sizeof *cfg.patterns);
 	for (size_t i = 0; i < cfg.n_patterns; i++)
 		cfg.patterns[i] = xstrdup(c->prefetch.patterns[i]);
@@ -1039,5 +1125,11 @@ void prefetch_stop(void)
 	cgroup_root = NULL;
 	free(proc_root);
 	proc_root = NULL;
+	free(state_dir);
+	state_dir = NULL;
+	prefetch_kept_free(kept, n_kept);
+	kept = NULL;
+	n_kept = 0;
+	keep_dirty = false;
 	layout = NULL;
 }

@@ -25,6 +25,7 @@ struct pf_state {
 	bool on;
 	bool seen;			/* still in the snapshot this tick */
 	bool polled;			/* on at the engine's last plan */
+	char *ident;			/* its line in the kept settings; NULL: never written */
 	struct prefetch_stats stats;
 	char key[PATH_MAX];		/* the container's cgroup, for the unlocked tick */
 	struct prefetch_learn learn;

@@ -16,6 +16,7 @@
 #include "sampler.h"
 #include "snapshot.h"
 #include "spawn.h"
+#include "trust.h"
 #include "util.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@ struct options {
 	char *mountpoint;	/* absolute paths, malloc'd */
 	char *config;
 	char *pidfile;
+	char *state_dir;	/* --state-dir: overrides the config's */
 	double interval;
 	bool foreground, debug, single_thread;
 	bool check_config;	/* --check-config: parse the config, mount nothing */
@@ -64,6 +66,7 @@ static void usage(FILE *out)
 		"  -c, --config FILE     configuration file (default " CONFIG_DEFAULT_PATH ")\n"
 		"  -i, --interval SEC    seconds between snapshots (overrides the config)\n"
 		"  -p, --pidfile FILE    write the daemon's pid to FILE\n"
+		"      --state-dir DIR   keep journals and settings in DIR (overrides the config)\n"
 		"      --log-level-prefix\n"
 		"                        start each line on stderr with its syslog priority\n"
 		"                        (<3> error, <4> warning, <6> info); by default only\n"
@@ -99,6 +102,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "check-config", optional_argument, NULL, 'C' },
 		{ "log-level-prefix", no_argument, NULL, 'L' },
 		{ "stop-workloads", no_argument, NULL, 'W' },
@@ -139,6 +143,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'p':
 			free(o->pidfile);
 			o->pidfile = absolute(optarg);
+			break;
+		case 'S':
+			free(o->state_dir);
+			o->state_dir = absolute(optarg);
 			break;
 		case 'C':
 			o->check_config = true;
@@ -276,6 +284,15 @@ static int load_config(const struct options *o, struct config *cfg, char *err, s
 	}
 	if (o->interval > 0)
 		cfg->interval = o->interval;
+	if (o->state_dir) {
+		if (trust_check_dir(o->state_dir, err, errlen) < 0) {
+			log_err("--state-dir: %s", err);
+			config_free(cfg);
+			return -1;
+		}
+		free(cfg->state_dir);
+		cfg->state_dir = xstrdup(o->state_dir);
+	}
 	return 0;
 }
 
@@ -567,6 +584,7 @@ out_options:
 	free(o.mountpoint);
 	free(o.config);
 	free(o.pidfile);
+	free(o.state_dir);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return r;

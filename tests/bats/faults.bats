@@ -521,7 +521,7 @@ no_journal_said() {
 		grep -q "p: placement: pinning to cpus 0 without a journal" "$ADAPTFS_MNT/events"
 }
 
-@test "a read-only state directory: the daemon starts, serves and places (a pin that cannot be journaled runs without one, and says so)" {
+@test "a read-only state directory: the daemon starts, serves and places (a pin that cannot be journaled runs without one, a prefetch setting is not kept; each says so)" {
 	spawn p sleep 1000
 	mkdir "$TMP/state"
 	defer unbind "$TMP/state"
@@ -531,10 +531,11 @@ no_journal_said() {
 	[ "$(write_errno "$ADAPTFS_MNT/p/placement" cpus=0)" = OK ]
 	no_journal_said
 	[ "$(write_errno "$ADAPTFS_MNT/p/prefetch" on)" = OK ]
+	grep -q "prefetch: settings not kept across a restart: $TMP/state/prefetch: Read-only file system" "$ADAPTFS_MNT/events"
 	adaptfs_umount
 }
 
-@test "a full state directory: the daemon starts, serves and places (a pin that cannot be journaled runs without one, and says so)" {
+@test "a full state directory: the daemon starts, serves and places (a pin that cannot be journaled runs without one, a prefetch setting is not kept; each says so)" {
 	spawn p sleep 1000
 	mkdir "$TMP/state"
 	defer unbind "$TMP/state"
@@ -544,6 +545,8 @@ no_journal_said() {
 	wait_for -t 10 test -d "$ADAPTFS_MNT/p"
 	[ "$(write_errno "$ADAPTFS_MNT/p/placement" cpus=0)" = OK ]
 	no_journal_said
+	[ "$(write_errno "$ADAPTFS_MNT/p/prefetch" on)" = OK ]
+	grep -q "prefetch: settings not kept across a restart: $TMP/state/prefetch: No space left on device" "$ADAPTFS_MNT/events"
 	adaptfs_umount
 }
 

@@ -18,6 +18,7 @@ static int engine_up(void **state)
 	struct config cfg = {
 		.cgroup_root = ROOT "/cgroup",
 		.proc_root = ROOT "/proc",
+		.state_dir = ROOT "/state",	/* none: no setting kept */
 		.prefetch = { .margin_bytes = 64.0 * MiB, .max_bytes_per_sec = 256.0 * MiB },
 	};
 

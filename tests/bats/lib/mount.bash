@@ -11,7 +11,9 @@
 #
 #   adaptfs_mount [EXTRA_ARGS...]  runs, in the background,
 #                                    $ADAPTFS_BIN -f --interval $ADAPTFS_INTERVAL EXTRA_ARGS... MNT
-#                                  (no default --interval if EXTRA_ARGS has one), MNT a fresh
+#                                  (no default --interval if EXTRA_ARGS has one; a
+#                                  --state-dir in the test file's temporary directory
+#                                  unless EXTRA_ARGS or its -c config names one), MNT a fresh
 #                                  directory /tmp/adaptfs-mnt.XXXXXX (or $ADAPTFS_MOUNT_AT,
 #                                  made if missing: a daemon started again on the same
 #                                  mount point), and waits (polling, up to
@@ -95,11 +97,19 @@ adaptfs_mount() {
         echo "adaptfs_mount: $ADAPTFS_BIN is not an executable (build it, or set ADAPTFS_BIN)" >&2
         return 1
     fi
-    local args=(-f) a have_interval=0 mnt log pid start_us limit_us
+    local args=(-f) a prev= have_interval=0 own_state=0 mnt log pid start_us limit_us
     for a in "$@"; do
         [[ $a == --interval || $a == --interval=* ]] && have_interval=1
+        [[ $a == --state-dir || $a == --state-dir=* ]] && own_state=1
+        if [[ $prev == -c || $prev == --config ]] && grep -q '^[[:space:]]*state_dir[[:space:]]*=' "$a" 2>/dev/null; then
+            own_state=1
+        fi
+        prev=$a
     done
     ((have_interval)) || args+=(--interval "$ADAPTFS_INTERVAL")
+    # A state directory of the test file's own (unless it names one): a
+    # test leaves no journal or kept setting in the host's for others to find.
+    ((own_state)) || args+=(--state-dir "$(_adapt_state)/adaptfs-state")
     args+=("$@")
 
     if [[ -n ${ADAPTFS_MOUNT_AT:-} ]]; then
