@@ -221,7 +221,7 @@ tcp_roundtrip() { # EXEC_FN EXEC_BG_FN NAME IP
     assert [ -e "$ADAPTFS_MNT/host/cores" ]
     adaptfs_mounted
     run cat "$FAKE_ADAPTFS_ARGS"
-    assert_output "$(printf '%s\n' -f --interval 1 --config /dev/null "$ADAPTFS_MNT")"
+    assert_output "$(printf '%s\n' -f --interval 1 --state-dir "$(_adapt_state)/adaptfs-state" --config /dev/null "$ADAPTFS_MNT")"
     local mnt=$ADAPTFS_MNT pid=$ADAPTFS_PID
     adaptfs_umount
     assert_equal "$ADAPTFS_EXIT_STATUS" 0
