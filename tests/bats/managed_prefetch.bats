@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # Sibling prefetch on a managed workload (adaptfs(5), SIBLING PREFETCH,
 # MANAGED WORKLOADS): as a container it is prefetched as any container is;
-# switched to a VM it keeps the setting and is left alone; back as a
-# container it is prefetched again, in its new cgroup.
+# switched to a VM it keeps the setting, across a restart of adaptfs too,
+# and is left alone; back as a container it is prefetched again, in its new
+# cgroup.
 #
 # The recipe adq-pf runs three memtouch.py siblings (two anonymous, one
 # shmem) in its runc container; its root is an empty directory with the
@@ -55,6 +56,7 @@ setup_file() {
 		standby = no
 	EOF
 	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
+	export ADAPTFS_FILE_PID=$ADAPTFS_PID
 }
 
 teardown_file() {
@@ -75,9 +77,13 @@ setup() {
 	load lib/mount
 	load lib/containers
 	load lib/managed
+	load lib/memtouch
 }
 
 teardown() {
+	# a test that restarted adaptfs stops its own: --stop-workloads in
+	# teardown_file runs only with none left
+	[[ ${ADAPTFS_PID:-} == "$ADAPTFS_FILE_PID" ]] || ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || true
 	teardown_all
 }
 
@@ -92,12 +98,6 @@ memcg() {
 	local d=/sys/fs/cgroup/memory/adaptfs-adq-pf
 	[[ -d $d ]] || d=/sys/fs/cgroup/adaptfs-adq-pf
 	echo "$d"
-}
-set_limit() { # BYTES
-	local f
-	f=$(memcg)/memory.limit_in_bytes
-	[[ -e $f ]] || f=$(memcg)/memory.max
-	echo "$1" >"$f"
 }
 # The host's pid of sibling NAME (the container has its own pid namespace:
 # memtouch.py's .ready holds the pid it sees); siblings name themselves.
@@ -117,19 +117,12 @@ siblings_up() {
 swap_kib() { awk '/^Swap:/ { s += $2 } END { print s + 0 }' "/proc/$(host_pid "$1")/smaps"; }
 # Squeeze the container into swap, then give it its room back: its memory
 # stays swapped out until touched.
-push_to_swap() {
-	wait_for -t 20 set_limit $((24 << 20))
-	set_limit $((512 << 20))
-}
-results() { [ -f "$(data)/$1.result" ] && wc -l <"$(data)/$1.result" || echo 0; }
-results_above() { [ "$(results "$1")" -gt "$2" ]; }
+push_to_swap() { memtouch_push "$(memcg)" 512; }
 # touch NAME -> the major faults its next full touch cost
 touch_all() {
-	local n0
-	n0=$(results "$1")
-	kill -USR1 "$(host_pid "$1")"
-	wait_for -t 60 results_above "$1" "$n0"
-	tail -n1 "$(data)/$1.result" | cut -d' ' -f1
+	local r
+	r=$(memtouch_touch "$(data)" "$1" "$(host_pid "$1")") || return 1
+	echo "${r%% *}"
 }
 write_ctl() { timeout "$SWITCH_TIMEOUT" bash -c 'echo "$1" > "$2"' _ "$2" "$(W)/$1"; }
 
@@ -175,7 +168,7 @@ faults_with_prefetch() {
 	key_at_least prefetch_triggers 1
 }
 
-@test "switched to a VM it keeps prefetch on and is left alone; back as a container, its new siblings are prefetched" {
+@test "switched to a VM it keeps prefetch on, across a restart of adaptfs too, and is left alone; back as a container, its new siblings are prefetched" {
 	wait_for -t 60 kind_is "container adaptfs" || { show; adaptfs_log; false; }
 	run write_ctl prefetch on
 	[ "$status" -eq 0 ] || { show; false; }
@@ -183,10 +176,17 @@ faults_with_prefetch() {
 	[ "$status" -eq 0 ] || { show; adaptfs_log; false; }
 	kind_is "vm adaptfs"
 	[ "$(cat "$(W)/prefetch")" = "[on] off" ]
-	triggers=$(key prefetch_triggers)
 	# a write of the setting is taken as a VM too, for when it is a container
 	run write_ctl prefetch on
 	[ "$status" -eq 0 ]
+	# the next adaptfs adopts the VM and gives it its setting back: it is
+	# kept under the workload's name, not its instance's
+	ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount
+	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$(st)/adaptfs.conf"
+	wait_for -t 30 kind_is "vm adaptfs" || { show; adaptfs_log; false; }
+	[ "$(cat "$(W)/prefetch")" = "[on] off" ]
+	grep -q "adq-pf: prefetch: on, as written before adaptfs restarted" "$ADAPTFS_MNT/events"
+	triggers=$(key prefetch_triggers)
 
 	rm -f "$(data)"/sib_?.ready "$(data)"/sib_?.result
 	run write_ctl mode container

@@ -19,7 +19,21 @@ teardown() {
 }
 
 # on a failure, what the hosts saw
-diag() { { ls "$A" "$B"; tail -n 40 "$A/events" "$B/events"; } >&3 2>&1; }
+diag() { { ls "$A" "$B"; tail -n 40 "$A/events" "$B/events"; received; } >&3 2>&1; }
+
+# the guests hB took in: their QEMU alive or gone, the tails of their files
+# (a serial console says why a guest that moved is not there)
+received() {
+	local d f pid
+	for d in "$(host_dir hB)"/state/migrate/*/; do
+		[[ -d $d ]] || continue
+		pid=$(cat "$d/qemu.pid" 2>/dev/null)
+		echo "$d: QEMU ${pid:-without a pid file} $(kill -0 "${pid:-0}" 2>/dev/null && echo runs || echo is gone)"
+		for f in "$d"f*; do
+			[[ -f $f ]] && tail -n 5 "$f"
+		done
+	done
+}
 
 # usec NAME MNT: cpu usage_usec of workload NAME
 usec() { awk '$1 == "usage_usec" { print $2 }' "$2/$1/cpu"; }

@@ -49,11 +49,7 @@ swap_kib() { awk '/^Swap:/ { s += $2 } END { print s + 0 }' "/proc/$(pid_of "$1"
 
 # Squeeze the container into swap, then give it room again: its memory stays
 # swapped out until touched. $1: MiB of limit afterwards.
-push_to_swap() {
-	local limit=$(( ${1:-1024} * 1024 * 1024 ))
-	wait_for -t 20 sh -c "echo $((24 * 1024 * 1024)) > $MEMCG/memory.limit_in_bytes"
-	echo "$limit" > "$MEMCG/memory.limit_in_bytes"
-}
+push_to_swap() { memtouch_push "$MEMCG" "$@"; }
 
 # touch NAME -> majflt of NAME's next full touch (waits for its result line)
 touch_all() {

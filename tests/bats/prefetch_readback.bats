@@ -89,10 +89,7 @@ sibling_back() {
 }
 
 # Squeeze the container into swap, then give it room again.
-push_to_swap() {
-	wait_for -t 20 sh -c "echo $((24 * 1024 * 1024)) > $MEMCG/memory.limit_in_bytes"
-	echo $((1024 * 1024 * 1024)) >"$MEMCG/memory.limit_in_bytes"
-}
+push_to_swap() { memtouch_push "$MEMCG"; }
 
 # touch NAME -> "majflt usec bad" of NAME's next full touch
 touch_all() { memtouch_touch "$OUT" "$1"; }
