@@ -159,7 +159,9 @@ push_to_swap() {
 	wait_for -t 30 key_at_least prefetch_last_usec "$d/stat" 1
 	read -r on _ bad <<<"$(memtouch_touch "$out" v2b)"
 	echo "sibling major faults: off $off, on $on; $(grep prefetch "$ADAPTFS_MNT/events" | tail -n1)"
-	[ "$off" -gt 1000 ]
+	# the push leaves part of v2b in swap: about 1,000 faults of 8 pages
+	# (CI once saw 979), enough for a tenth of it to tell
+	[ "$off" -gt 500 ]
 	[ "$on" -le $((off / 10)) ]
 	[ "$bad" -eq 0 ]
 }
