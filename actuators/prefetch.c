@@ -1049,6 +1049,7 @@ static void *engine(void *arg)
 	for (;;) {
 		struct snapshot *snap = snapshot_get();
 		uint64_t now = now_usec();
+		bool save;
 
 		pthread_mutex_lock(&lock);
 		if (stopping) {
@@ -1063,8 +1064,11 @@ static void *engine(void *arg)
 			planned_seq = snap ? snap->seq : 0;
 			dirty = false;
 		}
+		/* a workload with a kept setting went, or the first snapshot came */
+		save = keep_dirty;
 		pthread_mutex_unlock(&lock);
-		keep_save();
+		if (save)
+			keep_save();
 		for (size_t i = 0; i < n_due; i++)
 			tick(due[i], snap, now);
 		snapshot_put(snap);
