@@ -41,9 +41,6 @@ teardown() {
 	return $rc
 }
 
-# not CMD...: CMD fails (unlike `! CMD`, a failure of `not` fails the test under set -e)
-not() { if "$@"; then return 1; fi; }
-
 # defer CMD [ARGS...]: run CMD at teardown (last deferred first), whatever happens
 defer() { printf '%q ' "$@" >>"$DEFERRED"; echo >>"$DEFERRED"; }
 
@@ -577,13 +574,6 @@ no_journal_said() {
 
 # ---------------------------------------------------------------- SIGKILL and restart ------
 
-# living PID: PID runs (not gone, not a zombie, whose /proc/PID/cgroup reads as the root's)
-living() {
-	local st
-	st=$(awk '$1 == "State:" { print $2 }' "/proc/$1/status" 2>/dev/null)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
 # start_on MNT ARGS...: an adaptfs on an existing mount point, as adaptfs_mount starts one
 # (the same state directory: a restart finds the journal the killed daemon left)
 start_on() {
@@ -656,8 +646,8 @@ sys.exit(not expand(sys.argv[1]) <= expand(sys.argv[2]))' "$cpus" "$online"
 		for p in $(cat "/sys/fs/cgroup/cpuacct$SLICE/pinned/cgroup.procs"); do
 			in=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$p/cgroup" 2>/dev/null) || true
 			a=$(cpus_allowed "$p" 2>/dev/null) || true
-			# a sleep that exited meanwhile reads as in the root cpuset: the living count
-			living "$p" || continue
+			# a sleep that exited meanwhile (a zombie's cgroups are the root's): the living count
+			_adapt_pid_alive "$p" || continue
 			[ "$in" = "$SLICE/pinned" ]
 			[ "$a" = "$cpus" ]
 		done

@@ -20,7 +20,6 @@ teardown() {
 start() { adaptfs_mount --interval 0.5 --state-dir "$STATE" -c "${1:-$CONF}"; }
 restart() { adaptfs_umount && start "$@"; }
 
-not() { if "$@"; then return 1; fi; }
 wl() { echo "$ADAPTFS_MNT/$(cg_id "$1" | cut -c1-12)"; }
 kept() { grep -qx "$1 [a-z]* $(cg_path "$2")" "$STATE/prefetch"; }
 setting_is() { [ "$(cat "$(wl "$1")/prefetch")" = "$2" ]; }

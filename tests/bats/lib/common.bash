@@ -8,6 +8,9 @@
 [[ -n ${_ADAPT_COMMON_LOADED:-} ]] && return 0
 _ADAPT_COMMON_LOADED=1
 
+# not CMD...: CMD fails (unlike `! CMD`, a failure of `not` fails the test under set -e)
+not() { if "$@"; then return 1; fi; }
+
 # wait_for [-t SECONDS] CMD [ARGS...]
 #   Run CMD every 50 ms until it succeeds or SECONDS (default $WAIT_FOR_TIMEOUT, else 10;
 #   fractions allowed) have passed. CMD's output is discarded. On timeout, print
