@@ -13,12 +13,11 @@
 
 int prefetch_keep_ident(const struct wl_view *w, char *buf, size_t size)
 {
-	/* A managed workload's key is its running instance's: its name outlives it. */
-	const char *id = engine_can(w->engine, ENGINE_MANAGED) ? w->name : w->key;
-
-	if (!w->engine || !id || !*id || strchr(id, '\n'))
+	/* Not the directory name: a clash may make it NAME.ENGINE for a while.
+	 * A managed workload's key is its recipe name, the same in both modes. */
+	if (!w->engine || !w->key || !*w->key || strchr(w->key, '\n'))
 		return -EINVAL;
-	if ((size_t)snprintf(buf, size, "%s %s", w->engine->name, id) >= size)
+	if ((size_t)snprintf(buf, size, "%s %s", w->engine->name, w->key) >= size)
 		return -ENAMETOOLONG;
 	return 0;
 }

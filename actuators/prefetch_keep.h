@@ -1,7 +1,7 @@
 /* The prefetch settings written to NAME/prefetch, kept in STATE_DIR/prefetch
  * so that a restarted adaptfs gives each back to its workload: a line
- * "on|off ENGINE ID" per setting (ID: the cgroup of a container, the name
- * of a managed workload), the file rewritten whole at each change. */
+ * "on|off ENGINE ID" per setting (ID: the workload's key, the cgroup of a
+ * container or the recipe name of a managed workload), the file rewritten whole at each change. */
 #pragma once
 
 #include "snapshot.h"

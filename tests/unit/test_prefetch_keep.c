@@ -46,19 +46,20 @@ static void nothing_kept_is_no_setting(void **state)
 	prefetch_kept_free(v, 0);
 }
 
-static void a_container_is_named_by_its_cgroup_a_managed_workload_by_its_name(void **state)
+static void a_container_is_named_by_its_cgroup_a_managed_workload_by_its_recipe(void **state)
 {
 	char buf[64];
 	struct wl_view docker = { .name = "0123456789ab", .engine = engine_get("docker"),
 				  .key = "/docker/0123456789abcdef" };
-	struct wl_view managed = { .name = "web", .engine = engine_get("adaptfs"), .key = "4242" };
+	/* shown as web.adaptfs while a container named web runs too */
+	struct wl_view managed = { .name = "web.adaptfs", .engine = engine_get("adaptfs"), .key = "web" };
 	struct wl_view keyless = { .name = "x", .engine = engine_get("docker") };
 	struct wl_view newline = { .name = "x", .engine = engine_get("docker"), .key = "/a\nb" };
 
 	(void)state;
 	assert_int_equal(prefetch_keep_ident(&docker, buf, sizeof buf), 0);
 	assert_string_equal(buf, "docker /docker/0123456789abcdef");
-	/* its key is the running instance's (a QEMU pid here): its name outlives it */
+	/* its key is its recipe name, whatever its directory is called */
 	assert_int_equal(prefetch_keep_ident(&managed, buf, sizeof buf), 0);
 	assert_string_equal(buf, "adaptfs web");
 	assert_int_equal(prefetch_keep_ident(&keyless, buf, sizeof buf), -EINVAL);
@@ -71,7 +72,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(settings_are_read_and_anything_else_left_out),
 		cmocka_unit_test(nothing_kept_is_no_setting),
-		cmocka_unit_test(a_container_is_named_by_its_cgroup_a_managed_workload_by_its_name),
+		cmocka_unit_test(a_container_is_named_by_its_cgroup_a_managed_workload_by_its_recipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
