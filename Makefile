@@ -128,7 +128,7 @@ SANITIZE_BATS ?= tests/bats/mount.bats tests/bats/workloads.bats tests/bats/cont
 		 tests/bats/procwatch.bats tests/bats/names.bats tests/bats/freshness.bats \
 		 tests/bats/follow.bats tests/bats/poll.bats tests/bats/load.bats \
 		 tests/bats/mode.bats tests/bats/standby.bats tests/bats/managed_pin.bats \
-		 tests/bats/managed_prefetch.bats tests/bats/prefetch_keep.bats
+		 tests/bats/managed_prefetch.bats tests/bats/prefetch_keep.bats tests/bats/clash.bats
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit adaptfs-asan
 	ADAPTFS_BIN=$(CURDIR)/adaptfs-asan ASAN_OPTIONS=detect_leaks=1 \

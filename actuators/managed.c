@@ -8,6 +8,7 @@
 #include "proc.h"
 #include "events.h"
 #include "sampler.h"
+#include "snapshot.h"
 #include "kvm.h"
 #include "log.h"
 #include "trust.h"
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -70,6 +72,21 @@ static void env_get(struct managed_env *e)
 static const char *mode_word(bool vm)
 {
 	return vm ? "vm" : "container";
+}
+
+void mw_event(const struct mw *w, const char *fmt, ...)
+{
+	struct snapshot *s = snapshot_get();
+	const char *shown = w->r.name;
+	va_list ap;
+
+	for (size_t i = 0; s && i < s->n; i++)
+		if (engine_can(s->wl[i].engine, ENGINE_MANAGED) && strcmp(s->wl[i].key, w->r.name) == 0)
+			shown = s->wl[i].name;
+	va_start(ap, fmt);
+	events_vadd(shown, fmt, ap);
+	va_end(ap);
+	snapshot_put(s);
 }
 
 /* Written whole and renamed, never through a symlink: the sampler never
@@ -204,7 +221,7 @@ static int switch_mode(struct mw *w, bool vm)
 		return 0;
 	env_get(&e);
 	warm = w->st.running && w->st.standby.present;
-	events_add(w->r.name, "mode: switching %s -> %s%s", mode_word(old_vm), mode_word(vm),
+	mw_event(w, "mode: switching %s -> %s%s", mode_word(old_vm), mode_word(vm),
 		   warm ? " (to its standby)" : "");
 	r = warm ? mstandby_switch(&e, w, why, sizeof why) : -EAGAIN;
 	if (r == -EAGAIN)
@@ -213,7 +230,7 @@ static int switch_mode(struct mw *w, bool vm)
 	if (r == 0) {
 		w->st.switches++;
 		mw_save(w);
-		events_add(w->r.name, "mode: now %s (downtime %.3f s), %s: quiesce %.3f s, "
+		mw_event(w, "mode: now %s (downtime %.3f s), %s: quiesce %.3f s, "
 			   "hand-over %.3f s, ready %.3f s", mode_word(vm),
 			   (double)w->st.downtime_usec / 1e6, w->st.warm ? "warm" : "cold",
 			   (double)w->st.quiesce_usec / 1e6, (double)w->st.handover_usec / 1e6,
@@ -221,18 +238,18 @@ static int switch_mode(struct mw *w, bool vm)
 		return 0;
 	}
 	if (w->st.running && w->st.vm == old_vm) {	/* the standby failed; the old one serves */
-		events_add(w->r.name, "mode: %s failed to start: %.200s", mode_word(vm), why);
-		events_add(w->r.name, "mode: running as %s again", mode_word(old_vm));
+		mw_event(w, "mode: %s failed to start: %.200s", mode_word(vm), why);
+		mw_event(w, "mode: running as %s again", mode_word(old_vm));
 		return -EIO;
 	}
-	events_add(w->r.name, "mode: %s failed to start: %.200s; starting it as %s again",
+	mw_event(w, "mode: %s failed to start: %.200s; starting it as %s again",
 		   mode_word(vm), why, mode_word(old_vm));
 	if (start_engine(&e, w, old_vm, NULL, why2, sizeof why2) < 0) {
 		w->st.vm = old_vm;
-		events_add(w->r.name, "mode: %s failed to start too: %.200s; it is stopped",
+		mw_event(w, "mode: %s failed to start too: %.200s; it is stopped",
 			   mode_word(old_vm), why2);
 	} else {
-		events_add(w->r.name, "mode: running as %s again", mode_word(old_vm));
+		mw_event(w, "mode: running as %s again", mode_word(old_vm));
 	}
 	mw_save(w);
 	return -EIO;
@@ -247,9 +264,9 @@ static void first_start(struct mw *w)
 
 	env_get(&e);
 	if (start_engine(&e, w, vm, NULL, why, sizeof why) < 0)
-		events_add(w->r.name, "start as %s failed: %.200s", mode_word(vm), why);
+		mw_event(w, "start as %s failed: %.200s", mode_word(vm), why);
 	else
-		events_add(w->r.name, "started as %s (ready in %.3f s)", mode_word(vm),
+		mw_event(w, "started as %s (ready in %.3f s)", mode_word(vm),
 			   (double)(now_usec() - t0) / 1e6);
 	mw_save(w);
 }
@@ -280,7 +297,7 @@ static bool adopt(struct mw *w, bool to_run)
 		mnet_refuse_new(w, false, why, sizeof why);
 		/* prepared again if wanted: a restart is rare, a standby cheap */
 		if (to_run)
-			events_add(w->r.name, "standby: dropping the %s an earlier adaptfs prepared",
+			mw_event(w, "standby: dropping the %s an earlier adaptfs prepared",
 				   mode_word(st.standby.vm));
 		w->other = (struct mw_proc){ .adopted = st.standby.vm };
 		mstandby_drop(&e, w);
@@ -294,11 +311,11 @@ static bool adopt(struct mw *w, bool to_run)
 	}
 	if (alive) {
 		if (to_run)
-			events_add(w->r.name, "adopted: running as %s, pid %d, since before this adaptfs",
+			mw_event(w, "adopted: running as %s, pid %d, since before this adaptfs",
 				   mode_word(st.vm), (int)st.pid);
 		return true;
 	}
-	events_add(w->r.name, "%s (pid %d) stopped while adaptfs was not running", mode_word(st.vm),
+	mw_event(w, "%s (pid %d) stopped while adaptfs was not running", mode_word(st.vm),
 		   (int)st.pid);
 	w->st.pid = pid;	/* never signal a pid that may be another process now */
 	mw_stop(&e, w);
@@ -524,7 +541,7 @@ static void scan_recipes(void)
 		}
 		w->busy = true;
 		pthread_mutex_unlock(&M.lock);
-		events_add(w->r.name, "recipe removed: stopping it");
+		mw_event(w, "recipe removed: stopping it");
 		retire(w);
 		pthread_mutex_lock(&M.lock);
 		w->gone = true;
@@ -790,7 +807,7 @@ int managed_pin(const char *name, const cpu_set_t *cpus)
 		snprintf(w->cpus, sizeof w->cpus, "%s", list);
 		mw_save(w);		/* the pin outlives this adaptfs */
 	} else {
-		events_add(w->r.name, "placement: %.200s", why);
+		mw_event(w, "placement: %.200s", why);
 	}
 	release(w);
 	return r;

@@ -129,6 +129,9 @@ int mready_wait(struct mw *w, bool (*alive)(struct mw *w), char *why, size_t n);
 void mw_stop(const struct managed_env *e, struct mw *w);
 bool mw_alive(struct mw *w);
 void mw_save(struct mw *w);
+/* An event about w under the name it is shown as: NAME.adaptfs while a
+ * discovered workload holds NAME (NAME until it is first shown). */
+void mw_event(const struct mw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A switch done now: started at t0, the old side quiesced at t1, the new
  * side launched or given the address at t2 (w->st's split). */
 void mw_switched(struct mw *w, uint64_t t0, uint64_t t1, uint64_t t2, bool warm);

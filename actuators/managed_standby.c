@@ -116,14 +116,14 @@ static void prepare(const struct managed_env *e, struct mw *w)
 	w->standby_since_usec = now_usec();
 	r = vm ? mvm_prepare(e, w, why, sizeof why) : mrunc_prepare(e, w, why, sizeof why);
 	if (r < 0) {
-		events_add(w->r.name, "standby: cannot prepare a %s: %.200s; tried again in %d s",
+		mw_event(w, "standby: cannot prepare a %s: %.200s; tried again in %d s",
 			   mode_word(vm), why, (int)(RETRY_USEC / USEC_PER_SEC));
 		mstandby_drop(e, w);
 		w->standby_retry_usec = now_usec() + RETRY_USEC;
 		return;
 	}
 	if (!vm)
-		events_add(w->r.name, "standby: container created (pid %d)", (int)w->st.standby.pid);
+		mw_event(w, "standby: container created (pid %d)", (int)w->st.standby.pid);
 }
 
 /* A VM standby booting: paused once it waits for its link. */
@@ -134,7 +134,7 @@ static void settle(const struct managed_env *e, struct mw *w)
 
 	if (r > 0) {
 		w->st.standby.ready = true;
-		events_add(w->r.name, "standby: vm ready (pid %d, paused at its link)",
+		mw_event(w, "standby: vm ready (pid %d, paused at its link)",
 			   (int)w->st.standby.pid);
 		return;
 	}
@@ -144,7 +144,7 @@ static void settle(const struct managed_env *e, struct mw *w)
 		snprintf(why, sizeof why, "not at its link within ready_timeout (%.1f s)",
 			 w->r.ready_timeout);
 	}
-	events_add(w->r.name, "standby: the vm cannot serve as one: %.200s", why);
+	mw_event(w, "standby: the vm cannot serve as one: %.200s", why);
 	mstandby_drop(e, w);
 	w->standby_retry_usec = now_usec() + RETRY_USEC;
 }
@@ -159,19 +159,19 @@ bool mstandby_step(const struct managed_env *e, struct mw *w)
 		return false;	/* most workloads, every round: nothing to read */
 	short_of_memory = host_short(&avail_mib);
 	if (sb->present && !standby_alive(w)) {
-		events_add(w->r.name, "standby: the %s (pid %d) is gone; the next switch boots cold "
+		mw_event(w, "standby: the %s (pid %d) is gone; the next switch boots cold "
 			   "until another is ready", mode_word(sb->vm), (int)sb->pid);
 		mstandby_drop(e, w);
 		return true;
 	}
 	if (sb->present && short_of_memory) {
-		events_add(w->r.name, "standby: dropped, the host is short of memory (%llu MiB available)",
+		mw_event(w, "standby: dropped, the host is short of memory (%llu MiB available)",
 			   (unsigned long long)avail_mib);
 		mstandby_drop(e, w);
 		return true;
 	}
 	if (sb->present && !wanted(w)) {
-		events_add(w->r.name, "standby: dropped, no switch is expected");
+		mw_event(w, "standby: dropped, no switch is expected");
 		mstandby_drop(e, w);
 		return true;
 	}
@@ -284,7 +284,7 @@ static void roll_back(const struct managed_env *e, struct mw *w)
 	w->other = (struct mw_proc){0};
 	mnet_link_up(link_of(w), true);
 	if (freeze(e, w, false, why, sizeof why) < 0)
-		events_add(w->r.name, "mode: cannot resume the %s: %.200s", mode_word(w->st.vm), why);
+		mw_event(w, "mode: cannot resume the %s: %.200s", mode_word(w->st.vm), why);
 }
 
 /* The refusal of new connections lifted; said if it stays (its own reason:
@@ -294,7 +294,7 @@ static void accept_again(const struct mw *w)
 	char why[256];
 
 	if (mnet_refuse_new(w, false, why, sizeof why) < 0)
-		events_add(w->r.name, "mode: new connections are still refused: %.200s", why);
+		mw_event(w, "mode: new connections are still refused: %.200s", why);
 }
 
 int mstandby_switch(const struct managed_env *e, struct mw *w, char *why, size_t n)
@@ -309,7 +309,7 @@ int mstandby_switch(const struct managed_env *e, struct mw *w, char *why, size_t
 	if (refused)
 		drain(w);
 	else
-		events_add(w->r.name, "mode: new connections are not refused while it drains: %.200s", why);
+		mw_event(w, "mode: new connections are not refused while it drains: %.200s", why);
 	r = freeze(e, w, true, why, n);
 	if (r < 0) {
 		if (refused)

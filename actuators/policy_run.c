@@ -134,28 +134,30 @@ static void apply_mode(const struct wl_view *w, bool vm, const char *reason)
 	int r;
 
 	events_add(w->name, "policy: switch to %s: %s", vm ? "vm" : "container", reason);
-	r = managed_switch(w->name, vm);
+	r = managed_switch(w->key, vm);
 	if (r < 0)
 		events_add(w->name, "policy: switching to %s failed: %s", vm ? "vm" : "container",
 			   strerror(-r));
 }
 
-/* auto: set on the mode file of a discovered workload (the policy may move
- * it), or a managed workload's setting (it may also switch it). */
-static bool is_auto(const char *name)
+/* A managed workload is known to the manager by its key, its recipe name:
+ * its directory may be NAME.adaptfs while a discovered workload holds NAME. */
+static bool is_managed(const struct wl_view *w, enum recipe_mode *setting)
 {
-	enum recipe_mode setting;
 	bool vm;
 
-	return policy_auto(name) || (managed_mode(name, &setting, &vm) == 0 && setting == RECIPE_AUTO);
+	return engine_can(w->engine, ENGINE_MANAGED) && managed_mode(w->key, setting, &vm) == 0;
 }
 
-static bool is_managed(const char *name)
+/* auto: set on the mode file of a discovered workload (the policy may move
+ * it), or a managed workload's setting (it may also switch it). */
+static bool is_auto(const struct wl_view *w)
 {
 	enum recipe_mode setting;
-	bool vm;
 
-	return managed_mode(name, &setting, &vm) == 0;
+	if (is_managed(w, &setting))
+		return setting == RECIPE_AUTO;
+	return policy_auto(w->name);
 }
 
 /* Say when an auto workload joins or leaves a group: moves keep groups whole. */
@@ -200,21 +202,22 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	size_t n;
 
 	for (size_t i = 0; i < s->n; i++)
-		any_auto |= is_auto(s->wl[i].name);
+		any_auto |= is_auto(&s->wl[i]);
 	if (!any_auto)
 		return;
 	/* Only when there is something to decide: it reads every container's sockets. */
 	links_collect(actuator_layout(), proc_root, s, group);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct wl_view *w = &s->wl[i];
+		enum recipe_mode setting;
 
 		wl[i] = (struct policy_wl){
 			.name = w->name,
 			.parallelism = metric(&w->m, M_THREADS_PARALLELISM),
 			.wait = metric(&w->m, M_SCHED_WAIT_PERCENT) / 100.0,
-			.is_auto = is_auto(w->name),
+			.is_auto = is_auto(w),
 			.can_move = engine_can_move(w->engine),
-			.switchable = is_managed(w->name),
+			.switchable = is_managed(w, &setting),
 			.vm = w->vm,
 			.class = w->class,
 			.class_since_usec = w->class_since_usec,
@@ -237,7 +240,7 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	};
 	for (size_t i = 0; i < s->n; i++)
 		if (wl[i].switchable)
-			managed_want_standby(wl[i].name, policy_switch_ahead(&in, &wl[i]));
+			managed_want_standby(s->wl[i].key, policy_switch_ahead(&in, &wl[i]));
 	n = policy_decide(&in, out, MAX_DECISIONS);
 	for (size_t k = 0; k < n; k++) {
 		const struct wl_view *w = &s->wl[out[k].wl];

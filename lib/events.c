@@ -33,15 +33,21 @@ void events_set_hook(void (*fn)(void))
 
 void events_add(const char *subject, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	events_vadd(subject, fmt, ap);
+	va_end(ap);
+}
+
+void events_vadd(const char *subject, const char *fmt, va_list ap)
+{
 	char msg[MSG_LEN], subj[SUBJECT_LEN + 1], raw[MSG_LEN], stamp[24];
 	uint64_t now = wall_usec();
 	time_t secs = (time_t)(now / USEC_PER_SEC);
 	struct tm tm;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(raw, sizeof raw, fmt, ap);
-	va_end(ap);
 	/* One event is one line, and cgroup names or bytes written by users
 	 * never reach a terminal that tails events or the log raw: newlines,
 	 * controls and invalid UTF-8 become \xNN. */

@@ -3,12 +3,14 @@
 
 #include "strbuf.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #define EVENTS_MAX 512
 
 /* Append "TIMESTAMP SUBJECT: message". Thread-safe; also logged. */
 void events_add(const char *subject, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void events_vadd(const char *subject, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void events_render(struct strbuf *sb);
 /* Bytes of every event since start (newlines included): events' size. The
  * file is this stream of lines, of which the last EVENTS_MAX are kept. */
