@@ -230,13 +230,13 @@ static int write_mode(const struct wl_view *w, const char *line, control_done_fn
 	if (m == MODE_AUTO) {
 		if (!engine_can_move(w->engine))
 			return refuse(w, CTL_MODE, line, -EOPNOTSUPP, w->engine->no_move);
-		if (policy_set_auto(w->name, true))
+		if (policy_set_auto(w->id, true))
 			events_add(w->name, "mode: auto (the policy may move it to a peer; "
 				   "a discovered workload keeps its mode)");
 		return 1;
 	}
 	if (m == (w->vm ? MODE_VM : MODE_CONTAINER)) {
-		if (policy_set_auto(w->name, false))
+		if (policy_set_auto(w->id, false))
 			events_add(w->name, "mode: %s, auto off", w->vm ? "vm" : "container");
 		return 1;
 	}
@@ -296,7 +296,7 @@ static void state_of_workload(const struct wl_view *w, struct wl_act *out)
 	/* managed: the setting (kind says what runs now) */
 	if (is_managed(w))
 		managed_mode(w->key, &setting, &vm);
-	else if (policy_auto(w->name))
+	else if (policy_auto(w->id))
 		setting = RECIPE_AUTO;
 	out->mode = setting;
 	out->prefetch_on = prefetch_enabled(w);

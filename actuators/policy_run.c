@@ -157,7 +157,7 @@ static bool is_auto(const struct wl_view *w)
 
 	if (is_managed(w, &setting))
 		return setting == RECIPE_AUTO;
-	return policy_auto(w->name);
+	return policy_auto(w->id);
 }
 
 /* Say when an auto workload joins or leaves a group: moves keep groups whole. */
