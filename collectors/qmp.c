@@ -48,6 +48,9 @@ static int qmp_receive(struct qmp *q, json_t **msg, uint64_t deadline)
 			q->in.len -= used;
 			if (json_object_get(*msg, "event")) {
 				json_decref(*msg);
+				/* a failure next must not leave the caller a freed
+				 * message (qmp_open releases its greeting either way) */
+				*msg = NULL;
 				continue;
 			}
 			return 0;

@@ -1,16 +1,21 @@
-/* What a QEMU command line says about a guest (qemu_cmdline_parse), and QMP
- * message framing (qmp_parse_message): valid, error, truncated and huge. */
+/* What a QEMU command line says about a guest (qemu_cmdline_parse), QMP
+ * message framing (qmp_parse_message): valid, error, truncated and huge, and
+ * qmp_open against a peer that breaks the protocol. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "qemu.h"
 #include "qmp.h"
+#include "testutil.h"
 
 /* Build a NUL-separated argv blob like /proc/PID/cmdline from a NULL-terminated list. */
 static size_t argv_blob(char *buf, size_t size, const char *const *args)
@@ -188,6 +193,48 @@ static void qmp_message_truncated_garbage_and_huge(void **state)
 	free(huge);
 }
 
+/* A peer that sends one line and hangs up. */
+static void *say_and_hang_up(void *arg)
+{
+	static const char line[] = "{\"event\": \"STOP\", \"timestamp\": "
+				   "{\"seconds\": 1, \"microseconds\": 2}}\n";
+	int fd = accept(*(int *)arg, NULL, NULL);
+
+	if (fd >= 0) {
+		if (write(fd, line, sizeof line - 1) < 0)
+			perror("write");
+		close(fd);
+	}
+	return NULL;
+}
+
+/* The collector connects to the QMP socket named on any qemu-system-*
+ * command line, so the other end may be anyone's: an event before the
+ * greeting, then EOF, is a failed connect, never a freed message released
+ * again (a use after free: ASan stops there, a plain build writes to freed
+ * memory). */
+static void qmp_open_survives_an_event_before_the_greeting(void **state)
+{
+	char *dir = tu_tmpdir();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct qmp q = QMP_INIT;
+	pthread_t peer;
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/qmp.sock", dir);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(pthread_create(&peer, NULL, say_and_hang_up, &lfd), 0);
+	assert_int_equal(qmp_open(&q, sa.sun_path, 2000), -ECONNRESET);
+	assert_int_equal(q.fd, -1);
+	pthread_join(peer, NULL);
+	close(lfd);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +247,7 @@ int main(void)
 		cmocka_unit_test(qmp_message_parses_replies_and_events),
 		cmocka_unit_test(qmp_message_error_reply_is_an_object),
 		cmocka_unit_test(qmp_message_truncated_garbage_and_huge),
+		cmocka_unit_test(qmp_open_survives_an_event_before_the_greeting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
