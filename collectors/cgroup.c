@@ -372,7 +372,7 @@ static int list_tasks_at(int dirfd, bool v2, struct pid_list *tids, struct pid_l
 	 * most file systems; btrfs says 1): a leaf cgroup needs no readdir. */
 	if (depth >= 16 || (fstat(dirfd, &st) == 0 && st.st_nlink == 2))
 		return r;
-	fd = dup(dirfd);
+	fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return r;
 	d = fdopendir(fd);

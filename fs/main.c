@@ -546,8 +546,11 @@ int main(int argc, char **argv)
 		log_err("cannot start the policy");
 		goto out_unmount;
 	}
-	if (pthread_create(&reloader, NULL, reload_thread, &o) == 0)
-		pthread_setname_np(reloader, "adapt-reload");
+	if (pthread_create(&reloader, NULL, reload_thread, &o) != 0) {
+		log_err("cannot start the reload thread");
+		goto out_unmount;
+	}
+	pthread_setname_np(reloader, "adapt-reload");
 	pthread_detach(reloader);
 	events_add("adaptfs", "mounted at %s", o.mountpoint);
 #ifdef HAVE_SYSTEMD

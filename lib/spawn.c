@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static struct rlimit fd_limit_at_start;
 static bool fd_limit_raised;
@@ -36,6 +37,10 @@ void spawn_child_reset(void)
 	 * not expect the daemon's. */
 	if (fd_limit_raised)
 		setrlimit(RLIMIT_NOFILE, &fd_limit_at_start);
+	/* Only stdin, stdout and stderr: a file the daemon opened without
+	 * O_CLOEXEC, or one it was started with (a test runner's pipe), would
+	 * be held open for as long as a QEMU or runc lives. */
+	close_range(3, ~0U, 0);
 }
 
 /* stderr_fd < 0: the daemon's stderr. */

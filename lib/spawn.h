@@ -23,7 +23,8 @@ int spawn_reap(pid_t pid, int timeout_ms);
  * directory per sampled thread); the new soft limit. Programs started
  * later get the old one back (spawn_child_reset). */
 long spawn_raise_fd_limit(void);
-/* In a forked child before exec: default SIGPIPE, no blocked signals (the
- * daemon's threads block SIGHUP, SIGTERM and SIGINT) and the file limit
- * the daemon was started with. */
+/* In a forked child before exec, its stdin, stdout and stderr in place:
+ * default SIGPIPE, no blocked signals (the daemon's threads block SIGHUP,
+ * SIGTERM and SIGINT), the file limit the daemon was started with, and no
+ * other open file. */
 void spawn_child_reset(void);
