@@ -90,10 +90,16 @@ int spawn_reap(pid_t pid, int timeout_ms)
 	int status;
 	pid_t r;
 
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_usec() < deadline)
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return decode(status);
+		if (r < 0 && errno != EINTR)
+			return -errno;	/* not ours to kill: its pid may be another's now */
+		if (now_usec() >= deadline)
+			break;
 		usleep(5000);
-	if (r == pid)
-		return decode(status);
+	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -ETIMEDOUT;

@@ -16,7 +16,8 @@ pid_t spawn_start_log(const char *const argv[], int log_fd);
 /* The same in a session of its own, for a program that outlives the daemon:
  * a ^C on the daemon's terminal or a signal to its process group misses it. */
 pid_t spawn_start_detached(const char *const argv[], int log_fd);
-/* Wait for pid up to timeout_ms, then SIGKILL it. Status as spawn_wait. */
+/* Wait for pid up to timeout_ms, then SIGKILL it. Status as spawn_wait;
+ * -ECHILD for a pid that is not a child (it is not killed). */
 int spawn_reap(pid_t pid, int timeout_ms);
 
 /* Raise the daemon's soft limit of open files to the hard one (it holds a

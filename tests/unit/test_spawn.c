@@ -1,12 +1,15 @@
-/* What a started program inherits from the daemon: its stdin, stdout and
- * stderr, and no other open file. */
+/* What a started program inherits from the daemon (its stdin, stdout and
+ * stderr, and no other open file), and reaping only what is ours. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "spawn.h"
@@ -25,10 +28,49 @@ static void a_program_gets_no_file_of_the_daemons_but_its_stdio(void **state)
 	close(leaked);
 }
 
+/* A sleep started by a child of ours that waits for it: alive, and not
+ * our child. *parent is that child, to be reaped once the sleep ends. */
+static pid_t grandchild(pid_t *parent)
+{
+	int fds[2];
+	pid_t g = -1;
+
+	assert_int_equal(pipe(fds), 0);
+	*parent = fork();
+	assert_true(*parent >= 0);
+	if (*parent == 0) {
+		g = fork();
+		if (g == 0) {
+			execlp("sleep", "sleep", "60", (char *)NULL);
+			_exit(127);
+		}
+		if (write(fds[1], &g, sizeof g) != sizeof g)
+			_exit(1);
+		waitpid(g, NULL, 0);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &g, sizeof g), sizeof g);
+	close(fds[0]);
+	return g;
+}
+
+static void reaping_a_pid_that_is_not_a_child_kills_nothing(void **state)
+{
+	pid_t parent, g = grandchild(&parent);
+
+	(void)state;
+	assert_int_equal(spawn_reap(g, 0), -ECHILD);
+	assert_int_equal(kill(g, 0), 0);
+	kill(g, SIGKILL);
+	waitpid(parent, NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_program_gets_no_file_of_the_daemons_but_its_stdio),
+		cmocka_unit_test(reaping_a_pid_that_is_not_a_child_kills_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
