@@ -46,8 +46,7 @@ setup_file() {
 	EOF
 	# there first, so it keeps the name
 	CG_PATH="/machine.slice/systemd-nspawn@adn-spin.service" cg_spawn adn-spin sleep 1000
-	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
-	export ADAPTFS_FILE_PID=$ADAPTFS_PID
+	managed_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 
 teardown_file() {
@@ -64,9 +63,7 @@ setup() {
 }
 
 teardown() {
-	# a test that restarted adaptfs stops its own: --stop-workloads in
-	# teardown_file runs only with none left
-	[[ ${ADAPTFS_PID:-} == "$ADAPTFS_FILE_PID" ]] || ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || true
+	managed_umount_restarted
 }
 
 kind_is() { [ "$(cat "$ADAPTFS_MNT/$1/kind")" = "$2" ]; }

@@ -27,8 +27,7 @@ setup_file() {
 	managed_setup "$d" "$BR" 10.239.0.1/24 02:ad:00:00:ed:01
 	managed_web_files "$d" "adp-web-page-$$"
 	managed_web_recipe "$d/recipes/adp-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 180 "standby = yes"
-	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
-	export ADAPTFS_FILE_PID=$ADAPTFS_PID
+	managed_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 
 teardown_file() {
@@ -47,9 +46,7 @@ setup() {
 }
 
 teardown() {
-	# a test that restarted adaptfs stops its own: --stop-workloads in
-	# teardown_file runs only with none left
-	[[ ${ADAPTFS_PID:-} == "$ADAPTFS_FILE_PID" ]] || ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || true
+	managed_umount_restarted
 	teardown_all
 }
 

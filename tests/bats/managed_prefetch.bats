@@ -55,8 +55,7 @@ setup_file() {
 		stop_timeout = 5
 		standby = no
 	EOF
-	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
-	export ADAPTFS_FILE_PID=$ADAPTFS_PID
+	managed_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 
 teardown_file() {
@@ -81,9 +80,7 @@ setup() {
 }
 
 teardown() {
-	# a test that restarted adaptfs stops its own: --stop-workloads in
-	# teardown_file runs only with none left
-	[[ ${ADAPTFS_PID:-} == "$ADAPTFS_FILE_PID" ]] || ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || true
+	managed_umount_restarted
 	teardown_all
 }
 

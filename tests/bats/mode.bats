@@ -55,7 +55,7 @@ setup_file() {
 		stop_timeout = 5
 		mode = auto
 	EOF
-	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
+	managed_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 
 teardown_file() {

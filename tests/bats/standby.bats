@@ -30,7 +30,7 @@ setup_file() {
 	# /proc/cpuinfo): a standby that fails to get ready
 	WEB_FIRST='grep -qi qemu /proc/cpuinfo && test -e /data/fail-vm && exit 1' \
 		managed_web_recipe "$d/recipes/ads-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 180 "standby = yes"
-	ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount --interval 0.5 --config "$d/adaptfs.conf"
+	managed_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 
 teardown_file() {

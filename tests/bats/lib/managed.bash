@@ -73,6 +73,22 @@ managed_teardown() {
     return $rc
 }
 
+# managed_mount ARGS...
+#   The test file's daemon, from setup_file: adaptfs_mount ARGS, with time
+#   for its workloads to stop at the end, remembered by its pid.
+managed_mount() {
+    ADAPTFS_STOP_TIMEOUT=60 adaptfs_mount "$@" || return 1
+    export ADAPTFS_FILE_PID=$ADAPTFS_PID
+}
+
+# managed_umount_restarted
+#   From a test's teardown: unmount the daemon a test restarted, if any
+#   (not the file's own), as teardown_file's --stop-workloads runs only with
+#   no daemon left.
+managed_umount_restarted() {
+    [[ ${ADAPTFS_PID:-} == "${ADAPTFS_FILE_PID:-}" ]] || ADAPTFS_STOP_TIMEOUT=60 adaptfs_umount || true
+}
+
 # managed_setup DIR BR BRIDGE_ADDRESS BRIDGE_MAC
 #   A test file's managed workloads in DIR: DIR/recipes and DIR/run, the VM
 #   kernel and initramfs in DIR/vm (adaptfs-mkinitrd, its log printed if it
