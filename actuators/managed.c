@@ -222,7 +222,7 @@ static int switch_mode(struct mw *w, bool vm)
 	env_get(&e);
 	warm = w->st.running && w->st.standby.present;
 	mw_event(w, "mode: switching %s -> %s%s", mode_word(old_vm), mode_word(vm),
-		   warm ? " (to its standby)" : "");
+		 warm ? " (to its standby)" : "");
 	r = warm ? mstandby_switch(&e, w, why, sizeof why) : -EAGAIN;
 	if (r == -EAGAIN)
 		r = switch_cold(&e, w, vm, why, sizeof why);
@@ -231,10 +231,10 @@ static int switch_mode(struct mw *w, bool vm)
 		w->st.switches++;
 		mw_save(w);
 		mw_event(w, "mode: now %s (downtime %.3f s), %s: quiesce %.3f s, "
-			   "hand-over %.3f s, ready %.3f s", mode_word(vm),
-			   (double)w->st.downtime_usec / 1e6, w->st.warm ? "warm" : "cold",
-			   (double)w->st.quiesce_usec / 1e6, (double)w->st.handover_usec / 1e6,
-			   (double)w->st.ready_usec / 1e6);
+			 "hand-over %.3f s, ready %.3f s", mode_word(vm),
+			 (double)w->st.downtime_usec / 1e6, w->st.warm ? "warm" : "cold",
+			 (double)w->st.quiesce_usec / 1e6, (double)w->st.handover_usec / 1e6,
+			 (double)w->st.ready_usec / 1e6);
 		return 0;
 	}
 	if (w->st.running && w->st.vm == old_vm) {	/* the standby failed; the old one serves */
@@ -243,11 +243,11 @@ static int switch_mode(struct mw *w, bool vm)
 		return -EIO;
 	}
 	mw_event(w, "mode: %s failed to start: %.200s; starting it as %s again",
-		   mode_word(vm), why, mode_word(old_vm));
+		 mode_word(vm), why, mode_word(old_vm));
 	if (start_engine(&e, w, old_vm, NULL, why2, sizeof why2) < 0) {
 		w->st.vm = old_vm;
 		mw_event(w, "mode: %s failed to start too: %.200s; it is stopped",
-			   mode_word(old_vm), why2);
+			 mode_word(old_vm), why2);
 	} else {
 		mw_event(w, "mode: running as %s again", mode_word(old_vm));
 	}
@@ -267,7 +267,7 @@ static void first_start(struct mw *w)
 		mw_event(w, "start as %s failed: %.200s", mode_word(vm), why);
 	else
 		mw_event(w, "started as %s (ready in %.3f s)", mode_word(vm),
-			   (double)(now_usec() - t0) / 1e6);
+			 (double)(now_usec() - t0) / 1e6);
 	mw_save(w);
 }
 
@@ -298,7 +298,7 @@ static bool adopt(struct mw *w, bool to_run)
 		/* prepared again if wanted: a restart is rare, a standby cheap */
 		if (to_run)
 			mw_event(w, "standby: dropping the %s an earlier adaptfs prepared",
-				   mode_word(st.standby.vm));
+				 mode_word(st.standby.vm));
 		w->other = (struct mw_proc){ .adopted = st.standby.vm };
 		mstandby_drop(&e, w);
 		mw_save(w);
@@ -312,11 +312,11 @@ static bool adopt(struct mw *w, bool to_run)
 	if (alive) {
 		if (to_run)
 			mw_event(w, "adopted: running as %s, pid %d, since before this adaptfs",
-				   mode_word(st.vm), (int)st.pid);
+				 mode_word(st.vm), (int)st.pid);
 		return true;
 	}
 	mw_event(w, "%s (pid %d) stopped while adaptfs was not running", mode_word(st.vm),
-		   (int)st.pid);
+		 (int)st.pid);
 	w->st.pid = pid;	/* never signal a pid that may be another process now */
 	mw_stop(&e, w);
 	return false;

@@ -117,7 +117,7 @@ static void prepare(const struct managed_env *e, struct mw *w)
 	r = vm ? mvm_prepare(e, w, why, sizeof why) : mrunc_prepare(e, w, why, sizeof why);
 	if (r < 0) {
 		mw_event(w, "standby: cannot prepare a %s: %.200s; tried again in %d s",
-			   mode_word(vm), why, (int)(RETRY_USEC / USEC_PER_SEC));
+			 mode_word(vm), why, (int)(RETRY_USEC / USEC_PER_SEC));
 		mstandby_drop(e, w);
 		w->standby_retry_usec = now_usec() + RETRY_USEC;
 		return;
@@ -135,7 +135,7 @@ static void settle(const struct managed_env *e, struct mw *w)
 	if (r > 0) {
 		w->st.standby.ready = true;
 		mw_event(w, "standby: vm ready (pid %d, paused at its link)",
-			   (int)w->st.standby.pid);
+			 (int)w->st.standby.pid);
 		return;
 	}
 	if (r == 0) {
@@ -160,13 +160,13 @@ bool mstandby_step(const struct managed_env *e, struct mw *w)
 	short_of_memory = host_short(&avail_mib);
 	if (sb->present && !standby_alive(w)) {
 		mw_event(w, "standby: the %s (pid %d) is gone; the next switch boots cold "
-			   "until another is ready", mode_word(sb->vm), (int)sb->pid);
+			 "until another is ready", mode_word(sb->vm), (int)sb->pid);
 		mstandby_drop(e, w);
 		return true;
 	}
 	if (sb->present && short_of_memory) {
 		mw_event(w, "standby: dropped, the host is short of memory (%llu MiB available)",
-			   (unsigned long long)avail_mib);
+			 (unsigned long long)avail_mib);
 		mstandby_drop(e, w);
 		return true;
 	}
