@@ -140,24 +140,17 @@ static void apply_mode(const struct wl_view *w, bool vm, const char *reason)
 			   strerror(-r));
 }
 
-/* A managed workload is known to the manager by its key, its recipe name:
- * its directory may be NAME.adaptfs while a discovered workload holds NAME. */
-static bool is_managed(const struct wl_view *w, enum recipe_mode *setting)
-{
-	bool vm;
-
-	return engine_can(w->engine, ENGINE_MANAGED) && managed_mode(w->key, setting, &vm) == 0;
-}
-
 /* auto: set on the mode file of a discovered workload (the policy may move
- * it), or a managed workload's setting (it may also switch it). */
-static bool is_auto(const struct wl_view *w)
+ * it), or a managed workload's setting (it may also switch it). *managed:
+ * whether the manager runs it, asked by its key, its recipe name (its
+ * directory may be NAME.adaptfs while a discovered workload holds NAME). */
+static bool is_auto(const struct wl_view *w, bool *managed)
 {
 	enum recipe_mode setting;
+	bool vm;
 
-	if (is_managed(w, &setting))
-		return setting == RECIPE_AUTO;
-	return policy_auto(w->id);
+	*managed = engine_can(w->engine, ENGINE_MANAGED) && managed_mode(w->key, &setting, &vm) == 0;
+	return *managed ? setting == RECIPE_AUTO : policy_auto(w->id);
 }
 
 /* Say when an auto workload joins or leaves a group: moves keep groups whole. */
@@ -201,23 +194,26 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	bool any_auto = false;
 	size_t n;
 
-	for (size_t i = 0; i < s->n; i++)
-		any_auto |= is_auto(&s->wl[i]);
+	for (size_t i = 0; i < s->n; i++) {
+		bool managed;
+
+		any_auto |= is_auto(&s->wl[i], &managed);
+	}
 	if (!any_auto)
 		return;
 	/* Only when there is something to decide: it reads every container's sockets. */
 	links_collect(actuator_layout(), proc_root, s, group);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct wl_view *w = &s->wl[i];
-		enum recipe_mode setting;
+		bool managed, automatic = is_auto(w, &managed);
 
 		wl[i] = (struct policy_wl){
 			.name = w->name,
 			.parallelism = metric(&w->m, M_THREADS_PARALLELISM),
 			.wait = metric(&w->m, M_SCHED_WAIT_PERCENT) / 100.0,
-			.is_auto = is_auto(w),
+			.is_auto = automatic,
 			.can_move = engine_can_move(w->engine),
-			.switchable = is_managed(w, &setting),
+			.switchable = managed,
 			.vm = w->vm,
 			.class = w->class,
 			.class_since_usec = w->class_since_usec,
