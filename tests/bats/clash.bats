@@ -24,26 +24,9 @@ setup_file() {
 	local d
 	d=$(st)
 	managed_setup "$d" "$BR" 10.241.0.1/24 02:ad:00:00:ef:01
-	_adapt_busybox_rootfs "$d/spin-root"
-	mkdir -p "$d/spin-data"
-	cat >>"$d/adaptfs.conf" <<-EOF
-		[class]
-		# a CPU-bound workload is recommended a VM, as on a host with KVM
-		cpu_mode = vm
-		[policy]
-		interval = 1
-		stable = 3
-		cooldown = 5
-	EOF
-	cat >"$d/recipes/adn-spin.conf" <<-EOF
-		[workload]
-		rootfs = $d/spin-root
-		command = /bin/sh -c 'trap "exit 0" TERM; while :; do :; done'
-		address = 10.241.0.10/24
-		data = $d/spin-data
-		stop_timeout = 5
-		standby = no
-	EOF
+	managed_quick_policy "$d/adaptfs.conf"
+	managed_spin_recipe "$d/recipes/adn-spin.conf" "$d/spin-root" "$d/spin-data" 10.241.0.10/24 \
+		"standby = no"
 	# there first, so it keeps the name
 	CG_PATH="/machine.slice/systemd-nspawn@adn-spin.service" cg_spawn adn-spin sleep 1000
 	managed_mount --interval 0.5 --config "$d/adaptfs.conf"

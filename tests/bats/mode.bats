@@ -31,30 +31,12 @@ setup_file() {
 	mkdir -p "$d/bad-data"
 	_adapt_busybox_rootfs "$d/bad-root"
 	echo "adt-bad-page-$$" >"$d/bad-data/index.html"
-	cat >>"$d/adaptfs.conf" <<-EOF
-		[class]
-		# a CPU-bound workload is recommended a VM, as on a host with KVM
-		cpu_mode = vm
-		[policy]
-		interval = 1
-		stable = 3
-		cooldown = 5
-	EOF
+	managed_quick_policy "$d/adaptfs.conf"
 	managed_web_recipe "$d/recipes/adt-web.conf" "$d/web-root" "$d/web-data" "$WEB/24" 180
 	managed_web_recipe "$d/recipes/adt-badvm.conf" "$d/bad-root" "$d/bad-data" "$BAD/24" 60 \
 		"[vm]" "kernel = /nonexistent/adt-vmlinux"
 	# auto from the start: the policy decides its mode by its class (cpu here)
-	mkdir -p "$d/spin-data"
-	_adapt_busybox_rootfs "$d/spin-root"
-	cat >"$d/recipes/adt-spin.conf" <<-EOF
-		[workload]
-		rootfs = $d/spin-root
-		command = /bin/sh -c 'trap "exit 0" TERM; while :; do :; done'
-		address = $SPIN/24
-		data = $d/spin-data
-		stop_timeout = 5
-		mode = auto
-	EOF
+	managed_spin_recipe "$d/recipes/adt-spin.conf" "$d/spin-root" "$d/spin-data" "$SPIN/24" "mode = auto"
 	managed_mount --interval 0.5 --config "$d/adaptfs.conf"
 }
 

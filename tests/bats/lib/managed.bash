@@ -112,6 +112,30 @@ managed_web_files() {
     echo "$2" >"$1/web-data/index.html"
 }
 
+# managed_quick_policy CONF
+#   Appends to CONF an auto policy that acts within seconds, and a class
+#   setting that recommends a VM to a CPU-bound workload, as on a host with
+#   KVM.
+managed_quick_policy() {
+    printf '[class]\ncpu_mode = vm\n[policy]\ninterval = 1\nstable = 3\ncooldown = 5\n' >>"$1"
+}
+
+# managed_spin_recipe FILE ROOT DATA ADDRESS [LINE...]
+#   A recipe that spins a CPU (class cpu), in a busybox root ROOT with data
+#   directory DATA, both made here. LINEs are appended (mode = auto, ...).
+managed_spin_recipe() {
+    local file=$1 root=$2 data=$3 address=$4
+    shift 4
+    mkdir -p "$data"
+    _adapt_busybox_rootfs "$root" || return 1
+    {
+        printf '[workload]\nrootfs = %s\n' "$root"
+        printf 'command = /bin/sh -c %s\n' "'trap \"exit 0\" TERM; while :; do :; done'"
+        printf 'address = %s\ndata = %s\nstop_timeout = 5\n' "$address" "$data"
+        [[ $# -eq 0 ]] || printf '%s\n' "$@"
+    } >"$file"
+}
+
 # managed_web_recipe FILE ROOT DATA ADDRESS READY_TIMEOUT [LINE...]
 #   A recipe of busybox httpd on port 8080 serving DATA, each start of it
 #   appending its hostname to DATA/boots (a start shows). PID 1 of a
