@@ -7,36 +7,31 @@
 #include "log.h"
 #include "util.h"
 
-#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <xenstat.h>
 
 static xenstat_handle *handle;
 static xenstat_node *node;	/* from the latest discovery, sampled from until the next */
 
-/* xenstat_init() complains on stderr where there is no hypervisor. */
-static xenstat_handle *init_quietly(void)
+/* Where libxenctrl reaches the hypervisor, the device first (as it does).
+ * Without either, xenstat_init() can only fail, complaining on stderr:
+ * never called then, as the whole process's stderr is not ours to
+ * silence while other threads log. */
+static bool has_privcmd(const char *proc_root)
 {
-	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	xenstat_handle *h;
+	char path[PATH_MAX];
 
-	fflush(stderr);
-	if (saved >= 0 && null >= 0)
-		dup2(null, STDERR_FILENO);
-	h = xenstat_init();
-	if (saved >= 0) {
-		dup2(saved, STDERR_FILENO);
-		close(saved);
-	}
-	if (null >= 0)
-		close(null);
-	return h;
+	if (access("/dev/xen/privcmd", F_OK) == 0)
+		return true;
+	return path_printf(path, sizeof path, "%s/xen/privcmd", proc_root) == 0 &&
+	       access(path, F_OK) == 0;
 }
 
 static int xen_init(const struct backend_env *env)
 {
-	(void)env;
-	if (!handle)
-		handle = init_quietly();
+	if (!handle && has_privcmd(env->cfg->proc_root))
+		handle = xenstat_init();
 	if (!handle) {
 		log_info("xen: no Xen hypervisor here, skipped");
 		return -1;

@@ -9,6 +9,7 @@
 
 #ifdef HAVE_XENSTAT
 #include "backend.h"
+#include "testutil.h"
 #include "xenstat_double.h"
 
 static struct config cfg;
@@ -83,15 +84,54 @@ static void host_without_xen_skips_the_backend(void **state)
 	xenstat_double_available = 1;
 }
 
+/* No privcmd: xenstat_init() is never called (it would complain on the
+ * process's stderr, which other threads log to). */
+static void host_without_privcmd_never_asks_libxenstat(void **state)
+{
+	char *saved = cfg.proc_root, *bare;
+	int inits = xenstat_double_inits;
+
+	(void)state;
+	if (access("/dev/xen/privcmd", F_OK) == 0)
+		skip();		/* a Xen host: the device is there */
+	bare = tu_tmpdir();
+	cfg.proc_root = bare;
+	assert_true(xen_backend.init(&env) < 0);
+	assert_int_equal(xenstat_double_inits, inits);
+	cfg.proc_root = saved;
+	tu_rm_rf(bare);
+	free(bare);
+}
+
+/* A proc_root with xen/privcmd, as xenfs shows on a Xen host. */
+static int with_privcmd(void **state)
+{
+	char *root = tu_tmpdir();
+
+	tu_write("", "%s/xen/privcmd", root);
+	cfg.proc_root = root;
+	*state = root;
+	return 0;
+}
+
+static int without_privcmd(void **state)
+{
+	tu_rm_rf(*state);
+	free(*state);
+	cfg.proc_root = NULL;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(guests_are_vms_and_dom0_is_not_a_workload),
 		cmocka_unit_test(domain_counters_map_to_workload_metrics_and_grow),
 		cmocka_unit_test(host_without_xen_skips_the_backend),
+		cmocka_unit_test(host_without_privcmd_never_asks_libxenstat),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, with_privcmd, without_privcmd);
 }
 #else
 int main(void)

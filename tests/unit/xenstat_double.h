@@ -23,9 +23,11 @@ struct xenstat_node { struct xenstat_domain dom[3]; };
 
 static struct xenstat_handle double_handle;
 int xenstat_double_available = 1;
+int xenstat_double_inits;
 
 xenstat_handle *xenstat_init(void)
 {
+	xenstat_double_inits++;
 	double_handle.calls = 0;
 	return xenstat_double_available ? &double_handle : NULL;
 }
