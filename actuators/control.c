@@ -291,11 +291,10 @@ int control_write(const struct snapshot *s, const struct wl_view *w, enum contro
 static void state_of_workload(const struct wl_view *w, struct wl_act *out)
 {
 	enum recipe_mode setting = w->vm ? RECIPE_VM : RECIPE_CONTAINER;
-	bool vm;
 
 	/* managed: the setting (kind says what runs now) */
 	if (is_managed(w))
-		managed_mode(w->key, &setting, &vm);
+		managed_mode(w->key, &setting);
 	else if (policy_auto(w->id))
 		setting = RECIPE_AUTO;
 	out->mode = setting;

@@ -572,8 +572,9 @@ static bool standby_round(void)
 			continue;
 		}
 		w->stepping = true;
+		bool want = w->want_standby;
 		pthread_mutex_unlock(&M.lock);
-		if (mstandby_step(&e, w))
+		if (mstandby_step(&e, w, want))
 			mw_save(w);
 		booting |= mstandby_booting(w);
 		pthread_mutex_lock(&M.lock);
@@ -723,7 +724,7 @@ int managed_stop_workloads(const struct config *cfg)
 	return 0;
 }
 
-int managed_mode(const char *name, enum recipe_mode *setting, bool *vm)
+int managed_mode(const char *name, enum recipe_mode *setting)
 {
 	struct mw *w;
 	int r = -ENOENT;
@@ -732,7 +733,6 @@ int managed_mode(const char *name, enum recipe_mode *setting, bool *vm)
 	w = find(name);
 	if (w && !w->gone) {
 		*setting = w->setting;
-		*vm = w->st.vm;
 		r = 0;
 	}
 	pthread_mutex_unlock(&M.lock);

@@ -20,8 +20,8 @@ void managed_stop(void);
  * under cfg's run_dir, while none runs there (-EBUSY if one does). */
 int managed_stop_workloads(const struct config *cfg);
 
-/* The mode setting and the mode it runs in now. -ENOENT: not managed. */
-int managed_mode(const char *name, enum recipe_mode *setting, bool *vm);
+/* The mode setting (kind says what runs now). -ENOENT: not managed. */
+int managed_mode(const char *name, enum recipe_mode *setting);
 /* A write of the mode file: store the setting; container or vm switches to
  * it if it runs in the other. -EBUSY while another switch of it runs, -EIO
  * if the new mode failed (it runs in its old mode again). */

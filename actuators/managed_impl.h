@@ -40,7 +40,7 @@ struct mw {
 	char cpus[MANAGED_CPUS_MAX];	/* its pin (placement cpus=), "" for none */
 	struct managed_state st;	/* st.standby: the other instance */
 	struct mw_proc run, other;
-	bool want_standby;		/* the policy is about to switch it */
+	bool want_standby;		/* the policy is about to switch it (M.lock) */
 	uint64_t standby_since_usec;	/* when the standby was started */
 	uint64_t standby_retry_usec;	/* no standby is prepared before */
 	bool busy;			/* a start, stop or switch runs */
@@ -137,8 +137,9 @@ void mw_event(const struct mw *w, const char *fmt, ...) __attribute__((format(pr
 void mw_switched(struct mw *w, uint64_t t0, uint64_t t1, uint64_t t2, bool warm);
 
 /* Warm standby (managed_standby.c); w is busy (ours) in each. */
-/* Check, prepare, settle or drop w's standby; true if its state changed. */
-bool mstandby_step(const struct managed_env *e, struct mw *w);
+/* Check, prepare, settle or drop w's standby; true if its state changed.
+ * want: w->want_standby, read under M.lock (the policy sets it any time). */
+bool mstandby_step(const struct managed_env *e, struct mw *w, bool want);
 /* A VM standby still booting: worth a check sooner than every interval. */
 bool mstandby_booting(const struct mw *w);
 void mstandby_drop(const struct managed_env *e, struct mw *w);

@@ -99,12 +99,12 @@ static bool host_short(uint64_t *avail_mib)
 	       mstandby_memory_short(text, avail_mib);
 }
 
-static bool wanted(const struct mw *w)
+static bool wanted(const struct mw *w, bool want)
 {
 	if (!w->st.running)
 		return false;
 	return w->r.standby == STANDBY_YES ||
-	       (w->r.standby == STANDBY_AUTO && w->setting == RECIPE_AUTO && w->want_standby);
+	       (w->r.standby == STANDBY_AUTO && w->setting == RECIPE_AUTO && want);
 }
 
 static void prepare(const struct managed_env *e, struct mw *w)
@@ -149,13 +149,13 @@ static void settle(const struct managed_env *e, struct mw *w)
 	w->standby_retry_usec = now_usec() + RETRY_USEC;
 }
 
-bool mstandby_step(const struct managed_env *e, struct mw *w)
+bool mstandby_step(const struct managed_env *e, struct mw *w, bool want)
 {
 	struct managed_standby *sb = &w->st.standby;
 	uint64_t avail_mib = 0;
 	bool short_of_memory;
 
-	if (!sb->present && !wanted(w))
+	if (!sb->present && !wanted(w, want))
 		return false;	/* most workloads, every round: nothing to read */
 	short_of_memory = host_short(&avail_mib);
 	if (sb->present && !standby_alive(w)) {
@@ -170,7 +170,7 @@ bool mstandby_step(const struct managed_env *e, struct mw *w)
 		mstandby_drop(e, w);
 		return true;
 	}
-	if (sb->present && !wanted(w)) {
+	if (sb->present && !wanted(w, want)) {
 		mw_event(w, "standby: dropped, no switch is expected");
 		mstandby_drop(e, w);
 		return true;
@@ -179,7 +179,7 @@ bool mstandby_step(const struct managed_env *e, struct mw *w)
 		settle(e, w);
 		return true;
 	}
-	if (!sb->present && wanted(w) && !short_of_memory && now_usec() >= w->standby_retry_usec) {
+	if (!sb->present && wanted(w, want) && !short_of_memory && now_usec() >= w->standby_retry_usec) {
 		prepare(e, w);
 		return true;
 	}

@@ -147,9 +147,8 @@ static void apply_mode(const struct wl_view *w, bool vm, const char *reason)
 static bool is_auto(const struct wl_view *w, bool *managed)
 {
 	enum recipe_mode setting;
-	bool vm;
 
-	*managed = engine_can(w->engine, ENGINE_MANAGED) && managed_mode(w->key, &setting, &vm) == 0;
+	*managed = engine_can(w->engine, ENGINE_MANAGED) && managed_mode(w->key, &setting) == 0;
 	return *managed ? setting == RECIPE_AUTO : policy_auto(w->id);
 }
 
