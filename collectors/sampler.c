@@ -56,7 +56,7 @@ struct sampler {
 	/* Writers wait for a snapshot taken after their change: each takes a
 	 * ticket; a sweep started after ticket t was taken serves it. */
 	uint64_t tickets, served;
-	pthread_mutex_t lock;		/* guards pending, stop, tickets, served */
+	pthread_mutex_t lock;		/* guards pending, stop, tickets, served, wake */
 	pthread_cond_t published_cond;
 	int wake[2];			/* pipe: reload or stop */
 	int inotify_fd;
@@ -560,8 +560,13 @@ int sampler_start(struct config *cfg)
 
 	S.cfg = *cfg;
 	S.start_usec = S.tree_usec = wall_usec();
-	if (pipe2(S.wake, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
+	/* Under the lock: the managed thread, started before, may ask for a
+	 * refresh at any time. */
+	pthread_mutex_lock(&S.lock);
+	r = pipe2(S.wake, O_CLOEXEC | O_NONBLOCK) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&S.lock);
+	if (r < 0)
+		return r;
 	S.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (S.inotify_fd < 0)
 		log_warn("inotify unavailable (%s): discovery falls back to rescans", strerror(errno));
@@ -599,14 +604,18 @@ void sampler_reload(struct config *cfg)
 int sampler_refresh(int timeout_ms)
 {
 	struct timespec deadline;
-	uint64_t ticket;
-	int r = 0;
+	uint64_t ticket = 0;
+	int r = 0, wake;
 
 	timespec_after(&deadline, (uint64_t)timeout_ms * 1000);
 	pthread_mutex_lock(&S.lock);
-	ticket = ++S.tickets;
+	wake = S.wake[1];
+	if (wake >= 0)
+		ticket = ++S.tickets;
 	pthread_mutex_unlock(&S.lock);
-	if (write(S.wake[1], "f", 1) < 0)
+	if (wake < 0)
+		return 0;	/* not started: its first snapshot is taken after this */
+	if (write(wake, "f", 1) < 0)
 		return -errno;
 	pthread_mutex_lock(&S.lock);
 	while (S.served < ticket && r == 0)

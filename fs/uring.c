@@ -206,11 +206,15 @@ static ssize_t commit_reply(struct ring_ent *e, const struct iovec *iov, int cou
 static void serve_request(struct ring_ent *e)
 {
 	struct fuse_in_header *in = (struct fuse_in_header *)e->hdr->in_out;
-	size_t payload = e->hdr->ring_ent_in_out.payload_sz;
-	size_t op_len;
+	size_t payload, op_len;
 
+	/* A late reply wrote this header before its commit fetched the
+	 * request now in it: read it after the lock that commit was sent
+	 * under (the kernel orders it too, but not where ThreadSanitizer
+	 * can see). */
 	pthread_mutex_lock(&e->q->lock);
 	e->commit_id = e->hdr->ring_ent_in_out.commit_id;
+	payload = e->hdr->ring_ent_in_out.payload_sz;
 	pthread_mutex_unlock(&e->q->lock);
 	if (in->len < sizeof *in + payload || in->len - sizeof *in - payload > FUSE_URING_OP_IN_OUT_SZ ||
 	    payload > U.payload_size) {
