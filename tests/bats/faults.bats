@@ -67,8 +67,8 @@ text_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 cwd_is() { [ "$(readlink "/proc/$1/cwd")" = "$2" ]; }
 has_key() { grep -q "^$1 " "$2"; }
 lacks_key() { ! grep -q "^$1 " "$2"; }
-# instrumented PID: the daemon runs under ASan or valgrind
-instrumented() { grep -qE 'libasan|valgrind|vgpreload' "/proc/$1/maps"; }
+# instrumented PID: the daemon runs under ASan, TSan or valgrind
+instrumented() { grep -qE 'libasan|libtsan|valgrind|vgpreload' "/proc/$1/maps"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpus_allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
 
@@ -398,7 +398,8 @@ qmp_fault() {
 	sampler_alive
 	rss1=$(rss_kb "$ADAPTFS_PID")
 	echo "daemon RSS: $rss0 kB before the fake VM, $rss1 kB after"
-	# (under ASan its quarantine keeps freed memory: RSS says nothing there)
+	# (under ASan its quarantine keeps freed memory, TSan's shadow grows with
+	# every allocation: RSS says nothing there)
 	instrumented "$ADAPTFS_PID" || ((rss1 - rss0 < 16384))
 	_adapt_pid_alive "$ADAPTFS_PID"
 }
