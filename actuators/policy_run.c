@@ -194,9 +194,8 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	size_t n;
 
 	for (size_t i = 0; i < s->n; i++) {
-		bool managed;
-
-		any_auto |= is_auto(&s->wl[i], &managed);
+		wl[i].is_auto = is_auto(&s->wl[i], &wl[i].switchable);
+		any_auto |= wl[i].is_auto;
 	}
 	if (!any_auto)
 		return;
@@ -204,15 +203,14 @@ static void round_once(const struct snapshot *s, const struct policy_config *cfg
 	links_collect(actuator_layout(), proc_root, s, group);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct wl_view *w = &s->wl[i];
-		bool managed, automatic = is_auto(w, &managed);
 
 		wl[i] = (struct policy_wl){
 			.name = w->name,
 			.parallelism = metric(&w->m, M_THREADS_PARALLELISM),
 			.wait = metric(&w->m, M_SCHED_WAIT_PERCENT) / 100.0,
-			.is_auto = automatic,
+			.is_auto = wl[i].is_auto,		/* asked once, above */
 			.can_move = engine_can_move(w->engine),
-			.switchable = managed,
+			.switchable = wl[i].switchable,
 			.vm = w->vm,
 			.class = w->class,
 			.class_since_usec = w->class_since_usec,
