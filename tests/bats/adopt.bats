@@ -24,6 +24,13 @@ BOOT_TIMEOUT=240
 st() { echo "$BATS_FILE_TMPDIR"; }
 conf() { echo "$(st)/adaptfs.conf"; }
 vmconf() { echo "$(st)/vm.conf"; }
+# What runs of either configuration left running, stopped.
+stop_workloads() {
+	local c
+	for c in "$(conf)" "$(vmconf)"; do
+		"$BATS_TEST_DIRNAME/../../adaptfs" -c "$c" --stop-workloads 2>/dev/null || true
+	done
+}
 
 setup_file() {
 	load lib/mount
@@ -90,8 +97,7 @@ teardown_file() {
 	load lib/managed
 	local rc=0
 	adaptfs_umount || rc=1
-	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(conf)" --stop-workloads 2>/dev/null || true
-	"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(vmconf)" --stop-workloads 2>/dev/null || true
+	stop_workloads
 	# the safety net, should --stop-workloads have failed
 	managed_kill_leftovers "$(st)/"
 	managed_remove adk-web adk-vm || rc=1
@@ -111,10 +117,7 @@ teardown() {
 	rm -f "$(st)/hold"
 	# a failed test may leave its workload half way (a VM of adk-web): the
 	# next test starts from nothing rather than failing after it
-	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
-		"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(conf)" --stop-workloads >/dev/null 2>&1 || true
-		"$BATS_TEST_DIRNAME/../../adaptfs" -c "$(vmconf)" --stop-workloads >/dev/null 2>&1 || true
-	fi
+	[[ -n ${BATS_TEST_COMPLETED:-} ]] || stop_workloads
 	teardown_all
 }
 
