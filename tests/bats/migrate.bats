@@ -84,7 +84,8 @@ stat_key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 	wait_for -t 10 test -d "$b/g1"
 	[ "$(cat "$b/g1/placement" | cut -d' ' -f1)" = "host=hB" ]
 	after=$(uptime_of "$ip")
-	awk -v a="$after" -v b="$before" 'BEGIN { exit !(a > b) }'
+	awk -v a="$after" -v b="$before" 'BEGIN { exit !(a > b) }' ||
+		{ echo "uptime: ${before}s before the move, ${after:-no answer} after"; guest_crash_at hB g1; false; }
 
 	# the client's failed stretch is no longer than the downtime plus one request timeout
 	# half a second of requests after the move, then stop the client
